@@ -1,0 +1,80 @@
+"""The ``Monitor`` base class and the registry of monitor kinds.
+
+A kind is one small subclass that declares ``kind`` and implements two pure functions:
+``extract`` (body bytes -> :class:`Extracted`) and ``compare`` (two versions -> a
+:class:`Change` or ``None``). Fetching is not a monitor's job: the pipeline's fetch layer
+does it for every kind with one shared client, which keeps monitors free of I/O.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from monitors.config import MonitorConfig
+from monitors.diffing import count_changed_lines, unified_text_diff
+from monitors.errors import ConfigError
+from monitors.records import Change, Extracted
+
+_REGISTRY: dict[str, type[Monitor]] = {}
+
+
+class Monitor:
+    """Base of every monitor kind. Subclasses register themselves by ``kind``."""
+
+    kind: ClassVar[str]
+    #: What the fetch layer sends as ``Accept``.
+    accept: ClassVar[str] = "*/*"
+    #: Config keys that only this kind understands (others reject them).
+    own_keys: ClassVar[frozenset[str]] = frozenset()
+    #: A sentence for ``check-config`` and the docs.
+    description: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise TypeError(f"{cls.__name__} must declare a non-empty class attribute 'kind'")
+        if kind in _REGISTRY:
+            raise TypeError(
+                f"monitor kind {kind!r} is already registered by {_REGISTRY[kind].__name__}"
+            )
+        _REGISTRY[kind] = cls
+
+    def __init__(self, config: MonitorConfig, org_id: str) -> None:
+        self.config = config
+        self.org_id = org_id
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
+        raise NotImplementedError
+
+    def compare(self, old: Extracted, new: Extracted) -> Change | None:
+        """Default comparison: any difference in extracted content is a text change."""
+        if old.content_hash == new.content_hash:
+            return None
+        diff = unified_text_diff(old.text, new.text)
+        added, removed = count_changed_lines(diff)
+        return Change(
+            kind="text", summary=f"{added} line(s) added, {removed} removed", diff=diff
+        )
+
+
+def monitor_kinds() -> dict[str, type[Monitor]]:
+    """The registered kinds, by name (a copy: the registry only grows by subclassing)."""
+    return dict(_REGISTRY)
+
+
+def monitor_class(kind: str) -> type[Monitor]:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown monitor kind {kind!r}; known kinds: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def build_monitor(config: MonitorConfig, org_id: str) -> Monitor:
+    return monitor_class(config.kind)(config, org_id)

@@ -1,0 +1,64 @@
+"""The one exception tree of govwatch.
+
+Every layer raises subclasses of :class:`GovwatchError`; foreign exceptions (httpx,
+sqlite3, feedparser, YAML) are translated at the layer boundary with ``raise ... from exc``
+so that callers only ever need to know this tree.
+"""
+
+from __future__ import annotations
+
+
+class GovwatchError(Exception):
+    """Base class of every error govwatch raises on purpose."""
+
+
+class ConfigError(GovwatchError):
+    """The configuration file cannot be used; the message names the file and line."""
+
+
+class FetchError(GovwatchError):
+    """A source could not be fetched. Recorded as a failed check, never fatal to a run."""
+
+
+class FetchTimeout(FetchError):
+    """The fetch passed its connect/read timeout or its overall deadline."""
+
+
+class ConnectFailed(FetchError):
+    """The host could not be reached (refused, DNS failure, TLS failure...)."""
+
+
+class HTTPStatusFailed(FetchError):
+    """The server answered with an error status (4xx/5xx)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BodyTooLarge(FetchError):
+    """The (decoded) body passed the configured maximum size."""
+
+
+class UnsupportedURL(FetchError):
+    """A URL or redirect target that is not http(s)."""
+
+
+class TooManyRedirects(FetchError):
+    """The redirect chain was longer than allowed, or looped."""
+
+
+class ProtocolFailed(FetchError):
+    """The server broke HTTP: bad status line, truncated body, bad encoding..."""
+
+
+class ExtractError(GovwatchError):
+    """A fetched body could not be turned into content (invalid feed, not a PDF...)."""
+
+
+class StorageError(GovwatchError):
+    """The SQLite store could not be opened or written."""
+
+
+class LockHeld(GovwatchError):
+    """Another govwatch process holds the run lock."""

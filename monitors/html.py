@@ -1,0 +1,102 @@
+"""Pure HTML helpers for the page kind: decoding, readable text and links."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Elements that start and end a line of readable text.
+BLOCK_TAGS = (
+    "address, article, aside, blockquote, br, dd, details, dialog, div, dl, dt, fieldset, "
+    "figcaption, figure, footer, form, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, "
+    "p, pre, section, summary, table, tbody, thead, tfoot, tr, td, th, caption, ul, option"
+)
+# Never readable: code, styling, hidden UI and embedded objects.
+INVISIBLE = (
+    "script, style, noscript, template, head, svg, iframe, object, embed, "
+    "[hidden], [aria-hidden='true'], input[type='hidden']"
+)
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+# Zero-width and other format characters that render as nothing but break equality.
+_INVISIBLE_CHARS = dict.fromkeys(
+    cp for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)
+)
+
+
+def decode_html(body: bytes, content_type: str = "") -> str:
+    """Decode with the header charset, else a ``<meta charset>``, else UTF-8 (lossy)."""
+    for match in (_HEADER_CHARSET.search(content_type), _META_CHARSET.search(body[:4096])):
+        if match is None:
+            continue
+        name = match.group(1)
+        charset = name.decode("ascii", "ignore") if isinstance(name, bytes) else name
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:
+            continue
+    return body.decode("utf-8", errors="replace")
+
+
+def normalize_line(line: str) -> str:
+    line = unicodedata.normalize("NFC", line).translate(_INVISIBLE_CHARS)
+    return _SPACES.sub(" ", line).strip()
+
+
+def normalize_text(text: str) -> str:
+    """Collapse whitespace inside lines and drop empty lines."""
+    lines = (normalize_line(line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def remove_invisible(root: LexborNode, extra_selectors: tuple[str, ...] = ()) -> None:
+    for selector in (INVISIBLE, *extra_selectors):
+        for node in root.css(selector):
+            node.decompose()
+    for node in root.css("[style]"):
+        if _DISPLAY_NONE.search(node.attributes.get("style") or ""):
+            node.decompose()
+
+
+def readable_text(root: LexborNode) -> str:
+    """Text of ``root`` with one line per block element and normalized whitespace."""
+    for node in root.css(BLOCK_TAGS):
+        node.insert_before("\n")
+        node.insert_after("\n")
+    return normalize_text(root.text(deep=True, separator="", strip=False))
+
+
+def http_link(href: str, base: str) -> str | None:
+    """Absolute http(s) URL for ``href`` (fragment dropped), or None for other schemes."""
+    href = href.strip()
+    if not href:
+        return None
+    try:
+        absolute = urldefrag(urljoin(base, href)).url
+    except ValueError:
+        return None
+    if urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute
+
+
+def extract_links(root: LexborNode, base: str) -> list[list[str]]:
+    """``[url, text]`` pairs in document order, each URL once."""
+    seen: set[str] = set()
+    links: list[list[str]] = []
+    for anchor in root.css("a[href]"):
+        url = http_link(anchor.attributes.get("href") or "", base)
+        if url is None or url in seen:
+            continue
+        seen.add(url)
+        links.append([url, normalize_line(anchor.text(deep=True, separator=" "))])
+    return links
+
+
+def parse(html: str) -> LexborHTMLParser:
+    return LexborHTMLParser(html)

@@ -1,0 +1,80 @@
+"""Frozen records that move between the stages of a cycle.
+
+``FetchResult`` leaves the fetch layer, ``Extracted`` leaves a monitor's ``extract``, and
+``Change`` leaves its ``compare``. They are plain values: no I/O, no database handles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    status: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One fetch attempt, successful or not."""
+
+    monitor_id: str
+    url: str
+    started_at: str
+    duration_ms: int
+    final_url: str | None = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    redirects: tuple[Redirect, ...] = ()
+    body: bytes | None = None
+    bytes_received: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304 and self.error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with a fixed key order and no whitespace, so equal values hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What a monitor kind keeps of a body: readable text plus kind-specific data.
+
+    ``text`` is what a person reads and what the unified diff runs over; ``data`` holds
+    structure (links, feed entries, PDF facts) as JSON-compatible values.
+    """
+
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        payload = canonical_json({"text": self.text, "data": self.data})
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A difference between two versions of one monitor's extracted content."""
+
+    kind: str
+    summary: str
+    diff: str
+    detail: dict[str, Any] = field(default_factory=dict)

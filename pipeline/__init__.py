@@ -1,0 +1,1 @@
+"""Config loading, the fetch layer, the cycle's stage order and the CLI."""

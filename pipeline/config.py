@@ -1,0 +1,226 @@
+"""Load ``config.yaml`` into typed, validated models.
+
+Validation errors are mapped back to the YAML line that caused them, and unknown keys are
+reported with the keys that are allowed there, so a typo fails at start with a message a
+person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from monitors import MonitorConfig, monitor_class, monitor_kinds
+from monitors.config import ByteSize, Duration, HttpURL, StrictModel
+from monitors.errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+CONFIG_ENV = "GOVWATCH_CONFIG"
+VERSION = "0.1.0"
+DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
+
+
+class Defaults(StrictModel):
+    """Values every monitor inherits unless it sets its own."""
+
+    every: Duration = timedelta(hours=6)
+    timeout: Duration = Field(default=timedelta(seconds=30), description="overall deadline")
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=20)
+    max_bytes: ByteSize = 20_000_000
+    max_redirects: int = Field(default=10, ge=0, le=50)
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    per_host: int = Field(default=2, ge=1, le=64)
+
+
+class Organization(StrictModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str
+    homepage: HttpURL | None = None
+    monitors: tuple[MonitorConfig, ...]
+
+
+class Config(StrictModel):
+    database: str = "govwatch.db"
+    defaults: Defaults = Defaults()
+    organizations: tuple[Organization, ...]
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Config:
+        """Fill each monitor's unset keys from ``defaults`` so later stages never branch."""
+        inherited = {"every": self.defaults.every, "timeout": self.defaults.timeout,
+                     "max_bytes": self.defaults.max_bytes}
+        organizations = []
+        for org in self.organizations:
+            resolved = []
+            for monitor in org.monitors:
+                update = {k: v for k, v in inherited.items() if getattr(monitor, k) is None}
+                resolved.append(monitor.model_copy(update=update))
+            organizations.append(org.model_copy(update={"monitors": tuple(resolved)}))
+        object.__setattr__(self, "organizations", tuple(organizations))
+        return self
+
+    def monitors(self) -> Iterator[tuple[Organization, MonitorConfig]]:
+        for org in self.organizations:
+            for monitor in org.monitors:
+                yield org, monitor
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    path: Path
+    config: Config
+
+
+def config_path(option: str | None) -> Path:
+    """``--config`` wins, then ``$GOVWATCH_CONFIG``, then ``./config.yaml``."""
+    return Path(option or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    return LoadedConfig(path=path, config=parse_config(text, str(path)))
+
+
+def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
+    try:
+        tree = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from exc
+    if not isinstance(tree, CommentedMap):
+        raise ConfigError(f"{source}:1: the file must be a mapping with 'organizations'")
+    try:
+        config = Config.model_validate(_plain(tree))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, tree, source)) from exc
+    _check_semantics(config, tree, source)
+    return config
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers -> plain dicts and lists for pydantic."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _line_of(tree: Any, loc: tuple[int | str, ...]) -> int:
+    """1-based line of the deepest YAML node that ``loc`` reaches."""
+    node, line = tree, 1
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class whose fields are valid at ``loc`` (to list allowed keys)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return model
+        model = field.annotation
+        while get_origin(model) is not None or get_args(model):
+            args = [a for a in get_args(model) if a is not type(None) and a is not Ellipsis]
+            model = args[0] if args else None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _path_text(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(exc: ValidationError, tree: Any, source: str) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        line = _line_of(tree, loc)
+        if error["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            allowed = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            text = f"unknown key {loc[-1]!r}; allowed keys: {allowed}"
+            where = _path_text(loc[:-1])
+        elif error["type"] == "missing":
+            parent = _model_at(loc[:-1])
+            allowed = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            text = f"missing required key {loc[-1]!r} (allowed keys: {allowed})"
+            where = _path_text(loc[:-1])
+        else:
+            text = error["msg"].removeprefix("Value error, ")
+            where = _path_text(loc)
+        messages.append(f"{source}:{line}: {where}: {text}")
+    return "\n".join(messages)
+
+
+def _check_semantics(config: Config, tree: Any, source: str) -> None:
+    """Rules that span entries: unique ids, known kinds, kind-specific keys."""
+    problems = []
+    seen_orgs: dict[str, int] = {}
+    seen_monitors: dict[str, int] = {}
+    base_keys = set(MonitorConfig.model_fields) - _kind_specific_keys()
+    for o, org in enumerate(config.organizations):
+        line = _line_of(tree, ("organizations", o, "id"))
+        if org.id in seen_orgs:
+            problems.append(f"{source}:{line}: duplicate organization id {org.id!r} "
+                            f"(first at line {seen_orgs[org.id]})")
+        seen_orgs.setdefault(org.id, line)
+        for m, monitor in enumerate(org.monitors):
+            loc: tuple[int | str, ...] = ("organizations", o, "monitors", m)
+            line = _line_of(tree, (*loc, "id"))
+            if monitor.id in seen_monitors:
+                problems.append(f"{source}:{line}: duplicate monitor id {monitor.id!r} "
+                                f"(first at line {seen_monitors[monitor.id]})")
+            seen_monitors.setdefault(monitor.id, line)
+            try:
+                kind_class = monitor_class(monitor.kind)
+            except ConfigError as exc:
+                problems.append(f"{source}:{_line_of(tree, (*loc, 'kind'))}: {exc}")
+                continue
+            allowed = base_keys | kind_class.own_keys
+            for key in sorted(monitor.model_fields_set - allowed):
+                problems.append(
+                    f"{source}:{_line_of(tree, (*loc, key))}: key {key!r} does not apply to "
+                    f"kind {monitor.kind!r}; allowed keys: {', '.join(sorted(allowed))}"
+                )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _kind_specific_keys() -> set[str]:
+    keys: set[str] = set()
+    for kind_class in monitor_kinds().values():
+        keys |= kind_class.own_keys
+    return keys

@@ -1,0 +1,63 @@
+"""Read-only views of the history for the CLI: status, history, one change."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from monitors.errors import StorageError
+from storage.db import Store
+
+STATUS_KEYS = (
+    "organization", "monitor", "kind", "url", "last_check_at", "last_outcome",
+    "consecutive_failures", "last_change_at",
+)
+
+
+def monitor_status(store: Store) -> list[dict[str, Any]]:
+    """One row per known monitor with the stable keys of ``status --json``."""
+    rows = store.db.execute(
+        "SELECT org_id, id, kind, url, last_check_at, last_outcome, consecutive_failures, "
+        "last_change_at, next_due_at, enabled FROM monitors ORDER BY org_id, id"
+    ).fetchall()
+    result = []
+    for row in rows:
+        item = dict(zip(STATUS_KEYS, row[:8], strict=True))
+        item["consecutive_failures"] = item["consecutive_failures"] or 0
+        item["next_due_at"] = row[8]
+        item["enabled"] = bool(row[9])
+        result.append(item)
+    return result
+
+
+def monitor_exists(store: Store, monitor_id: str) -> bool:
+    return store.db.execute(
+        "SELECT 1 FROM monitors WHERE id = ?", [monitor_id]
+    ).fetchone() is not None
+
+
+def monitor_history(store: Store, monitor_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Checks of one monitor, newest first, each with the change it produced (if any)."""
+    rows = store.db.query(
+        "SELECT checks.id AS check_id, checks.started_at, checks.outcome, checks.status, "
+        "checks.duration_ms, checks.bytes, checks.error, checks.snapshot_hash, "
+        "changes.id AS change_id, changes.kind AS change_kind, changes.summary "
+        "FROM checks LEFT JOIN changes ON changes.check_id = checks.id "
+        "WHERE checks.monitor_id = ? ORDER BY checks.id DESC LIMIT ?",
+        [monitor_id, limit],
+    )
+    return list(rows)
+
+
+def change_detail(store: Store, change_id: int) -> dict[str, Any]:
+    rows = list(store.db.query(
+        "SELECT changes.*, monitors.org_id, monitors.url, checks.started_at AS checked_at "
+        "FROM changes JOIN monitors ON monitors.id = changes.monitor_id "
+        "JOIN checks ON checks.id = changes.check_id WHERE changes.id = ?",
+        [change_id],
+    ))
+    if not rows:
+        raise StorageError(f"no change with id {change_id}")
+    row = rows[0]
+    row["detail"] = json.loads(row["detail"] or "{}")
+    return row

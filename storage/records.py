@@ -1,0 +1,79 @@
+"""Records that storage persists, and the rows it hands back to readers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from monitors.records import Redirect
+
+OUTCOMES = ("new", "changed", "unchanged", "not-modified", "error")
+SUCCESS_OUTCOMES = frozenset({"new", "changed", "unchanged", "not-modified"})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format in the store: ISO 8601, UTC, milliseconds; sorts as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A raw body, addressed by the SHA-256 of its bytes."""
+
+    hash: str
+    body: bytes
+    content_type: str
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str = "") -> Snapshot:
+        return cls(hashlib.sha256(body).hexdigest(), body, content_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One fetch attempt of one monitor, whatever its outcome."""
+
+    monitor_id: str
+    started_at: str
+    duration_ms: int
+    url: str
+    outcome: str
+    final_url: str | None = None
+    status: int | None = None
+    redirects: tuple[Redirect, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+    error: str | None = None
+    snapshot_hash: str | None = None
+    content_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown check outcome {self.outcome!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Ids assigned when a check (and maybe its change) was committed."""
+
+    check_id: int
+    change_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    """What the pipeline needs to know of a monitor's past to process a new fetch."""
+
+    monitor_id: str
+    etag: str | None
+    last_modified: str | None
+    last_snapshot_hash: str | None
+    last_content_hash: str | None
+    last_check_at: str | None
+    next_due_at: str | None
+    consecutive_failures: int
