@@ -23,6 +23,7 @@ _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
+_BLOCK_BREAK = "\x1f"
 # Zero-width and other format characters that render as nothing but break equality.
 _INVISIBLE_CHARS = dict.fromkeys(
     cp for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)
@@ -64,11 +65,16 @@ def remove_invisible(root: LexborNode, extra_selectors: tuple[str, ...] = ()) ->
 
 
 def readable_text(root: LexborNode) -> str:
-    """Text of ``root`` with one line per block element and normalized whitespace."""
+    """Text of ``root`` with one line per block element and normalized whitespace.
+
+    Newlines in the HTML source are just whitespace, as in a browser; only block
+    boundaries (marked with a control character no page text uses) start a line.
+    """
     for node in root.css(BLOCK_TAGS):
-        node.insert_before("\n")
-        node.insert_after("\n")
-    return normalize_text(root.text(deep=True, separator="", strip=False))
+        node.insert_before(_BLOCK_BREAK)
+        node.insert_after(_BLOCK_BREAK)
+    lines = (normalize_line(line) for line in root.text(deep=True).split(_BLOCK_BREAK))
+    return "\n".join(line for line in lines if line)
 
 
 def http_link(href: str, base: str) -> str | None:

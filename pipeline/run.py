@@ -12,10 +12,10 @@ import httpx
 
 from monitors import build_monitor
 from monitors.base import Monitor
+from monitors.records import FetchResult
 from pipeline import stages
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
-from monitors.records import FetchResult
 from storage.db import Store
 from storage.records import MonitorState, Recorded, iso, utc_now
 
@@ -93,7 +93,7 @@ async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> Che
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
         outcome = process(monitor, fetched, state, store)
-    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the run
+    except Exception as exc:
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
     recorded: Recorded = store.record(                                   # 4. store

@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlite_utils
 
-from monitors.records import Change, Extracted, canonical_json
 from monitors.errors import StorageError
+from monitors.records import Change, Extracted, canonical_json
 from storage.blobs import COMPRESSION, BlobCodec
 from storage.migrations import migrate
 from storage.records import (
@@ -67,12 +67,12 @@ class Store:
         """Upsert organizations and monitor settings; state columns are left alone."""
         with self.db.atomic():
             for org in organizations:
-                self.db["organizations"].upsert(
+                self.db.table("organizations").upsert(
                     {"id": org.id, "name": org.name, "homepage": org.homepage}, pk="id"
                 )
                 for monitor in org.monitors:
                     settings = monitor.model_dump(mode="json")
-                    self.db["monitors"].upsert(
+                    self.db.table("monitors").upsert(
                         {
                             "id": monitor.id, "org_id": org.id, "kind": monitor.kind,
                             "url": monitor.url, "name": monitor.name,
@@ -92,7 +92,11 @@ class Store:
         ).fetchone()
         if row is None:
             return MonitorState(monitor_id, None, None, None, None, None, None, 0)
-        return MonitorState(monitor_id, *row[:6], consecutive_failures=row[6] or 0)
+        etag, last_modified, snapshot_hash, content_hash, checked_at, due_at, failures = row
+        return MonitorState(
+            monitor_id, etag, last_modified, snapshot_hash, content_hash, checked_at, due_at,
+            failures or 0,
+        )
 
     def due_monitor_ids(self, now: datetime) -> set[str]:
         rows = self.db.execute(
@@ -161,7 +165,7 @@ class Store:
                 [content.content_hash, content.text, canonical_json(content.data)],
             )
         headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
-        check_id = db["checks"].insert(
+        check_id = db.table("checks").insert(
             {
                 "monitor_id": check.monitor_id, "started_at": check.started_at,
                 "duration_ms": check.duration_ms, "url": check.url,
@@ -174,7 +178,7 @@ class Store:
         ).last_pk
         change_id = None
         if change is not None:
-            change_id = db["changes"].insert(
+            change_id = db.table("changes").insert(
                 {
                     "monitor_id": check.monitor_id, "check_id": check_id,
                     "detected_at": check.started_at,
@@ -187,6 +191,7 @@ class Store:
                 }
             ).last_pk
         db.execute(*self._state_update(check, previous, change is not None, every))
+        assert check_id is not None
         return Recorded(check_id=int(check_id), change_id=change_id)
 
     @staticmethod

@@ -12,10 +12,10 @@ import sqlite_utils
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["organizations"].create(
+    db.table("organizations").create(
         {"id": str, "name": str, "homepage": str}, pk="id", not_null={"name"}
     )
-    db["monitors"].create(
+    db.table("monitors").create(
         {
             "id": str, "org_id": str, "kind": str, "url": str, "name": str,
             "every_seconds": float, "enabled": int, "options": str,
@@ -31,7 +31,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         defaults={"consecutive_failures": 0, "enabled": 1},
         foreign_keys=[("org_id", "organizations", "id")],
     )
-    db["snapshots"].create(
+    db.table("snapshots").create(
         {
             "hash": str, "size": int, "content_type": str, "compression": str,
             "body": bytes, "first_seen_at": str,
@@ -39,8 +39,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         pk="hash",
         not_null={"size", "compression", "body"},
     )
-    db["contents"].create({"hash": str, "text": str, "data": str}, pk="hash")
-    db["checks"].create(
+    db.table("contents").create({"hash": str, "text": str, "data": str}, pk="hash")
+    db.table("checks").create(
         {
             "id": int, "monitor_id": str, "started_at": str, "duration_ms": int,
             "url": str, "final_url": str, "redirects": str, "status": int, "headers": str,
@@ -55,8 +55,8 @@ def _initial(db: sqlite_utils.Database) -> None:
             ("content_hash", "contents", "hash"),
         ],
     )
-    db["checks"].create_index(["monitor_id", "id"])
-    db["changes"].create(
+    db.table("checks").create_index(["monitor_id", "id"])
+    db.table("changes").create(
         {
             "id": int, "monitor_id": str, "check_id": int, "detected_at": str,
             "from_snapshot": str, "to_snapshot": str, "from_content": str, "to_content": str,
@@ -66,7 +66,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         not_null={"monitor_id", "check_id", "kind"},
         foreign_keys=[("monitor_id", "monitors", "id"), ("check_id", "checks", "id")],
     )
-    db["changes"].create_index(["monitor_id", "id"])
+    db.table("changes").create_index(["monitor_id", "id"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial]

@@ -1,0 +1,216 @@
+"""A real HTTP server on 127.0.0.1 for the integration tests.
+
+The ``site`` fixture starts an aiohttp.web server on its own event loop in a background
+thread and hands the test a :class:`Site`: the test decides what each path serves
+(``site.set``), may change it between cycles, and can inspect what the server received
+(``site.requests``). Conditional GET is honoured per resource: ``ETag``/``If-None-Match``
+and ``Last-Modified``/``If-Modified-Since`` answer 304 when the client's validators match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+
+import pytest
+from aiohttp import web
+
+VALIDATOR_MODES = ("both", "etag", "last-modified", "none")
+# Last-Modified comes from a fake clock that moves a minute per edit, so two edits within
+# the same wall-clock second still get different (second-resolution) dates.
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Resource:
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    validators: str = "both"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    etag: str = ""
+    last_modified: datetime = _EPOCH
+
+
+class Site:
+    """What the server serves; safe to change from the test thread between cycles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resources: dict[str, Resource] = {}
+        self._requests: dict[str, list[dict[str, str]]] = {}
+        self._edits = 0
+        self.base_url = ""  # set once the server is listening
+
+    # -- configuring ----------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def set(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        content_type: str = "text/html; charset=utf-8",
+        status: int = 200,
+        validators: str = "both",
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Serve ``body`` at ``path``; a changed body gets a new ETag and Last-Modified."""
+        if validators not in VALIDATOR_MODES:
+            raise ValueError(f"validators must be one of {VALIDATOR_MODES}")
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        with self._lock:
+            old = self._resources.get(path)
+            if old is not None and old.body == data:
+                last_modified = old.last_modified
+            else:
+                self._edits += 1
+                last_modified = _EPOCH + timedelta(minutes=self._edits)
+            self._resources[path] = Resource(
+                body=data, content_type=content_type, status=status, validators=validators,
+                headers=dict(headers or {}), delay=delay,
+                etag='"' + hashlib.sha256(data).hexdigest()[:20] + '"',
+                last_modified=last_modified,
+            )
+
+    def redirect(self, path: str, location: str, status: int = 301) -> None:
+        self.set(path, b"", status=status, validators="none", headers={"Location": location})
+
+    def slow(self, path: str, seconds: float, body: bytes | str = "<p>late</p>") -> None:
+        """A path that waits ``seconds`` before it sends its headers."""
+        self.set(path, body, delay=seconds)
+
+    def fail(self, path: str, status: int = 500) -> None:
+        self.set(path, f"<h1>{status}</h1>", status=status, validators="none")
+
+    # -- inspecting -----------------------------------------------------------------
+    def requests(self, path: str) -> list[dict[str, str]]:
+        """Headers (lower-cased names) of every request the server got for ``path``."""
+        with self._lock:
+            return [dict(r) for r in self._requests.get(path, [])]
+
+    def hits(self, path: str) -> int:
+        return len(self.requests(path))
+
+    # -- serving (server thread) ----------------------------------------------------
+    def _lookup(self, path: str, headers: dict[str, str]) -> Resource | None:
+        with self._lock:
+            self._requests.setdefault(path, []).append(headers)
+            resource = self._resources.get(path)
+            return replace(resource) if resource is not None else None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        resource = self._lookup(request.path, headers)
+        if resource is None:
+            return web.Response(status=404, text="not found")
+        if resource.delay:
+            await asyncio.sleep(resource.delay)
+        out = dict(resource.headers)
+        use_etag = resource.validators in ("both", "etag") and resource.status == 200
+        use_date = resource.validators in ("both", "last-modified") and resource.status == 200
+        if use_etag:
+            out["ETag"] = resource.etag
+        if use_date:
+            out["Last-Modified"] = format_datetime(resource.last_modified, usegmt=True)
+        if _not_modified(resource, headers, use_etag, use_date):
+            return web.Response(status=304, headers=out)
+        out["Content-Type"] = resource.content_type
+        return web.Response(status=resource.status, body=resource.body, headers=out)
+
+
+def _not_modified(
+    resource: Resource, headers: dict[str, str], use_etag: bool, use_date: bool
+) -> bool:
+    if "if-none-match" in headers:
+        # RFC 9110 13.1.3: If-None-Match wins; If-Modified-Since is then ignored.
+        if not use_etag:
+            return False
+        tags = {t.strip().removeprefix("W/") for t in headers["if-none-match"].split(",")}
+        return "*" in tags or resource.etag in tags
+    if "if-modified-since" in headers and use_date:
+        try:
+            since = parsedate_to_datetime(headers["if-modified-since"])
+        except (TypeError, ValueError):
+            return False
+        return resource.last_modified <= since
+    return False
+
+
+class SiteServer:
+    """aiohttp.web on 127.0.0.1 with its own loop in a thread; ``stop`` closes all of it."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="site-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test server did not start")
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        if self._thread.is_alive():
+            raise RuntimeError("test server did not stop")
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # surfaced to the test thread by start()
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.site.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            tcp = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.2)
+            await tcp.start()
+            port = runner.addresses[0][1]
+            self.site.base_url = f"http://127.0.0.1:{port}"
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    site = Site()
+    server = SiteServer(site)
+    server.start()
+    try:
+        yield site
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A URL on a port nothing listens on: bind a socket, note its port, close it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/gone"

@@ -1,0 +1,177 @@
+"""Monitor kinds: the registry and the pure extract/compare of each kind."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from ruamel.yaml import YAML
+
+from monitors import MonitorConfig, build_monitor, monitor_class, monitor_kinds
+from monitors.base import Monitor
+from monitors.errors import ConfigError, ExtractError
+from monitors.records import Extracted
+
+CASES = Path(__file__).parent / "cases"
+
+
+def make(kind: str, url: str = "https://example.org/", **options: Any) -> Monitor:
+    return build_monitor(MonitorConfig(id="m", kind=kind, url=url, **options), "org")
+
+
+def test_builtin_kinds_are_registered() -> None:
+    assert set(monitor_kinds()) >= {"page", "feed", "pdf"}
+    assert monitor_class("feed").kind == "feed"
+
+
+def test_duplicate_kind_is_refused() -> None:
+    with pytest.raises(TypeError, match="already registered"):
+        type("AnotherPage", (Monitor,), {"kind": "page"})
+    assert monitor_class("page").__name__ == "PageMonitor"
+
+
+def test_kind_must_be_declared() -> None:
+    with pytest.raises(TypeError, match="must declare"):
+        type("Nameless", (Monitor,), {})
+
+
+def test_unknown_kind_lookup_lists_known_kinds() -> None:
+    with pytest.raises(ConfigError, match="known kinds: feed, page, pdf"):
+        monitor_class("webpage")
+
+
+def test_a_new_kind_registers_itself() -> None:
+    class Shout(Monitor):
+        kind = "test-shout"
+        own_keys: ClassVar[frozenset[str]] = frozenset()
+
+        def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
+            return Extracted(text=body.decode().upper())
+
+    try:
+        monitor = make("test-shout")
+        assert isinstance(monitor, Shout)
+        assert monitor.extract(b"hi").text == "HI"
+    finally:
+        from monitors import base
+
+        base._REGISTRY.pop("test-shout")
+
+
+def _page_cases() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = YAML(typ="safe").load((CASES / "page_extract.yaml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("case", _page_cases(), ids=lambda c: c["name"])
+def test_page_extract(case: dict[str, Any]) -> None:
+    url = case.get("url", "https://example.org/")
+    monitor = make("page", url, **case.get("config", {}))
+    if "html_latin1" in case:
+        body = case["html_latin1"].encode("latin-1")
+    else:
+        body = case["html"].encode("utf-8")
+    extracted = monitor.extract(body, content_type="text/html", url=url)
+    if "text" in case:
+        assert extracted.text == case["text"]
+    if "links" in case:
+        assert extracted.data["links"] == case["links"]
+    if "title" in case:
+        assert extracted.data["title"] == case["title"]
+
+
+def test_page_select_matching_nothing_is_an_extract_error() -> None:
+    with pytest.raises(ExtractError, match="matched nothing"):
+        make("page", select="#content").extract(b"<body><p>x</p></body>")
+
+
+def test_page_compare_reports_a_unified_diff() -> None:
+    monitor = make("page")
+    old = monitor.extract(b"<body><li>Report A</li></body>")
+    new = monitor.extract(b"<body><li>Report A</li><li>Report B</li></body>")
+    change = monitor.compare(old, new)
+    assert change is not None
+    assert change.kind == "text"
+    assert "+Report B" in change.diff
+    assert "1 line(s) added, 0 removed" == change.summary
+    assert monitor.compare(old, old) is None
+
+
+RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>ITU News</title>
+<item><title>AI for Good 2026</title><link>https://itu.int/n/1</link><guid>n1</guid>
+<pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate>
+<description>&lt;p&gt;Summit &lt;b&gt;opens&lt;/b&gt;&lt;/p&gt;</description></item>
+</channel></rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>AISI</title><id>tag:gov.uk,2026:aisi</id><updated>2026-11-01T00:00:00Z</updated>
+<entry><id>tag:gov.uk,2026:1</id><title>Frontier AI Trends</title>
+<link href="https://www.gov.uk/x"/><updated>2026-11-01T00:00:00Z</updated>
+<summary>Report</summary></entry></feed>"""
+
+
+def test_feed_extract_rss_entries() -> None:
+    extracted = make("feed").extract(RSS, content_type="application/rss+xml")
+    assert extracted.data["title"] == "ITU News"
+    (entry,) = extracted.data["entries"]
+    assert entry["id"] == "n1"
+    assert entry["link"] == "https://itu.int/n/1"
+    assert entry["title"] == "AI for Good 2026"
+    assert entry["summary"] == "Summit opens"
+    assert "2026" in entry["published"]
+    assert "AI for Good 2026" in extracted.text
+
+
+def test_feed_extract_atom_entries() -> None:
+    (entry,) = make("feed").extract(ATOM).data["entries"]
+    assert entry == {
+        "id": "tag:gov.uk,2026:1", "link": "https://www.gov.uk/x", "title": "Frontier AI Trends",
+        "published": "2026-11-01T00:00:00Z", "summary": "Report",
+    }
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body>Not a feed</body></html>", b"", b"\x00\x01\x02garbage", b"{}"]
+)
+def test_feed_extract_refuses_non_feeds(body: bytes) -> None:
+    with pytest.raises(ExtractError, match="invalid feed"):
+        make("feed").extract(body)
+
+
+def test_feed_compare_lists_new_entries_by_guid() -> None:
+    monitor = make("feed")
+    old = monitor.extract(RSS)
+    newer = RSS.replace(
+        b"<item>",
+        b"<item><title>Global Dialogue on AI</title><link>https://itu.int/n/2</link>"
+        b"<guid>n2</guid></item><item>",
+        1,
+    )
+    change = monitor.compare(old, monitor.extract(newer))
+    assert change is not None
+    assert change.kind == "feed"
+    assert change.summary == "1 new entry: Global Dialogue on AI"
+    assert [e["link"] for e in change.detail["entries_added"]] == ["https://itu.int/n/2"]
+    assert change.detail["entries_removed"] == []
+    assert "+Global Dialogue on AI" in change.diff
+
+
+def test_pdf_extract_and_compare() -> None:
+    monitor = make("pdf")
+    body = b"%PDF-1.7\n1 0 obj\n%%EOF"
+    first = monitor.extract(body)
+    second = monitor.extract(body.replace(b"1 0", b"2 0"))
+    assert first.data["size"] == len(body)
+    assert first.data["sha256"] == hashlib.sha256(body).hexdigest()
+    assert len(first.data["sha256"]) == 64
+    assert monitor.compare(first, first) is None
+    change = monitor.compare(first, second)
+    assert change is not None and change.kind == "pdf"
+    assert "PDF replaced" in change.summary
+
+
+def test_pdf_extract_refuses_html() -> None:
+    with pytest.raises(ExtractError, match="not a PDF"):
+        make("pdf").extract(b"<html>Access denied</html>", content_type="text/html")
