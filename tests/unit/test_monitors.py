@@ -95,7 +95,7 @@ def test_page_compare_reports_a_unified_diff() -> None:
     assert change is not None
     assert change.kind == "text"
     assert "+Report B" in change.diff
-    assert "1 line(s) added, 0 removed" == change.summary
+    assert change.summary == "1 line(s) added, 0 removed"
     assert monitor.compare(old, old) is None
 
 

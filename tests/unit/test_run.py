@@ -1,0 +1,115 @@
+"""A whole cycle through run_cycle, with the network faked at the transport by respx."""
+
+from __future__ import annotations
+
+import httpx
+import respx
+
+from pipeline.config import Config, parse_config
+from pipeline.run import CycleReport, run_cycle, select_monitors
+from storage.db import Store
+
+CONFIG = parse_config("""
+organizations:
+  - id: unidir
+    name: UNIDIR
+    monitors:
+      - {id: pubs, kind: page, url: "https://unidir.org/publications", select: main}
+      - {id: feed, kind: feed, url: "https://unidir.org/feed/"}
+      - {id: poster, kind: pdf, url: "https://unidir.org/poster.pdf"}
+      - {id: broken, kind: page, url: "https://down.example/"}
+      - {id: off, kind: page, url: "https://unidir.org/off", enabled: false}
+""")
+
+PAGE = "<html><body><nav>Menu</nav><main><h1>Publications</h1><ul>{items}</ul></main></body></html>"
+RSS = ('<rss version="2.0"><channel><title>UNIDIR</title>{items}</channel></rss>')
+
+
+def site(router: respx.Router, items: list[str], pdf: bytes = b"%PDF-1.4 v1") -> None:
+    links = "".join(f'<li><a href="/p/{i}">{i}</a></li>' for i in items)
+    entries = "".join(f"<item><title>{i}</title><link>https://unidir.org/p/{i}</link></item>"
+                      for i in items)
+    router.get("https://unidir.org/publications").respond(200, html=PAGE.format(items=links))
+    router.get("https://unidir.org/feed/").respond(
+        200, text=RSS.format(items=entries), headers={"Content-Type": "application/rss+xml"})
+    router.get("https://unidir.org/poster.pdf").respond(
+        200, content=pdf, headers={"Content-Type": "application/pdf"})
+    router.get("https://down.example/").mock(side_effect=httpx.ConnectError("refused"))
+
+
+async def cycle(config: Config, store: Store, router: respx.Router) -> CycleReport:
+    monitors = select_monitors(config, store, run_all=True)
+    transport = httpx.MockTransport(router.async_handler)
+    return await run_cycle(config, store, monitors, transport=transport)
+
+
+def outcomes(report: CycleReport) -> dict[str, str]:
+    return {check.monitor_id: check.outcome for check in report.checks}
+
+
+async def test_three_cycles_new_changed_unchanged(store: Store) -> None:
+    router = respx.Router()
+    site(router, ["Report A"])
+    first = await cycle(CONFIG, store, router)
+    assert outcomes(first) == {"pubs": "new", "feed": "new", "poster": "new", "broken": "error"}
+    assert first.changes == []
+
+    router = respx.Router()
+    site(router, ["Report B", "Report A"], pdf=b"%PDF-1.4 v2")
+    second = await cycle(CONFIG, store, router)
+    assert outcomes(second) == {
+        "pubs": "changed", "feed": "changed", "poster": "changed", "broken": "error"}
+    summaries = {c.monitor_id: c.summary for c in second.changes}
+    assert summaries["feed"] == "1 new entry: Report B"
+    assert summaries["pubs"] == "1 line(s) added, 0 removed"
+    assert summaries["poster"].startswith("PDF replaced")
+    page_change = store.db.table("changes").get(
+        next(c.change_id for c in second.changes if c.monitor_id == "pubs"))
+    assert "+Report B" in page_change["diff"]
+    assert "Menu" not in page_change["diff"], "select: main leaves the nav out"
+
+    third = await cycle(CONFIG, store, router)
+    assert outcomes(third) == {
+        "pubs": "unchanged", "feed": "unchanged", "poster": "unchanged", "broken": "error"}
+    assert store.monitor_state("broken").consecutive_failures == 3
+    assert store.db.table("checks").count == 12
+    assert store.db.table("changes").count == 3
+
+
+async def test_disabled_monitors_are_not_selected(store: Store) -> None:
+    ids = [m.id for m in select_monitors(CONFIG, store, run_all=True)]
+    assert "off" not in ids and len(ids) == 4
+
+
+async def test_due_monitors_only_unless_named(store: Store) -> None:
+    router = respx.Router()
+    site(router, ["A"])
+    await cycle(CONFIG, store, router)
+    assert select_monitors(CONFIG, store) == []
+    named = select_monitors(CONFIG, store, monitor_ids=["feed"])
+    assert [m.id for m in named] == ["feed"]
+    by_org = select_monitors(CONFIG, store, run_all=True, org_ids=["unidir"])
+    assert len(by_org) == 4
+    assert select_monitors(CONFIG, store, run_all=True, org_ids=["other"]) == []
+
+
+async def test_an_extract_failure_keeps_the_raw_body_as_evidence(store: Store) -> None:
+    router = respx.Router()
+    site(router, ["A"])
+    router.get("https://unidir.org/feed/").respond(200, html="<html>Maintenance</html>")
+    report = await cycle(CONFIG, store, router)
+    feed = next(c for c in report.checks if c.monitor_id == "feed")
+    assert feed.outcome == "error"
+    assert (feed.error or "").startswith("ExtractError: invalid feed")
+    row = store.db.table("checks").get(feed.check_id)
+    assert store.load_body(row["snapshot_hash"]) == b"<html>Maintenance</html>"
+    assert store.monitor_state("feed").last_snapshot_hash is None
+
+
+async def test_empty_200_is_an_error_not_a_blank_version(store: Store) -> None:
+    router = respx.Router()
+    site(router, ["A"])
+    router.get("https://unidir.org/publications").respond(200, content=b"")
+    report = await cycle(CONFIG, store, router)
+    pubs = next(c for c in report.checks if c.monitor_id == "pubs")
+    assert pubs.outcome == "error" and "empty body" in (pubs.error or "")
