@@ -136,9 +136,7 @@ def test_no_dead_negative_or_guessed_url_is_monitored() -> None:
 
 def test_official_feeds_and_listings_are_monitored_or_excluded() -> None:
     wanted = {
-        row["url"]
-        for row in source_rows()
-        if is_official(row) and row["status"] in FEED_STATUSES
+        row["url"] for row in source_rows() if is_official(row) and row["status"] in FEED_STATUSES
     }
     missing = wanted - monitored_urls() - EXCLUDED.keys()
     assert sorted(missing) == []
