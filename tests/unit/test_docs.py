@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import pipeline.commands  # noqa: F401  (registers the subcommands)
 from monitors import MonitorConfig, monitor_kinds
 from pipeline.cli import cli
 from pipeline.config import Config, Defaults, Organization, parse_config

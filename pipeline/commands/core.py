@@ -1,0 +1,146 @@
+"""Core commands: check-config, run, status, history, show, kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import click
+
+from monitors import monitor_kinds
+from monitors.config import format_duration
+from monitors.errors import GovwatchError
+from pipeline.cli import Context, cli, pass_context
+from pipeline.config import config_path, load_config
+from pipeline.run import CycleReport, run_cycle, select_monitors
+from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
+
+
+@cli.command("check-config")
+@pass_context
+def check_config(context: Context) -> None:
+    """Validate the config and summarize organizations, kinds and schedules."""
+    path = config_path(context.config_option)
+    config = load_config(path).config
+    pairs = list(config.monitors())
+    click.echo(f"{path}: OK - {len(config.organizations)} organizations, "
+               f"{len(pairs)} monitors ({sum(m.enabled for _, m in pairs)} enabled)")
+    click.echo(f"database: {context.db_option or config.database}")
+    by_kind: dict[str, int] = {}
+    by_every: dict[str, int] = {}
+    for _, monitor in pairs:
+        by_kind[monitor.kind] = by_kind.get(monitor.kind, 0) + 1
+        every = format_duration(monitor.every) if monitor.every else "?"
+        by_every[every] = by_every.get(every, 0) + 1
+    click.echo("monitors by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())))
+    click.echo("schedules: " + ", ".join(f"every {e}: {n}" for e, n in sorted(by_every.items())))
+    for org in config.organizations:
+        kinds = ", ".join(sorted({m.kind for m in org.monitors}))
+        click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
+
+
+@cli.command()
+@click.option("--all", "run_all", is_flag=True, help="Run every enabled monitor, due or not.")
+@click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
+@click.option("--monitor", "monitor_ids", multiple=True, metavar="ID",
+              help="Only this monitor (runs it even if not due).")
+@pass_context
+def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
+        monitor_ids: tuple[str, ...]) -> None:
+    """Run one cycle over the monitors that are due, then exit."""
+    config = context.config()
+    known_orgs = {org.id for org in config.organizations}
+    known_monitors = {m.id for _, m in config.monitors()}
+    for name, wanted, known in (("organization", org_ids, known_orgs),
+                                ("monitor", monitor_ids, known_monitors)):
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
+    with context.store(config) as store:
+        store.sync_monitors(config.organizations)
+        monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
+                                   monitor_ids=monitor_ids)
+        report = asyncio.run(run_cycle(config, store, monitors))
+    print_report(report)
+
+
+def print_report(report: CycleReport) -> None:
+    counts = report.counts
+    click.echo(
+        f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
+        f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
+        f"errors {counts['error']}"
+    )
+    for check in report.changes:
+        click.echo(f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
+                   f"{check.summary} <{check.url}>")
+    for check in report.errors:
+        click.echo(f"ERROR {check.org_id}/{check.monitor_id}: {check.error} <{check.url}>")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def status(context: Context, as_json: bool) -> None:
+    """One row per monitor: last check, outcome, failures, last change."""
+    with context.store() as store:
+        rows = monitor_status(store)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'ORGANIZATION':<16} {'MONITOR':<34} {'LAST CHECK':<24} {'OUTCOME':<13} "
+               f"{'FAILS':>5} LAST CHANGE")
+    for row in rows:
+        click.echo(f"{row['organization']:<16} {row['monitor']:<34} "
+                   f"{row['last_check_at'] or '-':<24} {row['last_outcome'] or '-':<13} "
+                   f"{row['consecutive_failures']:>5} {row['last_change_at'] or '-'}")
+
+
+@cli.command()
+@click.argument("monitor_id")
+@click.option("--limit", default=50, show_default=True, help="How many checks to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def history(context: Context, monitor_id: str, limit: int, as_json: bool) -> None:
+    """A monitor's checks and changes, newest first, with their ids."""
+    with context.store() as store:
+        if not monitor_exists(store, monitor_id):
+            raise GovwatchError(f"unknown monitor {monitor_id!r}")
+        rows = monitor_history(store, monitor_id, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        line = (f"check #{row['check_id']} {row['started_at']} {row['outcome']:<12} "
+                f"HTTP {row['status'] or '-'} {row['bytes'] or 0} B {row['duration_ms']} ms")
+        if row["change_id"] is not None:
+            line += f"  change #{row['change_id']} [{row['change_kind']}] {row['summary']}"
+        if row["error"]:
+            line += f"  {row['error']}"
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("change_id", type=int)
+@pass_context
+def show(context: Context, change_id: int) -> None:
+    """Print one change with its diff."""
+    with context.store() as store:
+        row = change_detail(store, change_id)
+    click.echo(f"change #{row['id']} [{row['kind']}] {row['org_id']}/{row['monitor_id']}")
+    click.echo(f"url:      {row['url']}")
+    click.echo(f"detected: {row['detected_at']} (check #{row['check_id']})")
+    click.echo(f"from:     {row['from_snapshot'] or '-'}\nto:       {row['to_snapshot'] or '-'}")
+    click.echo(f"summary:  {row['summary']}")
+    for entry in row["detail"].get("entries_added", []):
+        click.echo(f"  + {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
+    if row["diff"]:
+        click.echo("")
+        click.echo(row["diff"])
+
+
+@cli.command()
+def kinds() -> None:
+    """List the registered monitor kinds."""
+    for name, kind_class in sorted(monitor_kinds().items()):
+        click.echo(f"{name:<6} {kind_class.description}")
