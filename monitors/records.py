@@ -78,3 +78,6 @@ class Change:
     summary: str
     diff: str
     detail: dict[str, Any] = field(default_factory=dict)
+    #: 0..1, how much this change should matter to a reader, with the reasons why.
+    significance: float = 1.0
+    reasons: tuple[str, ...] = ()

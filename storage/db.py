@@ -188,6 +188,8 @@ class Store:
                     "to_content": check.content_hash,
                     "kind": change.kind, "summary": change.summary, "diff": change.diff,
                     "detail": canonical_json(change.detail),
+                    "significance": change.significance,
+                    "reasons": canonical_json(list(change.reasons)),
                 }
             ).last_pk
         db.execute(*self._state_update(check, previous, change is not None, every))

@@ -61,9 +61,11 @@ def _initial(db: sqlite_utils.Database) -> None:
             "id": int, "monitor_id": str, "check_id": int, "detected_at": str,
             "from_snapshot": str, "to_snapshot": str, "from_content": str, "to_content": str,
             "kind": str, "summary": str, "diff": str, "detail": str,
+            "significance": float, "reasons": str,
         },
         pk="id",
         not_null={"monitor_id", "check_id", "kind"},
+        defaults={"significance": 1.0, "reasons": "[]"},
         foreign_keys=[("monitor_id", "monitors", "id"), ("check_id", "checks", "id")],
     )
     db.table("changes").create_index(["monitor_id", "id"])

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from monitors.records import Redirect
 
-OUTCOMES = ("new", "changed", "unchanged", "not-modified", "error")
+OUTCOMES = ("new", "changed", "unchanged", "not-modified", "blocked", "error")
+# Outcomes that reset the failure count: the source answered and we understood it.
 SUCCESS_OUTCOMES = frozenset({"new", "changed", "unchanged", "not-modified"})
 
 
