@@ -7,6 +7,7 @@ an ``error``; nothing here raises into the pipeline for a bad source.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from monitors.records import FetchResult, Redirect
 from storage.records import MonitorState, iso, utc_now
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +103,15 @@ class Fetcher:
             try:
                 return await self._fetch(monitor, state, iso(started), clock)
             except FetchError as exc:
-                return FetchResult(
-                    monitor_id=monitor.id, url=url, started_at=iso(started),
-                    duration_ms=_elapsed_ms(clock), status=getattr(exc, "status", None),
-                    error=f"{type(exc).__name__}: {exc}", error_kind=type(exc).__name__,
-                )
+                failure: Exception = exc
+            except Exception as exc:
+                log.exception("unexpected error fetching %s", url)
+                failure = ProtocolFailed(f"unexpected {type(exc).__name__}: {exc}")
+            return FetchResult(
+                monitor_id=monitor.id, url=url, started_at=iso(started),
+                duration_ms=_elapsed_ms(clock), status=getattr(failure, "status", None),
+                error=f"{type(failure).__name__}: {failure}", error_kind=type(failure).__name__,
+            )
 
     async def _fetch(
         self, monitor: Monitor, state: MonitorState, started_at: str, clock: float
@@ -127,7 +133,7 @@ class Fetcher:
             raise FetchTimeout(f"no complete answer within {deadline:g}s") from exc
         except FetchError:
             raise
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _translate(exc) from exc
         status = response.status_code
         if status >= 400:
@@ -156,11 +162,19 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _translate(exc: httpx.HTTPError) -> FetchError:
+def _translate(exc: httpx.HTTPError | aiohttp.ClientError) -> FetchError:
     message = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientError):
+        # httpx-aiohttp leaves some aiohttp errors untranslated (a bad status line).
+        return ProtocolFailed(f"{type(exc).__name__}: {message}")
     if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
         # httpx-aiohttp maps a refused connection to ConnectTimeout; it is not a timeout.
         return ConnectFailed(message)
+    if isinstance(exc.__cause__, aiohttp.ClientPayloadError) or isinstance(
+        exc, httpx.ReadError | httpx.RemoteProtocolError | httpx.DecodingError
+    ):
+        # The server was reached and then broke the response: truncated, bad encoding.
+        return ProtocolFailed(message)
     if isinstance(exc, httpx.TimeoutException):
         return FetchTimeout(message)
     if isinstance(exc, httpx.ConnectError):
