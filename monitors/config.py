@@ -89,6 +89,25 @@ def _as_list(value: Any) -> Any:
 
 
 SelectorList = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+WordList = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+
+
+def _check_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+    return patterns
+
+
+PatternList = Annotated[
+    tuple[str, ...], BeforeValidator(_as_list), AfterValidator(_check_patterns)
+]
+
+
+# Settings that decide what a monitor extracts; changing one starts a new baseline.
+EXTRACTION_KEYS = ("kind", "url", "select", "exclude", "ignore_selectors")
 
 
 class MonitorConfig(StrictModel):
@@ -104,3 +123,14 @@ class MonitorConfig(StrictModel):
     exclude: SelectorList = ()
     timeout: Duration | None = None
     max_bytes: ByteSize | None = None
+    # Noise control (applied before comparing; the snapshot is always stored whole).
+    ignore: PatternList = ()
+    ignore_selectors: SelectorList = ()
+    filter_dates: bool = True
+    # Focus: only entries / new links whose title or summary match count as changes.
+    keywords: WordList = ()
+    exclude_keywords: WordList = ()
+    min_significance: float = Field(default=0.0, ge=0.0, le=1.0)
+    # New documents announced by a listing page or feed are fetched once and kept.
+    capture_new_documents: bool = False
+    capture_hosts: WordList = ()

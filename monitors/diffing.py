@@ -1,16 +1,205 @@
-"""Pure diff helpers shared by the monitor kinds."""
+"""Pure, time-bounded diffs shared by the monitor kinds.
+
+Line diffs run Myers' algorithm (fast-diff-match-patch, C++) over lines mapped to single
+characters, with a time limit: past it the library returns a coarser but still correct
+edit script, and the result says so (``coarse``). Lines are compared by a *key* (the
+normalized line) and shown as the original text, so a masked date never shows up as a
+change while a real change is shown as the page says it.
+"""
 
 from __future__ import annotations
 
-import difflib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import fast_diff_match_patch as dmp
+
+DEFAULT_DEADLINE = 0.15  # seconds per diff; benchmarks/diff.py measures the tail
+_FIRST_CODE = 0xE000  # past the surrogates; leaves about a million distinct lines
+_LAST_CODE = 0x10FFFF
+_INLINE_MAX_CHARS = 4000
+
+Line = tuple[str, str]  # (comparison key, original text)
+
+
+@dataclass(frozen=True, slots=True)
+class LineDiff:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    unified: str
+    inline: str
+    coarse: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def _encode(
+    sequences: Sequence[Sequence[str]], deadline: float
+) -> tuple[list[str], bool] | None:
+    codes: dict[str, str] = {}
+    encoded = []
+    for sequence in sequences:
+        chars = []
+        for item in sequence:
+            code = codes.get(item)
+            if code is None:
+                if _FIRST_CODE + len(codes) > _LAST_CODE:
+                    return None
+                code = codes[item] = chr(_FIRST_CODE + len(codes))
+            chars.append(code)
+        encoded.append("".join(chars))
+    return encoded, False
+
+
+def edit_script(
+    old: Sequence[str], new: Sequence[str], deadline: float = DEFAULT_DEADLINE
+) -> tuple[list[tuple[str, int]], bool]:
+    """``[(op, count)]`` with op in ``= - +`` turning ``old`` into ``new``; and ``coarse``."""
+    if list(old) == list(new):
+        return ([("=", len(old))] if old else []), False
+    encoded = _encode([old, new], deadline)
+    if encoded is None:  # more distinct items than characters: replace everything
+        return [("-", len(old)), ("+", len(new))], True
+    (a, b), _ = encoded
+    started = time.perf_counter()
+    ops = dmp.diff(a, b, timelimit=deadline, cleanup="No", counts_only=True)
+    coarse = time.perf_counter() - started >= deadline
+    return [(op, count) for op, count in ops if count], coarse
+
+
+def diff_lines(
+    old: Sequence[Line], new: Sequence[Line], *, context: int = 2,
+    deadline: float = DEFAULT_DEADLINE,
+) -> LineDiff:
+    """Diff two keyed line lists; the views show original text."""
+    ops, coarse = edit_script([k for k, _ in old], [k for k, _ in new], deadline)
+    added: list[str] = []
+    removed: list[str] = []
+    # Expand to one row per line: (op, old index or None, new index or None).
+    rows: list[tuple[str, int | None, int | None]] = []
+    i = j = 0
+    for op, count in ops:
+        for _ in range(count):
+            if op == "=":
+                rows.append(("=", i, j))
+                i, j = i + 1, j + 1
+            elif op == "-":
+                rows.append(("-", i, None))
+                removed.append(old[i][1])
+                i += 1
+            else:
+                rows.append(("+", None, j))
+                added.append(new[j][1])
+                j += 1
+    unified = _unified(rows, old, new, context)
+    inline = _inline(rows, old, new, deadline) if (added or removed) else ""
+    return LineDiff(tuple(added), tuple(removed), unified, inline, coarse)
+
+
+def _hunks(
+    rows: list[tuple[str, int | None, int | None]], context: int
+) -> list[tuple[int, int]]:
+    """Row ranges [start, end) around changed rows, merged when their context touches."""
+    changed = [n for n, row in enumerate(rows) if row[0] != "="]
+    hunks: list[tuple[int, int]] = []
+    for n in changed:
+        start, end = max(0, n - context), min(len(rows), n + context + 1)
+        if hunks and start <= hunks[-1][1]:
+            hunks[-1] = (hunks[-1][0], max(hunks[-1][1], end))
+        else:
+            hunks.append((start, end))
+    return hunks
+
+
+def _unified(
+    rows: list[tuple[str, int | None, int | None]],
+    old: Sequence[Line], new: Sequence[Line], context: int,
+) -> str:
+    hunks = _hunks(rows, context)
+    if not hunks:
+        return ""
+    out = ["--- before", "+++ after"]
+    for start, end in hunks:
+        part = rows[start:end]
+        old_rows = [r for r in part if r[1] is not None]
+        new_rows = [r for r in part if r[2] is not None]
+        old_start = (old_rows[0][1] or 0) + 1 if old_rows else _position(rows, start, 1)
+        new_start = (new_rows[0][2] or 0) + 1 if new_rows else _position(rows, start, 2)
+        out.append(f"@@ -{old_start},{len(old_rows)} +{new_start},{len(new_rows)} @@")
+        for op, i, j in part:
+            if op == "+" and j is not None:
+                out.append("+" + new[j][1])
+            elif op == "-" and i is not None:
+                out.append("-" + old[i][1])
+            elif i is not None:
+                out.append(" " + old[i][1])
+    return "\n".join(out)
+
+
+def _position(rows: list[tuple[str, int | None, int | None]], start: int, side: int) -> int:
+    """Line number before which an empty side of a hunk sits (unified diff convention)."""
+    for row in reversed(rows[:start]):
+        index = row[side]
+        if isinstance(index, int):
+            return index + 1
+    return 0
+
+
+def _inline(
+    rows: list[tuple[str, int | None, int | None]],
+    old: Sequence[Line], new: Sequence[Line], deadline: float,
+) -> str:
+    """Word-level view of each run of changed lines: ``[-old words-]{+new words+}``."""
+    pieces: list[str] = []
+    run_old: list[str] = []
+    run_new: list[str] = []
+
+    def flush() -> None:
+        if run_old or run_new:
+            pieces.append(word_diff(" ".join(run_old), " ".join(run_new), deadline))
+            run_old.clear()
+            run_new.clear()
+
+    for op, i, j in rows:
+        if op == "-" and i is not None:
+            run_old.append(old[i][1])
+        elif op == "+" and j is not None:
+            run_new.append(new[j][1])
+        else:
+            flush()
+    flush()
+    text = "\n".join(pieces)
+    return text if len(text) <= _INLINE_MAX_CHARS else text[:_INLINE_MAX_CHARS] + " …"
+
+
+def word_diff(old: str, new: str, deadline: float = DEFAULT_DEADLINE) -> str:
+    old_words, new_words = old.split(), new.split()
+    ops, _ = edit_script(old_words, new_words, deadline)
+    out: list[str] = []
+    i = j = 0
+    for op, count in ops:
+        if op == "=":
+            out.extend(old_words[i:i + count])
+            i += count
+            j += count
+        elif op == "-":
+            out.append("[-" + " ".join(old_words[i:i + count]) + "-]")
+            i += count
+        else:
+            out.append("{+" + " ".join(new_words[j:j + count]) + "+}")
+            j += count
+    return " ".join(out)
+
+
+def plain_lines(text: str) -> list[Line]:
+    return [(line, line) for line in text.splitlines()]
 
 
 def unified_text_diff(old: str, new: str, *, context: int = 2) -> str:
     """Line-level unified diff of two texts, empty when they are equal."""
-    lines = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), "before", "after", n=context, lineterm=""
-    )
-    return "\n".join(lines)
+    return diff_lines(plain_lines(old), plain_lines(new), context=context).unified
 
 
 def count_changed_lines(diff: str) -> tuple[int, int]:

@@ -10,7 +10,10 @@ from monitors.base import Monitor
 from monitors.diffing import unified_text_diff
 from monitors.errors import ExtractError
 from monitors.html import normalize_text, parse, readable_text
+from monitors.keywords import focused
+from monitors.normalize import mask_volatile, normalize_url
 from monitors.records import Change, Extracted
+from monitors.significance import Evidence, score
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 
@@ -52,7 +55,7 @@ class FeedMonitor(Monitor):
     accept = "application/atom+xml,application/rss+xml,application/xml;q=0.9,*/*;q=0.5"
     description = (
         "RSS or Atom feed read with feedparser: entries kept as records (id, link, title, "
-        "published, summary); a change lists the new entries."
+        "published, summary); a change lists new, updated and removed entries."
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
@@ -70,20 +73,71 @@ class FeedMonitor(Monitor):
     def compare(self, old: Extracted, new: Extracted) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
+        filter_dates = self.config.filter_dates
         old_entries = {entry_key(e): e for e in old.data.get("entries", [])}
-        new_entries = new.data.get("entries", [])
-        added = [e for e in new_entries if entry_key(e) not in old_entries]
-        new_keys = {entry_key(e) for e in new_entries}
-        removed = [e for key, e in old_entries.items() if key not in new_keys]
-        if added:
-            titles = "; ".join(e["title"] or e["link"] for e in added[:3])
-            more = f" (+{len(added) - 3} more)" if len(added) > 3 else ""
-            summary = f"{len(added)} new entr{'y' if len(added) == 1 else 'ies'}: {titles}{more}"
-        else:
-            summary = f"feed content changed ({len(removed)} entries gone)"
+        new_entries = {entry_key(e): e for e in new.data.get("entries", [])}
+        added = [e for key, e in new_entries.items() if key not in old_entries]
+        removed = [e for key, e in old_entries.items() if key not in new_entries]
+        updated = []
+        for key, entry in new_entries.items():
+            before = old_entries.get(key)
+            if before is not None:
+                fields = changed_fields(before, entry, filter_dates=filter_dates)
+                if fields:
+                    updated.append({**entry, "fields": fields})
+        config = self.config
+        if config.keywords or config.exclude_keywords:
+            def matches(e: dict[str, Any]) -> bool:
+                return focused((e["title"], e["summary"]), config.keywords,
+                               config.exclude_keywords)
+
+            added, updated, removed = (
+                [e for e in group if matches(e)] for group in (added, updated, removed)
+            )
+        if not (added or updated or removed):
+            return None
+        significance, reasons = score(Evidence(
+            entries_added=len(added), entries_updated=len(updated), entries_removed=len(removed),
+        ))
         return Change(
             kind="feed",
-            summary=summary,
-            diff=unified_text_diff(old.text, new.text),
-            detail={"entries_added": added, "entries_removed": removed},
+            summary=_summary(added, updated, removed),
+            diff=unified_text_diff(render_entries(list(old_entries.values())),
+                                   render_entries(list(new_entries.values()))),
+            detail={
+                "entries_added": added, "entries_updated": updated, "entries_removed": removed,
+                "documents": [{"url": e["link"], "title": e["title"]} for e in added if e["link"]],
+            },
+            significance=significance,
+            reasons=reasons,
         )
+
+
+def changed_fields(
+    old: dict[str, str], new: dict[str, str], *, filter_dates: bool = True
+) -> list[str]:
+    """Fields of an entry that changed in substance (a re-stamped date alone is not one)."""
+    fields = []
+    for name in ("title", "link", "summary"):
+        before, after = old.get(name, ""), new.get(name, "")
+        if filter_dates:
+            before, after = mask_volatile(before), mask_volatile(after)
+        if name == "link":
+            before, after = normalize_url(before), normalize_url(after)
+        if before != after:
+            fields.append(name)
+    return fields
+
+
+def _summary(
+    added: list[dict[str, str]], updated: list[dict[str, Any]], removed: list[dict[str, str]]
+) -> str:
+    if added:
+        titles = "; ".join(e["title"] or e["link"] for e in added[:3])
+        more = f" (+{len(added) - 3} more)" if len(added) > 3 else ""
+        noun = "entry" if len(added) == 1 else "entries"
+        return f"{len(added)} new {noun}: {titles}{more}"
+    if updated:
+        titles = "; ".join(e["title"] or e["link"] for e in updated[:3])
+        return f"{len(updated)} updated: {titles}"
+    return f"{len(removed)} entr{'y' if len(removed) == 1 else 'ies'} removed"

@@ -64,17 +64,55 @@ def remove_invisible(root: LexborNode, extra_selectors: tuple[str, ...] = ()) ->
             node.decompose()
 
 
+def mark_blocks(root: LexborNode) -> None:
+    """Mark block boundaries once, so any node's text splits into its lines."""
+    for node in root.css(BLOCK_TAGS):
+        node.insert_before(_BLOCK_BREAK)
+        node.insert_after(_BLOCK_BREAK)
+
+
+def lines_of(node: LexborNode) -> list[str]:
+    """Normalized non-empty lines of a node whose blocks were marked."""
+    lines = (normalize_line(line) for line in node.text(deep=True).split(_BLOCK_BREAK))
+    return [line for line in lines if line]
+
+
 def readable_text(root: LexborNode) -> str:
     """Text of ``root`` with one line per block element and normalized whitespace.
 
     Newlines in the HTML source are just whitespace, as in a browser; only block
     boundaries (marked with a control character no page text uses) start a line.
     """
-    for node in root.css(BLOCK_TAGS):
-        node.insert_before(_BLOCK_BREAK)
-        node.insert_after(_BLOCK_BREAK)
-    lines = (normalize_line(line) for line in root.text(deep=True).split(_BLOCK_BREAK))
-    return "\n".join(line for line in lines if line)
+    mark_blocks(root)
+    return "\n".join(lines_of(root))
+
+
+def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """Drop nodes nested in another node of the list (their text would count twice)."""
+    chosen = {node.mem_id for node in nodes}
+    result = []
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in chosen:
+            parent = parent.parent
+        if parent is None:
+            result.append(node)
+    return result
+
+
+def count_scripts(tree: LexborHTMLParser) -> int:
+    return len(tree.css("script"))
+
+
+# Mount points of single-page-app frameworks, empty until JavaScript renders them.
+_APP_ROOTS = "#root, #app, #__next, #__nuxt, [ng-app], [ng-version], [data-reactroot], app-root"
+
+
+def looks_like_js_shell(tree: LexborHTMLParser) -> bool:
+    """An app mount point, or a <noscript> asking for JavaScript (checked before removal)."""
+    if tree.css_first(_APP_ROOTS) is not None:
+        return True
+    return any("javascript" in node.text().lower() for node in tree.css("noscript"))
 
 
 def http_link(href: str, base: str) -> str | None:

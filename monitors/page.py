@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from monitors.base import Monitor
+from monitors.diffing import diff_lines
 from monitors.errors import ExtractError
-from monitors.html import decode_html, extract_links, parse, readable_text, remove_invisible
-from monitors.records import Extracted
+from monitors.html import (
+    count_scripts,
+    decode_html,
+    extract_links,
+    lines_of,
+    looks_like_js_shell,
+    mark_blocks,
+    outermost,
+    parse,
+    remove_invisible,
+)
+from monitors.keywords import focused
+from monitors.normalize import (
+    TEMPLATE_SELECTORS,
+    VOLATILE_SELECTORS,
+    comparable_lines,
+    compile_ignores,
+    normalize_url,
+)
+from monitors.records import Change, Extracted
+from monitors.significance import Evidence, score
 
 
 class PageMonitor(Monitor):
     kind = "page"
     accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
-    own_keys: ClassVar[frozenset[str]] = frozenset({"select", "exclude"})
+    own_keys: ClassVar[frozenset[str]] = frozenset({"select", "exclude", "ignore_selectors"})
     description = (
         "HTML page: text of the `select` region (default: body) without `exclude`, scripts, "
         "styles and hidden elements, plus its links as absolute URLs."
@@ -27,6 +47,8 @@ class PageMonitor(Monitor):
             base = base_tag.attributes.get("href") or base
         title_node = tree.css_first("title")
         title = title_node.text(strip=True) if title_node is not None else ""
+        scripts = count_scripts(tree)
+        js_shell = scripts > 0 and looks_like_js_shell(tree)
         root = tree.body or tree.root
         if root is None:
             raise ExtractError("page has no HTML content")
@@ -36,12 +58,109 @@ class PageMonitor(Monitor):
                 raise ExtractError(f"select {self.config.select!r} matched nothing on the page")
         else:
             regions = [root]
-        texts: list[str] = []
+        noise_selector = ", ".join((VOLATILE_SELECTORS, *self.config.ignore_selectors))
+        lines: list[str] = []
         links: list[list[str]] = []
+        noise: list[str] = []
+        noise_links: list[str] = []
+        template: list[str] = []
+        template_links: list[str] = []
         for region in regions:
             remove_invisible(region, self.config.exclude)
+            mark_blocks(region)
+            for node in outermost(region.css(noise_selector)):
+                noise.extend(lines_of(node))
+                noise_links.extend(link for link, _ in extract_links(node, base))
+            for node in outermost(region.css(TEMPLATE_SELECTORS)):
+                template.extend(lines_of(node))
+                template_links.extend(link for link, _ in extract_links(node, base))
             links.extend(extract_links(region, base))
-            texts.append(readable_text(region))
-        return Extracted(
-            text="\n".join(t for t in texts if t), data={"title": title, "links": links}
+            lines.extend(lines_of(region))
+        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts}
+        if js_shell:
+            data["js_shell"] = True
+        if noise:
+            data.update(noise=noise, noise_links=noise_links)
+        if template:
+            data.update(template=template, template_links=template_links)
+        return Extracted(text="\n".join(lines), data=data)
+
+    def _lines(self, version: Extracted) -> list[tuple[str, str]]:
+        return comparable_lines(
+            version.text.splitlines(), version.data.get("noise", ()),
+            ignore=compile_ignores(self.config.ignore), filter_dates=self.config.filter_dates,
         )
+
+    @staticmethod
+    def _links(version: Extracted) -> dict[str, list[str]]:
+        """Comparable links: normalized URL -> [url, text], noise regions left out."""
+        noise = {normalize_url(u) for u in version.data.get("noise_links", ())}
+        links: dict[str, list[str]] = {}
+        for link, text in version.data.get("links", ()):
+            key = normalize_url(link)
+            if key not in noise:
+                links.setdefault(key, [link, text])
+        return links
+
+    def compare(self, old: Extracted, new: Extracted) -> Change | None:
+        if old.content_hash == new.content_hash:
+            return None
+        old_lines, new_lines = self._lines(old), self._lines(new)
+        diff = diff_lines(old_lines, new_lines)
+        old_links, new_links = self._links(old), self._links(new)
+        added = [new_links[k] for k in new_links if k not in old_links]
+        removed = [old_links[k] for k in old_links if k not in new_links]
+        config = self.config
+        if config.keywords or config.exclude_keywords:
+            # Focused pages: only new (or withdrawn) matching links count, not text edits.
+            added = [x for x in added if focused(x[1:], config.keywords, config.exclude_keywords)]
+            removed = [x for x in removed
+                       if focused(x[1:], config.keywords, config.exclude_keywords)]
+            if not added and not removed:
+                return None
+        elif not diff and not added and not removed:
+            return None
+        template = set(old.data.get("template", ())) | set(new.data.get("template", ()))
+        template_links = {
+            normalize_url(u)
+            for u in (*old.data.get("template_links", ()), *new.data.get("template_links", ()))
+        }
+        documents = [{"url": url, "title": text} for url, text in added
+                     if normalize_url(url) not in template_links]
+        evidence = Evidence(
+            lines_changed=len(diff.added) + len(diff.removed),
+            lines_total=max(len(old_lines), len(new_lines)),
+            links_added=len(added), links_removed=len(removed), documents=len(documents),
+            template_only=all(line in template for line in (*diff.added, *diff.removed))
+            and not documents,
+        )
+        if diff.coarse:
+            evidence.notes.append("diff cut short at its time limit: coarse view")
+        significance, reasons = score(evidence)
+        return Change(
+            kind="links" if added or removed else "text",
+            summary=_summary(documents, added, removed, diff.added, diff.removed),
+            diff=diff.unified,
+            detail={
+                "added": list(diff.added), "removed": list(diff.removed),
+                "inline": diff.inline, "coarse": diff.coarse,
+                "links_added": added, "links_removed": removed, "documents": documents,
+            },
+            significance=significance,
+            reasons=reasons,
+        )
+
+
+def _summary(
+    documents: list[dict[str, str]], links_added: list[list[str]],
+    links_removed: list[list[str]], lines_added: tuple[str, ...],
+    lines_removed: tuple[str, ...],
+) -> str:
+    if documents:
+        titles = "; ".join(d["title"] or d["url"] for d in documents[:3])
+        more = f" (+{len(documents) - 3} more)" if len(documents) > 3 else ""
+        noun = "document" if len(documents) == 1 else "documents"
+        return f"{len(documents)} new {noun}: {titles}{more}"
+    if links_added or links_removed:
+        return f"links: {len(links_added)} added, {len(links_removed)} removed"
+    return f"{len(lines_added)} line(s) added, {len(lines_removed)} removed"

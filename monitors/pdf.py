@@ -1,39 +1,143 @@
-"""``pdf``: a PDF document, tracked by the hash and size of its bytes."""
+"""``pdf``: a PDF document: its bytes' hash, its metadata and its text page by page."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from io import BytesIO
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from monitors.base import Monitor
+from monitors.diffing import diff_lines
 from monitors.errors import ExtractError
+from monitors.html import normalize_text
+from monitors.normalize import comparable_lines, compile_ignores, mask_volatile
 from monitors.records import Change, Extracted
+from monitors.significance import Evidence, score
 
 # The PDF header may follow a little junk; readers look in the first kilobyte.
 _HEADER_WINDOW = 1024
+# Text beyond this many pages is not extracted (the hash still covers every byte).
+MAX_PAGES = 1000
+PAGE_MARK = "[page {}]"
+TRACKED_METADATA = ("title", "pages", "modified")
+
+# pypdf reports recoverable damage through logging; a damaged PDF is the source's
+# problem, recorded in the content, not noise on our stderr.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+def read_pdf(body: bytes) -> tuple[list[str], dict[str, Any]]:
+    """Page texts and metadata; damage that stops text extraction is reported, not raised."""
+    facts: dict[str, Any] = {"title": "", "pages": None, "modified": ""}
+    try:
+        reader = PdfReader(BytesIO(body), strict=False)
+        metadata = reader.metadata
+        if metadata is not None:
+            facts["title"] = normalize_text(str(metadata.title or ""))
+            facts["modified"] = str(metadata.get("/ModDate") or "")
+        facts["pages"] = len(reader.pages)
+        pages = [normalize_text(page.extract_text() or "") for page in reader.pages[:MAX_PAGES]]
+    except (PyPdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError,
+            OSError, AssertionError, ZeroDivisionError) as exc:
+        facts["text_error"] = f"{type(exc).__name__}: {exc}"[:300]
+        return [], facts
+    return pages, facts
 
 
 class PdfMonitor(Monitor):
     kind = "pdf"
     accept = "application/pdf,*/*;q=0.5"
-    description = "PDF document: raw bytes stored with their SHA-256; any new edition is a change."
+    description = (
+        "PDF document: raw bytes with their SHA-256, title, page count, modification date "
+        "and text page by page (pypdf); changes are compared page by page."
+    )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
         if b"%PDF-" not in body[:_HEADER_WINDOW]:
             kind = content_type.split(";")[0].strip() or "unknown type"
             raise ExtractError(f"not a PDF: body has no %PDF- header ({kind}, {len(body)} bytes)")
-        return Extracted(
-            text="", data={"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+        pages, facts = read_pdf(body)
+        text = "\n".join(
+            f"{PAGE_MARK.format(number)}\n{page}" for number, page in enumerate(pages, 1)
         )
+        data = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body), **facts,
+                "page_hashes": [hashlib.sha256(p.encode()).hexdigest()[:16] for p in pages]}
+        return Extracted(text=text, data=data)
+
+    def _pages(self, version: Extracted) -> list[str]:
+        pages: list[str] = []
+        for line in version.text.splitlines():
+            if line.startswith("[page ") and line.endswith("]"):
+                pages.append("")
+            elif pages:
+                pages[-1] += line + "\n"
+        if self.config.filter_dates:
+            pages = [mask_volatile(page) for page in pages]
+        return pages
 
     def compare(self, old: Extracted, new: Extracted) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
+        ignore = compile_ignores(self.config.ignore)
+        filter_dates = self.config.filter_dates
+        old_lines = comparable_lines(old.text.splitlines(), ignore=ignore,
+                                     filter_dates=filter_dates)
+        new_lines = comparable_lines(new.text.splitlines(), ignore=ignore,
+                                     filter_dates=filter_dates)
+        diff = diff_lines(old_lines, new_lines)
+        old_pages, new_pages = self._pages(old), self._pages(new)
+        changed_pages = [
+            n + 1 for n in range(min(len(old_pages), len(new_pages)))
+            if old_pages[n] != new_pages[n]
+        ]
+        metadata = [key for key in TRACKED_METADATA if old.data.get(key) != new.data.get(key)]
+        if not diff and not metadata and old.data.get("sha256") == new.data.get("sha256"):
+            return None
+        evidence = Evidence(
+            lines_changed=len(diff.added) + len(diff.removed),
+            lines_total=max(len(old_lines), len(new_lines)),
+            metadata_only=not diff,
+        )
+        if diff.coarse:
+            evidence.notes.append("diff cut short at its time limit: coarse view")
+        significance, reasons = score(evidence)
         return Change(
             kind="pdf",
-            summary=(
-                f"PDF replaced: {old.data.get('size')} -> {new.data.get('size')} bytes, "
-                f"sha256 {str(new.data.get('sha256'))[:12]}"
-            ),
-            diff="",
-            detail={"old": old.data, "new": new.data},
+            summary=_summary(old.data, new.data, changed_pages, len(old_pages), len(new_pages),
+                             metadata, bool(diff)),
+            diff=diff.unified,
+            detail={
+                "old": _facts(old.data), "new": _facts(new.data), "metadata_changed": metadata,
+                "pages_changed": changed_pages, "added": list(diff.added),
+                "removed": list(diff.removed), "inline": diff.inline, "coarse": diff.coarse,
+            },
+            significance=significance,
+            reasons=reasons,
         )
+
+
+def _facts(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: data.get(key) for key in ("sha256", "size", *TRACKED_METADATA)}
+
+
+def _summary(
+    old: dict[str, Any], new: dict[str, Any], changed_pages: list[int], old_count: int,
+    new_count: int, metadata: list[str], text_changed: bool,
+) -> str:
+    parts = []
+    if changed_pages:
+        shown = ", ".join(str(p) for p in changed_pages[:10])
+        parts.append(f"text changed on page(s) {shown}")
+    if new_count != old_count:
+        parts.append(f"{old_count} -> {new_count} pages")
+    elif text_changed and not changed_pages:
+        parts.append("text changed")
+    if "title" in metadata:
+        parts.append(f"title {old.get('title')!r} -> {new.get('title')!r}")
+    if not parts:
+        parts.append("new edition, same text" if not metadata else "metadata changed")
+    return "PDF: " + "; ".join(parts) + f" ({old.get('size')} -> {new.get('size')} bytes)"

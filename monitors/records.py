@@ -28,6 +28,7 @@ class FetchResult:
     duration_ms: int
     final_url: str | None = None
     status: int | None = None
+    reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     redirects: tuple[Redirect, ...] = ()
     body: bytes | None = None

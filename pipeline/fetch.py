@@ -23,7 +23,6 @@ from monitors.errors import (
     ConnectFailed,
     FetchError,
     FetchTimeout,
-    HTTPStatusFailed,
     ProtocolFailed,
     TooManyRedirects,
     UnsupportedURL,
@@ -32,6 +31,8 @@ from monitors.records import FetchResult, Redirect
 from storage.records import MonitorState, iso, utc_now
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+DEFAULT_DEADLINE = timedelta(seconds=30)
+DEFAULT_MAX_BYTES = 20_000_000
 log = logging.getLogger(__name__)
 
 
@@ -96,26 +97,7 @@ class Fetcher:
         )
 
     async def fetch(self, monitor: Monitor, state: MonitorState) -> FetchResult:
-        url = monitor.config.url
-        async with self._hosts[host_key(url)], self._slots:
-            started = utc_now()
-            clock = time.perf_counter()
-            try:
-                return await self._fetch(monitor, state, iso(started), clock)
-            except FetchError as exc:
-                failure: Exception = exc
-            except Exception as exc:
-                log.exception("unexpected error fetching %s", url)
-                failure = ProtocolFailed(f"unexpected {type(exc).__name__}: {exc}")
-            return FetchResult(
-                monitor_id=monitor.id, url=url, started_at=iso(started),
-                duration_ms=_elapsed_ms(clock), status=getattr(failure, "status", None),
-                error=f"{type(failure).__name__}: {failure}", error_kind=type(failure).__name__,
-            )
-
-    async def _fetch(
-        self, monitor: Monitor, state: MonitorState, started_at: str, clock: float
-    ) -> FetchResult:
+        """A conditional GET of the monitor's URL (validators only once a version exists)."""
         config = monitor.config
         headers = {"Accept": monitor.accept}
         if state.last_snapshot_hash is not None:
@@ -123,28 +105,56 @@ class Fetcher:
                 headers["If-None-Match"] = state.etag
             if state.last_modified:
                 headers["If-Modified-Since"] = state.last_modified
-        deadline = (config.timeout or timedelta(seconds=30)).total_seconds()
-        max_bytes = config.max_bytes or 20_000_000
+        return await self.get(
+            config.url, monitor_id=monitor.id, headers=headers,
+            deadline=(config.timeout or DEFAULT_DEADLINE).total_seconds(),
+            max_bytes=config.max_bytes or DEFAULT_MAX_BYTES,
+        )
+
+    async def get(
+        self, url: str, *, monitor_id: str, headers: dict[str, str], deadline: float,
+        max_bytes: int,
+    ) -> FetchResult:
+        """GET within the limits; any status is a result, only a failed exchange an error."""
+        async with self._hosts[host_key(url)], self._slots:
+            started = iso(utc_now())
+            clock = time.perf_counter()
+            try:
+                response, body = await self._exchange(url, headers, deadline, max_bytes)
+            except FetchError as exc:
+                failure: Exception = exc
+            except Exception as exc:
+                log.exception("unexpected error fetching %s", url)
+                failure = ProtocolFailed(f"unexpected {type(exc).__name__}: {exc}")
+            else:
+                return FetchResult(
+                    monitor_id=monitor_id, url=url, started_at=started,
+                    duration_ms=_elapsed_ms(clock), final_url=str(response.url),
+                    status=response.status_code, reason=response.reason_phrase,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    redirects=tuple(Redirect(r.status_code, str(r.url)) for r in response.history),
+                    body=body if response.status_code != 304 else None,
+                    bytes_received=len(body),
+                )
+            return FetchResult(
+                monitor_id=monitor_id, url=url, started_at=started,
+                duration_ms=_elapsed_ms(clock), error=f"{type(failure).__name__}: {failure}",
+                error_kind=type(failure).__name__,
+            )
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], deadline: float, max_bytes: int
+    ) -> tuple[httpx.Response, bytes]:
         try:
             async with asyncio.timeout(deadline):
-                async with self.client.stream("GET", config.url, headers=headers) as response:
-                    body = await _read_capped(response, max_bytes)
+                async with self.client.stream("GET", url, headers=headers) as response:
+                    return response, await _read_capped(response, max_bytes)
         except TimeoutError as exc:
             raise FetchTimeout(f"no complete answer within {deadline:g}s") from exc
         except FetchError:
             raise
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _translate(exc) from exc
-        status = response.status_code
-        if status >= 400:
-            raise HTTPStatusFailed(f"HTTP {status} {response.reason_phrase}".strip(), status)
-        return FetchResult(
-            monitor_id=monitor.id, url=config.url, started_at=started_at,
-            duration_ms=_elapsed_ms(clock), final_url=str(response.url), status=status,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            redirects=tuple(Redirect(r.status_code, str(r.url)) for r in response.history),
-            body=body if status != 304 else None, bytes_received=len(body),
-        )
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:

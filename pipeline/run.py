@@ -12,12 +12,12 @@ import httpx
 
 from monitors import build_monitor
 from monitors.base import Monitor
-from monitors.records import FetchResult
 from pipeline import stages
+from pipeline.capture import capture_documents
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
 from storage.db import Store
-from storage.records import MonitorState, Recorded, iso, utc_now
+from storage.records import Capture, Recorded, iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class CheckReport:
     outcome: str
     check_id: int
     change_id: int | None = None
+    notable: bool = True
     summary: str = ""
     error: str | None = None
 
@@ -46,7 +47,12 @@ class CycleReport:
 
     @property
     def changes(self) -> list[CheckReport]:
-        return [c for c in self.checks if c.change_id is not None]
+        """Changes worth announcing (at or above their monitor's min_significance)."""
+        return [c for c in self.checks if c.change_id is not None and c.notable]
+
+    @property
+    def muted(self) -> list[CheckReport]:
+        return [c for c in self.checks if c.change_id is not None and not c.notable]
 
     @property
     def errors(self) -> list[CheckReport]:
@@ -92,40 +98,27 @@ async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> Che
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
-        outcome = process(monitor, fetched, state, store)
-    except Exception as exc:
+        outcome = stages.evaluate(monitor, fetched, state, store.load_content)  # 2-3.
+    except Exception as exc:  # one broken source must not stop the run
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+    captures: list[Capture] = []
+    if outcome.change is not None and monitor.config.capture_new_documents:
+        captures = await capture_documents(monitor, outcome.change, fetcher)
+    change = outcome.change
+    notable = change is None or change.significance >= monitor.config.min_significance
     recorded: Recorded = store.record(                                   # 4. store
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
-        change=outcome.change, every=monitor.config.every,
+        change=change, every=monitor.config.every, signal=outcome.signal,
+        notable=notable, captures=captures,
     )
     return CheckReport(
         org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
         outcome=outcome.check.outcome, check_id=recorded.check_id,
-        change_id=recorded.change_id,
-        summary=outcome.change.summary if outcome.change else "",
+        change_id=recorded.change_id, notable=notable,
+        summary=change.summary if change else "",
         error=outcome.check.error,
     )
-
-
-def process(
-    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store
-) -> stages.Outcome:
-    """Stages 2 and 3 for one fetch result; reads the previous content when needed."""
-    if fetched.error is not None:
-        return stages.failed(fetched, fetched.error)
-    if fetched.not_modified:
-        return stages.not_modified(fetched, state)
-    snapshot, extracted = stages.extract(monitor, fetched)               # 2. extract
-    if isinstance(extracted, str):
-        return stages.failed(fetched, extracted, snapshot)
-    previous = None
-    if state.last_content_hash == extracted.content_hash:
-        previous = extracted  # equal content: compare() finds nothing without a read
-    elif state.last_content_hash is not None:
-        previous = store.load_content(state.last_content_hash)
-    return stages.compare(monitor, fetched, snapshot, extracted, previous)  # 3. compare
 
 
 async def run_cycle(

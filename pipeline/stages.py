@@ -1,17 +1,24 @@
-"""The pure middle of a check: extract and compare, from values to values.
+"""The pure middle of a check: classify, extract and compare, from values to values.
 
-Nothing here touches the network or the database; the run loop hands in what was fetched
-and what was stored, and gets back what to store.
+Nothing here touches the network or the database; the run loop hands in what was fetched,
+the monitor's state and a way to read its previous content, and gets back what to store.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+from monitors import signals
 from monitors.base import Monitor
-from monitors.errors import ExtractError
+from monitors.errors import ExtractError, HTTPStatusFailed
 from monitors.records import Change, Extracted, FetchResult
+from monitors.significance import STATUS_FLIP
 from storage.records import Check, MonitorState, Snapshot
+
+# A redirect that moves a page elsewhere matters, but less than the page disappearing.
+MOVED_SIGNIFICANCE = 0.7
+RESTORED_SIGNIFICANCE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,8 @@ class Outcome:
     snapshot: Snapshot | None = None
     content: Extracted | None = None
     change: Change | None = None
+    #: The status signal the monitor is in after this check (None: a normal page).
+    signal: str | None = None
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
@@ -33,15 +42,18 @@ def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
     )
 
 
-def failed(fetched: FetchResult, error: str, snapshot: Snapshot | None = None) -> Outcome:
+def failed(
+    fetched: FetchResult, error: str, snapshot: Snapshot | None = None,
+    signal: str | None = None,
+) -> Outcome:
     check = base_check(
         fetched, "error", error=error, snapshot_hash=snapshot.hash if snapshot else None
     )
-    return Outcome(check=check, snapshot=snapshot)
+    return Outcome(check=check, snapshot=snapshot, signal=signal)
 
 
 def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted | str]:
-    """Stage 2. The snapshot always survives; a failed extraction returns its message."""
+    """The snapshot always survives; a failed extraction returns its message."""
     body = fetched.body or b""
     snapshot = Snapshot.of(body, fetched.content_type)
     if not body:
@@ -52,9 +64,43 @@ def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted
         )
     except ExtractError as exc:
         return snapshot, f"ExtractError: {exc}"
-    except (ValueError, TypeError, RecursionError, UnicodeError) as exc:
+    except (ValueError, TypeError, RecursionError, UnicodeError, LookupError) as exc:
         # A parser choking on hostile input is a bad source, not a bug in the run.
         return snapshot, f"ExtractError: {type(exc).__name__}: {exc}"
+
+
+def evaluate(
+    monitor: Monitor,
+    fetched: FetchResult,
+    state: MonitorState,
+    load_content: Callable[[str], Extracted],
+) -> Outcome:
+    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged."""
+    if fetched.error is not None:
+        return failed(fetched, fetched.error, signal=state.signal)
+    if fetched.status == 304:
+        return not_modified(fetched, state)
+    raw = Snapshot.of(fetched.body, fetched.content_type) if fetched.body else None
+    signal = signals.response_signal(fetched)
+    if signal is not None:
+        return enter_signal(signal, fetched, state, raw)
+    status = fetched.status or 0
+    if status >= 400 or status < 200:
+        error = f"{HTTPStatusFailed.__name__}: HTTP {status} {fetched.reason}".strip()
+        return failed(fetched, error, raw, signal=state.signal)
+    snapshot, extracted = extract(monitor, fetched)                         # extract
+    if isinstance(extracted, str):
+        return failed(fetched, extracted, snapshot, signal=state.signal)
+    signal = signals.content_signal(monitor.kind, extracted)
+    if signal is not None:
+        return enter_signal(signal, fetched, state, snapshot)
+    previous = None
+    if state.last_content_hash == extracted.content_hash:
+        previous = extracted  # equal content: compare() finds nothing without a read
+    elif state.last_content_hash is not None:
+        previous = load_content(state.last_content_hash)
+    outcome = compare(monitor, fetched, snapshot, extracted, previous)      # compare
+    return _after_signals(outcome, fetched, state)
 
 
 def not_modified(fetched: FetchResult, state: MonitorState) -> Outcome:
@@ -64,7 +110,69 @@ def not_modified(fetched: FetchResult, state: MonitorState) -> Outcome:
         fetched, "not-modified",
         snapshot_hash=state.last_snapshot_hash, content_hash=state.last_content_hash,
     )
-    return Outcome(check=check)
+    return Outcome(check=check, signal=state.signal)
+
+
+def enter_signal(
+    signal: str, fetched: FetchResult, state: MonitorState, snapshot: Snapshot | None
+) -> Outcome:
+    """A signal is a change once, when the monitor enters it; then it is the steady state.
+
+    The response is kept as evidence, never compared as content, and never becomes the
+    baseline: when the page comes back it is compared with the last real version.
+    """
+    snapshot_hash = snapshot.hash if snapshot else None
+    if signal == signals.BLOCKED:
+        change = None if state.signal == signal else _signal_change(signal, fetched)
+        check = base_check(fetched, "blocked", snapshot_hash=snapshot_hash,
+                           error=signals.describe(signal, fetched))
+        return Outcome(check=check, snapshot=snapshot, change=change, signal=signal)
+    if state.signal == signal:
+        check = base_check(fetched, "unchanged", snapshot_hash=snapshot_hash)
+        return Outcome(check=check, snapshot=snapshot, signal=signal)
+    check = base_check(fetched, "changed", snapshot_hash=snapshot_hash)
+    return Outcome(check=check, snapshot=snapshot, change=_signal_change(signal, fetched),
+                   signal=signal)
+
+
+def _signal_change(signal: str, fetched: FetchResult) -> Change:
+    return Change(
+        kind=signal, summary=signals.describe(signal, fetched), diff="",
+        detail={"status": fetched.status, "final_url": fetched.final_url},
+        significance=STATUS_FLIP, reasons=(f"status: {signal}",),
+    )
+
+
+def _after_signals(outcome: Outcome, fetched: FetchResult, state: MonitorState) -> Outcome:
+    """Leaving a signal, or a redirect moving elsewhere, is news even with equal content."""
+    notes: list[str] = []
+    kind = None
+    significance = 0.0
+    if state.signal is not None and outcome.check.outcome != "new":
+        notes.append(f"back after {state.signal}")
+        kind, significance = "restored", RESTORED_SIGNIFICANCE
+    if signals.moved(state.last_final_url, fetched.final_url):
+        notes.append(f"redirect target moved: {state.last_final_url} -> {fetched.final_url}")
+        kind, significance = "redirected", MOVED_SIGNIFICANCE
+    if kind is None:
+        return outcome
+    change = outcome.change
+    if change is not None:
+        change = replace(
+            change,
+            significance=max(change.significance, significance),
+            reasons=(*change.reasons, *notes),
+            detail={**change.detail, "previous_signal": state.signal,
+                    "previous_final_url": state.last_final_url},
+        )
+    else:
+        change = Change(kind=kind, summary="; ".join(notes), diff="",
+                        detail={"previous_signal": state.signal,
+                                "previous_final_url": state.last_final_url,
+                                "final_url": fetched.final_url},
+                        significance=significance, reasons=tuple(notes))
+    check = replace(outcome.check, outcome="changed")
+    return replace(outcome, check=check, change=change)
 
 
 def compare(
@@ -74,7 +182,7 @@ def compare(
     new: Extracted,
     previous: Extracted | None,
 ) -> Outcome:
-    """Stage 3: ``new`` against the monitor's previous content (None for a first check)."""
+    """``new`` against the monitor's previous content (None for a first check)."""
     ids = {"snapshot_hash": snapshot.hash, "content_hash": new.content_hash}
     if previous is None:
         return Outcome(base_check(fetched, "new", **ids), snapshot, new)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,12 +12,14 @@ from typing import Any
 
 import sqlite_utils
 
+from monitors.config import EXTRACTION_KEYS
 from monitors.errors import StorageError
 from monitors.records import Change, Extracted, canonical_json
 from storage.blobs import COMPRESSION, BlobCodec
-from storage.migrations import migrate
+from storage.migrations import migrate, schema_version
 from storage.records import (
     SUCCESS_OUTCOMES,
+    Capture,
     Check,
     MonitorState,
     Recorded,
@@ -33,11 +35,25 @@ KEPT_HEADERS = (
 )
 
 
+def _extraction(settings: dict[str, Any]) -> list[Any]:
+    return [settings.get(key) for key in EXTRACTION_KEYS]
+
+
 class Store:
     """Reads and writes govwatch's history. Every public write is one transaction."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """Open (creating and migrating) the store; ``readonly`` opens it untouched."""
         self.path = Path(path)
+        self._codec = BlobCodec()
+        if readonly:
+            try:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                self.db = sqlite_utils.Database(conn)
+                self.schema_version = schema_version(self.db)
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+            return
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +67,6 @@ class Store:
             self.schema_version = migrate(self.db)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
-        self._codec = BlobCodec()
 
     def close(self) -> None:
         self.db.close()
@@ -64,38 +79,56 @@ class Store:
 
     # -- configuration -------------------------------------------------------------
     def sync_monitors(self, organizations: Iterable[Any]) -> None:
-        """Upsert organizations and monitor settings; state columns are left alone."""
+        """Upsert organizations and monitor settings, keeping each monitor's state.
+
+        When what a monitor extracts changes (its URL, kind or selectors), its validators
+        and baseline are reset: a 304 from the old URL must not vouch for the new one, and
+        the next check starts a new baseline instead of diffing two different regions.
+        """
+        known = {
+            row[0]: json.loads(row[1] or "{}")
+            for row in self.db.execute("SELECT id, options FROM monitors")
+        }
+        organization_rows, monitor_rows, rebased = [], [], []
+        for org in organizations:
+            organization_rows.append({"id": org.id, "name": org.name, "homepage": org.homepage})
+            for monitor in org.monitors:
+                settings = monitor.model_dump(mode="json")
+                before = known.get(monitor.id)
+                if before is not None and _extraction(before) != _extraction(settings):
+                    rebased.append(monitor.id)
+                monitor_rows.append({
+                    "id": monitor.id, "org_id": org.id, "kind": monitor.kind,
+                    "url": monitor.url, "name": monitor.name,
+                    "every_seconds": monitor.every.total_seconds(),
+                    "enabled": int(monitor.enabled), "options": canonical_json(settings),
+                })
         with self.db.atomic():
-            for org in organizations:
-                self.db.table("organizations").upsert(
-                    {"id": org.id, "name": org.name, "homepage": org.homepage}, pk="id"
+            self.db.table("organizations").upsert_all(organization_rows, pk="id")
+            self.db.table("monitors").upsert_all(monitor_rows, pk="id")
+            for monitor_id in rebased:
+                self.db.execute(
+                    "UPDATE monitors SET etag = NULL, last_modified = NULL, "
+                    "last_snapshot_hash = NULL, last_content_hash = NULL, next_due_at = NULL "
+                    "WHERE id = ?",
+                    [monitor_id],
                 )
-                for monitor in org.monitors:
-                    settings = monitor.model_dump(mode="json")
-                    self.db.table("monitors").upsert(
-                        {
-                            "id": monitor.id, "org_id": org.id, "kind": monitor.kind,
-                            "url": monitor.url, "name": monitor.name,
-                            "every_seconds": monitor.every.total_seconds(),
-                            "enabled": int(monitor.enabled),
-                            "options": canonical_json(settings),
-                        },
-                        pk="id",
-                    )
 
     # -- the pipeline's reads --------------------------------------------------------
     def monitor_state(self, monitor_id: str) -> MonitorState:
         row = self.db.execute(
             "SELECT etag, last_modified, last_snapshot_hash, last_content_hash, "
-            "last_check_at, next_due_at, consecutive_failures FROM monitors WHERE id = ?",
+            "last_check_at, next_due_at, consecutive_failures, signal, last_final_url "
+            "FROM monitors WHERE id = ?",
             [monitor_id],
         ).fetchone()
         if row is None:
             return MonitorState(monitor_id, None, None, None, None, None, None, 0)
-        etag, last_modified, snapshot_hash, content_hash, checked_at, due_at, failures = row
+        (etag, last_modified, snapshot_hash, content_hash, checked_at, due_at, failures,
+         signal, final_url) = row
         return MonitorState(
             monitor_id, etag, last_modified, snapshot_hash, content_hash, checked_at, due_at,
-            failures or 0,
+            failures or 0, signal, final_url,
         )
 
     def due_monitor_ids(self, now: datetime) -> set[str]:
@@ -130,13 +163,28 @@ class Store:
         content: Extracted | None = None,
         change: Change | None = None,
         every: timedelta | None = None,
+        signal: str | None = None,
+        notable: bool = True,
+        captures: Sequence[Capture] = (),
     ) -> Recorded:
-        """Commit a check with its snapshot, content and change atomically."""
+        """Commit a check with its snapshot, content, change and captures atomically.
+
+        ``signal`` is the status signal the monitor is in after this check (None: normal).
+        """
         now = iso(utc_now())
         compressed = self._codec.compress(snapshot.body) if snapshot is not None else None
         try:
             with self.db.atomic():
-                return self._record(check, snapshot, compressed, content, change, every, now)
+                recorded = self._record(
+                    check, snapshot, compressed, content, change, every, now, notable
+                )
+                if recorded.change_id is not None:
+                    for capture in captures:
+                        self._capture(recorded.change_id, capture, now)
+                self.db.execute(
+                    "UPDATE monitors SET signal = ? WHERE id = ?", [signal, check.monitor_id]
+                )
+                return recorded
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record check of {check.monitor_id}: {exc}") from exc
 
@@ -149,16 +197,12 @@ class Store:
         change: Change | None,
         every: timedelta | None,
         now: str,
+        notable: bool,
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
         if snapshot is not None and compressed is not None:
-            db.execute(
-                "INSERT OR IGNORE INTO snapshots (hash, size, content_type, compression, body, "
-                "first_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [snapshot.hash, len(snapshot.body), snapshot.content_type, COMPRESSION,
-                 compressed, now],
-            )
+            self._store_snapshot(snapshot, compressed, now)
         if content is not None:
             db.execute(
                 "INSERT OR IGNORE INTO contents (hash, text, data) VALUES (?, ?, ?)",
@@ -190,11 +234,31 @@ class Store:
                     "detail": canonical_json(change.detail),
                     "significance": change.significance,
                     "reasons": canonical_json(list(change.reasons)),
+                    "notable": int(notable),
                 }
             ).last_pk
         db.execute(*self._state_update(check, previous, change is not None, every))
         assert check_id is not None
         return Recorded(check_id=int(check_id), change_id=change_id)
+
+    def _store_snapshot(self, snapshot: Snapshot, compressed: bytes, now: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO snapshots (hash, size, content_type, compression, body, "
+            "first_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [snapshot.hash, len(snapshot.body), snapshot.content_type, COMPRESSION,
+             compressed, now],
+        )
+
+    def _capture(self, change_id: int, capture: Capture, now: str) -> None:
+        if capture.snapshot is not None:
+            self._store_snapshot(capture.snapshot, self._codec.compress(capture.snapshot.body),
+                                 now)
+        self.db.table("captures").insert({
+            "change_id": change_id, "url": capture.url, "title": capture.title,
+            "fetched_at": capture.fetched_at, "status": capture.status,
+            "final_url": capture.final_url, "error": capture.error,
+            "snapshot_hash": capture.snapshot.hash if capture.snapshot else None,
+        })
 
     @staticmethod
     def _state_update(
@@ -209,8 +273,11 @@ class Store:
         if check.outcome in SUCCESS_OUTCOMES:
             fields["consecutive_failures"] = 0
             fields["last_success_at"] = check.started_at
-            if check.outcome != "not-modified":
-                # Validators are only trusted once their body was stored and extracted.
+            if check.final_url:
+                fields["last_final_url"] = check.final_url
+            if check.outcome != "not-modified" and check.content_hash is not None:
+                # Validators are only trusted once their body was stored and extracted;
+                # a 404 page or a block page never becomes the baseline.
                 fields["etag"] = check.headers.get("etag")
                 fields["last_modified"] = check.headers.get("last-modified")
                 fields["last_snapshot_hash"] = check.snapshot_hash

@@ -71,7 +71,27 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("changes").create_index(["monitor_id", "id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial]
+def _detection(db: sqlite_utils.Database) -> None:
+    """Status signals, notable changes and captured new documents."""
+    monitors = db.table("monitors")
+    # The status signal a monitor is in (removed, soft-404, blocked, needs-js) or NULL.
+    monitors.add_column("signal", str)
+    monitors.add_column("last_final_url", str)
+    # A change under its monitor's min_significance stays in the history, unannounced.
+    db.table("changes").add_column("notable", int, not_null_default=1)
+    db.table("captures").create(
+        {
+            "id": int, "change_id": int, "url": str, "title": str, "fetched_at": str,
+            "status": int, "final_url": str, "snapshot_hash": str, "error": str,
+        },
+        pk="id",
+        not_null={"change_id", "url", "fetched_at"},
+        foreign_keys=[("change_id", "changes", "id"), ("snapshot_hash", "snapshots", "hash")],
+    )
+    db.table("captures").create_index(["change_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _detection]
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

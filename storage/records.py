@@ -59,6 +59,19 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Capture:
+    """A new document fetched once when a change announced it."""
+
+    url: str
+    title: str
+    fetched_at: str
+    status: int | None = None
+    final_url: str | None = None
+    snapshot: Snapshot | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """Ids assigned when a check (and maybe its change) was committed."""
 
@@ -78,3 +91,5 @@ class MonitorState:
     last_check_at: str | None
     next_due_at: str | None
     consecutive_failures: int
+    signal: str | None = None
+    last_final_url: str | None = None

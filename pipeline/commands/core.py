@@ -69,11 +69,14 @@ def print_report(report: CycleReport) -> None:
     click.echo(
         f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
         f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
-        f"errors {counts['error']}"
+        f"blocked {counts['blocked']}, errors {counts['error']}"
     )
     for check in report.changes:
         click.echo(f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
                    f"{check.summary} <{check.url}>")
+    if report.muted:
+        click.echo(f"({len(report.muted)} change(s) below their monitor's min_significance "
+                   "recorded without notice)")
     for check in report.errors:
         click.echo(f"ERROR {check.org_id}/{check.monitor_id}: {check.error} <{check.url}>")
 
@@ -132,8 +135,18 @@ def show(context: Context, change_id: int) -> None:
     click.echo(f"detected: {row['detected_at']} (check #{row['check_id']})")
     click.echo(f"from:     {row['from_snapshot'] or '-'}\nto:       {row['to_snapshot'] or '-'}")
     click.echo(f"summary:  {row['summary']}")
-    for entry in row["detail"].get("entries_added", []):
+    reasons = "; ".join(json.loads(row["reasons"] or "[]"))
+    click.echo(f"significance: {row['significance']:.2f}" + (f" ({reasons})" if reasons else ""))
+    detail = row["detail"]
+    for document in detail.get("documents", []):
+        click.echo(f"  new document: {document.get('title') or '(untitled)'} <{document['url']}>")
+    for entry in detail.get("entries_added", []):
         click.echo(f"  + {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
+    for entry in detail.get("entries_updated", []):
+        fields = ", ".join(entry.get("fields", []))
+        click.echo(f"  ~ {entry.get('title') or '(untitled)'} <{entry.get('link')}> ({fields})")
+    for entry in detail.get("entries_removed", []):
+        click.echo(f"  - {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
     if row["diff"]:
         click.echo("")
         click.echo(row["diff"])

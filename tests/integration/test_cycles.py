@@ -371,8 +371,11 @@ async def test_failures_are_error_checks_and_the_rest_completes(
     # The body that failed extraction is kept as evidence, but no content is recorded.
     assert store.load_body(rows["bad-feed"]["snapshot_hash"]) == page_html(PAGE_V1).encode()
     assert rows["bad-feed"]["content_hash"] is None
+    # The server's error page is evidence too: stored, never a baseline.
+    assert store.load_body(rows["broken"]["snapshot_hash"]) == b"<h1>500</h1>"
+    assert rows["slow"]["snapshot_hash"] is None and rows["refused"]["snapshot_hash"] is None
     for name in failing:
-        assert rows[name]["snapshot_hash"] is None or name == "bad-feed"
+        assert rows[name]["content_hash"] is None
         state = monitor_row(store, name)
         assert state["consecutive_failures"] == 1 and state["last_outcome"] == "error"
         assert state["last_snapshot_hash"] is None and state["etag"] is None
@@ -489,7 +492,7 @@ def write_config(path: Path, text: str) -> Path:
 
 SUMMARY = re.compile(
     r"^checked (\d+): new (\d+), changed (\d+), unchanged (\d+), not-modified (\d+), "
-    r"errors (\d+)$", re.MULTILINE,
+    r"blocked 0, errors (\d+)$", re.MULTILINE,
 )
 
 
@@ -541,7 +544,7 @@ organizations:
     assert feed_change, second.stdout
     change = re.search(r"^CHANGE #(\d+) ministry/pubs: (.+)$", second.stdout, re.MULTILINE)
     assert change, second.stdout
-    assert "1 line(s) added" in change.group(2)
+    assert "1 new document: Guidance B" in change.group(2)
     assert site.url("/publications.html") in change.group(2)
     change_id = change.group(1)
 
@@ -576,7 +579,7 @@ organizations:
 
     show = govwatch("--config", str(cfg), "show", change_id, cwd=tmp_path)
     assert show.returncode == 0, show.stderr
-    assert show.stdout.startswith(f"change #{change_id} [text] ministry/pubs")
+    assert show.stdout.startswith(f"change #{change_id} [links] ministry/pubs")
     assert "+Guidance B" in show.stdout.splitlines()
     assert "-Guidance A" not in show.stdout.splitlines()
 

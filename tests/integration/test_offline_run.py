@@ -50,7 +50,7 @@ def test_run_without_network_records_every_source_as_an_error(
     first_line = result.stdout.splitlines()[0]
     assert first_line == (
         f"checked {len(enabled)}: new 0, changed 0, unchanged 0, not-modified 0, "
-        f"errors {len(enabled)}"
+        f"blocked 0, errors {len(enabled)}"
     )
     error_lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR ")]
     assert len(error_lines) == len(enabled)

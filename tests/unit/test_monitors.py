@@ -13,6 +13,7 @@ from monitors import MonitorConfig, build_monitor, monitor_class, monitor_kinds
 from monitors.base import Monitor
 from monitors.errors import ConfigError, ExtractError
 from monitors.records import Extracted
+from tests.pdfs import make_pdf
 
 CASES = Path(__file__).parent / "cases"
 
@@ -158,18 +159,55 @@ def test_feed_compare_lists_new_entries_by_guid() -> None:
     assert "+Global Dialogue on AI" in change.diff
 
 
-def test_pdf_extract_and_compare() -> None:
+REPORT = [["Climate Change and AI", "Recommendations for Government Action"],
+          ["1. Fund open data", "2. Share compute"]]
+
+
+def test_pdf_extract_keeps_text_page_by_page_and_metadata() -> None:
+    body = make_pdf(REPORT, title="GPAI report", modified="D:20240101000000Z")
+    extracted = make("pdf").extract(body)
+    assert extracted.data["sha256"] == hashlib.sha256(body).hexdigest()
+    assert extracted.data["size"] == len(body)
+    assert (extracted.data["title"], extracted.data["pages"]) == ("GPAI report", 2)
+    assert extracted.data["modified"] == "D:20240101000000Z"
+    assert extracted.text.splitlines() == [
+        "[page 1]", "Climate Change and AI", "Recommendations for Government Action",
+        "[page 2]", "1. Fund open data", "2. Share compute",
+    ]
+
+
+def test_pdf_new_edition_is_compared_page_by_page() -> None:
     monitor = make("pdf")
-    body = b"%PDF-1.7\n1 0 obj\n%%EOF"
-    first = monitor.extract(body)
-    second = monitor.extract(body.replace(b"1 0", b"2 0"))
-    assert first.data["size"] == len(body)
-    assert first.data["sha256"] == hashlib.sha256(body).hexdigest()
-    assert len(first.data["sha256"]) == 64
-    assert monitor.compare(first, first) is None
-    change = monitor.compare(first, second)
+    old = monitor.extract(make_pdf(REPORT, title="GPAI report", modified="D:2024"))
+    edited = [REPORT[0], ["1. Fund open data", "2. Share compute", "3. Audit models"],
+              ["Annex"]]
+    new = monitor.extract(make_pdf(edited, title="GPAI report (2nd ed.)", modified="D:2025"))
+    change = monitor.compare(old, new)
     assert change is not None and change.kind == "pdf"
-    assert "PDF replaced" in change.summary
+    assert change.detail["pages_changed"] == [2]
+    assert "title" in change.detail["metadata_changed"]
+    assert "pages" in change.detail["metadata_changed"]
+    assert "+3. Audit models" in change.diff and "+Annex" in change.diff
+    assert "text changed on page(s) 2" in change.summary and "2 -> 3 pages" in change.summary
+    assert change.significance > 0.2
+
+
+def test_pdf_resaved_with_same_text_is_a_minor_change() -> None:
+    monitor = make("pdf")
+    old = monitor.extract(make_pdf(REPORT, title="GPAI report"))
+    new = monitor.extract(make_pdf(REPORT, title="GPAI report") + b"\n% re-saved\n")
+    change = monitor.compare(old, new)
+    assert change is not None
+    assert change.summary.startswith("PDF: new edition, same text")
+    assert change.significance <= 0.2 and change.reasons == ("metadata only",)
+    assert monitor.compare(old, old) is None
+
+
+def test_pdf_that_cannot_be_parsed_keeps_its_hash_and_says_why() -> None:
+    extracted = make("pdf").extract(b"%PDF-1.7\n1 0 obj\n%%EOF")
+    assert extracted.text == ""
+    assert "text_error" in extracted.data
+    assert len(extracted.data["sha256"]) == 64
 
 
 def test_pdf_extract_refuses_html() -> None:

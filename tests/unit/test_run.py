@@ -61,8 +61,8 @@ async def test_three_cycles_new_changed_unchanged(store: Store) -> None:
         "pubs": "changed", "feed": "changed", "poster": "changed", "broken": "error"}
     summaries = {c.monitor_id: c.summary for c in second.changes}
     assert summaries["feed"] == "1 new entry: Report B"
-    assert summaries["pubs"] == "1 line(s) added, 0 removed"
-    assert summaries["poster"].startswith("PDF replaced")
+    assert summaries["pubs"] == "1 new document: Report B"
+    assert summaries["poster"].startswith("PDF: new edition")
     page_change = store.db.table("changes").get(
         next(c.change_id for c in second.changes if c.monitor_id == "pubs"))
     assert "+Report B" in page_change["diff"]

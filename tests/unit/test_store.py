@@ -155,3 +155,32 @@ def test_database_is_plain_sqlite(synced: Store, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "govwatch.db") as conn:
         assert conn.execute("SELECT outcome, error FROM checks").fetchall() == [("error", "x")]
     conn.close()
+
+
+def _config_with(**monitor: object) -> object:
+    options = ", ".join(f"{k}: {v!r}" for k, v in monitor.items())
+    return parse_config(
+        "organizations:\n  - id: oecd\n    name: OECD\n    monitors:\n"
+        f"      - {{id: m, kind: page, url: 'https://oecd.ai/', {options}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "rebased"),
+    [({"select": "main"}, True), ({"exclude": "footer"}, True), ({"every": "1h"}, False),
+     ({"name": "Renamed"}, False)],
+)
+def test_changing_what_is_extracted_starts_a_new_baseline(
+    store: Store, change: dict[str, str], rebased: bool
+) -> None:
+    store.sync_monitors(_config_with().organizations)  # type: ignore[attr-defined]
+    snapshot, content = Snapshot.of(b"x"), Extracted(text="x")
+    store.record(check("new", headers={"etag": '"v1"'}, snapshot_hash=snapshot.hash,
+                       content_hash=content.content_hash), snapshot=snapshot, content=content,
+                 every=timedelta(hours=6))
+    store.sync_monitors(_config_with(**change).organizations)  # type: ignore[attr-defined]
+    state = store.monitor_state("m")
+    if rebased:
+        assert (state.etag, state.last_content_hash, state.next_due_at) == (None, None, None)
+    else:
+        assert state.etag == '"v1"' and state.last_content_hash == content.content_hash

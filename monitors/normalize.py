@@ -1,0 +1,169 @@
+"""Pure normalization applied before comparing: what a reader would not call a change.
+
+Everything here maps values to values and is tested with tables of cases
+(tests/unit/cases/normalize.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+# Regions that change on every load without saying anything new: carousels, rotating
+# banners, clocks, counters, live regions. Removed from comparison, kept in the snapshot.
+VOLATILE_SELECTORS = ", ".join(
+    f"[class*={word} i], [id*={word} i]"
+    for word in ("carousel", "slider", "swiper", "slick", "rotat", "random", "marquee",
+                 "ticker", "countdown", "clock", "weather", "visitor-count", "view-count",
+                 "pageviews", "hit-counter")
+) + ", [aria-live], [aria-roledescription=carousel i], [data-rotate], [data-random]"
+
+# Site furniture: changes here matter less (a renamed menu entry is still reported).
+TEMPLATE_SELECTORS = (
+    "header, nav, footer, [role=banner], [role=navigation], [role=contentinfo], "
+    "[class*=breadcrumb i], [class*=cookie i], [id*=cookie i]"
+)
+
+# Query parameters that never identify a document.
+ALWAYS_VOLATILE_PARAMS = frozenset({
+    "_", "cb", "cachebuster", "cache_buster", "nocache", "no_cache", "itok", "sid",
+    "sessionid", "session_id", "session", "phpsessid", "jsessionid", "aspsessionid",
+    "cfid", "cftoken", "csrf", "csrf_token", "csrftoken", "_token", "token", "nonce",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "fbclid", "gclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_gl",
+})
+# Parameters that are cache busters only when their value looks like a stamp or a hash
+# (``?t=pdf`` on UN ODS selects a format, ``?t=1732788000`` busts a cache).
+STAMP_PARAMS = frozenset({"v", "ver", "version", "t", "ts", "time", "timestamp", "rnd",
+                          "rand", "random", "r", "hash", "build", "rev"})
+_STAMP_VALUE = re.compile(r"^(?:\d{6,}|[0-9a-fA-F]{8,}|\d+\.\d+\.\d+[\w.-]*)$")
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
+
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "janvier février fevrier mars avril mai juin juillet août aout septembre octobre "
+    "novembre décembre decembre enero febrero marzo abril mayo junio julio agosto "
+    "septiembre setiembre octubre noviembre diciembre"
+).split()
+_WEEKDAY_NAMES = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur "
+    "thurs fri sat sun lundi mardi mercredi jeudi vendredi samedi dimanche lunes martes "
+    "miércoles miercoles jueves viernes sábado sabado domingo"
+).split()
+# Longest names first, so "novembre" is not read as "nov" + "embre".
+_MONTHS = "|".join(sorted(_MONTH_NAMES, key=len, reverse=True))
+_WEEKDAYS = "|".join(sorted(_WEEKDAY_NAMES, key=len, reverse=True))
+_TZ = r"(?:\s*(?:utc|gmt|cet|cest|eet|eest|bst|est|edt|cst|cdt|pst|pdt|z|[+-]\d{2}:?\d{2})\b)?"
+_TIME = rf"\d{{1,2}}[:h]\d{{2}}(?::\d{{2}}(?:\.\d+)?)?(?:\s*[ap]\.?m\b\.?)?{_TZ}"
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er)?\b"
+_YEAR = r"\d{4}\b"
+
+# Always noise, wherever they stand: relative times, counters, copyright years, tokens.
+_ALWAYS = re.compile("|".join(f"(?:{p})" for p in (
+    r"\b\d+\s+(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+    r"\s+ago\b",
+    r"\bjust now\b",
+    r"\b\d[\d,.\u00a0 ]*\s*(?:views?|reads?|downloads?|visits?|visitors?|hits|shares?|likes?)\b",
+    r"\b(?:views?|reads?|downloads?|visits?|visitors?|hits)\s*:\s*\d[\d,.]*",
+    r"(?:©|\(c\)|copyright)\s*\d{4}(?:\s*[-–]\s*\d{4})?",
+    r"\b[0-9a-f]{32,}\b",
+)), re.IGNORECASE)
+
+# Dates and times: noise when they stamp the page ("Last updated: ...", a clock, a date
+# line), content when they are part of a sentence ("Regulation ... of 13 June 2024").
+_STAMPS = re.compile("|".join(f"(?:{p})" for p in (
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}(?:[t ]{_TIME})?",
+    r"\b\d{4}/\d{1,2}/\d{1,2}\b",
+    r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b",
+    rf"\b(?:(?:{_WEEKDAYS})\b\.?,?\s+)?{_DAY}\s+(?:de\s+)?(?:{_MONTHS})\b\.?"
+    rf"(?:,?\s+(?:de\s+)?{_YEAR})?(?:,?\s+(?:at\s+|à\s+)?{_TIME})?",
+    rf"\b(?:(?:{_WEEKDAYS})\b\.?,?\s+)?(?:{_MONTHS})\b\.?\s+{_DAY}"
+    rf"(?:,?\s+{_YEAR})?(?:,?\s+(?:at\s+)?{_TIME})?",
+    rf"\b(?:{_WEEKDAYS})\b\.?,?",
+    rf"\b{_TIME}",
+    r"\b(?:yesterday|today)\b",
+)), re.IGNORECASE)
+_STAMP_CONTEXT = re.compile(
+    r"\b(?:updated|modified|posted|generated|retrieved|accessed|printed|as of|as at|"
+    r"current(?:ly)?|today is|mis à jour|actualizado)\b",
+    re.IGNORECASE,
+)
+# A stamped line with at most this many other words is a date line, not a sentence.
+_STAMP_LINE_WORDS = 3
+MASK = "\u2022"  # what a masked stamp becomes: visible in previews, equal everywhere
+
+
+def normalize_url(url: str) -> str:
+    """Canonical form of a link: no fragment, no session ids or cache busters, sorted query."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    kept = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not _volatile_param(key, value)
+    ]
+    path = _PATH_SESSION.sub("", parts.path)
+    cleaned = urlunsplit((parts.scheme, parts.netloc, path, urlencode(kept), ""))
+    return canonicalize_url(cleaned)
+
+
+def _volatile_param(key: str, value: str) -> bool:
+    name = key.lower()
+    if name in ALWAYS_VOLATILE_PARAMS:
+        return True
+    return name in STAMP_PARAMS and bool(_STAMP_VALUE.match(value))
+
+
+def mask_volatile(line: str) -> str:
+    """Mask what changes by itself: counters, relative times, tokens, and date stamps."""
+    line = _ALWAYS.sub(MASK, line)
+    stamped = _STAMPS.sub(MASK, line)
+    if stamped == line:
+        return line
+    words = [w for w in stamped.replace(MASK, " ").split() if any(c.isalnum() for c in w)]
+    if len(words) <= _STAMP_LINE_WORDS or _STAMP_CONTEXT.search(line):
+        return stamped
+    return line
+
+
+def apply_ignores(line: str, patterns: Sequence[re.Pattern[str]]) -> str:
+    for pattern in patterns:
+        line = pattern.sub("", line)
+    return line.strip()
+
+
+def comparable_lines(
+    lines: Iterable[str],
+    noise: Iterable[str] = (),
+    *,
+    ignore: Sequence[re.Pattern[str]] = (),
+    filter_dates: bool = True,
+) -> list[tuple[str, str]]:
+    """``(key, original)`` per line that counts; lines equal by key are the same line.
+
+    ``noise`` lines (from volatile or ignored regions) are removed once each; ``ignore``
+    patterns delete what they match; the date filter masks stamps; lines left empty drop.
+    """
+    to_drop = Counter(noise)
+    result = []
+    for line in lines:
+        if to_drop[line] > 0:
+            to_drop[line] -= 1
+            continue
+        key = apply_ignores(line, ignore) if ignore else line
+        if filter_dates:
+            key = mask_volatile(key)
+        if key.strip(MASK + " .,:;|-–—/()[]"):
+            result.append((key, line))
+    return result
+
+
+def compile_ignores(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
