@@ -91,7 +91,11 @@ def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     """Drop nodes nested in another node of the list (their text would count twice)."""
     chosen = {node.mem_id for node in nodes}
     result = []
+    seen: set[int] = set()
     for node in nodes:
+        if node.mem_id in seen:  # a node matched by two selectors of one list
+            continue
+        seen.add(node.mem_id)
         parent = node.parent
         while parent is not None and parent.mem_id not in chosen:
             parent = parent.parent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -98,6 +99,7 @@ _STAMP_LINE_WORDS = 3
 MASK = "\u2022"  # what a masked stamp becomes: visible in previews, equal everywhere
 
 
+@lru_cache(maxsize=65536)
 def normalize_url(url: str) -> str:
     """Canonical form of a link: no fragment, no session ids or cache busters, sorted query."""
     try:
@@ -121,9 +123,34 @@ def _volatile_param(key: str, value: str) -> bool:
     return name in STAMP_PARAMS and bool(_STAMP_VALUE.match(value))
 
 
+# Cheap tests that rule a line out before the expensive patterns run: every _ALWAYS
+# pattern needs one of these substrings (or a long hex run), and a date stamp needs a digit
+# or a day word. Most lines of a page fail them, which keeps a 1 MB page well under 100 ms.
+_ALWAYS_HINTS = ("ago", "now", "view", "read", "download", "visit", "hit", "share", "like",
+                 "©", "(c)", "copyright")
+_HEX_RUN = re.compile(r"[0-9a-f]{32}", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+_DAY_WORDS = (*_WEEKDAY_NAMES, "yesterday", "today")
+# Longer lines are sentences: a stamp there only counts with a stamp word ("updated ...").
+_STAMP_MAX_SPACES = 12
+
+
+@lru_cache(maxsize=65536)
 def mask_volatile(line: str) -> str:
     """Mask what changes by itself: counters, relative times, tokens, and date stamps."""
-    line = _ALWAYS.sub(MASK, line)
+    lower = line.lower()
+    has_digit = _DIGIT.search(line) is not None
+    if (has_digit and (any(h in lower for h in _ALWAYS_HINTS) or _HEX_RUN.search(line))) or (
+        "just now" in lower
+    ):
+        line = _ALWAYS.sub(MASK, line)
+    long = line.count(" ") > _STAMP_MAX_SPACES
+    if not has_digit:
+        # Without a digit only a day word can be a stamp, and only in a short line.
+        if long or not any(day in lower for day in _DAY_WORDS):
+            return line
+    elif long and not _STAMP_CONTEXT.search(line):
+        return line
     stamped = _STAMPS.sub(MASK, line)
     if stamped == line:
         return line

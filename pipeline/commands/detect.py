@@ -49,7 +49,7 @@ def change_json(kind: str, change: Change | None) -> dict[str, Any]:
 
 def _guess_kind(body: bytes) -> str:
     head = body[:2048].lstrip().lower()
-    if b"%pdf-" in body[:1024]:
+    if b"%PDF-" in body[:1024]:
         return "pdf"
     if head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head:
         return "feed"

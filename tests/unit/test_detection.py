@@ -1,0 +1,167 @@
+"""Change detection: normalization and each diff kind, as tables of cases (cases/*.yaml)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+from ruamel.yaml import YAML
+
+from monitors import MonitorConfig, build_monitor
+from monitors.base import Monitor
+from monitors.normalize import comparable_lines, compile_ignores, mask_volatile, normalize_url
+from tests.pdfs import make_pdf
+
+CASES = Path(__file__).parent / "cases"
+
+
+def load(name: str) -> Any:
+    return YAML(typ="safe").load((CASES / name).read_text(encoding="utf-8"))
+
+
+def make(kind: str, **options: Any) -> Monitor:
+    return build_monitor(
+        MonitorConfig(id="m", kind=kind, url="https://example.org/", **options), "org"
+    )
+
+
+NORMALIZE = load("normalize.yaml")
+
+
+@pytest.mark.parametrize(("line", "expected"), NORMALIZE["mask"])
+def test_mask_volatile(line: str, expected: str) -> None:
+    assert mask_volatile(line) == expected
+
+
+@pytest.mark.parametrize(("url", "expected"), NORMALIZE["url"])
+def test_normalize_url(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("case", NORMALIZE["comparable"], ids=lambda c: c["name"])
+def test_comparable_lines(case: dict[str, Any]) -> None:
+    keyed = comparable_lines(
+        case["lines"], case.get("noise", ()), ignore=compile_ignores(case.get("ignore", ())),
+        filter_dates=case.get("filter_dates", True),
+    )
+    assert [key for key, _ in keyed] == case["keys"]
+
+
+def _within(value: float, bounds: list[float]) -> None:
+    assert bounds[0] <= value <= bounds[1], f"{value} not in {bounds}"
+
+
+@pytest.mark.parametrize("case", load("page_compare.yaml"), ids=lambda c: c["name"])
+def test_page_compare(case: dict[str, Any]) -> None:
+    monitor = make("page", **case.get("config", {}))
+    old = monitor.extract(f"<html><body>{case['old']}</body></html>".encode())
+    new = monitor.extract(f"<html><body>{case['new']}</body></html>".encode())
+    change = monitor.compare(old, new)
+    expect = case["expect"]
+    if expect is None:
+        assert change is None, change
+        return
+    assert change is not None
+    assert monitor.compare(old, old) is None
+    if "kind" in expect:
+        assert change.kind == expect["kind"]
+    if "summary" in expect:
+        assert expect["summary"] in change.summary
+    for fragment in expect.get("diff", []):
+        assert fragment in change.diff.splitlines(), change.diff
+    if "inline" in expect:
+        assert change.detail["inline"] == expect["inline"]
+    if "links_added" in expect:
+        assert [url for url, _ in change.detail["links_added"]] == expect["links_added"]
+    if "links_removed" in expect:
+        assert [url for url, _ in change.detail["links_removed"]] == expect["links_removed"]
+    if "documents" in expect:
+        assert [d["title"] for d in change.detail["documents"]] == expect["documents"]
+    if "significance" in expect:
+        _within(change.significance, expect["significance"])
+    for fragment in expect.get("reasons", []):
+        assert any(fragment in reason for reason in change.reasons), change.reasons
+
+
+def rss(entries: list[dict[str, str]]) -> bytes:
+    items = []
+    for entry in entries:
+        parts = [f"<title>{escape(entry.get('title', ''))}</title>",
+                 f"<link>{escape(entry.get('link', ''))}</link>"]
+        if "id" in entry:
+            parts.append(f"<guid isPermaLink='false'>{entry['id']}</guid>")
+        if "summary" in entry:
+            parts.append(f"<description>{escape(entry['summary'])}</description>")
+        if "published" in entry:
+            parts.append(f"<pubDate>{entry['published']}</pubDate>")
+        items.append("<item>" + "".join(parts) + "</item>")
+    return (f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            f"{''.join(items)}</channel></rss>").encode()
+
+
+@pytest.mark.parametrize("case", load("feed_compare.yaml"), ids=lambda c: c["name"])
+def test_feed_compare(case: dict[str, Any]) -> None:
+    monitor = make("feed", **case.get("config", {}))
+    change = monitor.compare(monitor.extract(rss(case["old"])), monitor.extract(rss(case["new"])))
+    expect = case["expect"]
+    if expect is None:
+        assert change is None, change
+        return
+    assert change is not None and change.kind == "feed"
+
+    def keys(group: str) -> list[str]:
+        return [e["id"] or e["link"] for e in change.detail[group]]
+
+    for field, group in (("added", "entries_added"), ("updated", "entries_updated"),
+                         ("removed", "entries_removed")):
+        if field in expect:
+            assert keys(group) == expect[field]
+    if "fields" in expect:
+        assert [e["fields"] for e in change.detail["entries_updated"]] == expect["fields"]
+    if "summary" in expect:
+        assert change.summary == expect["summary"]
+    if "significance" in expect:
+        _within(change.significance, expect["significance"])
+    added_links = [e["link"] for e in change.detail["entries_added"]]
+    assert [d["url"] for d in change.detail["documents"]] == added_links
+
+
+def _pdf(spec: dict[str, Any]) -> bytes:
+    body = make_pdf(spec["pages"], title=spec.get("title", ""))
+    return body + ("\n" + spec["suffix"] + "\n").encode() if "suffix" in spec else body
+
+
+@pytest.mark.parametrize("case", load("pdf_compare.yaml"), ids=lambda c: c["name"])
+def test_pdf_compare(case: dict[str, Any]) -> None:
+    monitor = make("pdf")
+    change = monitor.compare(monitor.extract(_pdf(case["old"])),
+                             monitor.extract(_pdf(case["new"])))
+    expect = case["expect"]
+    if expect is None:
+        assert change is None
+        return
+    assert change is not None and change.kind == "pdf"
+    assert change.detail["pages_changed"] == expect["pages_changed"]
+    if "metadata" in expect:
+        assert sorted(change.detail["metadata_changed"]) == expect["metadata"]
+    assert expect["summary"] in change.summary
+    for fragment in expect.get("diff", []):
+        assert fragment in change.diff.splitlines()
+    if "significance" in expect:
+        _within(change.significance, expect["significance"])
+
+
+def test_bounded_diff_falls_back_and_says_so() -> None:
+    monitor = make("page")
+    old_lines = [f"<p>line {n} alpha {n * 7919 % 10007}</p>" for n in range(40000)]
+    new_lines = [f"<p>line {n} beta {n * 104729 % 10007}</p>" for n in range(40000)]
+    old = monitor.extract(("<body>" + "".join(old_lines) + "</body>").encode())
+    new = monitor.extract(("<body>" + "".join(new_lines[::-1]) + "</body>").encode())
+    change = monitor.compare(old, new)
+    assert change is not None
+    assert re.search(r"^\+line \d+ beta", change.diff, re.MULTILINE)
+    if change.detail["coarse"]:
+        assert any("coarse" in reason for reason in change.reasons)
