@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitors import MonitorConfig, build_monitor  # noqa: E402
+from monitors import MonitorConfig, build_monitor
 
 WORDS = ("artificial intelligence governance principles recommendation member states ethics "
          "assessment framework oversight safety report summit council resolution human rights "

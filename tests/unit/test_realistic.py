@@ -118,7 +118,8 @@ html_text = st.recursive(
     lambda inner: st.builds(
         lambda tag, attrs, body: f"<{tag} {attrs}>{body}</{tag}>",
         st.sampled_from(["div", "p", "a", "li", "script", "style", "nav", "time", "span"]),
-        st.sampled_from(["", "class='carousel'", "href='/x?v=1'", "hidden", "style='display:none'"]),
+        st.sampled_from(["", "class='carousel'", "href='/x?v=1'", "hidden",
+                         "style='display:none'"]),
         inner,
     ),
     max_leaves=20,

@@ -23,7 +23,8 @@ CHALLENGE = ("<html><head><title>Just a moment...</title></head><body>"
              "<script src='/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1'></script>"
              "</body></html>")
 JS_SHELL = ("<html><head><title>AI Hub</title><script src='/app.js'></script></head>"
-            "<body><div id='root'></div><noscript>Please enable JavaScript.</noscript></body></html>")
+            "<body><div id='root'></div><noscript>Please enable JavaScript.</noscript>"
+            "</body></html>")
 HOME = "<html><head><title>OHCHR</title></head><body><p>Welcome to OHCHR</p></body></html>"
 
 Respond = Callable[[respx.Router], None]
