@@ -60,5 +60,9 @@ class StorageError(GovwatchError):
     """The SQLite store could not be opened or written."""
 
 
+class VerificationFailed(GovwatchError):
+    """``govwatch verify`` found altered, missing or unchained records."""
+
+
 class LockHeld(GovwatchError):
     """Another govwatch process holds the run lock."""

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from storage.audit_schema import audit_trail
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db.table("organizations").create(
@@ -71,7 +73,7 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("changes").create_index(["monitor_id", "id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, audit_trail]
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
