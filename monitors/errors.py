@@ -64,5 +64,9 @@ class VerificationFailed(GovwatchError):
     """``govwatch verify`` found altered, missing or unchained records."""
 
 
+class BadSearchQuery(GovwatchError):
+    """A full-text search query that SQLite FTS5 cannot parse."""
+
+
 class LockHeld(GovwatchError):
     """Another govwatch process holds the run lock."""

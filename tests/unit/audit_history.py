@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlite_utils
 from click.testing import CliRunner, Result
 
 import pipeline.commands  # noqa: F401  (registers the subcommands)
@@ -20,6 +21,7 @@ from pipeline.cli import cli
 from pipeline.config import Config, parse_config
 from pipeline.run import process
 from storage.db import Store
+from storage.migrations import _initial
 from storage.records import iso
 
 CONFIG: Config = parse_config("""
@@ -153,3 +155,17 @@ def tamper(db: Path, *statements: tuple[str, list[object]]) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def copy_as_before_audit(store: Store, path: Path) -> Path:
+    """A copy of ``store`` in the schema before the audit migration (user_version 1)."""
+    with sqlite_utils.Database(path) as legacy:
+        _initial(legacy)
+        legacy.execute("PRAGMA user_version = 1")
+        legacy.execute("ATTACH DATABASE ? AS src", [str(store.path)])
+        for table in ("organizations", "monitors", "snapshots", "contents", "checks", "changes"):
+            columns = ", ".join(legacy.table(table).columns_dict)
+            legacy.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM src.{table}")
+        legacy.conn.commit()
+        legacy.execute("DETACH DATABASE src")
+    return path

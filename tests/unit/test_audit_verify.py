@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 import zstandard
-from audit_history import History, build_history, govwatch, tamper
+from audit_history import History, build_history, copy_as_before_audit, govwatch, tamper
 
 from storage.chain import GENESIS, rechain_all, record_hash
 from storage.db import Store
-from storage.migrations import MIGRATIONS, _initial
+from storage.migrations import MIGRATIONS
 
 
 @pytest.fixture
@@ -227,16 +227,7 @@ def test_the_migration_chains_existing_rows_like_live_recording(
     history: History, store: Store, tmp_path: Path
 ) -> None:
     """A database from before the chain gets the same hashes the live path computes."""
-    old = tmp_path / "before-audit.db"
-    with sqlite_utils.Database(old) as legacy:
-        _initial(legacy)
-        legacy.execute("PRAGMA user_version = 1")
-        legacy.execute("ATTACH DATABASE ? AS src", [str(store.path)])
-        for table in ("organizations", "monitors", "snapshots", "contents", "checks", "changes"):
-            columns = ", ".join(legacy.table(table).columns_dict)
-            legacy.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM src.{table}")
-        legacy.conn.commit()
-        legacy.execute("DETACH DATABASE src")
+    old = copy_as_before_audit(store, tmp_path / "before-audit.db")
     assert len(MIGRATIONS) >= 2
     with Store(old) as migrated:
         assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
