@@ -68,5 +68,9 @@ class BadSearchQuery(GovwatchError):
     """A full-text search query that SQLite FTS5 cannot parse."""
 
 
+class ExportFailed(GovwatchError):
+    """An export or backup file could not be written."""
+
+
 class LockHeld(GovwatchError):
     """Another govwatch process holds the run lock."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from monitors.errors import StorageError
@@ -142,3 +143,40 @@ def timeline(
 def organization_exists(store: Store, org_id: str) -> bool:
     return store.db.execute(
         "SELECT 1 FROM organizations WHERE id = ?", [org_id]).fetchone() is not None
+
+
+def _export_scope(
+    org_ids: tuple[str, ...], monitor_ids: tuple[str, ...], since: str | None
+) -> tuple[str, list[Any]]:
+    where: list[str] = ["1"]
+    params: list[Any] = []
+    if org_ids:
+        where.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
+        params.extend(org_ids)
+    if monitor_ids:
+        where.append(f"checks.monitor_id IN ({', '.join('?' for _ in monitor_ids)})")
+        params.extend(monitor_ids)
+    if since is not None:
+        where.append("checks.started_at >= ?")
+        params.append(since)
+    return " AND ".join(where), params
+
+
+def export_checks(
+    store: Store,
+    org_ids: tuple[str, ...] = (),
+    monitor_ids: tuple[str, ...] = (),
+    since: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Checks in id order with their organization, change (or None) and body state."""
+    where, params = _export_scope(org_ids, monitor_ids, since)
+    changes = {row["check_id"]: row for row in store.db.query(
+        "SELECT changes.* FROM changes JOIN checks ON checks.id = changes.check_id "
+        f"JOIN monitors ON monitors.id = checks.monitor_id WHERE {where}", params)}
+    for row in store.db.query(
+        "SELECT checks.*, monitors.org_id, snapshots.pruned_at AS body_pruned_at FROM checks "
+        "JOIN monitors ON monitors.id = checks.monitor_id "
+        "LEFT JOIN snapshots ON snapshots.hash = checks.snapshot_hash "
+        f"WHERE {where} ORDER BY checks.id", params):
+        row["change"] = changes.get(row["id"])
+        yield row
