@@ -11,8 +11,11 @@ from pipeline.cli import Context, cli, pass_context
 from pipeline.export import export
 from pipeline.timespec import When
 from storage.audit import export_checks, organization_exists
+from storage.backup import backup_database
 from storage.db import Store
 from storage.queries import monitor_exists
+from storage.records import utc_now
+from storage.retention import PruneReport, prune_bodies
 
 
 def check_scope(store: Store, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> None:
@@ -46,3 +49,47 @@ def export_command(context: Context, export_format: str, output: Path,
                    f"{counts.skipped_pruned} with pruned bodies")
     else:
         click.echo(f"{output}: {counts.checks} checks, {counts.changes} changes")
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@pass_context
+def backup_command(context: Context, path: Path, force: bool) -> None:
+    """Copy the database with SQLite's online backup (safe while a run writes)."""
+    if path.exists() and not force:
+        raise GovwatchError(f"{path} exists; pass --force to replace it")
+    with context.store() as store:
+        if path.resolve() == store.path.resolve():
+            raise GovwatchError("the backup must not be the database itself")
+        report = backup_database(store, path)
+    click.echo(f"backed up to {report.path}: {report.pages} pages, {report.bytes} B")
+
+
+@cli.command("prune")
+@click.option("--keep-days", type=click.IntRange(min=1), metavar="N",
+              help="Keep bodies seen in the last N days (overrides retention.keep_days).")
+@click.option("--keep-versions", type=click.IntRange(min=1), metavar="N",
+              help="Keep each monitor's newest N bodies (overrides retention.keep_versions).")
+@click.option("--dry-run", is_flag=True, help="Count what would be pruned, change nothing.")
+@pass_context
+def prune_command(context: Context, keep_days: int | None, keep_versions: int | None,
+                  dry_run: bool) -> None:
+    """Prune raw bodies by the retention policy; hashes, text and the chain stay."""
+    config = None
+    if keep_days is None and keep_versions is None:
+        config = context.config()
+        if config.retention is None:
+            raise click.UsageError("no retention policy: set `retention` in the config or "
+                                   "pass --keep-days / --keep-versions")
+        keep_days, keep_versions = config.retention.keep_days, config.retention.keep_versions
+    with context.store(config) as store:
+        report = prune_bodies(store, keep_days=keep_days, keep_versions=keep_versions,
+                              now=utc_now(), dry_run=dry_run)
+    click.echo(print_prune(report))
+
+
+def print_prune(report: PruneReport) -> str:
+    verb = "would prune" if report.dry_run else "pruned"
+    return (f"{verb} {report.pruned} bodies ({report.bytes_freed} B compressed); "
+            f"{report.kept} bodies kept")

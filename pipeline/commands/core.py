@@ -11,12 +11,15 @@ from monitors import monitor_kinds
 from monitors.config import format_duration
 from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
+from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
 from pipeline.config import config_path, load_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from pipeline.timespec import When
 from storage.audit import find_snapshot
 from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
+from storage.records import utc_now
+from storage.retention import prune_bodies
 
 
 @cli.command("check-config")
@@ -64,7 +67,13 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
         report = asyncio.run(run_cycle(config, store, monitors))
+        pruned = None
+        if config.retention is not None:
+            pruned = prune_bodies(store, keep_days=config.retention.keep_days,
+                                  keep_versions=config.retention.keep_versions, now=utc_now())
     print_report(report)
+    if pruned is not None and pruned.pruned:
+        click.echo(print_prune(pruned))
 
 
 def print_report(report: CycleReport) -> None:

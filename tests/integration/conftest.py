@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -21,6 +21,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 import pytest
 from aiohttp import web
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VALIDATOR_MODES = ("both", "etag", "last-modified", "none")
 # Last-Modified comes from a fake clock that moves a minute per edit, so two edits within
 # the same wall-clock second still get different (second-resolution) dates.
@@ -47,6 +48,7 @@ class Site:
         self._resources: dict[str, Resource] = {}
         self._requests: dict[str, list[dict[str, str]]] = {}
         self._edits = 0
+        self._handlers: dict[str, Handler] = {}
         self.base_url = ""  # set once the server is listening
 
     # -- configuring ----------------------------------------------------------------
@@ -89,6 +91,11 @@ class Site:
         """A path that waits ``seconds`` before it sends its headers."""
         self.set(path, body, delay=seconds)
 
+    def route(self, path: str, handler: Handler) -> None:
+        """Serve ``path`` with a raw aiohttp handler (for broken-protocol behaviours)."""
+        with self._lock:
+            self._handlers[path] = handler
+
     def fail(self, path: str, status: int = 500) -> None:
         self.set(path, f"<h1>{status}</h1>", status=status, validators="none")
 
@@ -111,6 +118,9 @@ class Site:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
         resource = self._lookup(request.path, headers)
+        custom = self._handlers.get(request.path)
+        if custom is not None:
+            return await custom(request)
         if resource is None:
             return web.Response(status=404, text="not found")
         if resource.delay:
@@ -183,10 +193,10 @@ class SiteServer:
         self._stop = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.site.handle)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await runner.setup()
         try:
-            tcp = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.2)
+            tcp = web.TCPSite(runner, "127.0.0.1", 0)
             await tcp.start()
             port = runner.addresses[0][1]
             self.site.base_url = f"http://127.0.0.1:{port}"
