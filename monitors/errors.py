@@ -60,5 +60,17 @@ class StorageError(GovwatchError):
     """The SQLite store could not be opened or written."""
 
 
+class VerificationFailed(GovwatchError):
+    """``govwatch verify`` found altered, missing or unchained records."""
+
+
+class BadSearchQuery(GovwatchError):
+    """A full-text search query that SQLite FTS5 cannot parse."""
+
+
+class ExportFailed(GovwatchError):
+    """An export or backup file could not be written."""
+
+
 class LockHeld(GovwatchError):
     """Another govwatch process holds the run lock."""

@@ -50,9 +50,23 @@ class Organization(StrictModel):
     monitors: tuple[MonitorConfig, ...]
 
 
+class Retention(StrictModel):
+    """How long raw bodies are kept. Hashes, extracted text and the chain are always kept."""
+
+    keep_days: int | None = Field(default=None, ge=1)
+    keep_versions: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_rule_at_least(self) -> Retention:
+        if self.keep_days is None and self.keep_versions is None:
+            raise ValueError("retention needs keep_days, keep_versions or both")
+        return self
+
+
 class Config(StrictModel):
     database: str = "govwatch.db"
     defaults: Defaults = Defaults()
+    retention: Retention | None = None
     organizations: tuple[Organization, ...]
 
     @model_validator(mode="after")

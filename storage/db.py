@@ -16,6 +16,7 @@ from monitors.config import EXTRACTION_KEYS
 from monitors.errors import StorageError
 from monitors.records import Change, Extracted, canonical_json
 from storage.blobs import COMPRESSION, BlobCodec
+from storage.chain import chain_check
 from storage.migrations import migrate, schema_version
 from storage.records import (
     SUCCESS_OUTCOMES,
@@ -152,6 +153,8 @@ class Store:
         ).fetchone()
         if row is None:
             raise StorageError(f"snapshot {snapshot_hash[:12]} is missing from the store")
+        if row[0] is None:
+            raise StorageError(f"the body of snapshot {snapshot_hash[:12]} was pruned")
         return self._codec.decompress(row[0], row[1])
 
     # -- the one write of a cycle ----------------------------------------------------
@@ -239,12 +242,16 @@ class Store:
             ).last_pk
         db.execute(*self._state_update(check, previous, change is not None, every))
         assert check_id is not None
+        chain_check(db, int(check_id), check.monitor_id)
         return Recorded(check_id=int(check_id), change_id=change_id)
 
     def _store_snapshot(self, snapshot: Snapshot, compressed: bytes, now: str) -> None:
+        # A body seen again after it was pruned is stored again.
         self.db.execute(
-            "INSERT OR IGNORE INTO snapshots (hash, size, content_type, compression, body, "
-            "first_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO snapshots (hash, size, content_type, compression, body, "
+            "first_seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
+            "body = excluded.body, compression = excluded.compression, pruned_at = NULL "
+            "WHERE snapshots.body IS NULL",
             [snapshot.hash, len(snapshot.body), snapshot.content_type, COMPRESSION,
              compressed, now],
         )

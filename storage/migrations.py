@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from storage.audit_schema import audit_trail
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db.table("organizations").create(
@@ -91,7 +93,7 @@ def _detection(db: sqlite_utils.Database) -> None:
     db.table("captures").create_index(["change_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _detection]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _detection, audit_trail]
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -36,15 +36,22 @@ def monitor_exists(store: Store, monitor_id: str) -> bool:
     ).fetchone() is not None
 
 
-def monitor_history(store: Store, monitor_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Checks of one monitor, newest first, each with the change it produced (if any)."""
+def monitor_history(
+    store: Store, monitor_id: str, limit: int = 50, since: str | None = None,
+    until: str | None = None,
+) -> list[dict[str, Any]]:
+    """Checks of one monitor, newest first, each with the change it produced (if any).
+
+    ``since``/``until`` are ISO 8601 UTC bounds (inclusive) on the check's start.
+    """
     rows = store.db.query(
         "SELECT checks.id AS check_id, checks.started_at, checks.outcome, checks.status, "
         "checks.duration_ms, checks.bytes, checks.error, checks.snapshot_hash, "
         "changes.id AS change_id, changes.kind AS change_kind, changes.summary "
         "FROM checks LEFT JOIN changes ON changes.check_id = checks.id "
-        "WHERE checks.monitor_id = ? ORDER BY checks.id DESC LIMIT ?",
-        [monitor_id, limit],
+        "WHERE checks.monitor_id = ? AND checks.started_at >= coalesce(?, '') "
+        "AND checks.started_at <= coalesce(?, '9') ORDER BY checks.id DESC LIMIT ?",
+        [monitor_id, since, until, limit],
     )
     return list(rows)
 

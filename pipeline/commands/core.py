@@ -11,9 +11,15 @@ from monitors import monitor_kinds
 from monitors.config import format_duration
 from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
+from pipeline.commands.archive import print_prune
+from pipeline.commands.audit import show_snapshot
 from pipeline.config import config_path, load_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.timespec import When
+from storage.audit import find_snapshot
 from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
+from storage.records import utc_now
+from storage.retention import prune_bodies
 
 
 @cli.command("check-config")
@@ -61,7 +67,13 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
         report = asyncio.run(run_cycle(config, store, monitors))
+        pruned = None
+        if config.retention is not None:
+            pruned = prune_bodies(store, keep_days=config.retention.keep_days,
+                                  keep_versions=config.retention.keep_versions, now=utc_now())
     print_report(report)
+    if pruned is not None and pruned.pruned:
+        click.echo(print_prune(pruned))
 
 
 def print_report(report: CycleReport) -> None:
@@ -102,14 +114,17 @@ def status(context: Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("monitor_id")
 @click.option("--limit", default=50, show_default=True, help="How many checks to list.")
+@click.option("--since", type=When(), help="Checks from this time (2026-11-28, ISO, or 7d).")
+@click.option("--until", type=When(end_of_day=True), help="Checks up to this time.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @pass_context
-def history(context: Context, monitor_id: str, limit: int, as_json: bool) -> None:
+def history(context: Context, monitor_id: str, limit: int, since: str | None,
+            until: str | None, as_json: bool) -> None:
     """A monitor's checks and changes, newest first, with their ids."""
     with context.store() as store:
         if not monitor_exists(store, monitor_id):
             raise GovwatchError(f"unknown monitor {monitor_id!r}")
-        rows = monitor_history(store, monitor_id, limit)
+        rows = monitor_history(store, monitor_id, limit, since, until)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -124,12 +139,20 @@ def history(context: Context, monitor_id: str, limit: int, as_json: bool) -> Non
 
 
 @cli.command()
-@click.argument("change_id", type=int)
+@click.argument("target", metavar="SNAPSHOT_OR_CHANGE")
+@click.option("--raw", is_flag=True, help="For a snapshot: write the raw body to stdout.")
 @pass_context
-def show(context: Context, change_id: int) -> None:
-    """Print one change with its diff."""
+def show(context: Context, target: str, raw: bool) -> None:
+    """Print one change with its diff, or one snapshot (hash or 8+ hex prefix) and its text."""
     with context.store() as store:
-        row = change_detail(store, change_id)
+        snapshot_hash = find_snapshot(store, target)
+        if snapshot_hash is not None:
+            show_snapshot(store, snapshot_hash, raw=raw)
+            return
+        if not target.isdigit():
+            raise GovwatchError(f"{target!r} is neither a change id nor a snapshot hash "
+                                f"(or a prefix of at least 8 hex digits) in the store")
+        row = change_detail(store, int(target))
     click.echo(f"change #{row['id']} [{row['kind']}] {row['org_id']}/{row['monitor_id']}")
     click.echo(f"url:      {row['url']}")
     click.echo(f"detected: {row['detected_at']} (check #{row['check_id']})")

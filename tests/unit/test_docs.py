@@ -10,7 +10,7 @@ import pytest
 import pipeline.commands  # noqa: F401  (registers the subcommands)
 from monitors import MonitorConfig, monitor_kinds
 from pipeline.cli import cli
-from pipeline.config import Config, Defaults, Organization, parse_config
+from pipeline.config import Config, Defaults, Organization, Retention, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -41,7 +41,8 @@ def test_every_monitor_kind_is_documented(kind: str) -> None:
 @pytest.mark.parametrize(
     "key",
     sorted(set(Config.model_fields) | set(Defaults.model_fields)
-           | set(Organization.model_fields) | set(MonitorConfig.model_fields)),
+           | set(Organization.model_fields) | set(MonitorConfig.model_fields)
+           | set(Retention.model_fields)),
 )
 def test_every_config_key_is_documented(key: str) -> None:
     assert f"`{key}`" in README

@@ -1,0 +1,70 @@
+"""The audit migration: hash chain, prunable bodies, full-text search, Datasette views.
+
+Appended to ``MIGRATIONS`` in storage/migrations.py; runs once inside its transaction and
+brings existing rows along (chains computed, texts indexed).
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from storage.chain import rechain_all
+
+FTS_TABLE = "contents_fts"
+
+# A standalone FTS5 table keyed by the content hash, kept in step by triggers. External
+# content (content='contents') would key it by the implicit rowid of `contents`, which
+# VACUUM may renumber; the hash never changes.
+_FTS_SQL = (
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(hash UNINDEXED, text)",
+    f"CREATE TRIGGER contents_fts_insert AFTER INSERT ON contents BEGIN "
+    f"INSERT INTO {FTS_TABLE} (hash, text) VALUES (new.hash, coalesce(new.text, '')); END",
+    f"CREATE TRIGGER contents_fts_delete AFTER DELETE ON contents BEGIN "
+    f"DELETE FROM {FTS_TABLE} WHERE hash = old.hash; END",
+    f"CREATE TRIGGER contents_fts_update AFTER UPDATE OF text ON contents BEGIN "
+    f"UPDATE {FTS_TABLE} SET text = coalesce(new.text, '') WHERE hash = old.hash; END",
+    f"INSERT INTO {FTS_TABLE} (hash, text) SELECT hash, coalesce(text, '') FROM contents",
+)
+
+MONITOR_STATUS_VIEW = """
+SELECT organizations.name AS organization, monitors.org_id AS organization_id,
+       monitors.id AS monitor, monitors.name AS monitor_name, monitors.kind, monitors.url,
+       CASE WHEN monitors.enabled THEN 'yes' ELSE 'no' END AS enabled,
+       monitors.last_check_at, monitors.last_outcome, monitors.last_status AS last_http_status,
+       monitors.consecutive_failures, monitors.last_success_at, monitors.last_change_at,
+       monitors.next_due_at,
+       (SELECT count(*) FROM checks WHERE checks.monitor_id = monitors.id) AS checks,
+       (SELECT count(*) FROM changes WHERE changes.monitor_id = monitors.id) AS changes,
+       monitors.chain_head
+FROM monitors JOIN organizations ON organizations.id = monitors.org_id
+ORDER BY monitors.org_id, monitors.id
+"""
+
+CHANGE_LOG_VIEW = """
+SELECT changes.id AS change_id, changes.detected_at, organizations.name AS organization,
+       monitors.id AS monitor, monitors.name AS monitor_name, monitors.url,
+       changes.kind, changes.summary, changes.significance, changes.reasons,
+       changes.check_id, checks.final_url, checks.status AS http_status,
+       changes.from_snapshot, changes.to_snapshot, changes.diff
+FROM changes
+JOIN monitors ON monitors.id = changes.monitor_id
+JOIN organizations ON organizations.id = monitors.org_id
+JOIN checks ON checks.id = changes.check_id
+ORDER BY changes.detected_at DESC, changes.id DESC
+"""
+
+
+def audit_trail(db: sqlite_utils.Database) -> None:
+    checks = db.table("checks")
+    checks.add_column("prev_hash", str)
+    checks.add_column("record_hash", str)
+    db.table("monitors").add_column("chain_head", str)
+    rechain_all(db)
+    # A pruned body is NULL with its pruning time; SQLite cannot drop NOT NULL in place.
+    snapshots = db.table("snapshots")
+    snapshots.add_column("pruned_at", str)
+    snapshots.transform(not_null={"body": False})
+    for statement in _FTS_SQL:
+        db.execute(statement)
+    db.create_view("monitor_status", MONITOR_STATUS_VIEW)
+    db.create_view("change_log", CHANGE_LOG_VIEW)

@@ -1,0 +1,74 @@
+"""Retention: prune old raw bodies, keep their hashes, the extracted text and the chain.
+
+A body is kept while any rule given keeps it: ``keep_days`` keeps bodies some check saw
+within that many days, ``keep_versions`` keeps each monitor's newest N distinct bodies.
+Every monitor's current body is always kept. A pruned snapshot keeps its row (hash, size,
+type) with ``body`` NULL and ``pruned_at`` set, so ``verify`` can tell pruned from deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Store
+from storage.records import iso
+
+_CANDIDATES = """
+SELECT snapshots.hash, length(snapshots.body) AS stored, max(checks.started_at) AS last_seen
+FROM snapshots JOIN checks ON checks.snapshot_hash = snapshots.hash
+WHERE snapshots.body IS NOT NULL
+  AND snapshots.hash NOT IN (SELECT last_snapshot_hash FROM monitors
+                             WHERE last_snapshot_hash IS NOT NULL)
+GROUP BY snapshots.hash
+"""
+
+_NEWEST_PER_MONITOR = """
+WITH seen AS (
+  SELECT monitor_id, snapshot_hash, max(id) AS last_id FROM checks
+  WHERE snapshot_hash IS NOT NULL GROUP BY monitor_id, snapshot_hash
+), ranked AS (
+  SELECT snapshot_hash,
+         row_number() OVER (PARTITION BY monitor_id ORDER BY last_id DESC) AS position
+  FROM seen
+)
+SELECT DISTINCT snapshot_hash FROM ranked WHERE position <= ?
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    pruned: int
+    bytes_freed: int
+    kept: int
+    dry_run: bool
+
+
+def prune_bodies(
+    store: Store,
+    *,
+    keep_days: int | None,
+    keep_versions: int | None,
+    now: datetime,
+    dry_run: bool = False,
+) -> PruneReport:
+    if keep_days is None and keep_versions is None:
+        raise ValueError("a retention rule is needed: keep_days and/or keep_versions")
+    cutoff = iso(now - timedelta(days=keep_days)) if keep_days is not None else None
+    newest = set()
+    if keep_versions is not None:
+        newest = {row[0] for row in store.db.execute(_NEWEST_PER_MONITOR, [keep_versions])}
+    chosen: list[tuple[str, int]] = []
+    for digest, stored, last_seen in store.db.execute(_CANDIDATES).fetchall():
+        kept_by_days = cutoff is not None and last_seen >= cutoff
+        if not kept_by_days and digest not in newest:
+            chosen.append((digest, stored or 0))
+    total = store.db.execute("SELECT count(*) FROM snapshots WHERE body IS NOT NULL").fetchone()
+    if not dry_run and chosen:
+        stamp = iso(now)
+        with store.db.atomic():
+            store.db.conn.executemany(
+                "UPDATE snapshots SET body = NULL, pruned_at = ? WHERE hash = ?",
+                [(stamp, digest) for digest, _ in chosen])
+    return PruneReport(pruned=len(chosen), bytes_freed=sum(size for _, size in chosen),
+                       kept=total[0] - len(chosen), dry_run=dry_run)

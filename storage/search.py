@@ -1,0 +1,59 @@
+"""Full-text search (SQLite FTS5) over the extracted text of every version."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from monitors.errors import BadSearchQuery
+from storage.audit_schema import FTS_TABLE
+from storage.db import Store
+
+SNIPPET_TOKENS = 16
+
+
+def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str, list[str]]:
+    clauses: list[str] = []
+    params: list[str] = []
+    if org_ids:
+        clauses.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
+        params.extend(org_ids)
+    if monitor_ids:
+        clauses.append(f"checks.monitor_id IN ({', '.join('?' for _ in monitor_ids)})")
+        params.extend(monitor_ids)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    org_ids: tuple[str, ...] = (),
+    monitor_ids: tuple[str, ...] = (),
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Best matches first: each distinct extracted text with a snippet and its versions.
+
+    ``query`` is FTS5 syntax: words (all must appear), "a phrase", OR, NOT, prefix*.
+    A version is a check that saw the text; ``versions`` lists them oldest first.
+    """
+    scope, scope_params = _scope(org_ids, monitor_ids)
+    in_scope = ("SELECT 1 FROM checks JOIN monitors ON monitors.id = checks.monitor_id "
+                f"WHERE checks.content_hash = {FTS_TABLE}.hash{scope}")
+    try:
+        matches = list(store.db.query(
+            f"SELECT hash AS content_hash, "
+            f"snippet({FTS_TABLE}, 1, '[', ']', '...', {SNIPPET_TOKENS}) AS snippet "
+            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND EXISTS ({in_scope}) "
+            f"ORDER BY bm25({FTS_TABLE}) LIMIT ?",
+            [query, *scope_params, limit]))
+    except sqlite3.OperationalError as exc:
+        raise BadSearchQuery(f"bad search query {query!r}: {exc}") from exc
+    for match in matches:
+        match["versions"] = list(store.db.query(
+            "SELECT checks.id AS check_id, checks.started_at, checks.outcome, "
+            "checks.monitor_id, monitors.org_id FROM checks "
+            "JOIN monitors ON monitors.id = checks.monitor_id "
+            f"WHERE checks.content_hash = ?{scope} ORDER BY checks.id",
+            [match["content_hash"], *scope_params]))
+    return matches

@@ -1,0 +1,85 @@
+"""`govwatch search`: FTS5 over the extracted text of every version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch
+
+from storage.db import Store
+
+
+@pytest.fixture
+def history(store: Store) -> History:
+    return build_history(store)
+
+
+@pytest.fixture
+def db(store: Store) -> Path:
+    return store.path
+
+
+def checks_with_text(store: Store, words: str, monitor: str = "principles") -> list[int]:
+    """Check ids whose extracted text contains ``words`` (read without FTS)."""
+    return [row[0] for row in store.db.execute(
+        "SELECT checks.id FROM checks JOIN contents ON contents.hash = checks.content_hash "
+        "WHERE checks.monitor_id = ? AND instr(lower(contents.text), lower(?)) ORDER BY 1",
+        [monitor, words])]
+
+
+def test_a_word_in_one_version_points_at_that_version(history: History, db: Path,
+                                                      store: Store) -> None:
+    result = govwatch(db, "search", "sandbox")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("oecd/principles  content ")
+    assert "A regulatory [sandbox] is proposed." in lines[1]
+    version_check, _ = history.versions[12]
+    assert checks_with_text(store, "sandbox") == [version_check]
+    assert f"version begun at #{version_check} " in lines[2]
+    assert len(lines) == 3
+
+
+def test_every_version_a_match_appears_in_is_listed(history: History, db: Path,
+                                                    store: Store) -> None:
+    result = govwatch(db, "search", "accountability", "--limit", "100", "--json")
+    matches = json.loads(result.stdout)
+    assert len(matches) == len([v for v in history.versions if v >= 30])
+    seen = sorted(v["check_id"] for m in matches for v in m["versions"])
+    assert seen == checks_with_text(store, "accountability")
+    assert all("[Accountability]" in m["snippet"] for m in matches)
+    default = json.loads(govwatch(db, "search", "accountability", "--json").stdout)
+    assert len(default) == 20
+
+
+def test_search_is_scoped_by_org_and_monitor(history: History, db: Path) -> None:
+    assert "no match for 'accountability'" in govwatch(
+        db, "search", "accountability", "--monitor", "ethics").stdout
+    assert "no match" in govwatch(db, "search", "accountability", "--org", "unesco").stdout
+    result = json.loads(govwatch(db, "search", "recommendation", "--org", "unesco",
+                                 "--json").stdout)
+    assert {v["monitor_id"] for m in result for v in m["versions"]} == {"ethics"}
+    assert len(result) == 4, "editions 0..3 of the ethics page"
+    feed = json.loads(govwatch(db, "search", '"wonk post 3"', "--json").stdout)
+    assert {v["monitor_id"] for m in feed for v in m["versions"]} == {"wonk"}
+
+
+def test_fts_syntax_works_and_bad_syntax_is_a_usage_error(history: History, db: Path) -> None:
+    both = json.loads(govwatch(db, "search", "sandbox OR accountability", "--limit", "100",
+                               "--json").stdout)
+    assert len(both) == 1 + len([v for v in history.versions if v >= 30])
+    prefix = json.loads(govwatch(db, "search", "sandb*", "--json").stdout)
+    assert len(prefix) == 1
+    bad = govwatch(db, "search", '"unbalanced')
+    assert bad.exit_code == 2
+    assert "bad search query" in bad.output
+
+
+def test_the_migration_indexes_existing_texts(history: History, store: Store,
+                                              tmp_path: Path) -> None:
+    old = copy_as_before_audit(store, tmp_path / "before.db")
+    result = json.loads(govwatch(old, "search", "sandbox", "--json").stdout)
+    assert [m["content_hash"] for m in result] == [
+        store.db.table("checks").get(history.versions[12][0])["content_hash"]]
