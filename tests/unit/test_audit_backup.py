@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.unit.audit_history import CONFIG, History, build_history, govwatch
 
 from monitors.records import Extracted
 from storage.db import Store
 from storage.records import Check, Snapshot
+from tests.unit.audit_history import CONFIG, History, build_history, govwatch
 
 
 @pytest.fixture

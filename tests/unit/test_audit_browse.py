@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.unit.audit_history import START, STEP, History, build_history, govwatch
 
 from monitors.diffing import unified_text_diff
 from pipeline.timespec import BadTime, parse_when
 from storage.db import Store
+from tests.unit.audit_history import START, STEP, History, build_history, govwatch
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from tests.unit.audit_history import History, build_history, govwatch
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.config import parse_config
 from pipeline.run import run_cycle, select_monitors
 from storage.db import Store
+from tests.unit.audit_history import History, build_history, govwatch
 
 WARCIO = str(Path(sys.executable).parent / "warcio")
 

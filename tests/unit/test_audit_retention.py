@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.unit.audit_history import CONFIG, History, build_history, govwatch, principles_body
 from click.testing import CliRunner
 
 from monitors.errors import ConfigError, StorageError
@@ -16,6 +15,7 @@ from pipeline.config import parse_config
 from storage.db import Store
 from storage.records import Check, Snapshot
 from storage.retention import prune_bodies
+from tests.unit.audit_history import CONFIG, History, build_history, govwatch, principles_body
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch
 
 from storage.db import Store
+from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch
 
 
 @pytest.fixture

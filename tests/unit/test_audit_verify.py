@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 import zstandard
-from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch, tamper
 
 from storage.chain import GENESIS, rechain_all, record_hash
 from storage.db import Store
 from storage.migrations import MIGRATIONS
+from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch, tamper
 
 
 @pytest.fixture
