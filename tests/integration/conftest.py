@@ -174,7 +174,7 @@ class SiteServer:
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced to the test thread by start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread by start()
             self._error = exc
             self._ready.set()
 
