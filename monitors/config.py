@@ -104,3 +104,8 @@ class MonitorConfig(StrictModel):
     exclude: SelectorList = ()
     timeout: Duration | None = None
     max_bytes: ByteSize | None = None
+    #: A crontab expression (in ``defaults.timezone``); replaces ``every`` for due times.
+    cron: str | None = None
+    per_host: int | None = Field(default=None, ge=1, le=64)
+    host_delay: Duration | None = None
+    robots: bool = True

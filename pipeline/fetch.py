@@ -104,6 +104,7 @@ class Fetcher:
                 return FetchResult(
                     monitor_id=monitor.id, url=url, started_at=iso(started),
                     duration_ms=_elapsed_ms(clock), status=getattr(exc, "status", None),
+                    headers=getattr(exc, "headers", {}),
                     error=f"{type(exc).__name__}: {exc}", error_kind=type(exc).__name__,
                 )
 
@@ -131,7 +132,10 @@ class Fetcher:
             raise _translate(exc) from exc
         status = response.status_code
         if status >= 400:
-            raise HTTPStatusFailed(f"HTTP {status} {response.reason_phrase}".strip(), status)
+            raise HTTPStatusFailed(
+                f"HTTP {status} {response.reason_phrase}".strip(), status,
+                {k.lower(): v for k, v in response.headers.items()},
+            )
         return FetchResult(
             monitor_id=monitor.id, url=config.url, started_at=started_at,
             duration_ms=_elapsed_ms(clock), final_url=str(response.url), status=status,

@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
@@ -16,8 +17,9 @@ from monitors.records import FetchResult
 from pipeline import stages
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
+from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from storage.db import Store
-from storage.records import MonitorState, Recorded, iso, utc_now
+from storage.records import SUCCESS_OUTCOMES, MonitorState, Recorded, iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ class CycleReport:
     @property
     def errors(self) -> list[CheckReport]:
         return [c for c in self.checks if c.outcome == "error"]
+
+
+def schedule_policy(defaults: Defaults) -> SchedulePolicy:
+    return SchedulePolicy(timezone=defaults.timezone, max_backoff=defaults.max_backoff)
 
 
 def fetch_settings(defaults: Defaults) -> FetchSettings:
@@ -87,7 +93,9 @@ def select_monitors(
     return chosen
 
 
-async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> CheckReport:
+async def check_monitor(
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY
+) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
@@ -96,9 +104,15 @@ async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> Che
     except Exception as exc:
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+    check = outcome.check
+    failures = 0 if check.outcome in SUCCESS_OUTCOMES else state.consecutive_failures + 1
+    next_attempt = plan_next(
+        monitor.config, datetime.fromisoformat(check.started_at), check.outcome, failures,
+        status=check.status, headers=check.headers, policy=policy,
+    )
     recorded: Recorded = store.record(                                   # 4. store
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
-        change=outcome.change, every=monitor.config.every,
+        change=outcome.change, every=monitor.config.every, next_attempt=next_attempt,
     )
     return CheckReport(
         org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
@@ -144,5 +158,7 @@ async def run_cycle(
     settings = fetch_settings(config.defaults)
     async with build_client(settings, transport) as client:
         fetcher = Fetcher(client, settings)
-        reports = await asyncio.gather(*(check_monitor(m, fetcher, store) for m in monitors))
+        policy = schedule_policy(config.defaults)
+        reports = await asyncio.gather(
+            *(check_monitor(m, fetcher, store, policy) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))

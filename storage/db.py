@@ -20,6 +20,7 @@ from storage.records import (
     SUCCESS_OUTCOMES,
     Check,
     MonitorState,
+    NextAttempt,
     Recorded,
     Snapshot,
     iso,
@@ -130,13 +131,18 @@ class Store:
         content: Extracted | None = None,
         change: Change | None = None,
         every: timedelta | None = None,
+        next_attempt: NextAttempt | None = None,
     ) -> Recorded:
-        """Commit a check with its snapshot, content and change atomically."""
+        """Commit a check with its snapshot, content and change atomically.
+
+        ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
+        """
         now = iso(utc_now())
         compressed = self._codec.compress(snapshot.body) if snapshot is not None else None
         try:
             with self.db.atomic():
-                return self._record(check, snapshot, compressed, content, change, every, now)
+                return self._record(check, snapshot, compressed, content, change, every, now,
+                                    next_attempt)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record check of {check.monitor_id}: {exc}") from exc
 
@@ -149,6 +155,7 @@ class Store:
         change: Change | None,
         every: timedelta | None,
         now: str,
+        next_attempt: NextAttempt | None = None,
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
@@ -192,13 +199,15 @@ class Store:
                     "reasons": canonical_json(list(change.reasons)),
                 }
             ).last_pk
-        db.execute(*self._state_update(check, previous, change is not None, every))
+        db.execute(*self._state_update(check, previous, change is not None, every,
+                                       next_attempt))
         assert check_id is not None
         return Recorded(check_id=int(check_id), change_id=change_id)
 
     @staticmethod
     def _state_update(
-        check: Check, previous: MonitorState, changed: bool, every: timedelta | None
+        check: Check, previous: MonitorState, changed: bool, every: timedelta | None,
+        next_attempt: NextAttempt | None = None,
     ) -> tuple[str, list[Any]]:
         started = datetime.fromisoformat(check.started_at)
         next_due = iso(started + every) if every is not None else None
@@ -206,6 +215,10 @@ class Store:
             "last_check_at": check.started_at, "last_outcome": check.outcome,
             "last_status": check.status, "next_due_at": next_due,
         }
+        if next_attempt is not None:
+            fields["next_due_at"] = next_attempt.next_due_at
+            fields["backoff_until"] = next_attempt.backoff_until
+            fields["retry_after"] = next_attempt.retry_after
         if check.outcome in SUCCESS_OUTCOMES:
             fields["consecutive_failures"] = 0
             fields["last_success_at"] = check.started_at

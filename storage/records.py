@@ -78,3 +78,14 @@ class MonitorState:
     last_check_at: str | None
     next_due_at: str | None
     consecutive_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class NextAttempt:
+    """Where the scheduler puts a monitor's next attempt (ISO 8601 UTC text)."""
+
+    next_due_at: str
+    #: Set while failures push the attempt past the regular schedule.
+    backoff_until: str | None = None
+    #: Set when the server's Retry-After asked for a later attempt.
+    retry_after: str | None = None
