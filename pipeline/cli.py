@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 
-from monitors.errors import ConfigError, GovwatchError
+from monitors.errors import ConfigError, GovwatchError, LockHeld
 from pipeline.config import VERSION, Config, config_path, load_config
 from storage.db import Store
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another govwatch holds the lock; try again later
 
 @dataclass
 class Context:
@@ -49,6 +50,9 @@ class GovwatchGroup(click.Group):
         except ConfigError as exc:
             click.echo(f"config error: {exc}", err=True)
             ctx.exit(EXIT_CONFIG)
+        except LockHeld as exc:
+            click.echo(f"locked: {exc}", err=True)
+            ctx.exit(EXIT_LOCKED)
         except GovwatchError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_FAILURE)

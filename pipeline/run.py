@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -148,8 +148,11 @@ async def run_cycle(
     monitors: list[Monitor],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    on_check: Callable[[CheckReport], None] | None = None,
 ) -> CycleReport:
     """Check ``monitors`` concurrently within the configured limits, then report.
+
+    ``on_check`` is called as each check is stored (the progress bar).
 
     The digest stage (5) is not part of the cycle yet: changes stay in the store.
     """
@@ -159,6 +162,12 @@ async def run_cycle(
     async with build_client(settings, transport) as client:
         fetcher = Fetcher(client, settings)
         policy = schedule_policy(config.defaults)
-        reports = await asyncio.gather(
-            *(check_monitor(m, fetcher, store, policy) for m in monitors))
+
+        async def one(monitor: Monitor) -> CheckReport:
+            report = await check_monitor(monitor, fetcher, store, policy)
+            if on_check is not None:
+                on_check(report)
+            return report
+
+        reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))

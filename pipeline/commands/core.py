@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import click
 
@@ -12,8 +13,11 @@ from monitors.config import format_duration
 from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
 from pipeline.config import config_path, load_config
+from pipeline.lock import RunLock
+from pipeline.progress import progress
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
+from storage.runs import RunRecord, describe_run, last_run, record_run
 
 
 @cli.command("check-config")
@@ -56,11 +60,14 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         unknown = sorted(set(wanted) - known)
         if unknown:
             raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
-    with context.store(config) as store:
+    with RunLock(context.db_option or config.database, "cron"), context.store(config) as store:
         store.sync_monitors(config.organizations)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
-        report = asyncio.run(run_cycle(config, store, monitors))
+        with progress(len(monitors)) as advance:
+            report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
+        record_run(store, RunRecord.from_counts(
+            "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
     print_report(report)
 
 
@@ -85,9 +92,11 @@ def status(context: Context, as_json: bool) -> None:
     """One row per monitor: last check, outcome, failures, last change."""
     with context.store() as store:
         rows = monitor_status(store)
+        heartbeat = last_run(store)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    click.echo(describe_run(heartbeat))
     click.echo(f"{'ORGANIZATION':<16} {'MONITOR':<34} {'LAST CHECK':<24} {'OUTCOME':<13} "
                f"{'FAILS':>5} LAST CHANGE")
     for row in rows:
