@@ -17,6 +17,7 @@ from monitors.records import FetchResult
 from pipeline import stages
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
+from pipeline.politeness import polite_fetcher
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from storage.db import Store
 from storage.records import SUCCESS_OUTCOMES, MonitorState, Recorded, iso, utc_now
@@ -160,7 +161,7 @@ async def run_cycle(
     store.sync_monitors(config.organizations)
     settings = fetch_settings(config.defaults)
     async with build_client(settings, transport) as client:
-        fetcher = Fetcher(client, settings)
+        fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)
 
         async def one(monitor: Monitor) -> CheckReport:

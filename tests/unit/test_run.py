@@ -35,6 +35,7 @@ def site(router: respx.Router, items: list[str], pdf: bytes = b"%PDF-1.4 v1") ->
     router.get("https://unidir.org/poster.pdf").respond(
         200, content=pdf, headers={"Content-Type": "application/pdf"})
     router.get("https://down.example/").mock(side_effect=httpx.ConnectError("refused"))
+    router.get(url__regex=r"/robots\.txt$").respond(404)  # no robots.txt: all allowed
 
 
 async def cycle(config: Config, store: Store, router: respx.Router) -> CycleReport:

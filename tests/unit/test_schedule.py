@@ -114,6 +114,7 @@ organizations:
 
 async def test_backoff_grows_and_caps_over_cycles(store: Store) -> None:
     router = respx.Router()
+    router.get(url__regex=r"/robots\.txt$").respond(404)
     router.get("https://down.example/").respond(500, text="oops")
     router.get("https://busy.example/").respond(200, text="<p>fine</p>")
     gaps = []
@@ -134,6 +135,7 @@ async def test_retry_after_on_503_delays_the_next_attempt(store: Store) -> None:
     router.get("https://busy.example/").respond(
         503, text="busy", headers={"Retry-After": "10800"})
     router.get("https://down.example/").respond(200, text="<p>up</p>")
+    router.get(url__regex=r"/robots\.txt$").respond(404)
     transport = httpx.MockTransport(router.async_handler)
     store.sync_monitors(CONFIG.organizations)
     await run_cycle(CONFIG, store, select_monitors(CONFIG, store), transport=transport)
