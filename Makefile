@@ -19,7 +19,7 @@ run: install
 	$(BIN)/govwatch run
 
 lint: install-test
-	$(BIN)/ruff check monitors pipeline storage notifications tests benchmarks
+	$(BIN)/ruff check monitors pipeline storage notifications tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
 test: lint

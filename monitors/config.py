@@ -134,3 +134,8 @@ class MonitorConfig(StrictModel):
     # New documents announced by a listing page or feed are fetched once and kept.
     capture_new_documents: bool = False
     capture_hosts: WordList = ()
+    #: A crontab expression (in ``defaults.timezone``); replaces ``every`` for due times.
+    cron: str | None = None
+    per_host: int | None = Field(default=None, ge=1, le=64)
+    host_delay: Duration | None = None
+    robots: bool = True

@@ -31,9 +31,11 @@ class ConnectFailed(FetchError):
 class HTTPStatusFailed(FetchError):
     """The server answered with an error status (4xx/5xx)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: Lower-cased response headers, kept as evidence (e.g. Retry-After on 429/503).
+        self.headers = dict(headers or {})
 
 
 class BodyTooLarge(FetchError):
@@ -73,4 +75,8 @@ class ExportFailed(GovwatchError):
 
 
 class LockHeld(GovwatchError):
-    """Another govwatch process holds the run lock."""
+    """Another govwatch process holds the run lock (exit code 75: try again later)."""
+
+
+class RobotsDisallowed(FetchError):
+    """The site's robots.txt disallows the URL for govwatch; it was not fetched."""

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from monitors.errors import ConfigError, GovwatchError
+from monitors.errors import ConfigError, GovwatchError, LockHeld
 from pipeline.config import VERSION, Config, config_path, load_config
+from pipeline.logs import FORMATS, setup_logging
 from storage.db import Store
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another govwatch holds the lock; try again later
 
 @dataclass
 class Context:
     config_option: str | None
     db_option: str | None
+    verbose: bool = False
 
     def config(self) -> Config:
         return load_config(config_path(self.config_option)).config
@@ -49,6 +51,9 @@ class GovwatchGroup(click.Group):
         except ConfigError as exc:
             click.echo(f"config error: {exc}", err=True)
             ctx.exit(EXIT_CONFIG)
+        except LockHeld as exc:
+            click.echo(f"locked: {exc}", err=True)
+            ctx.exit(EXIT_LOCKED)
         except GovwatchError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_FAILURE)
@@ -59,14 +64,15 @@ class GovwatchGroup(click.Group):
               help="Config file (default: $GOVWATCH_CONFIG, else ./config.yaml).")
 @click.option("--db", "db_option", metavar="PATH", help="SQLite database (overrides config).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.option("--log-format", type=click.Choice(FORMATS), default="plain", show_default=True,
+              help="Logs on stderr as plain lines or one JSON object per line.")
 @click.version_option(VERSION, prog_name="govwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_option: str | None, db_option: str | None,
-        verbose: bool) -> None:
+        verbose: bool, log_format: str) -> None:
     """govwatch: watch official AI-governance sources and record every change."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = Context(config_option, db_option)
+    setup_logging(logging.DEBUG if verbose else logging.WARNING, log_format)
+    ctx.obj = Context(config_option, db_option, verbose)
 
 
 def main() -> None:

@@ -8,25 +8,45 @@ person can act on.
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from monitors import MonitorConfig, monitor_class, monitor_kinds
-from monitors.config import ByteSize, Duration, HttpURL, StrictModel
+from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
 VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
+
+
+def _check_contact(value: str) -> str:
+    if value.startswith("mailto:") and "@" in value:
+        return value
+    return check_http_url(value)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC or "
+                         "Europe/Paris)") from exc
+    return value
+
+
+ContactURL = Annotated[str, AfterValidator(_check_contact)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class Defaults(StrictModel):
@@ -41,12 +61,31 @@ class Defaults(StrictModel):
     user_agent: str = DEFAULT_USER_AGENT
     concurrency: int = Field(default=32, ge=1, le=1024)
     per_host: int = Field(default=2, ge=1, le=64)
+    # Unattended operation (scheduling, politeness, health); see pipeline/schedule.py.
+    host_delay: Duration = timedelta(0)
+    contact: ContactURL | None = None
+    timezone: TimeZoneName = "UTC"
+    jitter: Duration = timedelta(minutes=1)
+    max_backoff: Duration = timedelta(days=1)
+    robots_ttl: Duration = timedelta(days=1)
+    stale_after: Duration = timedelta(days=3)
+    expect_run_every: Duration = timedelta(hours=1)
+
+    @model_validator(mode="after")
+    def _contact_in_user_agent(self) -> Defaults:
+        # Sites that see an unexpected crawler should find whom to ask, so a contact URL
+        # goes into the default User-Agent; an explicit user_agent is left as written.
+        if self.contact and "user_agent" not in self.model_fields_set:
+            object.__setattr__(self, "user_agent", f"govwatch/{VERSION} (+{self.contact})")
+        return self
 
 
 class Organization(StrictModel):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str
     homepage: HttpURL | None = None
+    #: The longest time this organization's sources should go without any change.
+    expect_change_every: Duration | None = None
     monitors: tuple[MonitorConfig, ...]
 
 
@@ -73,7 +112,8 @@ class Config(StrictModel):
     def _resolve_defaults(self) -> Config:
         """Fill each monitor's unset keys from ``defaults`` so later stages never branch."""
         inherited = {"every": self.defaults.every, "timeout": self.defaults.timeout,
-                     "max_bytes": self.defaults.max_bytes}
+                     "max_bytes": self.defaults.max_bytes, "per_host": self.defaults.per_host,
+                     "host_delay": self.defaults.host_delay}
         organizations = []
         for org in self.organizations:
             resolved = []
@@ -223,6 +263,7 @@ def _check_semantics(config: Config, tree: Any, source: str) -> None:
             except ConfigError as exc:
                 problems.append(f"{source}:{_line_of(tree, (*loc, 'kind'))}: {exc}")
                 continue
+            problems.extend(_schedule_problems(monitor, tree, loc, source, config))
             allowed = base_keys | kind_class.own_keys
             for key in sorted(monitor.model_fields_set - allowed):
                 problems.append(
@@ -231,6 +272,25 @@ def _check_semantics(config: Config, tree: Any, source: str) -> None:
                 )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _schedule_problems(
+    monitor: MonitorConfig, tree: Any, loc: tuple[int | str, ...], source: str, config: Config
+) -> list[str]:
+    if monitor.cron is None:
+        return []
+    from pipeline.schedule import crontab_trigger  # the scheduler is only needed for cron
+
+    line = _line_of(tree, (*loc, "cron"))
+    node = tree["organizations"][loc[1]]["monitors"][loc[3]]
+    if "every" in node:  # the loaded model has 'every' filled from defaults either way
+        return [f"{source}:{line}: monitor {monitor.id!r} sets both 'every' and 'cron'; "
+                "keep one"]
+    try:
+        crontab_trigger(monitor.cron, config.defaults.timezone)
+    except ValueError as exc:
+        return [f"{source}:{line}: bad cron {monitor.cron!r}: {exc}"]
+    return []
 
 
 def _kind_specific_keys() -> set[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
@@ -29,6 +29,10 @@ from monitors.errors import (
 )
 from monitors.records import FetchResult, Redirect
 from storage.records import MonitorState, iso, utc_now
+
+if TYPE_CHECKING:
+    from pipeline.politeness import HostGate
+    from pipeline.robots import RobotsGuard
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_DEADLINE = timedelta(seconds=30)
@@ -86,18 +90,37 @@ def host_key(url: str) -> str:
 
 
 class Fetcher:
-    """Fetches monitors through one client with a global and a per-host limit."""
+    """Fetches monitors through one client with a global limit and a per-host gate.
 
-    def __init__(self, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    ``gate`` (per-host limit and spacing) and ``robots`` come from
+    ``pipeline.politeness.polite_fetcher``; without them only ``per_host`` applies.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, settings: FetchSettings, *,
+        gate: HostGate | None = None, robots: RobotsGuard | None = None,
+    ) -> None:
+        from pipeline.politeness import HostGate, HostPolicy  # politeness builds on this
+
         self.client = client
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host)
-        )
+        self.gate = gate or HostGate({}, HostPolicy(settings.per_host, 0.0))
+        self.robots = robots
 
     async def fetch(self, monitor: Monitor, state: MonitorState) -> FetchResult:
-        """A conditional GET of the monitor's URL (validators only once a version exists)."""
+        """A conditional GET of the monitor's URL (validators only once a version exists).
+
+        robots.txt is asked first unless the monitor opted out with ``robots: false``.
+        """
+        url = monitor.config.url
+        if self.robots is not None and monitor.config.robots:
+            refusal = await self.robots.refusal(url)
+            if refusal is not None:
+                return FetchResult(
+                    monitor_id=monitor.id, url=url, started_at=iso(utc_now()), duration_ms=0,
+                    error=f"RobotsDisallowed: {refusal}", error_kind="RobotsDisallowed",
+                )
         config = monitor.config
         headers = {"Accept": monitor.accept}
         if state.last_snapshot_hash is not None:
@@ -116,7 +139,7 @@ class Fetcher:
         max_bytes: int,
     ) -> FetchResult:
         """GET within the limits; any status is a result, only a failed exchange an error."""
-        async with self._hosts[host_key(url)], self._slots:
+        async with self.gate.slot(url), self._slots:
             started = iso(utc_now())
             clock = time.perf_counter()
             try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
@@ -16,8 +17,10 @@ from pipeline import stages
 from pipeline.capture import capture_documents
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
+from pipeline.politeness import polite_fetcher
+from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from storage.db import Store
-from storage.records import Capture, Recorded, iso, utc_now
+from storage.records import SUCCESS_OUTCOMES, Capture, Recorded, iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,10 @@ class CycleReport:
         return [c for c in self.checks if c.outcome == "error"]
 
 
+def schedule_policy(defaults: Defaults) -> SchedulePolicy:
+    return SchedulePolicy(timezone=defaults.timezone, max_backoff=defaults.max_backoff)
+
+
 def fetch_settings(defaults: Defaults) -> FetchSettings:
     return FetchSettings(
         connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout,
@@ -93,7 +100,9 @@ def select_monitors(
     return chosen
 
 
-async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> CheckReport:
+async def check_monitor(
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY
+) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
@@ -107,10 +116,16 @@ async def check_monitor(monitor: Monitor, fetcher: Fetcher, store: Store) -> Che
         captures = await capture_documents(monitor, outcome.change, fetcher)
     change = outcome.change
     notable = change is None or change.significance >= monitor.config.min_significance
+    check = outcome.check
+    failures = 0 if check.outcome in SUCCESS_OUTCOMES else state.consecutive_failures + 1
+    next_attempt = plan_next(
+        monitor.config, datetime.fromisoformat(check.started_at), check.outcome, failures,
+        status=check.status, headers=check.headers, policy=policy,
+    )
     recorded: Recorded = store.record(                                   # 4. store
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
         change=change, every=monitor.config.every, signal=outcome.signal,
-        notable=notable, captures=captures,
+        notable=notable, captures=captures, next_attempt=next_attempt,
     )
     return CheckReport(
         org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
@@ -127,8 +142,11 @@ async def run_cycle(
     monitors: list[Monitor],
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    on_check: Callable[[CheckReport], None] | None = None,
 ) -> CycleReport:
     """Check ``monitors`` concurrently within the configured limits, then report.
+
+    ``on_check`` is called as each check is stored (the progress bar).
 
     The digest stage (5) is not part of the cycle yet: changes stay in the store.
     """
@@ -136,6 +154,14 @@ async def run_cycle(
     store.sync_monitors(config.organizations)
     settings = fetch_settings(config.defaults)
     async with build_client(settings, transport) as client:
-        fetcher = Fetcher(client, settings)
-        reports = await asyncio.gather(*(check_monitor(m, fetcher, store) for m in monitors))
+        fetcher = polite_fetcher(config, client, settings, store)
+        policy = schedule_policy(config.defaults)
+
+        async def one(monitor: Monitor) -> CheckReport:
+            report = await check_monitor(monitor, fetcher, store, policy)
+            if on_check is not None:
+                on_check(report)
+            return report
+
+        reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))

@@ -23,6 +23,7 @@ from storage.records import (
     Capture,
     Check,
     MonitorState,
+    NextAttempt,
     Recorded,
     Snapshot,
     iso,
@@ -169,17 +170,20 @@ class Store:
         signal: str | None = None,
         notable: bool = True,
         captures: Sequence[Capture] = (),
+        next_attempt: NextAttempt | None = None,
     ) -> Recorded:
         """Commit a check with its snapshot, content, change and captures atomically.
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
+        ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
         """
         now = iso(utc_now())
         compressed = self._codec.compress(snapshot.body) if snapshot is not None else None
         try:
             with self.db.atomic():
                 recorded = self._record(
-                    check, snapshot, compressed, content, change, every, now, notable
+                    check, snapshot, compressed, content, change, every, now, notable,
+                    next_attempt,
                 )
                 if recorded.change_id is not None:
                     for capture in captures:
@@ -201,6 +205,7 @@ class Store:
         every: timedelta | None,
         now: str,
         notable: bool,
+        next_attempt: NextAttempt | None = None,
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
@@ -240,7 +245,8 @@ class Store:
                     "notable": int(notable),
                 }
             ).last_pk
-        db.execute(*self._state_update(check, previous, change is not None, every))
+        db.execute(*self._state_update(check, previous, change is not None, every,
+                                       next_attempt))
         assert check_id is not None
         chain_check(db, int(check_id), check.monitor_id)
         return Recorded(check_id=int(check_id), change_id=change_id)
@@ -269,7 +275,8 @@ class Store:
 
     @staticmethod
     def _state_update(
-        check: Check, previous: MonitorState, changed: bool, every: timedelta | None
+        check: Check, previous: MonitorState, changed: bool, every: timedelta | None,
+        next_attempt: NextAttempt | None = None,
     ) -> tuple[str, list[Any]]:
         started = datetime.fromisoformat(check.started_at)
         next_due = iso(started + every) if every is not None else None
@@ -277,6 +284,10 @@ class Store:
             "last_check_at": check.started_at, "last_outcome": check.outcome,
             "last_status": check.status, "next_due_at": next_due,
         }
+        if next_attempt is not None:
+            fields["next_due_at"] = next_attempt.next_due_at
+            fields["backoff_until"] = next_attempt.backoff_until
+            fields["retry_after"] = next_attempt.retry_after
         if check.outcome in SUCCESS_OUTCOMES:
             fields["consecutive_failures"] = 0
             fields["last_success_at"] = check.started_at

@@ -93,7 +93,30 @@ def _detection(db: sqlite_utils.Database) -> None:
     db.table("captures").create_index(["change_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _detection, audit_trail]
+
+def _unattended(db: sqlite_utils.Database) -> None:
+    """Back-off and Retry-After state, run heartbeats and the robots.txt cache."""
+    monitors = db.table("monitors")
+    monitors.add_column("backoff_until", str)
+    monitors.add_column("retry_after", str)
+    db.table("runs").create(
+        {
+            "id": int, "mode": str, "pid": int, "started_at": str, "finished_at": str,
+            "checked": int, "new": int, "changed": int, "unchanged": int,
+            "not_modified": int, "errors": int,
+        },
+        pk="id",
+        not_null={"mode", "started_at", "finished_at"},
+    )
+    db.table("robots").create(
+        {"host": str, "url": str, "fetched_at": str, "status": int, "body": str}, pk="host",
+        not_null={"url", "fetched_at"},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _initial, _detection, audit_trail, _unattended,
+]
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -18,7 +18,8 @@ def monitor_status(store: Store) -> list[dict[str, Any]]:
     """One row per known monitor with the stable keys of ``status --json``."""
     rows = store.db.execute(
         "SELECT org_id, id, kind, url, last_check_at, last_outcome, consecutive_failures, "
-        "last_change_at, next_due_at, enabled FROM monitors ORDER BY org_id, id"
+        "last_change_at, next_due_at, enabled, backoff_until, retry_after FROM monitors "
+        "ORDER BY org_id, id"
     ).fetchall()
     result = []
     for row in rows:
@@ -26,6 +27,8 @@ def monitor_status(store: Store) -> list[dict[str, Any]]:
         item["consecutive_failures"] = item["consecutive_failures"] or 0
         item["next_due_at"] = row[8]
         item["enabled"] = bool(row[9])
+        item["backoff_until"] = row[10]
+        item["retry_after"] = row[11]
         result.append(item)
     return result
 

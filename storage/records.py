@@ -93,3 +93,14 @@ class MonitorState:
     consecutive_failures: int
     signal: str | None = None
     last_final_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NextAttempt:
+    """Where the scheduler puts a monitor's next attempt (ISO 8601 UTC text)."""
+
+    next_due_at: str
+    #: Set while failures push the attempt past the regular schedule.
+    backoff_until: str | None = None
+    #: Set when the server's Retry-After asked for a later attempt.
+    retry_after: str | None = None

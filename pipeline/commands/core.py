@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import click
 
@@ -14,12 +15,15 @@ from pipeline.cli import Context, cli, pass_context
 from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
 from pipeline.config import config_path, load_config
+from pipeline.lock import RunLock
+from pipeline.progress import progress
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from pipeline.timespec import When
 from storage.audit import find_snapshot
 from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
 from storage.records import utc_now
 from storage.retention import prune_bodies
+from storage.runs import RunRecord, describe_run, last_run, record_run
 
 
 @cli.command("check-config")
@@ -62,11 +66,14 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         unknown = sorted(set(wanted) - known)
         if unknown:
             raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
-    with context.store(config) as store:
+    with RunLock(context.db_option or config.database, "cron"), context.store(config) as store:
         store.sync_monitors(config.organizations)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
-        report = asyncio.run(run_cycle(config, store, monitors))
+        with progress(len(monitors)) as advance:
+            report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
+        record_run(store, RunRecord.from_counts(
+            "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
         pruned = None
         if config.retention is not None:
             pruned = prune_bodies(store, keep_days=config.retention.keep_days,
@@ -100,9 +107,11 @@ def status(context: Context, as_json: bool) -> None:
     """One row per monitor: last check, outcome, failures, last change."""
     with context.store() as store:
         rows = monitor_status(store)
+        heartbeat = last_run(store)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    click.echo(describe_run(heartbeat))
     click.echo(f"{'ORGANIZATION':<16} {'MONITOR':<34} {'LAST CHECK':<24} {'OUTCOME':<13} "
                f"{'FAILS':>5} LAST CHANGE")
     for row in rows:

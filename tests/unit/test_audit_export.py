@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import respx
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.config import parse_config
 from pipeline.run import run_cycle, select_monitors
 from storage.db import Store
+from tests import fakes
 from tests.unit.audit_history import History, build_history, govwatch
 
 WARCIO = str(Path(sys.executable).parent / "warcio")
@@ -138,7 +138,7 @@ organizations:
       - {id: office, kind: page, url: "https://digital-strategy.ec.europa.eu/ai-office"}
 """)
     body = "<html><body><h1>AI Office</h1><p>Caf\u00e9 \u2013 news</p></body></html>".encode()
-    router = respx.Router()
+    router = fakes.router()
     router.get("https://digital-strategy.ec.europa.eu/ai-office").respond(
         301, headers={"Location": "https://digital-strategy.ec.europa.eu/en/ai-office"})
     router.get("https://digital-strategy.ec.europa.eu/en/ai-office").respond(

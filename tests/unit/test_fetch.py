@@ -15,6 +15,7 @@ from monitors import MonitorConfig, build_monitor
 from monitors.records import FetchResult
 from pipeline.fetch import Fetcher, FetchSettings, build_client, host_key
 from storage.records import MonitorState
+from tests import fakes
 
 URL = "https://www.oecd.org/en/topics/ai-principles.html"
 EMPTY = MonitorState("m", None, None, None, None, None, None, 0)
@@ -26,7 +27,7 @@ def stored(etag: str | None = None, last_modified: str | None = None) -> Monitor
 
 @pytest.fixture
 def router() -> respx.Router:
-    return respx.Router(assert_all_called=False)
+    return fakes.router(assert_all_called=False)
 
 
 async def fetch(
@@ -177,7 +178,7 @@ async def test_per_host_limit_is_respected(router: respx.Router) -> None:
         in_flight[host] -= 1
         return httpx.Response(200, text="ok")
 
-    router.route(host__in=["a.org", "b.org"]).mock(side_effect=track)
+    router.route(host__in=("a.org", "b.org")).mock(side_effect=track)
     settings = FetchSettings(per_host=2, concurrency=10)
     transport = httpx.MockTransport(router.async_handler)
     monitors = [

@@ -8,6 +8,7 @@ import respx
 from pipeline.config import Config, parse_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.db import Store
+from tests import fakes
 
 CONFIG = parse_config("""
 organizations:
@@ -48,13 +49,13 @@ def outcomes(report: CycleReport) -> dict[str, str]:
 
 
 async def test_three_cycles_new_changed_unchanged(store: Store) -> None:
-    router = respx.Router()
+    router = fakes.router()
     site(router, ["Report A"])
     first = await cycle(CONFIG, store, router)
     assert outcomes(first) == {"pubs": "new", "feed": "new", "poster": "new", "broken": "error"}
     assert first.changes == []
 
-    router = respx.Router()
+    router = fakes.router()
     site(router, ["Report B", "Report A"], pdf=b"%PDF-1.4 v2")
     second = await cycle(CONFIG, store, router)
     assert outcomes(second) == {
@@ -82,7 +83,7 @@ async def test_disabled_monitors_are_not_selected(store: Store) -> None:
 
 
 async def test_due_monitors_only_unless_named(store: Store) -> None:
-    router = respx.Router()
+    router = fakes.router()
     site(router, ["A"])
     await cycle(CONFIG, store, router)
     assert select_monitors(CONFIG, store) == []
@@ -94,7 +95,7 @@ async def test_due_monitors_only_unless_named(store: Store) -> None:
 
 
 async def test_an_extract_failure_keeps_the_raw_body_as_evidence(store: Store) -> None:
-    router = respx.Router()
+    router = fakes.router()
     site(router, ["A"])
     router.get("https://unidir.org/feed/").respond(200, html="<html>Maintenance</html>")
     report = await cycle(CONFIG, store, router)
@@ -107,7 +108,7 @@ async def test_an_extract_failure_keeps_the_raw_body_as_evidence(store: Store) -
 
 
 async def test_empty_200_is_an_error_not_a_blank_version(store: Store) -> None:
-    router = respx.Router()
+    router = fakes.router()
     site(router, ["A"])
     router.get("https://unidir.org/publications").respond(200, content=b"")
     report = await cycle(CONFIG, store, router)

@@ -12,6 +12,7 @@ import respx
 from pipeline.config import Config, parse_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.db import Store
+from tests import fakes
 
 URL = "https://www.ohchr.org/en/b-tech"
 PAGE = ("<html><head><title>B-Tech Project | OHCHR</title></head><body><main><h1>B-Tech</h1>"
@@ -57,7 +58,7 @@ async def cycles(store: Store, steps: list[Respond], cfg: Config | None = None) 
     cfg = cfg or config()
     seen = []
     for respond in steps:
-        router = respx.Router()
+        router = fakes.router()
         respond(router)
         monitors = select_monitors(cfg, store, run_all=True)
         report: CycleReport = await run_cycle(

@@ -1,0 +1,174 @@
+"""`govwatch daemon` as a real subprocess against a local server, with schedules of seconds."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.opsite import OpSite, serving
+
+pytestmark = pytest.mark.integration
+
+GOVWATCH = str(Path(sys.executable).parent / "govwatch")
+
+
+@pytest.fixture
+def site() -> Iterator[OpSite]:
+    with serving() as running:
+        for path in ("/fast", "/slow", "/later", "/hang"):
+            running.set(path, f"<p>{path}</p>")
+        yield running
+
+
+def write_config(path: Path, site: OpSite, monitors: dict[str, str]) -> None:
+    lines = "".join(
+        f"      - {{id: {name}, kind: page, url: '{site.url('/' + name)}', every: {every}}}\n"
+        for name, every in monitors.items())
+    path.write_text("defaults: {jitter: 0s, expect_run_every: 2s, per_host: 4}\n"
+                    f"organizations:\n  - id: o\n    name: O\n    monitors:\n{lines}",
+                    encoding="utf-8")
+
+
+class Daemon:
+    def __init__(self, config: Path, db: Path) -> None:
+        self.process = subprocess.Popen(
+            [GOVWATCH, "--config", str(config), "--db", str(db), "daemon"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr = ""
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
+        started = time.monotonic()
+        self.process.send_signal(signum)
+        try:
+            _, self.stderr = self.process.communicate(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.communicate()
+        return self.process.returncode, time.monotonic() - started
+
+
+@pytest.fixture
+def daemons() -> Iterator[Callable[[Path, Path], Daemon]]:
+    started: list[Daemon] = []
+
+    def start(config: Path, db: Path) -> Daemon:
+        started.append(Daemon(config, db))
+        return started[-1]
+
+    yield start
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.stop(signal.SIGKILL)
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        result = conn.execute(sql).fetchall()
+    conn.close()
+    return result
+
+
+def test_jobs_run_on_time_stop_cleanly_and_resume_without_refetching(
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+) -> None:
+    config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
+    write_config(config, site, {"fast": "2s", "slow": "1h"})
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/fast") >= 3, 15)
+    code, took = daemon.stop()
+    assert code == 0, daemon.stderr
+    assert took < 10
+    assert "SIGTERM received: stopping" in daemon.stderr and "daemon stopped" in daemon.stderr
+    fast = [hit.started for hit in site.hits("/fast")]
+    gaps = [b - a for a, b in itertools.pairwise(fast)]
+    assert all(1.8 <= gap <= 2.8 for gap in gaps), f"every 2s, on time: {gaps}"
+    assert site.count("/slow") == 1
+    checks = rows(db, "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id")
+    assert dict(checks) == {"fast": site.count("/fast"), "slow": 1}, "one row per fetch"
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    heartbeats = rows(db, "SELECT mode, sum(checked) FROM runs GROUP BY mode")
+    assert heartbeats == [("daemon", site.count("/fast") + 1)]
+
+    # While it was down, 'later' is new (never checked) and 'slow' is not due for an hour.
+    write_config(config, site, {"fast": "2s", "slow": "1h", "later": "1h"})
+    fast_before = site.count("/fast")
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/later") == 1 and site.count("/fast") > fast_before)
+    time.sleep(1.0)
+    assert daemon.stop()[0] == 0, daemon.stderr
+    assert site.count("/slow") == 1, "not due: not refetched after the restart"
+    assert site.count("/later") == 1, "due (never checked): run once at start"
+
+
+def test_a_monitor_that_fell_due_while_down_runs_once_at_start(
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+) -> None:
+    config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
+    write_config(config, site, {"slow": "1h", "later": "1h"})
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/slow") == 1 and site.count("/later") == 1)
+    assert daemon.stop()[0] == 0
+    with sqlite3.connect(db) as conn:  # an hour went by for 'slow' only
+        conn.execute("UPDATE monitors SET next_due_at = '2000-01-01T00:00:00.000+00:00' "
+                     "WHERE id = 'slow'")
+    conn.close()
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/slow") == 2)
+    time.sleep(1.5)
+    assert daemon.stop()[0] == 0
+    assert (site.count("/slow"), site.count("/later")) == (2, 1)
+
+
+def test_sigterm_during_a_hanging_fetch_stops_within_10s_without_half_rows(
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+) -> None:
+    site.set("/hang", "<p>late</p>", delay=30)
+    config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
+    write_config(config, site, {"fast": "1h", "hang": "1h"})
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/hang") == 1 and site.count("/fast") == 1)
+    wait_for(lambda: bool(rows(db, "SELECT 1 FROM checks WHERE monitor_id = 'fast'")))
+    code, took = daemon.stop()
+    assert code == 0 and took < 10, daemon.stderr
+    assert "cancelled 1 check(s)" in daemon.stderr
+    assert rows(db, "SELECT monitor_id FROM checks") == [("fast",)]
+    assert rows(db, "SELECT last_check_at IS NULL FROM monitors WHERE id = 'hang'") == [(1,)]
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_sighup_reloads_and_reports_what_changed_and_cron_run_is_locked_out(
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+) -> None:
+    config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
+    write_config(config, site, {"fast": "1h", "slow": "1h"})
+    daemon = daemons(config, db)
+    wait_for(lambda: site.count("/fast") == 1 and site.count("/slow") == 1)
+    locked = subprocess.run([GOVWATCH, "--config", str(config), "--db", str(db), "run"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert locked.returncode == 75
+    assert "daemon since" in locked.stderr
+
+    write_config(config, site, {"fast": "2h", "later": "1h"})
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: site.count("/later") == 1)
+    code, _ = daemon.stop()
+    assert code == 0
+    assert ("added ['later'], removed ['slow'], changed ['fast']" in daemon.stderr), \
+        daemon.stderr

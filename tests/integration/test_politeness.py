@@ -1,0 +1,124 @@
+"""Politeness against real local servers: per-host limit, spacing, robots.txt, User-Agent."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline.config import Config, parse_config
+from pipeline.run import CycleReport, run_cycle, select_monitors
+from storage.db import Store
+from tests.integration.opsite import OpSite, serving
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def site() -> Iterator[OpSite]:
+    with serving() as running:
+        yield running
+
+
+@pytest.fixture
+def other() -> Iterator[OpSite]:
+    with serving() as running:
+        yield running
+
+
+def config(defaults: str, monitors: list[str]) -> Config:
+    lines = "".join(f"      - {m}\n" for m in monitors)
+    return parse_config(f"defaults: {{{defaults}}}\norganizations:\n  - id: o\n    name: O\n"
+                        f"    monitors:\n{lines}")
+
+
+async def cycle(cfg: Config, store: Store) -> CycleReport:
+    store.sync_monitors(cfg.organizations)
+    return await run_cycle(cfg, store, select_monitors(cfg, store, run_all=True))
+
+
+async def test_per_host_limit_holds_per_host_not_globally(
+    site: OpSite, other: OpSite, store: Store
+) -> None:
+    for host in (site, other):
+        for i in range(6):
+            host.set(f"/p{i}", f"<p>{i}</p>", delay=0.3)
+    cfg = config("per_host: 2, concurrency: 32", [
+        *(f"{{id: a{i}, kind: page, url: '{site.url(f'/p{i}')}'}}" for i in range(6)),
+        *(f"{{id: b{i}, kind: page, url: '{other.url(f'/p{i}')}', per_host: 3}}"
+          for i in range(6)),
+    ])
+    report = await cycle(cfg, store)
+    assert report.counts["new"] == 12
+    assert site.max_in_flight == 2
+    assert other.max_in_flight == 3, "a monitor's own per_host applies to its host"
+
+
+async def test_host_delay_spaces_request_starts(site: OpSite, store: Store) -> None:
+    for i in range(4):
+        site.set(f"/p{i}", f"<p>{i}</p>")
+    cfg = config("per_host: 4, host_delay: 0s", [
+        *(f"{{id: a{i}, kind: page, url: '{site.url(f'/p{i}')}', robots: false}}"
+          for i in range(3)),
+        f"{{id: a3, kind: page, url: '{site.url('/p3')}', robots: false, host_delay: 0.4s}}",
+    ])
+    await cycle(cfg, store)
+    starts = sorted(hit.started for hit in site.hits())
+    assert len(starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.35, f"the host's longest host_delay applies to all: {gaps}"
+
+
+async def test_robots_disallow_is_obeyed_and_cached(site: OpSite, store: Store) -> None:
+    site.set("/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+    for path in ("/private/report", "/public", "/news"):
+        site.set(path, "<p>content</p>")
+    cfg = config("per_host: 2", [
+        f"{{id: secret, kind: page, url: '{site.url('/private/report')}'}}",
+        f"{{id: public, kind: page, url: '{site.url('/public')}'}}",
+        f"{{id: news, kind: page, url: '{site.url('/news')}'}}",
+        f"{{id: optout, kind: page, url: '{site.url('/private/report')}', robots: false}}",
+    ])
+    report = await cycle(cfg, store)
+    outcomes = {c.monitor_id: (c.outcome, c.error) for c in report.checks}
+    assert outcomes["public"] == ("new", None) and outcomes["news"] == ("new", None)
+    assert outcomes["optout"] == ("new", None), "robots: false opts out"
+    outcome, error = outcomes["secret"]
+    assert outcome == "error"
+    assert error == (f"RobotsDisallowed: robots.txt at {site.url('/robots.txt')} disallows "
+                     f"{site.url('/private/report')} for govwatch; not fetched")
+    assert site.count("/private/report") == 1, "only the opted-out monitor fetched it"
+    assert site.count("/robots.txt") == 1, "fetched once per host per run"
+
+    await cycle(cfg, store)  # a new run: robots.txt comes from the database cache
+    assert site.count("/robots.txt") == 1
+    assert site.count("/private/report") == 2
+    row = store.db.table("robots").get(f"http://127.0.0.1:{site.base_url.rsplit(':', 1)[1]}")
+    assert row["status"] == 200 and "Disallow: /private" in row["body"]
+
+
+async def test_robots_5xx_disallows_but_4xx_allows(site: OpSite, other: OpSite,
+                                                   store: Store) -> None:
+    site.set("/robots.txt", "down", status=503)
+    site.set("/page", "<p>x</p>")
+    other.set("/page", "<p>y</p>")  # no robots.txt at all: 404
+    cfg = config("per_host: 2", [
+        f"{{id: a, kind: page, url: '{site.url('/page')}'}}",
+        f"{{id: b, kind: page, url: '{other.url('/page')}'}}",
+    ])
+    report = await cycle(cfg, store)
+    outcomes = {c.monitor_id: c for c in report.checks}
+    assert outcomes["b"].outcome == "new"
+    assert outcomes["a"].outcome == "error" and "answered HTTP 503" in (outcomes["a"].error or "")
+    assert site.count("/page") == 0
+
+
+async def test_user_agent_carries_the_contact(site: OpSite, store: Store) -> None:
+    site.set("/page", "<p>x</p>")
+    cfg = config("contact: 'https://example.org/govwatch-operator'",
+                 [f"{{id: a, kind: page, url: '{site.url('/page')}'}}"])
+    await cycle(cfg, store)
+    agents = {hit.user_agent for hit in site.hits()}
+    assert agents == {"govwatch/0.1.0 (+https://example.org/govwatch-operator)"}
+    assert {hit.path for hit in site.hits()} == {"/robots.txt", "/page"}
