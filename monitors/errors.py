@@ -62,3 +62,14 @@ class StorageError(GovwatchError):
 
 class LockHeld(GovwatchError):
     """Another govwatch process holds the run lock."""
+
+
+class NotificationError(GovwatchError):
+    """A digest could not be delivered or prepared (the channel, not a source, failed)."""
+
+
+class DeliveryFailed(NotificationError):
+    """A channel did not accept a digest: SMTP unreachable or refusing, feed not writable.
+
+    What was owed stays owed; the next delivery run tries again.
+    """

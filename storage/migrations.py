@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from storage.outbox_schema import OUTBOX_SCHEMA
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db.table("organizations").create(
@@ -71,7 +73,13 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("changes").create_index(["monitor_id", "id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial]
+def _outbox(db: sqlite_utils.Database) -> None:
+    """Digests: what each channel owes, what was sent, and failure alerts (storage/outbox.py)."""
+    for statement in OUTBOX_SCHEMA:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _outbox]
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

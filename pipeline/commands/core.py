@@ -11,7 +11,9 @@ from monitors import monitor_kinds
 from monitors.config import format_duration
 from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
+from pipeline.commands.digest import print_delivery
 from pipeline.config import config_path, load_config
+from pipeline.digest import digest_stage, start_channels
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
 
@@ -58,10 +60,14 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
     with context.store(config) as store:
         store.sync_monitors(config.organizations)
+        start_channels(config, store)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
         report = asyncio.run(run_cycle(config, store, monitors))
-    print_report(report)
+        print_report(report)
+        delivery = digest_stage(config, store)                            # 5. digest
+    if delivery is not None:
+        print_delivery(delivery)
 
 
 def print_report(report: CycleReport) -> None:
