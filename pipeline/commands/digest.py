@@ -36,6 +36,9 @@ def print_delivery(report: DeliveryReport) -> None:
     if not report.channels:
         click.echo("digest: no notification channel is enabled")
     for part in report.channels:
+        if not (part.delivered or part.messages_sent or part.error):
+            click.echo(f"digest {part.channel}: nothing owed")
+            continue
         line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
                 f"{part.messages_sent} message(s) sent")
         if part.refused:
