@@ -8,9 +8,10 @@ each day (UTC), and remembers the day in the database once every channel succeed
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from monitors.errors import ConfigError
+from monitors.errors import ConfigError, LockHeld
 from notifications import outbox as protocol
 from notifications.base import Notifier, OrganizationInfo, notifier_channels
 from notifications.config import digest_time
@@ -21,6 +22,7 @@ from storage import outbox
 from storage.db import Store
 from storage.records import iso, utc_now
 
+log = logging.getLogger(__name__)
 LAST_DIGEST_DAY = "last_digest_day"
 # Importing a channel's class registers it; these are the ones the config can enable.
 CHANNELS = (EmailNotifier, FeedNotifier)
@@ -89,7 +91,12 @@ def digest_stage(
     now = now or utc_now()
     if not config.notifications.enabled_channels() or not digest_due(config, store, now):
         return None
-    report = deliver_owed(config, store, now)
+    try:
+        report = deliver_owed(config, store, now)
+    except LockHeld as exc:
+        # Another process is delivering right now; what is owed stays owed for it or us.
+        log.warning("digest skipped: %s", exc)
+        return None
     if report.ok and digest_time(config.digest) is not None:
         outbox.set_state(store, LAST_DIGEST_DAY, now.astimezone(UTC).date().isoformat())
     return report

@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from digest_support import (
     config_text,
@@ -17,11 +18,14 @@ from digest_support import (
 )
 
 import pipeline.commands  # noqa: F401  (registers the subcommands)
+from monitors.errors import LockHeld
 from monitors.records import Change
+from notifications.outbox import delivery_lock
 from pipeline.cli import cli
 from pipeline.config import Config, parse_config
 from pipeline.digest import deliver_owed, digest_stage, start_channels
 from storage.db import Store
+from storage.outbox import delivery_counts
 
 T = "2026-11-28T{}:00.000+00:00"
 
@@ -142,3 +146,30 @@ def test_after_run_delivers_every_time(store: Store, tmp_path: Path) -> None:
     assert config.digest == "after-run"
     report = digest_stage(config, store, datetime(2026, 11, 28, 3, 0, tzinfo=UTC))
     assert report is not None and [c.channel for c in report.channels] == ["email", "feed"]
+
+
+def test_digest_command_exits_1_and_keeps_the_change_when_the_relay_is_down(
+    tmp_path: Path
+) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(config_text(free_port(), tmp_path / "feeds"))
+    db = tmp_path / "govwatch.db"
+    with Store(db) as store:
+        started(parse_config(config_path.read_text()), store)
+        record_change(store, "oecd-news", Change("text", "c", "+1"))
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "--db", str(db), "digest",
+                                      "--channel", "email"])
+    assert result.exit_code == 1
+    assert "digest email: 0 item(s) delivered, 0 message(s) sent; FAILED" in result.output
+    assert "error: email: cannot reach SMTP server 127.0.0.1" in result.output
+    with Store(db) as store:
+        assert delivery_counts(store) == {("email", "pending"): 1}
+
+
+def test_a_second_delivery_run_waits_for_the_lock(store: Store, tmp_path: Path) -> None:
+    config = parse_config(config_text(free_port(), tmp_path / "f"))
+    started(config, store)
+    with delivery_lock(store):
+        with pytest.raises(LockHeld, match="another govwatch process is delivering"):
+            deliver_owed(config, store)
+        assert digest_stage(config, store) is None  # a run goes on without its digest
