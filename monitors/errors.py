@@ -80,3 +80,14 @@ class LockHeld(GovwatchError):
 
 class RobotsDisallowed(FetchError):
     """The site's robots.txt disallows the URL for govwatch; it was not fetched."""
+
+
+class NotificationError(GovwatchError):
+    """A digest could not be delivered or prepared (the channel, not a source, failed)."""
+
+
+class DeliveryFailed(NotificationError):
+    """A channel did not accept a digest: SMTP unreachable or refusing, feed not writable.
+
+    What was owed stays owed; the next delivery run tries again.
+    """

@@ -1,2 +1,2 @@
-"""Delivery of change digests (email, RSS/Atom). Arrives with the digest issue; the
-cycle currently keeps every change in the store, where ``govwatch history`` shows it."""
+"""Delivery of change digests: the email and feed channels and the outbox protocol that
+delivers every change exactly once per channel (see docs/architecture.md)."""

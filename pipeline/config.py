@@ -15,7 +15,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -23,6 +30,7 @@ from ruamel.yaml.error import YAMLError
 from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
+from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
@@ -107,6 +115,8 @@ class Config(StrictModel):
     defaults: Defaults = Defaults()
     retention: Retention | None = None
     organizations: tuple[Organization, ...]
+    notifications: NotificationsConfig = NotificationsConfig()
+    digest: Annotated[str, BeforeValidator(parse_digest_schedule)] = AFTER_RUN
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Config:
@@ -224,12 +234,12 @@ def _describe(exc: ValidationError, tree: Any, source: str) -> str:
         line = _line_of(tree, loc)
         if error["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1])
-            allowed = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            allowed = _allowed_keys(parent)
             text = f"unknown key {loc[-1]!r}; allowed keys: {allowed}"
             where = _path_text(loc[:-1])
         elif error["type"] == "missing":
             parent = _model_at(loc[:-1])
-            allowed = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            allowed = _allowed_keys(parent)
             text = f"missing required key {loc[-1]!r} (allowed keys: {allowed})"
             where = _path_text(loc[:-1])
         else:
@@ -237,6 +247,12 @@ def _describe(exc: ValidationError, tree: Any, source: str) -> str:
             where = _path_text(loc)
         messages.append(f"{source}:{line}: {where}: {text}")
     return "\n".join(messages)
+
+
+def _allowed_keys(model: type[BaseModel] | None) -> str:
+    if model is None:
+        return "?"
+    return ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
 
 
 def _check_semantics(config: Config, tree: Any, source: str) -> None:
@@ -270,6 +286,11 @@ def _check_semantics(config: Config, tree: Any, source: str) -> None:
                     f"{source}:{_line_of(tree, (*loc, key))}: key {key!r} does not apply to "
                     f"kind {monitor.kind!r}; allowed keys: {', '.join(sorted(allowed))}"
                 )
+    email = config.notifications.email
+    for org_id in sorted(set(email.routes if email else ()) - seen_orgs.keys()):
+        line = _line_of(tree, ("notifications", "email", "routes", org_id))
+        problems.append(f"{source}:{line}: notifications.email.routes: unknown organization "
+                        f"{org_id!r}")
     if problems:
         raise ConfigError("\n".join(problems))
 

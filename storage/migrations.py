@@ -11,6 +11,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from storage.audit_schema import audit_trail
+from storage.outbox_schema import OUTBOX_SCHEMA
 
 
 def _initial(db: sqlite_utils.Database) -> None:
@@ -114,8 +115,14 @@ def _unattended(db: sqlite_utils.Database) -> None:
     )
 
 
+def _outbox(db: sqlite_utils.Database) -> None:
+    """Digests: what each channel owes, what was sent, and failure alerts (storage/outbox.py)."""
+    for statement in OUTBOX_SCHEMA:
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _initial, _detection, audit_trail, _unattended,
+    _initial, _detection, audit_trail, _unattended, _outbox,
 ]
 
 

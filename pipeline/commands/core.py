@@ -14,7 +14,9 @@ from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
 from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
+from pipeline.commands.digest import print_delivery
 from pipeline.config import config_path, load_config
+from pipeline.digest import digest_stage, start_channels
 from pipeline.lock import RunLock
 from pipeline.progress import progress
 from pipeline.run import CycleReport, run_cycle, select_monitors
@@ -68,17 +70,21 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
     with RunLock(context.db_option or config.database, "cron"), context.store(config) as store:
         store.sync_monitors(config.organizations)
+        start_channels(config, store)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
         with progress(len(monitors)) as advance:
             report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
         record_run(store, RunRecord.from_counts(
             "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
+        print_report(report)
+        delivery = digest_stage(config, store)                            # 5. digest
         pruned = None
         if config.retention is not None:
             pruned = prune_bodies(store, keep_days=config.retention.keep_days,
                                   keep_versions=config.retention.keep_versions, now=utc_now())
-    print_report(report)
+    if delivery is not None:
+        print_delivery(delivery)
     if pruned is not None and pruned.pruned:
         click.echo(print_prune(pruned))
 

@@ -9,6 +9,12 @@ import pytest
 
 import pipeline.commands  # noqa: F401  (registers the subcommands)
 from monitors import MonitorConfig, monitor_kinds
+from notifications.config import (
+    EmailSettings,
+    FeedSettings,
+    NotificationsConfig,
+    SmtpSettings,
+)
 from pipeline.cli import cli
 from pipeline.config import Config, Defaults, Organization, Retention, parse_config
 
@@ -48,9 +54,22 @@ def test_every_config_key_is_documented(key: str) -> None:
     assert f"`{key}`" in README
 
 
+NOTIFICATION_MODELS = (NotificationsConfig, EmailSettings, SmtpSettings, FeedSettings)
+
+
+@pytest.mark.parametrize(
+    "key",
+    sorted({field.alias or name for model in NOTIFICATION_MODELS
+            for name, field in model.model_fields.items()}),
+)
+def test_every_notification_key_is_documented(key: str) -> None:
+    assert f"`{key}`" in README
+
+
 @pytest.mark.parametrize(
     "module",
-    sorted(p.relative_to(REPO).as_posix() for package in ("monitors", "pipeline", "storage")
+    sorted(p.relative_to(REPO).as_posix()
+           for package in ("monitors", "pipeline", "storage", "notifications")
            for p in (REPO / package).glob("*.py") if p.name != "__init__.py"),
 )
 def test_architecture_names_every_module(module: str) -> None:

@@ -1,0 +1,89 @@
+"""The ``Notifier`` base class and the registry of channels.
+
+A channel is one subclass that declares ``channel`` (``email``, ``feed``); declaring it
+registers the class, and a second class for the same channel is refused at import. The
+outbox (``notifications/outbox.py``) drives every channel through the same protocol:
+``compose`` fixes the messages of a digest before anything is sent, ``session`` opens the
+way out (an SMTP connection, a feed directory) and sends, ``publish`` runs once the
+digests are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from notifications.digest import Digest
+from storage.db import Store
+from storage.outbox import OutgoingMessage, StoredMessage
+
+_REGISTRY: dict[str, type[Notifier]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationInfo:
+    """What a channel needs to know of an organization beyond its changes."""
+
+    id: str
+    name: str
+    homepage: str | None = None
+
+
+class Session:
+    """An open way out for one delivery run. ``send`` raises ``DeliveryFailed``."""
+
+    def send(self, message: StoredMessage) -> tuple[str, ...]:
+        """Hand one message over; returns the recipients the server refused (if any)."""
+        raise NotImplementedError
+
+
+class Notifier:
+    """Base of every channel. Subclasses register themselves by ``channel``."""
+
+    channel: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        channel = cls.__dict__.get("channel")
+        if not isinstance(channel, str) or not channel:
+            raise TypeError(f"{cls.__name__} must declare a non-empty class attribute 'channel'")
+        if channel in _REGISTRY:
+            raise TypeError(
+                f"channel {channel!r} is already registered by {_REGISTRY[channel].__name__}"
+            )
+        _REGISTRY[channel] = cls
+
+    def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = ()) -> None:
+        self.settings = settings
+        self.organizations = organizations
+
+    @property
+    def min_significance(self) -> float:
+        return float(getattr(self.settings, "min_significance", 0.0))
+
+    def wants(self, org_id: str) -> bool:
+        """Whether anything of this organization can go out on this channel."""
+        return True
+
+    def compose(self, digest: Digest) -> list[OutgoingMessage]:
+        """The messages that carry ``digest``, final to the byte (a resend repeats them)."""
+        return []
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        yield Session()
+
+    def publish(self, store: Store, now: datetime) -> None:
+        """Runs after the digests were handed over (the feed channel writes its files)."""
+
+    def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
+        """What a dry run prints for this channel."""
+        return "\n".join(m.body.decode("utf-8", "replace") for m in messages)
+
+
+def notifier_channels() -> dict[str, type[Notifier]]:
+    """The registered channels, by name."""
+    return dict(_REGISTRY)

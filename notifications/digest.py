@@ -1,0 +1,211 @@
+"""The digest record and the reader's view of it: grouped, excerpted, documents merged.
+
+Everything here is pure: a :class:`Digest` holds the owed changes and alerts, and
+:func:`sections` turns it into what the templates show. All text in it is untrusted
+(fetched); escaping is the templates' job (autoescape), never done here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from storage.outbox import OwedAlert, OwedChange
+
+MAX_LINE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one channel delivers in one go: changes and alerts, oldest first."""
+
+    channel: str
+    created_at: datetime
+    changes: tuple[OwedChange, ...] = ()
+    alerts: tuple[OwedAlert, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.alerts
+
+    def for_organizations(self, org_ids: Iterable[str] | None) -> Digest:
+        """The part of the digest about ``org_ids`` (``None``: everything)."""
+        if org_ids is None:
+            return self
+        wanted = set(org_ids)
+        return replace(
+            self, changes=tuple(c for c in self.changes if c.org_id in wanted),
+            alerts=tuple(a for a in self.alerts if a.org_id in wanted),
+        )
+
+    def organization_names(self) -> list[str]:
+        names = {c.org_id: c.org_name for c in self.changes}
+        names.update({a.org_id: a.org_name for a in self.alerts})
+        return [names[key] for key in sorted(names, key=lambda k: names[k].lower())]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A new document, once per organization, with every monitor that announced it."""
+
+    url: str
+    title: str
+    linkable: bool
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExcerptLine:
+    sign: str  # "+" added, "-" removed
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeView:
+    change: OwedChange
+    lines: tuple[ExcerptLine, ...]
+    more_lines: int
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSection:
+    monitor_id: str
+    name: str
+    url: str
+    changes: tuple[ChangeView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSection:
+    org_id: str
+    name: str
+    documents: tuple[Document, ...]
+    monitors: tuple[MonitorSection, ...]
+    alerts: tuple[OwedAlert, ...]
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _url_key(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
+                       parts.query, ""))
+
+
+def _clip(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+
+
+def announced(change: OwedChange) -> list[tuple[str, str]]:
+    """(url, title) of the documents a change announces: new documents, entries, links."""
+    detail: dict[str, Any] = change.detail
+    found: dict[str, tuple[str, str]] = {}
+    candidates: list[tuple[Any, Any]] = []
+    candidates += [(d.get("url"), d.get("title")) for d in detail.get("documents") or []
+                   if isinstance(d, dict)]
+    candidates += [(e.get("link"), e.get("title")) for e in detail.get("entries_added") or []
+                   if isinstance(e, dict)]
+    candidates += [(pair[0], pair[1] if len(pair) > 1 else "")
+                   for pair in detail.get("links_added") or []
+                   if isinstance(pair, list | tuple) and pair]
+    for url, title in candidates:
+        if not isinstance(url, str) or not url.strip():
+            continue
+        key = _url_key(url)
+        if key not in found or (not found[key][1] and title):
+            found[key] = (url.strip(), _clip(title or "") if title else "")
+    return list(found.values())
+
+
+def excerpt(change: OwedChange, limit: int) -> tuple[tuple[ExcerptLine, ...], int]:
+    """Added and removed lines of the diff (or removed entries), at most ``limit``."""
+    lines: list[ExcerptLine] = []
+    feed_entries = change.detail.get("entries_added") or change.detail.get("documents")
+    if not (change.kind == "feed" and feed_entries):
+        for raw in change.diff.splitlines():
+            if raw.startswith(("+++", "---", "@@")) or raw[:1] not in ("+", "-"):
+                continue
+            text = _clip(raw[1:])
+            if text:
+                lines.append(ExcerptLine(raw[0], text))
+    for entry in change.detail.get("entries_removed") or []:
+        if isinstance(entry, dict):
+            lines.append(ExcerptLine("-", _clip(entry.get("title") or entry.get("link") or "")))
+    return tuple(lines[:limit]), max(0, len(lines) - limit)
+
+
+def source_name(change: OwedChange) -> str:
+    return f"{change.monitor_name} ({change.monitor_kind})"
+
+
+def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
+    """Organizations (by name), then monitors, then changes (oldest first)."""
+    by_org: dict[str, list[OwedChange]] = {}
+    names: dict[str, str] = {}
+    for change in digest.changes:
+        by_org.setdefault(change.org_id, []).append(change)
+        names[change.org_id] = change.org_name
+    alerts_by_org: dict[str, list[OwedAlert]] = {}
+    for alert in digest.alerts:
+        alerts_by_org.setdefault(alert.org_id, []).append(alert)
+        names[alert.org_id] = alert.org_name
+    result = []
+    for org_id in sorted(names, key=lambda key: (names[key].lower(), key)):
+        changes = by_org.get(org_id, [])
+        documents = _merge_documents(changes)
+        doc_by_key = {_url_key(d.url): d for d in documents}
+        monitors: dict[str, list[ChangeView]] = {}
+        for change in changes:
+            lines, more = excerpt(change, max_lines)
+            docs = tuple(doc_by_key[_url_key(url)] for url, _ in announced(change))
+            monitors.setdefault(change.monitor_id, []).append(
+                ChangeView(change, lines, more, docs))
+        result.append(OrgSection(
+            org_id=org_id, name=names[org_id], documents=documents,
+            monitors=tuple(
+                MonitorSection(views[0].change.monitor_id, views[0].change.monitor_name,
+                               views[0].change.monitor_url, tuple(views))
+                for views in monitors.values()),
+            alerts=tuple(alerts_by_org.get(org_id, ())),
+        ))
+    return tuple(result)
+
+
+def _merge_documents(changes: list[OwedChange]) -> tuple[Document, ...]:
+    """One document per URL for the organization, naming every source that announced it."""
+    merged: dict[str, tuple[str, str, list[str]]] = {}
+    for change in changes:
+        for url, title in announced(change):
+            key = _url_key(url)
+            _, known_title, sources = merged.setdefault(key, (url, title, []))
+            if not known_title and title:
+                merged[key] = (url, title, sources)
+            if source_name(change) not in sources:
+                sources.append(source_name(change))
+    return tuple(Document(url, title, is_web_url(url), tuple(sources))
+                 for url, title, sources in merged.values())
+
+
+def counts(digest: Digest) -> str:
+    """``3 changes, 1 alert``."""
+    parts = [f"{len(digest.changes)} change{'s' * (len(digest.changes) != 1)}"]
+    if digest.alerts:
+        parts.append(f"{len(digest.alerts)} alert{'s' * (len(digest.alerts) != 1)}")
+    return ", ".join(parts)
+
+
+def subject(digest: Digest, prefix: str, limit: int = 3) -> str:
+    """``[govwatch] 3 changes, 1 alert: OECD, UNIDIR (+2 more)``."""
+    names = [" ".join(name.split()) for name in digest.organization_names()]
+    shown = ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)"
+                                          if len(names) > limit else "")
+    return " ".join(part for part in (prefix, counts(digest) + ":", shown) if part)

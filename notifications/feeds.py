@@ -1,0 +1,187 @@
+"""The feed channel: Atom (RFC 4287) and RSS 2.0 files, one global and one per organization.
+
+Feeds are regenerated from the database every time: the entries are the newest
+``max_entries`` changes and alerts this channel delivered. Each entry's id is a ``tag:`` URI
+made of the instance identity (stored once in the database, or ``id_prefix``) and the
+change or alert id, so regenerating never changes it. Files are written to a temporary file
+in the same directory and renamed over the old one, so a reader never sees half a feed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feedgen.feed import FeedGenerator
+
+from monitors.errors import DeliveryFailed
+from notifications.base import Notifier, OrganizationInfo
+from notifications.config import FeedSettings
+from notifications.digest import Digest, announced, excerpt, is_web_url
+from notifications.render import render
+from storage.db import Store
+from storage.outbox import OutgoingMessage, OwedAlert, OwedChange, get_state, published, set_state
+
+GLOBAL_NAME = "govwatch"
+ORG_DIRECTORY = "org"
+EXTENSIONS = {"atom": "atom", "rss": "rss"}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    id: str
+    title: str
+    link: str
+    updated: datetime
+    content: str
+
+
+def instance_prefix(store: Store, configured: str | None) -> str:
+    """The stable part of every id: ``id_prefix``, else one made once for this database."""
+    if configured:
+        return configured.rstrip("/")
+    identity = get_state(store, "instance_id")
+    if identity is None:
+        identity = f"{datetime.now().astimezone().date().isoformat()}:{uuid.uuid4().hex}"
+        set_state(store, "instance_id", identity)
+    day, token = identity.split(":", 1)
+    # govwatch.invalid is reserved (RFC 2606), so no real owner's tags can collide.
+    return f"tag:govwatch.invalid,{day}:{token}"
+
+
+def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
+    docs = [(url, title, is_web_url(url)) for url, title in announced(change)]
+    lines, more = excerpt(change, 30)
+    web_docs = [d for d in docs if d[2]]
+    link = web_docs[0][0] if len(docs) == 1 and web_docs else change.monitor_url
+    if len(docs) == 1 and docs[0][1]:
+        title = f"New document: {docs[0][1]}"
+    else:
+        title = f"{change.monitor_name}: {change.summary}"
+    if with_org:
+        title = f"{change.org_name} - {title}"
+    content = render(
+        "entry.html", org_name=change.org_name, monitor_name=change.monitor_name,
+        monitor_url=change.monitor_url, change=change, alert=None, lines=lines,
+        more_lines=more, documents=docs,
+    )
+    return FeedEntry(f"{prefix}/change/{change.change_id}", title, link,
+                     datetime.fromisoformat(change.detected_at), content)
+
+
+def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
+    if alert.kind == "failing":
+        title = f"{alert.monitor_name} is failing ({alert.failures} checks in a row)"
+    else:
+        title = f"{alert.monitor_name} recovered"
+    if with_org:
+        title = f"{alert.org_name} - {title}"
+    content = render(
+        "entry.html", org_name=alert.org_name, monitor_name=alert.monitor_name,
+        monitor_url=alert.monitor_url, change=None, alert=alert, lines=(), more_lines=0,
+        documents=(),
+    )
+    return FeedEntry(f"{prefix}/alert/{alert.alert_id}", title, alert.monitor_url,
+                     datetime.fromisoformat(alert.created_at), content)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FeedNotifier(Notifier):
+    channel = "feed"
+    settings: FeedSettings
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.settings.directory)
+
+    def feed_paths(self) -> list[Path]:
+        names = [Path(GLOBAL_NAME)] + [Path(ORG_DIRECTORY) / o.id for o in self.organizations]
+        return [self.directory / f"{name}.{EXTENSIONS[fmt]}"
+                for name in names for fmt in self.settings.formats]
+
+    def compose(self, digest: Digest) -> list[OutgoingMessage]:
+        return []  # a feed digest has no message: publishing the files delivers it
+
+    def publish(self, store: Store, now: datetime) -> None:
+        try:
+            self.write_all(store, now)
+        except OSError as exc:
+            raise DeliveryFailed(f"cannot write feeds under {self.directory}: {exc}") from exc
+
+    def write_all(self, store: Store, now: datetime) -> list[Path]:
+        prefix = instance_prefix(store, self.settings.id_prefix)
+        written = []
+        scopes: list[OrganizationInfo | None] = [None, *self.organizations]
+        for org in scopes:
+            changes, alerts = published(store, self.channel, self.settings.max_entries,
+                                        org.id if org else None)
+            entries = [change_entry(prefix, c, org is None) for c in changes]
+            entries += [alert_entry(prefix, a, org is None) for a in alerts]
+            entries.sort(key=lambda e: (e.updated, e.id), reverse=True)
+            entries = entries[: self.settings.max_entries]
+            for fmt in self.settings.formats:
+                name = GLOBAL_NAME if org is None else f"{ORG_DIRECTORY}/{org.id}"
+                path = self.directory / f"{name}.{EXTENSIONS[fmt]}"
+                generator = self._generator(prefix, org, path, entries, now)
+                data = generator.atom_str(pretty=True) if fmt == "atom" else \
+                    generator.rss_str(pretty=True)
+                atomic_write(path, data)
+                written.append(path)
+        return written
+
+    def _generator(
+        self, prefix: str, org: OrganizationInfo | None, path: Path, entries: list[FeedEntry],
+        now: datetime,
+    ) -> FeedGenerator:
+        relative = path.relative_to(self.directory).as_posix()
+        if self.settings.base_url:
+            self_url = self.settings.base_url.rstrip("/") + "/" + relative
+        else:
+            self_url = path.resolve().as_uri()
+        generator = FeedGenerator()
+        scope = "all" if org is None else f"org/{org.id}"
+        generator.id(f"{prefix}/feed/{scope}")
+        title = self.settings.title if org is None else f"{self.settings.title}: {org.name}"
+        generator.title(title)
+        generator.description(f"Changes to official sources recorded by govwatch ({title})")
+        generator.author({"name": "govwatch"})
+        generator.generator("govwatch")
+        generator.link(href=self_url, rel="self")
+        alternate = (org.homepage if org is not None else None) or self.settings.base_url
+        generator.link(href=alternate or self_url, rel="alternate")
+        # The newest entry's time: regenerating an unchanged feed leaves it unchanged.
+        generator.updated(entries[0].updated if entries else now)
+        for entry in reversed(entries):  # feedgen prepends: add oldest first
+            item = generator.add_entry()
+            item.id(entry.id)
+            item.guid(entry.id, permalink=False)
+            item.title(entry.title)
+            item.link(href=entry.link)
+            item.updated(entry.updated)
+            item.published(entry.updated)
+            item.content(entry.content, type="html")
+        return generator
+
+    def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
+        files = ", ".join(p.as_posix() for p in self.feed_paths())
+        return (f"feed: would add {len(digest.changes)} change(s) and {len(digest.alerts)} "
+                f"alert(s) and rewrite {files}")

@@ -1,0 +1,193 @@
+"""The delivery protocol: every owed change goes out once per channel, crashes included.
+
+For each channel, under a lock:
+
+0. mark what is owed (a delivery row per change and alert the channel has no row for);
+1. open the way out (SMTP connect and login) *before* anything is fixed: if the relay is
+   down, nothing is created and the owed items wait, to go out together later;
+2. resend every message of an earlier digest left in ``sending`` (same bytes, same
+   Message-ID), then compose the new digest, store it with its messages and commit;
+3. send each message and commit ``sent`` right after the server accepted it; the last
+   message of a digest marks its deliveries ``delivered`` in the same commit.
+
+A change is in exactly one digest per channel, and a digest is resent until accepted, so
+nothing is lost or sent twice, except in the one window between the server's acceptance
+and the commit of step 3: a process killed there resends that message, with the same
+Message-ID, on the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from monitors.errors import DeliveryFailed, LockHeld
+from notifications.base import Notifier, Session
+from notifications.digest import Digest
+from storage import outbox
+from storage.alerts import scan_alerts
+from storage.db import Store
+from storage.records import iso
+
+log = logging.getLogger(__name__)
+
+#: Test hook: exit at once after the server accepted a message, before the commit,
+#: to prove that the duplicate window is the only one (tests/integration/test_digest_*).
+CRASH_AFTER_SEND = "GOVWATCH_TEST_CRASH_AFTER_SEND"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReport:
+    channel: str
+    digests_opened: int = 0
+    messages_sent: int = 0
+    delivered: int = 0
+    refused: tuple[str, ...] = ()
+    error: str | None = None
+    preview: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    alerts_recorded: int = 0
+    channels: tuple[ChannelReport, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(channel.error is None for channel in self.channels)
+
+
+@contextmanager
+def delivery_lock(store: Store) -> Iterator[None]:
+    """One delivery run per database at a time: two would both resend a ``sending`` digest."""
+    path = Path(f"{store.path}.digest.lock")
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LockHeld(f"another govwatch process is delivering digests ({path})") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare(store: Store, notifiers: list[Notifier], alert_after: int, now: datetime) -> int:
+    """Record new alerts and mark what every enabled channel owes; returns alerts recorded."""
+    outbox.register_channels(store, [n.channel for n in notifiers], iso(now))
+    recorded = scan_alerts(store, alert_after)
+    for notifier in notifiers:
+        outbox.add_owed(store, notifier.channel, iso(now), notifier.min_significance)
+    return recorded
+
+
+def deliver(
+    store: Store, notifiers: list[Notifier], alert_after: int, now: datetime
+) -> DeliveryReport:
+    """Deliver what every channel owes. A failing channel is reported, never raised."""
+    with delivery_lock(store):
+        recorded = prepare(store, notifiers, alert_after, now)
+        reports = tuple(deliver_channel(store, notifier, now) for notifier in notifiers)
+    return DeliveryReport(recorded, reports)
+
+
+def preview(
+    store: Store, notifiers: list[Notifier], alert_after: int, now: datetime
+) -> DeliveryReport:
+    """What ``deliver`` would send, worked out on an in-memory copy: writes nothing."""
+    copy = outbox.in_memory_copy(store)
+    try:
+        recorded = prepare(copy, notifiers, alert_after, now)
+        reports = []
+        for notifier in notifiers:
+            digest = _pending_digest(copy, notifier, now)
+            resend = outbox.unsent_messages(copy, notifier.channel)
+            messages = [outbox.OutgoingMessage(m.message_id, m.recipients, m.body)
+                        for m in resend] + notifier.compose(digest)
+            reports.append(ChannelReport(
+                notifier.channel, digests_opened=0 if digest.empty else 1,
+                preview=notifier.preview(copy, digest, messages)))
+        return DeliveryReport(recorded, tuple(reports))
+    finally:
+        copy.close()
+
+
+def _pending_digest(store: Store, notifier: Notifier, now: datetime) -> Digest:
+    changes, alerts = outbox.pending(store, notifier.channel)
+    org_ids = {c.org_id for c in changes} | {a.org_id for a in alerts}
+    unwanted = {org_id for org_id in org_ids if not notifier.wants(org_id)}
+    if unwanted:
+        log.warning("%s: no recipient for organization(s) %s; their changes are skipped",
+                    notifier.channel, ", ".join(sorted(unwanted)))
+        outbox.skip(store, notifier.channel,
+                    [c.change_id for c in changes if c.org_id in unwanted],
+                    [a.alert_id for a in alerts if a.org_id in unwanted])
+    return Digest(
+        notifier.channel, now,
+        tuple(c for c in changes if c.org_id not in unwanted),
+        tuple(a for a in alerts if a.org_id not in unwanted),
+    )
+
+
+def deliver_channel(store: Store, notifier: Notifier, now: datetime) -> ChannelReport:
+    channel = notifier.channel
+    digest = _pending_digest(store, notifier, now)
+    unsent = outbox.unsent_messages(store, channel)
+    open_digests = outbox.unsent_digest_ids(store, channel)
+    sent = delivered = opened = 0
+    refused: list[str] = []
+    try:
+        if digest.empty and not open_digests:
+            notifier.publish(store, now)
+            return ChannelReport(channel)
+        with notifier.session() as session:                                  # step 1
+            for message in unsent:                                           # step 2 (old)
+                delivered += _send(store, session, message, refused, now)
+                sent += 1
+            if not digest.empty:
+                messages = notifier.compose(digest)
+                digest_id = outbox.open_digest(
+                    store, channel, iso(now), [c.change_id for c in digest.changes],
+                    [a.alert_id for a in digest.alerts], messages)
+                opened = 1
+                open_digests.append(digest_id)
+                for message in outbox.unsent_messages(store, channel):       # step 3
+                    if message.digest_id == digest_id:
+                        delivered += _send(store, session, message, refused, now)
+                        sent += 1
+        notifier.publish(store, now)
+        _crash_point()
+        for digest_id in open_digests:  # digests without messages (feeds) close here
+            if outbox.close_digest(store, digest_id, iso(now)):
+                delivered += outbox.delivered_count(store, digest_id)
+    except DeliveryFailed as exc:
+        log.warning("%s: %s", channel, exc)
+        outbox.note_failure(store, channel, str(exc))
+        return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
+                             delivered=delivered, refused=tuple(refused), error=str(exc))
+    return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
+                         delivered=delivered, refused=tuple(refused))
+
+
+def _send(
+    store: Store, session: Session, message: outbox.StoredMessage, refused: list[str],
+    now: datetime,
+) -> int:
+    """Send one stored message and commit it; returns the items its digest delivered."""
+    refused_here = session.send(message)
+    _crash_point()  # the duplicate window: accepted by the server, not yet committed
+    refused.extend(refused_here)
+    if outbox.message_sent(store, message.id, iso(now), refused_here):
+        return outbox.delivered_count(store, message.digest_id)
+    return 0
+
+
+def _crash_point() -> None:
+    if os.environ.get(CRASH_AFTER_SEND) == "1":
+        os._exit(137)

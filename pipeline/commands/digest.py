@@ -1,0 +1,50 @@
+"""The digest command: deliver what the notification channels owe."""
+
+from __future__ import annotations
+
+import click
+
+from monitors.errors import NotificationError
+from notifications.outbox import DeliveryReport
+from pipeline.cli import Context, cli, pass_context
+from pipeline.digest import deliver_owed, preview_owed
+
+
+@cli.command()
+@click.option("--channel", type=click.Choice(["email", "feed"]),
+              help="Only this channel (default: every enabled channel).")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be sent (the email itself) and write nothing.")
+@pass_context
+def digest(context: Context, channel: str | None, dry_run: bool) -> None:
+    """Send the digests that are owed now, whatever the `digest` schedule says."""
+    config = context.config()
+    with context.store(config) as store:
+        if dry_run:
+            report = preview_owed(config, store, channel=channel)
+            for part in report.channels:
+                click.echo(part.preview or f"{part.channel}: nothing owed")
+            return
+        report = deliver_owed(config, store, channel=channel)
+    print_delivery(report)
+    failed = [part for part in report.channels if part.error]
+    if failed:
+        raise NotificationError("; ".join(f"{part.channel}: {part.error}" for part in failed))
+
+
+def print_delivery(report: DeliveryReport) -> None:
+    if not report.channels:
+        click.echo("digest: no notification channel is enabled")
+    for part in report.channels:
+        if not (part.delivered or part.messages_sent or part.error):
+            click.echo(f"digest {part.channel}: nothing owed")
+            continue
+        line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
+                f"{part.messages_sent} message(s) sent")
+        if part.refused:
+            line += f", refused recipients: {', '.join(part.refused)}"
+        if part.error:
+            line += f"; FAILED, still owed: {part.error}"
+        click.echo(line)
+    if report.alerts_recorded:
+        click.echo(f"failure alerts recorded: {report.alerts_recorded}")

@@ -1,0 +1,102 @@
+"""Stage 5 of a run: deliver the digests the config asks for, when it asks for them.
+
+``deliver_owed`` delivers now (``govwatch digest``, the daemon's timed job);
+``digest_stage`` is what ``govwatch run`` calls after its cycle: with ``digest: after-run``
+it delivers every time, with a time of day it delivers on the first run after that time
+each day (UTC), and remembers the day in the database once every channel succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from monitors.errors import ConfigError, LockHeld
+from notifications import outbox as protocol
+from notifications.base import Notifier, OrganizationInfo, notifier_channels
+from notifications.config import digest_time
+from notifications.feeds import FeedNotifier
+from notifications.mail import EmailNotifier
+from pipeline.config import Config
+from storage import outbox
+from storage.db import Store
+from storage.records import iso, utc_now
+
+log = logging.getLogger(__name__)
+LAST_DIGEST_DAY = "last_digest_day"
+# Importing a channel's class registers it; these are the ones the config can enable.
+CHANNELS = (EmailNotifier, FeedNotifier)
+
+
+def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
+    """The enabled channels, in a fixed order (``only`` narrows to one of them)."""
+    enabled = config.notifications.enabled_channels()
+    if only is not None and only not in enabled:
+        raise ConfigError(f"channel {only!r} is not enabled in the config "
+                          f"(notifications.{only}.enabled); enabled: "
+                          f"{', '.join(enabled) or 'none'}")
+    organizations = tuple(OrganizationInfo(o.id, o.name, o.homepage)
+                          for o in config.organizations)
+    classes = notifier_channels()
+    return [classes[name](settings, organizations) for name, settings in enabled.items()
+            if only is None or name == only]
+
+
+def start_channels(config: Config, store: Store, now: datetime | None = None) -> None:
+    """Make every enabled channel owe what is recorded from now on (idempotent).
+
+    ``govwatch run`` calls it before its cycle, so the first cycle with a channel enabled is
+    already owed to it; a long-running caller calls it at start.
+    """
+    channels = list(config.notifications.enabled_channels())
+    if channels:
+        outbox.register_channels(store, channels, iso(now or utc_now()))
+
+
+def deliver_owed(
+    config: Config, store: Store, now: datetime | None = None, *, channel: str | None = None
+) -> protocol.DeliveryReport:
+    """Deliver everything the enabled channels owe, now, whatever the schedule."""
+    now = now or utc_now()
+    notifiers = build_notifiers(config, channel)
+    if not notifiers:
+        return protocol.DeliveryReport()
+    start_channels(config, store, now)
+    return protocol.deliver(store, notifiers, config.notifications.alert_after_failures, now)
+
+
+def preview_owed(
+    config: Config, store: Store, now: datetime | None = None, *, channel: str | None = None
+) -> protocol.DeliveryReport:
+    """What ``deliver_owed`` would send; nothing is written anywhere."""
+    notifiers = build_notifiers(config, channel)
+    return protocol.preview(store, notifiers, config.notifications.alert_after_failures,
+                            now or utc_now())
+
+
+def digest_due(config: Config, store: Store, now: datetime) -> bool:
+    """Whether a ``run`` finishing at ``now`` should deliver."""
+    at = digest_time(config.digest)
+    if at is None:
+        return True
+    now = now.astimezone(UTC)
+    return now.time() >= at and \
+        outbox.get_state(store, LAST_DIGEST_DAY) != now.date().isoformat()
+
+
+def digest_stage(
+    config: Config, store: Store, now: datetime | None = None
+) -> protocol.DeliveryReport | None:
+    """Stage 5 of ``govwatch run``; ``None`` when nothing was due."""
+    now = now or utc_now()
+    if not config.notifications.enabled_channels() or not digest_due(config, store, now):
+        return None
+    try:
+        report = deliver_owed(config, store, now)
+    except LockHeld as exc:
+        # Another process is delivering right now; what is owed stays owed for it or us.
+        log.warning("digest skipped: %s", exc)
+        return None
+    if report.ok and digest_time(config.digest) is not None:
+        outbox.set_state(store, LAST_DIGEST_DAY, now.astimezone(UTC).date().isoformat())
+    return report

@@ -1,0 +1,83 @@
+"""Failure alerts: replay the checks since the last scan and note streak starts and ends.
+
+A monitor whose checks failed ``threshold`` times in a row gets one ``failing`` alert; the
+first successful check after that gets one ``recovered`` alert. The scan replays every check
+in id order from a high-water mark, so a streak that began and ended between two digests
+still produces both alerts, however rarely digests are sent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from monitors.errors import StorageError
+from storage.db import Store
+from storage.records import SUCCESS_OUTCOMES
+
+SCAN_KEY = "alerts_scanned_check_id"
+
+
+def scan_alerts(store: Store, threshold: int) -> int:
+    """Record the alerts the new checks imply; returns how many were recorded."""
+    try:
+        with store.db.atomic():
+            return _scan(store, threshold)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot scan checks for failure alerts: {exc}") from exc
+
+
+def _scan(store: Store, threshold: int) -> int:
+    db = store.db
+    row = db.execute("SELECT value FROM notification_state WHERE key = ?", [SCAN_KEY]).fetchone()
+    last_id = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM checks").fetchone()[0])
+    if row is None:
+        # First scan: start from the monitors' current streaks instead of replaying years
+        # of history into alerts nobody asked for; a monitor failing now is still alerted.
+        db.execute(
+            "INSERT OR IGNORE INTO alert_state (monitor_id, streak, alerting, last_error) "
+            "SELECT id, COALESCE(consecutive_failures, 0), 0, NULL FROM monitors")
+        checks = db.execute(
+            "SELECT c.id, c.monitor_id, 'error', c.error, c.started_at FROM checks c "
+            "JOIN alert_state s ON s.monitor_id = c.monitor_id WHERE s.streak >= ? AND c.id = "
+            "(SELECT MAX(id) FROM checks WHERE monitor_id = c.monitor_id) ORDER BY c.id",
+            [threshold]).fetchall()
+        db.execute("UPDATE alert_state SET streak = streak - 1 WHERE streak >= ?", [threshold])
+    else:
+        checks = db.execute(
+            "SELECT id, monitor_id, outcome, error, started_at FROM checks "
+            "WHERE id > ? AND id <= ? ORDER BY id", [int(row[0]), last_id]).fetchall()
+    recorded = 0
+    for check_id, monitor_id, outcome, error, started_at in checks:
+        state = db.execute(
+            "SELECT streak, alerting FROM alert_state WHERE monitor_id = ?", [monitor_id]
+        ).fetchone()
+        streak, alerting = (0, 0) if state is None else (int(state[0]), int(state[1]))
+        if outcome in SUCCESS_OUTCOMES:
+            if alerting:
+                _alert(store, monitor_id, "recovered", check_id, started_at, streak, None)
+                recorded += 1
+            streak, alerting = 0, 0
+        else:
+            streak += 1
+            if streak >= threshold and not alerting:
+                _alert(store, monitor_id, "failing", check_id, started_at, streak, error)
+                recorded += 1
+                alerting = 1
+        db.execute(
+            "INSERT INTO alert_state (monitor_id, streak, alerting, last_error) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(monitor_id) DO UPDATE SET streak = excluded.streak, "
+            "alerting = excluded.alerting, last_error = excluded.last_error",
+            [monitor_id, streak, alerting, error])
+    db.execute(
+        "INSERT INTO notification_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [SCAN_KEY, str(last_id)])
+    return recorded
+
+
+def _alert(
+    store: Store, monitor_id: str, kind: str, check_id: int, at: str, failures: int,
+    error: str | None,
+) -> None:
+    store.db.execute(
+        "INSERT INTO alerts (monitor_id, kind, check_id, created_at, failures, error) "
+        "VALUES (?, ?, ?, ?, ?, ?)", [monitor_id, kind, check_id, at, failures, error])

@@ -1,0 +1,25 @@
+"""Channels register by declaring ``channel``; a second class for one channel is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.base import Notifier, notifier_channels
+from notifications.feeds import FeedNotifier
+from notifications.mail import EmailNotifier
+
+
+def test_the_two_channels_are_registered() -> None:
+    channels = notifier_channels()
+    assert channels["email"] is EmailNotifier and channels["feed"] is FeedNotifier
+
+
+def test_a_duplicate_channel_is_refused_at_class_creation() -> None:
+    with pytest.raises(TypeError, match="channel 'email' is already registered by EmailNotifier"):
+        type("AnotherEmail", (Notifier,), {"channel": "email"})
+    assert notifier_channels()["email"] is EmailNotifier
+
+
+def test_a_channel_name_is_required() -> None:
+    with pytest.raises(TypeError, match="must declare a non-empty class attribute 'channel'"):
+        type("Nameless", (Notifier,), {})
