@@ -8,7 +8,7 @@ Everything here is pure: a :class:`Digest` holds the owed changes and alerts, an
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +26,9 @@ class Digest:
     created_at: datetime
     changes: tuple[OwedChange, ...] = ()
     alerts: tuple[OwedAlert, ...] = ()
+    #: Every monitor's chain head when the digest was made: publishing them lets anyone
+    #: check the history later with ``govwatch verify --against``.
+    heads: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

@@ -19,10 +19,12 @@ from pathlib import Path
 from feedgen.feed import FeedGenerator
 
 from monitors.errors import DeliveryFailed
+from monitors.records import canonical_json
 from notifications.base import Notifier, OrganizationInfo
 from notifications.config import FeedSettings
 from notifications.digest import Digest, announced, excerpt, is_web_url
 from notifications.render import render
+from storage.chain import current_heads
 from storage.db import Store
 from storage.outbox import OutgoingMessage, OwedAlert, OwedChange, get_state, published, set_state
 
@@ -105,6 +107,10 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+# Published beside the feeds: the chain heads, for `govwatch verify --against`.
+HEADS_NAME = "heads.json"
+
+
 class FeedNotifier(Notifier):
     channel = "feed"
     settings: FeedSettings
@@ -146,6 +152,9 @@ class FeedNotifier(Notifier):
                     generator.rss_str(pretty=True)
                 atomic_write(path, data)
                 written.append(path)
+        heads = self.directory / HEADS_NAME
+        atomic_write(heads, canonical_json({"heads": current_heads(store.db)}).encode())
+        written.append(heads)
         return written
 
     def _generator(

@@ -21,6 +21,7 @@ from email.policy import default as default_policy
 from email.utils import format_datetime
 
 from monitors.errors import DeliveryFailed
+from monitors.records import canonical_json
 from notifications.base import Notifier, Session
 from notifications.config import EmailSettings
 from notifications.digest import Digest, counts, sections, subject
@@ -74,6 +75,7 @@ class EmailNotifier(Notifier):
         values = {
             "subject": title, "counts": counts(digest), "list_id": self.list_id,
             "sections": sections(digest, self.settings.max_excerpt_lines),
+            "heads": canonical_json({"heads": digest.heads}) if digest.heads else "",
         }
         message = EmailMessage()
         message["Subject"] = title

@@ -32,6 +32,7 @@ from notifications.base import Notifier, Session
 from notifications.digest import Digest
 from storage import outbox
 from storage.alerts import scan_alerts
+from storage.chain import current_heads
 from storage.db import Store
 from storage.records import iso
 
@@ -132,6 +133,7 @@ def _pending_digest(store: Store, notifier: Notifier, now: datetime) -> Digest:
         notifier.channel, now,
         tuple(c for c in changes if c.org_id not in unwanted),
         tuple(a for a in alerts if a.org_id not in unwanted),
+        heads=current_heads(store.db),
     )
 
 

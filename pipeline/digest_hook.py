@@ -1,8 +1,8 @@
-"""The daemon's digest job calls :func:`deliver_owed` on its own schedule.
+"""The daemon's digest job: every minute it delivers what the ``digest`` schedule makes due.
 
-This is a hook, not an implementation: notifications (digests by e-mail and feeds) arrive
-with the digest work. Until then the hook does nothing and says so at debug level. When
-``notifications`` exposes its delivery, this function calls it; the daemon needs no change.
+With ``digest: after-run`` whatever the monitors' checks recorded since the last delivery
+goes out within a minute; with a time of day, once a day after that time (UTC). The
+channels, outbox and exactly-once protocol are ``pipeline.digest``'s, as for ``run``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from monitors.errors import GovwatchError
 from pipeline.config import Config
+from pipeline.digest import digest_stage, start_channels
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,17 @@ DIGEST_POLL = timedelta(minutes=1)
 
 
 def deliver_owed(config: Config, store: Store, now: datetime) -> int:
-    """Deliver every digest owed at ``now``; returns how many were sent (0: none yet)."""
-    log.debug("digest hook at %s: notifications are not available yet; nothing delivered",
-              now.isoformat())
-    return 0
+    """Deliver every digest due at ``now``; returns how many channels took part (0: none)."""
+    try:
+        start_channels(config, store, now)
+        report = digest_stage(config, store, now)
+    except GovwatchError as exc:
+        # A channel that is down stays owed; the next poll tries again.
+        log.error("digest delivery failed: %s", exc)
+        return 0
+    if report is None:
+        return 0
+    for channel in report.channels:
+        if channel.error is not None:
+            log.error("digest channel %s failed: %s", channel.channel, channel.error)
+    return len(report.channels)

@@ -132,7 +132,8 @@ def add_owed(store: Store, channel: str, now: str, min_significance: float = 0.0
     with _writing(store, f"mark what {channel} owes"):
         changes = store.db.execute(
             "INSERT INTO deliveries (channel, change_id, state, owed_at) "
-            "SELECT ?, changes.id, CASE WHEN changes.significance < ? THEN 'skipped' "
+            "SELECT ?, changes.id, CASE WHEN changes.significance < ? OR changes.notable = 0 "
+            "THEN 'skipped' "
             "ELSE 'pending' END, ? FROM changes, channels "
             "WHERE channels.channel = ? AND changes.id > channels.start_change_id "
             "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.change_id = changes.id "
