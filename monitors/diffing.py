@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import fast_diff_match_patch as dmp
 
-DEFAULT_DEADLINE = 0.15  # seconds per diff; benchmarks/diff.py measures the tail
+DEFAULT_DEADLINE = 0.05  # seconds for the line diff; benchmarks/diff.py measures the tail
+INLINE_DEADLINE = 0.01  # seconds per word-level run: the inline view is a preview
+_INLINE_RUN_LINES = 40  # lines per side of one changed run shown word by word
 _FIRST_CODE = 0xE000  # past the surrogates; leaves about a million distinct lines
 _LAST_CODE = 0x10FFFF
 _INLINE_MAX_CHARS = 4000
@@ -35,9 +37,7 @@ class LineDiff:
         return bool(self.added or self.removed)
 
 
-def _encode(
-    sequences: Sequence[Sequence[str]], deadline: float
-) -> tuple[list[str], bool] | None:
+def _encode(sequences: Sequence[Sequence[str]]) -> list[str] | None:
     codes: dict[str, str] = {}
     encoded = []
     for sequence in sequences:
@@ -50,7 +50,7 @@ def _encode(
                 code = codes[item] = chr(_FIRST_CODE + len(codes))
             chars.append(code)
         encoded.append("".join(chars))
-    return encoded, False
+    return encoded
 
 
 def edit_script(
@@ -59,10 +59,10 @@ def edit_script(
     """``[(op, count)]`` with op in ``= - +`` turning ``old`` into ``new``; and ``coarse``."""
     if list(old) == list(new):
         return ([("=", len(old))] if old else []), False
-    encoded = _encode([old, new], deadline)
+    encoded = _encode([old, new])
     if encoded is None:  # more distinct items than characters: replace everything
         return [("-", len(old)), ("+", len(new))], True
-    (a, b), _ = encoded
+    a, b = encoded
     started = time.perf_counter()
     ops = dmp.diff(a, b, timelimit=deadline, cleanup="No", counts_only=True)
     coarse = time.perf_counter() - started >= deadline
@@ -94,7 +94,7 @@ def diff_lines(
                 added.append(new[j][1])
                 j += 1
     unified = _unified(rows, old, new, context)
-    inline = _inline(rows, old, new, deadline) if (added or removed) else ""
+    inline = _inline(rows, old, new) if (added or removed) else ""
     return LineDiff(tuple(added), tuple(removed), unified, inline, coarse)
 
 
@@ -149,20 +149,31 @@ def _position(rows: list[tuple[str, int | None, int | None]], start: int, side: 
 
 def _inline(
     rows: list[tuple[str, int | None, int | None]],
-    old: Sequence[Line], new: Sequence[Line], deadline: float,
+    old: Sequence[Line], new: Sequence[Line],
 ) -> str:
-    """Word-level view of each run of changed lines: ``[-old words-]{+new words+}``."""
+    """Word-level view of each run of changed lines: ``[-old words-]{+new words+}``.
+
+    It is a preview, cut at a few thousand characters, so only as much is diffed as can
+    be shown: a rewritten 1 MB page costs no more than a changed paragraph.
+    """
     pieces: list[str] = []
+    size = 0
     run_old: list[str] = []
     run_new: list[str] = []
 
     def flush() -> None:
+        nonlocal size
         if run_old or run_new:
-            pieces.append(word_diff(" ".join(run_old), " ".join(run_new), deadline))
+            piece = word_diff(" ".join(run_old[:_INLINE_RUN_LINES]),
+                              " ".join(run_new[:_INLINE_RUN_LINES]), INLINE_DEADLINE)
+            pieces.append(piece)
+            size += len(piece)
             run_old.clear()
             run_new.clear()
 
     for op, i, j in rows:
+        if size > _INLINE_MAX_CHARS:
+            break
         if op == "-" and i is not None:
             run_old.append(old[i][1])
         elif op == "+" and j is not None:

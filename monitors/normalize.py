@@ -7,8 +7,10 @@ Everything here maps values to values and is tested with tables of cases
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -97,6 +99,8 @@ _STAMP_CONTEXT = re.compile(
 # A stamped line with at most this many other words is a date line, not a sentence.
 _STAMP_LINE_WORDS = 3
 MASK = "\u2022"  # what a masked stamp becomes: visible in previews, equal everywhere
+# Seconds the date filter may spend on one comparison (the diff has its own deadline).
+NORMALIZE_BUDGET = 0.08
 
 
 @lru_cache(maxsize=65536)
@@ -166,12 +170,44 @@ def apply_ignores(line: str, patterns: Sequence[re.Pattern[str]]) -> str:
     return line.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class ComparablePair:
+    old: list[tuple[str, str]]
+    new: list[tuple[str, str]]
+    #: False when the date filter ran out of time and left some lines unmasked.
+    complete: bool = True
+
+
+def comparable_pair(
+    old: Sequence[str], old_noise: Iterable[str], new: Sequence[str], new_noise: Iterable[str],
+    *, ignore: Sequence[re.Pattern[str]] = (), filter_dates: bool = True,
+    budget: float | None = None,
+) -> ComparablePair:
+    """Both versions' comparable lines, masking only lines that are not on both sides.
+
+    A line present verbatim in both versions compares equal whatever the mask would make
+    of it, so only the lines that differ pay for the date filter: the cost follows the
+    size of the change, not the size of the page. Past ``budget`` seconds the remaining
+    lines are compared as they are (coarser: a stamp may then show as a change).
+    """
+    unchanged = set(old) & set(new)
+    deadline = time.perf_counter() + budget if budget is not None else None
+    old_lines = comparable_lines(old, old_noise, ignore=ignore, filter_dates=filter_dates,
+                                 verbatim=unchanged, deadline=deadline)
+    new_lines = comparable_lines(new, new_noise, ignore=ignore, filter_dates=filter_dates,
+                                 verbatim=unchanged, deadline=deadline)
+    complete = deadline is None or time.perf_counter() < deadline
+    return ComparablePair(old_lines, new_lines, complete)
+
+
 def comparable_lines(
     lines: Iterable[str],
     noise: Iterable[str] = (),
     *,
     ignore: Sequence[re.Pattern[str]] = (),
     filter_dates: bool = True,
+    verbatim: set[str] | frozenset[str] = frozenset(),
+    deadline: float | None = None,
 ) -> list[tuple[str, str]]:
     """``(key, original)`` per line that counts; lines equal by key are the same line.
 
@@ -180,12 +216,14 @@ def comparable_lines(
     """
     to_drop = Counter(noise)
     result = []
-    for line in lines:
+    for number, line in enumerate(lines):
+        if deadline is not None and number % 256 == 255 and time.perf_counter() > deadline:
+            filter_dates = False
         if to_drop[line] > 0:
             to_drop[line] -= 1
             continue
         key = apply_ignores(line, ignore) if ignore else line
-        if filter_dates:
+        if filter_dates and line not in verbatim:
             key = mask_volatile(key)
         if key.strip(MASK + " .,:;|-–—/()[]"):
             result.append((key, line))

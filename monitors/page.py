@@ -20,9 +20,11 @@ from monitors.html import (
 )
 from monitors.keywords import focused
 from monitors.normalize import (
+    NORMALIZE_BUDGET,
     TEMPLATE_SELECTORS,
     VOLATILE_SELECTORS,
-    comparable_lines,
+    ComparablePair,
+    comparable_pair,
     compile_ignores,
     normalize_url,
 )
@@ -85,10 +87,12 @@ class PageMonitor(Monitor):
             data.update(template=template, template_links=template_links)
         return Extracted(text="\n".join(lines), data=data)
 
-    def _lines(self, version: Extracted) -> list[tuple[str, str]]:
-        return comparable_lines(
-            version.text.splitlines(), version.data.get("noise", ()),
+    def _lines(self, old: Extracted, new: Extracted) -> ComparablePair:
+        return comparable_pair(
+            old.text.splitlines(), old.data.get("noise", ()),
+            new.text.splitlines(), new.data.get("noise", ()),
             ignore=compile_ignores(self.config.ignore), filter_dates=self.config.filter_dates,
+            budget=NORMALIZE_BUDGET,
         )
 
     @staticmethod
@@ -105,8 +109,10 @@ class PageMonitor(Monitor):
     def compare(self, old: Extracted, new: Extracted) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        old_lines, new_lines = self._lines(old), self._lines(new)
+        pair = self._lines(old, new)
+        old_lines, new_lines = pair.old, pair.new
         diff = diff_lines(old_lines, new_lines)
+        coarse = diff.coarse or not pair.complete
         old_links, new_links = self._links(old), self._links(new)
         added = [new_links[k] for k in new_links if k not in old_links]
         removed = [old_links[k] for k in old_links if k not in new_links]
@@ -134,7 +140,7 @@ class PageMonitor(Monitor):
             template_only=all(line in template for line in (*diff.added, *diff.removed))
             and not documents,
         )
-        if diff.coarse:
+        if coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
         significance, reasons = score(evidence)
         return Change(
@@ -143,7 +149,7 @@ class PageMonitor(Monitor):
             diff=diff.unified,
             detail={
                 "added": list(diff.added), "removed": list(diff.removed),
-                "inline": diff.inline, "coarse": diff.coarse,
+                "inline": diff.inline, "coarse": coarse,
                 "links_added": added, "links_removed": removed, "documents": documents,
             },
             significance=significance,

@@ -14,7 +14,12 @@ from monitors.base import Monitor
 from monitors.diffing import diff_lines
 from monitors.errors import ExtractError
 from monitors.html import normalize_text
-from monitors.normalize import comparable_lines, compile_ignores, mask_volatile
+from monitors.normalize import (
+    NORMALIZE_BUDGET,
+    comparable_pair,
+    compile_ignores,
+    mask_volatile,
+)
 from monitors.records import Change, Extracted
 from monitors.significance import Evidence, score
 
@@ -84,11 +89,13 @@ class PdfMonitor(Monitor):
             return None
         ignore = compile_ignores(self.config.ignore)
         filter_dates = self.config.filter_dates
-        old_lines = comparable_lines(old.text.splitlines(), ignore=ignore,
-                                     filter_dates=filter_dates)
-        new_lines = comparable_lines(new.text.splitlines(), ignore=ignore,
-                                     filter_dates=filter_dates)
+        pair = comparable_pair(
+            old.text.splitlines(), (), new.text.splitlines(), (), ignore=ignore,
+            filter_dates=filter_dates, budget=NORMALIZE_BUDGET,
+        )
+        old_lines, new_lines = pair.old, pair.new
         diff = diff_lines(old_lines, new_lines)
+        coarse = diff.coarse or not pair.complete
         old_pages, new_pages = self._pages(old), self._pages(new)
         changed_pages = [
             n + 1 for n in range(min(len(old_pages), len(new_pages)))
@@ -102,7 +109,7 @@ class PdfMonitor(Monitor):
             lines_total=max(len(old_lines), len(new_lines)),
             metadata_only=not diff,
         )
-        if diff.coarse:
+        if coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
         significance, reasons = score(evidence)
         return Change(
@@ -113,7 +120,7 @@ class PdfMonitor(Monitor):
             detail={
                 "old": _facts(old.data), "new": _facts(new.data), "metadata_changed": metadata,
                 "pages_changed": changed_pages, "added": list(diff.added),
-                "removed": list(diff.removed), "inline": diff.inline, "coarse": diff.coarse,
+                "removed": list(diff.removed), "inline": diff.inline, "coarse": coarse,
             },
             significance=significance,
             reasons=reasons,
