@@ -60,7 +60,10 @@ class FeedMonitor(Monitor):
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
         headers = {"content-type": content_type} if content_type else None
-        parsed = feedparser.parse(body, response_headers=headers)
+        # Summaries are reduced to plain text by our own parser, so feedparser's HTML
+        # sanitizing and link rewriting would be work thrown away (a third of its time).
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False,
+                                  resolve_relative_uris=False)
         if not parsed.get("version") and not parsed.entries:
             reason = parsed.get("bozo_exception") or "no RSS or Atom structure found"
             raise ExtractError(f"invalid feed: {reason}")

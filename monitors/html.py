@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -44,6 +45,7 @@ def decode_html(body: bytes, content_type: str = "") -> str:
     return body.decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=131072)
 def normalize_line(line: str) -> str:
     line = unicodedata.normalize("NFC", line).translate(_INVISIBLE_CHARS)
     return _SPACES.sub(" ", line).strip()
@@ -119,11 +121,22 @@ def looks_like_js_shell(tree: LexborHTMLParser) -> bool:
     return any("javascript" in node.text().lower() for node in tree.css("noscript"))
 
 
+# Pages of one site repeat their navigation links, and versions of a page repeat most of
+# theirs: resolving each (href, base) once keeps link extraction off the profile.
+@lru_cache(maxsize=131072)
 def http_link(href: str, base: str) -> str | None:
     """Absolute http(s) URL for ``href`` (fragment dropped), or None for other schemes."""
     href = href.strip()
     if not href:
         return None
+    if "#" not in href and "/." not in href:
+        # The common shapes, without urllib: already absolute, or rooted at the host.
+        if href.startswith(("https://", "http://")):
+            return href
+        if href.startswith("/") and not href.startswith("//"):
+            origin = _origin(base)
+            if origin:
+                return origin + href
     try:
         absolute = urldefrag(urljoin(base, href)).url
     except ValueError:
@@ -131,6 +144,15 @@ def http_link(href: str, base: str) -> str | None:
     if urlsplit(absolute).scheme not in ("http", "https"):
         return None
     return absolute
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str:
+    """``scheme://host[:port]`` of an http(s) base URL, or "" to take the slow path."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def extract_links(root: LexborNode, base: str) -> list[list[str]]:

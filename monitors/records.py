@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -54,7 +55,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Extracted:
     """What a monitor kind keeps of a body: readable text plus kind-specific data.
 
@@ -65,8 +66,9 @@ class Extracted:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        # Cached: serializing a large page's content is the costliest part of storing it.
         payload = canonical_json({"text": self.text, "data": self.data})
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

@@ -19,6 +19,7 @@ from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
 from pipeline.politeness import polite_fetcher
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
+from pipeline.workers import Extractor, worker_count
 from storage.db import Store
 from storage.records import SUCCESS_OUTCOMES, Capture, Recorded, iso, utc_now
 
@@ -101,13 +102,18 @@ def select_monitors(
 
 
 async def check_monitor(
-    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
+    extractor: Extractor | None = None,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
-        outcome = stages.evaluate(monitor, fetched, state, store.load_content)  # 2-3.
+        extracted = None
+        if extractor is not None and stages.wants_extraction(fetched):
+            extracted = await extractor.extract(monitor, fetched)        # 2. (worker)
+        outcome = stages.evaluate(                                       # 2-3.
+            monitor, fetched, state, store.load_content, extracted)
     except Exception as exc:  # one broken source must not stop the run
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
@@ -146,22 +152,24 @@ async def run_cycle(
 ) -> CycleReport:
     """Check ``monitors`` concurrently within the configured limits, then report.
 
-    ``on_check`` is called as each check is stored (the progress bar).
-
-    The digest stage (5) is not part of the cycle yet: changes stay in the store.
+    ``on_check`` is called as each check is stored (the progress bar). Parsing runs in
+    worker processes when the cycle is large enough to pay for them (``workers``).
+    The digest (stage 5) follows the cycle in ``govwatch run``.
     """
     started = iso(utc_now())
     store.sync_monitors(config.organizations)
     settings = fetch_settings(config.defaults)
+    workers = worker_count(len(monitors), config.defaults.workers)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)
+        with Extractor(workers) as extractor:
 
-        async def one(monitor: Monitor) -> CheckReport:
-            report = await check_monitor(monitor, fetcher, store, policy)
-            if on_check is not None:
-                on_check(report)
-            return report
+            async def one(monitor: Monitor) -> CheckReport:
+                report = await check_monitor(monitor, fetcher, store, policy, extractor)
+                if on_check is not None:
+                    on_check(report)
+                return report
 
-        reports = await asyncio.gather(*(one(m) for m in monitors))
+            reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))

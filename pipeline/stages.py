@@ -69,13 +69,24 @@ def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted
         return snapshot, f"ExtractError: {type(exc).__name__}: {exc}"
 
 
+def wants_extraction(fetched: FetchResult) -> bool:
+    """Will ``evaluate`` extract this response? (So a caller can extract it elsewhere.)"""
+    status = fetched.status or 0
+    return (fetched.error is None and 200 <= status < 300 and bool(fetched.body)
+            and signals.response_signal(fetched) is None)
+
+
 def evaluate(
     monitor: Monitor,
     fetched: FetchResult,
     state: MonitorState,
     load_content: Callable[[str], Extracted],
+    extracted_result: tuple[Snapshot, Extracted | str] | None = None,
 ) -> Outcome:
-    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged."""
+    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged.
+
+    ``extracted_result`` is ``extract(monitor, fetched)`` done elsewhere (a worker).
+    """
     if fetched.error is not None:
         return failed(fetched, fetched.error, signal=state.signal)
     if fetched.status == 304:
@@ -88,7 +99,7 @@ def evaluate(
     if status >= 400 or status < 200:
         error = f"{HTTPStatusFailed.__name__}: HTTP {status} {fetched.reason}".strip()
         return failed(fetched, error, raw, signal=state.signal)
-    snapshot, extracted = extract(monitor, fetched)                         # extract
+    snapshot, extracted = extracted_result or extract(monitor, fetched)     # extract
     if isinstance(extracted, str):
         return failed(fetched, extracted, snapshot, signal=state.signal)
     signal = signals.content_signal(monitor.kind, extracted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 import respx
 
 from pipeline.config import Config, parse_config
@@ -48,16 +49,19 @@ def outcomes(report: CycleReport) -> dict[str, str]:
     return {check.monitor_id: check.outcome for check in report.checks}
 
 
-async def test_three_cycles_new_changed_unchanged(store: Store) -> None:
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
+async def test_three_cycles_new_changed_unchanged(store: Store, workers: int) -> None:
+    config = CONFIG.model_copy(update={
+        "defaults": CONFIG.defaults.model_copy(update={"workers": workers})})
     router = fakes.router()
     site(router, ["Report A"])
-    first = await cycle(CONFIG, store, router)
+    first = await cycle(config, store, router)
     assert outcomes(first) == {"pubs": "new", "feed": "new", "poster": "new", "broken": "error"}
     assert first.changes == []
 
     router = fakes.router()
     site(router, ["Report B", "Report A"], pdf=b"%PDF-1.4 v2")
-    second = await cycle(CONFIG, store, router)
+    second = await cycle(config, store, router)
     assert outcomes(second) == {
         "pubs": "changed", "feed": "changed", "poster": "changed", "broken": "error"}
     summaries = {c.monitor_id: c.summary for c in second.changes}
@@ -69,7 +73,7 @@ async def test_three_cycles_new_changed_unchanged(store: Store) -> None:
     assert "+Report B" in page_change["diff"]
     assert "Menu" not in page_change["diff"], "select: main leaves the nav out"
 
-    third = await cycle(CONFIG, store, router)
+    third = await cycle(config, store, router)
     assert outcomes(third) == {
         "pubs": "unchanged", "feed": "unchanged", "poster": "unchanged", "broken": "error"}
     assert store.monitor_state("broken").consecutive_failures == 3

@@ -1,0 +1,76 @@
+"""Extraction on the second core: a small process pool for parsing, off the event loop.
+
+On a two-core machine the event loop (HTTP, SQLite) fills one core and parsing pages and
+feeds would fill another; threads would not help, since the parsers hold the GIL. A pool
+of worker processes runs ``stages.extract`` and hands back the snapshot and content (with
+its hash already computed). Small cycles skip the pool: starting a worker costs more
+than a few dozen parses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+
+from monitors.base import Monitor
+from monitors.records import Extracted, FetchResult
+from pipeline import stages
+from storage.records import Snapshot
+
+# Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
+POOL_MIN_MONITORS = 40
+
+
+def extract_job(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted | str]:
+    """Runs in a worker: extract, and hash the content there too (it travels cached)."""
+    snapshot, extracted = stages.extract(monitor, fetched)
+    if isinstance(extracted, Extracted):
+        _ = extracted.content_hash
+    return snapshot, extracted
+
+
+def worker_count(monitors: int, configured: int | None) -> int:
+    """Workers for a cycle of ``monitors``: the configured number, else one per spare core."""
+    if configured is not None:
+        return configured
+    if monitors < POOL_MIN_MONITORS:
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+class Extractor:
+    """Extracts in worker processes when it has any, in-process otherwise."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def extract(
+        self, monitor: Monitor, fetched: FetchResult
+    ) -> tuple[Snapshot, Extracted | str]:
+        if self.workers <= 0:
+            return extract_job(monitor, fetched)
+        if self._pool is None:
+            # spawn: the parent has threads (resolver, executor) that fork would copy badly.
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, extract_job, monitor, fetched)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
