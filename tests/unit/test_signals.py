@@ -184,3 +184,16 @@ async def test_capture_hosts_allow_other_hosts_and_failures_are_recorded(store: 
     assert rows["https://elsewhere.org/x.pdf"]["snapshot_hash"] is not None
     assert rows["https://www.ohchr.org/gone.pdf"]["error"] == "HTTP 404 Not Found"
     assert rows["https://www.ohchr.org/gone.pdf"]["snapshot_hash"] is None
+
+
+async def test_a_page_that_stays_gone_raises_no_failure_alert(store: Store) -> None:
+    from storage.alerts import scan_alerts
+
+    blocked_or_gone: list[Respond] = [page, status(404, NOT_FOUND), status(404, NOT_FOUND),
+                                      status(410), status(404, NOT_FOUND)]
+    await cycles(store, blocked_or_gone)
+    assert scan_alerts(store, threshold=3) == 0
+    assert store.db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
+    # A source that really fails three times in a row does raise one.
+    await cycles(store, [status(500), status(500), status(500)])
+    assert scan_alerts(store, threshold=3) == 1
