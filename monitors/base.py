@@ -14,6 +14,7 @@ from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
 from monitors.errors import ConfigError
 from monitors.records import Change, Extracted
+from monitors.registry import register
 
 _REGISTRY: dict[str, type[Monitor]] = {}
 
@@ -31,14 +32,7 @@ class Monitor:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        kind = cls.__dict__.get("kind")
-        if not isinstance(kind, str) or not kind:
-            raise TypeError(f"{cls.__name__} must declare a non-empty class attribute 'kind'")
-        if kind in _REGISTRY:
-            raise TypeError(
-                f"monitor kind {kind!r} is already registered by {_REGISTRY[kind].__name__}"
-            )
-        _REGISTRY[kind] = cls
+        register(_REGISTRY, cls, "kind", "monitor kind")
 
     def __init__(self, config: MonitorConfig, org_id: str) -> None:
         self.config = config

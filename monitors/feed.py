@@ -13,6 +13,7 @@ from monitors.html import normalize_text, parse, readable_text
 from monitors.keywords import focused
 from monitors.normalize import mask_volatile, normalize_url
 from monitors.records import Change, Extracted
+from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
@@ -136,10 +137,8 @@ def _summary(
     added: list[dict[str, str]], updated: list[dict[str, Any]], removed: list[dict[str, str]]
 ) -> str:
     if added:
-        titles = "; ".join(e["title"] or e["link"] for e in added[:3])
-        more = f" (+{len(added) - 3} more)" if len(added) > 3 else ""
-        noun = "entry" if len(added) == 1 else "entries"
-        return f"{len(added)} new {noun}: {titles}{more}"
+        noun = "new entry" if len(added) == 1 else "new entries"
+        return titles_summary(len(added), noun, [e["title"] or e["link"] for e in added])
     if updated:
         titles = "; ".join(e["title"] or e["link"] for e in updated[:3])
         return f"{len(updated)} updated: {titles}"

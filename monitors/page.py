@@ -29,6 +29,7 @@ from monitors.normalize import (
     normalize_url,
 )
 from monitors.records import Change, Extracted
+from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
 
 
@@ -163,10 +164,8 @@ def _summary(
     lines_removed: tuple[str, ...],
 ) -> str:
     if documents:
-        titles = "; ".join(d["title"] or d["url"] for d in documents[:3])
-        more = f" (+{len(documents) - 3} more)" if len(documents) > 3 else ""
-        noun = "document" if len(documents) == 1 else "documents"
-        return f"{len(documents)} new {noun}: {titles}{more}"
+        noun = "new document" if len(documents) == 1 else "new documents"
+        return titles_summary(len(documents), noun, [d["title"] or d["url"] for d in documents])
     if links_added or links_removed:
         return f"links: {len(links_added)} added, {len(links_removed)} removed"
     return f"{len(lines_added)} line(s) added, {len(lines_removed)} removed"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from monitors.registry import register
 from notifications.digest import Digest
 from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage
@@ -47,14 +48,7 @@ class Notifier:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        channel = cls.__dict__.get("channel")
-        if not isinstance(channel, str) or not channel:
-            raise TypeError(f"{cls.__name__} must declare a non-empty class attribute 'channel'")
-        if channel in _REGISTRY:
-            raise TypeError(
-                f"channel {channel!r} is already registered by {_REGISTRY[channel].__name__}"
-            )
-        _REGISTRY[channel] = cls
+        register(_REGISTRY, cls, "channel", "channel")
 
     def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = ()) -> None:
         self.settings = settings
