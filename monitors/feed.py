@@ -9,7 +9,7 @@ import feedparser
 from monitors.base import Monitor
 from monitors.diffing import unified_text_diff
 from monitors.errors import ExtractError
-from monitors.html import normalize_text, parse, readable_text
+from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
 from monitors.normalize import mask_volatile, normalize_url
 from monitors.records import Change, Extracted
@@ -22,9 +22,7 @@ ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 def _plain(html_or_text: str) -> str:
     if "<" not in html_or_text:
         return normalize_text(html_or_text)
-    tree = parse(html_or_text)
-    root = tree.body or tree.root
-    return readable_text(root) if root is not None else ""
+    return readable_text(html_or_text)
 
 
 def entry_key(entry: dict[str, str]) -> str:

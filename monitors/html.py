@@ -25,6 +25,14 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _BLOCK_BREAK = "\x1f"
+_SPACES_BUT_BREAKS = re.compile(r"[^\S\x1f]+")
+# Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
+# replacement is a plain literal too.
+_BLOCK_TAG = re.compile(
+    r"<(?=/?(?:" + "|".join(name.strip() for name in BLOCK_TAGS.split(",")) + r")[\s/>])",
+    re.IGNORECASE,
+)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Zero-width and other format characters that render as nothing but break equality.
 _INVISIBLE_CHARS = dict.fromkeys(
     cp for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)
@@ -45,7 +53,7 @@ def decode_html(body: bytes, content_type: str = "") -> str:
     return body.decode("utf-8", errors="replace")
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=16384)
 def normalize_line(line: str) -> str:
     line = unicodedata.normalize("NFC", line).translate(_INVISIBLE_CHARS)
     return _SPACES.sub(" ", line).strip()
@@ -66,27 +74,31 @@ def remove_invisible(root: LexborNode, extra_selectors: tuple[str, ...] = ()) ->
             node.decompose()
 
 
-def mark_blocks(root: LexborNode) -> None:
-    """Mark block boundaries once, so any node's text splits into its lines."""
-    for node in root.css(BLOCK_TAGS):
-        node.insert_before(_BLOCK_BREAK)
-        node.insert_after(_BLOCK_BREAK)
+def mark_block_boundaries(html: str) -> str:
+    """Put a line-break marker before every block tag, opening or closing, in the source.
+
+    One regex pass over the HTML string costs a fraction of inserting text nodes into the
+    parsed tree, and gives the same text: a marker where a block starts or ends.
+    """
+    return _BLOCK_TAG.sub(_BLOCK_BREAK + "<", html)
 
 
 def lines_of(node: LexborNode) -> list[str]:
-    """Normalized non-empty lines of a node whose blocks were marked."""
-    lines = (normalize_line(line) for line in node.text(deep=True).split(_BLOCK_BREAK))
-    return [line for line in lines if line]
+    """Normalized non-empty lines of a node parsed from marked HTML."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", node.text(deep=True)))
+    text = _SPACES_BUT_BREAKS.sub(" ", text)
+    return [line for line in (part.strip() for part in text.split(_BLOCK_BREAK)) if line]
 
 
-def readable_text(root: LexborNode) -> str:
-    """Text of ``root`` with one line per block element and normalized whitespace.
+def readable_text(html: str) -> str:
+    """Text of an HTML fragment with one line per block element and normalized whitespace.
 
     Newlines in the HTML source are just whitespace, as in a browser; only block
     boundaries (marked with a control character no page text uses) start a line.
     """
-    mark_blocks(root)
-    return "\n".join(lines_of(root))
+    tree = parse(mark_block_boundaries(html))
+    root = tree.body or tree.root
+    return "\n".join(lines_of(root)) if root is not None else ""
 
 
 def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
@@ -123,7 +135,7 @@ def looks_like_js_shell(tree: LexborHTMLParser) -> bool:
 
 # Pages of one site repeat their navigation links, and versions of a page repeat most of
 # theirs: resolving each (href, base) once keeps link extraction off the profile.
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=32768)
 def http_link(href: str, base: str) -> str | None:
     """Absolute http(s) URL for ``href`` (fragment dropped), or None for other schemes."""
     href = href.strip()

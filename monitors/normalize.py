@@ -103,7 +103,7 @@ MASK = "\u2022"  # what a masked stamp becomes: visible in previews, equal every
 NORMALIZE_BUDGET = 0.08
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)
 def normalize_url(url: str) -> str:
     """Canonical form of a link: no fragment, no session ids or cache busters, sorted query."""
     try:
@@ -139,7 +139,7 @@ _DAY_WORDS = (*_WEEKDAY_NAMES, "yesterday", "today")
 _STAMP_MAX_SPACES = 12
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def mask_volatile(line: str) -> str:
     """Mask what changes by itself: counters, relative times, tokens, and date stamps."""
     lower = line.lower()

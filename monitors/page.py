@@ -13,7 +13,7 @@ from monitors.html import (
     extract_links,
     lines_of,
     looks_like_js_shell,
-    mark_blocks,
+    mark_block_boundaries,
     outermost,
     parse,
     remove_invisible,
@@ -43,7 +43,7 @@ class PageMonitor(Monitor):
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
-        tree = parse(decode_html(body, content_type))
+        tree = parse(mark_block_boundaries(decode_html(body, content_type)))
         base = url or self.config.url
         base_tag = tree.css_first("base[href]")
         if base_tag is not None:
@@ -70,7 +70,6 @@ class PageMonitor(Monitor):
         template_links: list[str] = []
         for region in regions:
             remove_invisible(region, self.config.exclude)
-            mark_blocks(region)
             for node in outermost(region.css(noise_selector)):
                 noise.extend(lines_of(node))
                 noise_links.extend(link for link, _ in extract_links(node, base))

@@ -24,12 +24,16 @@ from storage.records import Snapshot
 POOL_MIN_MONITORS = 40
 
 
-def extract_job(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted | str]:
-    """Runs in a worker: extract, and hash the content there too (it travels cached)."""
+def extract_job(monitor: Monitor, fetched: FetchResult) -> tuple[str, Extracted | str]:
+    """Runs in a worker: extract, and hash there too (the content travels with its hash).
+
+    Only the body's hash goes back: the parent has the body, and shipping it back would
+    double what crosses the process boundary.
+    """
     snapshot, extracted = stages.extract(monitor, fetched)
     if isinstance(extracted, Extracted):
         _ = extracted.content_hash
-    return snapshot, extracted
+    return snapshot.hash, extracted
 
 
 def worker_count(monitors: int, configured: int | None) -> int:
@@ -52,14 +56,18 @@ class Extractor:
         self, monitor: Monitor, fetched: FetchResult
     ) -> tuple[Snapshot, Extracted | str]:
         if self.workers <= 0:
-            return extract_job(monitor, fetched)
+            return stages.extract(monitor, fetched)
         if self._pool is None:
             # spawn: the parent has threads (resolver, executor) that fork would copy badly.
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn")
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, extract_job, monitor, fetched)
+        body_hash, extracted = await loop.run_in_executor(
+            self._pool, extract_job, monitor, fetched
+        )
+        body = fetched.body or b""
+        return Snapshot(body_hash, body, fetched.content_type), extracted
 
     def close(self) -> None:
         if self._pool is not None:
