@@ -25,12 +25,10 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _BLOCK_BREAK = "\x1f"
-_SPACES_BUT_BREAKS = re.compile(r"[^\S\x1f]+")
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
 _BLOCK_TAG = re.compile(
-    r"<(?=/?(?:" + "|".join(name.strip() for name in BLOCK_TAGS.split(",")) + r")[\s/>])",
-    re.IGNORECASE,
+    r"<(?=/?(?i:" + "|".join(name.strip() for name in BLOCK_TAGS.split(",")) + r")[\s/>])"
 )
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Zero-width and other format characters that render as nothing but break equality.
@@ -85,9 +83,11 @@ def mark_block_boundaries(html: str) -> str:
 
 def lines_of(node: LexborNode) -> list[str]:
     """Normalized non-empty lines of a node parsed from marked HTML."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", node.text(deep=True)))
-    text = _SPACES_BUT_BREAKS.sub(" ", text)
-    return [line for line in (part.strip() for part in text.split(_BLOCK_BREAK)) if line]
+    text = node.text(deep=True)
+    if not text.isascii():
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    lines = (" ".join(part.split()) for part in text.split(_BLOCK_BREAK))
+    return [line for line in lines if line]
 
 
 def readable_text(html: str) -> str:
