@@ -18,22 +18,25 @@ from types import TracebackType
 from monitors.base import Monitor
 from monitors.records import Extracted, FetchResult
 from pipeline import stages
+from storage.blobs import compress_body
 from storage.records import Snapshot
 
 # Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
 POOL_MIN_MONITORS = 40
 
 
-def extract_job(monitor: Monitor, fetched: FetchResult) -> tuple[str, Extracted | str]:
-    """Runs in a worker: extract, and hash there too (the content travels with its hash).
+def extract_job(
+    monitor: Monitor, fetched: FetchResult
+) -> tuple[str, bytes, Extracted | str]:
+    """Runs in a worker: extract, hash and compress there too.
 
-    Only the body's hash goes back: the parent has the body, and shipping it back would
-    double what crosses the process boundary.
+    The body's hash and its compressed form go back, not the body: the parent has it, and
+    the compressed copy is what it stores. The content travels with its hash and JSON.
     """
     snapshot, extracted = stages.extract(monitor, fetched)
     if isinstance(extracted, Extracted):
         _ = extracted.content_hash
-    return snapshot.hash, extracted
+    return snapshot.hash, compress_body(snapshot.body), extracted
 
 
 def worker_count(monitors: int, configured: int | None) -> int:
@@ -63,11 +66,11 @@ class Extractor:
                 self.workers, mp_context=multiprocessing.get_context("spawn")
             )
         loop = asyncio.get_running_loop()
-        body_hash, extracted = await loop.run_in_executor(
+        body_hash, compressed, extracted = await loop.run_in_executor(
             self._pool, extract_job, monitor, fetched
         )
         body = fetched.body or b""
-        return Snapshot(body_hash, body, fetched.content_type), extracted
+        return Snapshot(body_hash, body, fetched.content_type, compressed), extracted
 
     def close(self) -> None:
         if self._pool is not None:

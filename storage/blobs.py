@@ -11,6 +11,11 @@ COMPRESSION = "zstd"
 _LEVEL = 3
 
 
+def compress_body(body: bytes) -> bytes:
+    """Compress as the store does, in a process of its own (a parsing worker)."""
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(body)
+
+
 class BlobCodec:
     """Compresses bodies for storage. One per store: zstd contexts are not thread-safe."""
 

@@ -178,7 +178,9 @@ class Store:
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
         """
         now = iso(utc_now())
-        compressed = self._codec.compress(snapshot.body) if snapshot is not None else None
+        compressed = None
+        if snapshot is not None:
+            compressed = snapshot.compressed or self._codec.compress(snapshot.body)
         try:
             with self.db.atomic():
                 recorded = self._record(
@@ -214,7 +216,7 @@ class Store:
         if content is not None:
             db.execute(
                 "INSERT OR IGNORE INTO contents (hash, text, data) VALUES (?, ?, ?)",
-                [content.content_hash, content.text, canonical_json(content.data)],
+                [content.content_hash, content.text, content.data_json],
             )
         headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
         check_id = db.table("checks").insert(

@@ -29,6 +29,8 @@ class Snapshot:
     hash: str
     body: bytes
     content_type: str
+    #: The body already compressed with the store's codec (done in a parsing worker).
+    compressed: bytes | None = None
 
     @classmethod
     def of(cls, body: bytes, content_type: str = "") -> Snapshot:
