@@ -23,7 +23,6 @@ INVISIBLE = (
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 _BLOCK_BREAK = "\x1f"
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
@@ -53,8 +52,10 @@ def decode_html(body: bytes, content_type: str = "") -> str:
 
 @lru_cache(maxsize=16384)
 def normalize_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).translate(_INVISIBLE_CHARS)
-    return _SPACES.sub(" ", line).strip()
+    """One line: NFC, no invisible characters, runs of whitespace folded to one space."""
+    if not line.isascii():
+        line = unicodedata.normalize("NFC", line).translate(_INVISIBLE_CHARS)
+    return " ".join(line.split())
 
 
 def normalize_text(text: str) -> str:
