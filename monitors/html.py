@@ -26,9 +26,11 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNOR
 _BLOCK_BREAK = "\x1f"
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
-_BLOCK_TAG = re.compile(
-    r"<(?=/?(?i:" + "|".join(name.strip() for name in BLOCK_TAGS.split(",")) + r")[\s/>])"
-)
+_BLOCK_NAMES = "|".join(name.strip() for name in BLOCK_TAGS.split(","))
+_BLOCK_TAG = re.compile(r"<(?=/?(?:" + _BLOCK_NAMES + r")[\s/>])")
+# Case-insensitive matching is several times slower; most pages write tags in lower case.
+_BLOCK_TAG_ANY_CASE = re.compile(r"<(?=/?(?i:" + _BLOCK_NAMES + r")[\s/>])")
+_UPPERCASE_TAG = re.compile(r"</?[A-Z]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Zero-width and other format characters that render as nothing but break equality.
 _INVISIBLE_CHARS = dict.fromkeys(
@@ -79,7 +81,8 @@ def mark_block_boundaries(html: str) -> str:
     One regex pass over the HTML string costs a fraction of inserting text nodes into the
     parsed tree, and gives the same text: a marker where a block starts or ends.
     """
-    return _BLOCK_TAG.sub(_BLOCK_BREAK + "<", html)
+    pattern = _BLOCK_TAG_ANY_CASE if _UPPERCASE_TAG.search(html) else _BLOCK_TAG
+    return pattern.sub(_BLOCK_BREAK + "<", html)
 
 
 def lines_of(node: LexborNode) -> list[str]:
