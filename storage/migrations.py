@@ -121,8 +121,20 @@ def _outbox(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _deferred_search(db: sqlite_utils.Database) -> None:
+    """Full-text indexing leaves the write path: `search` indexes what is new first.
+
+    Indexing a page's text cost about as much as storing the whole check; a search is rare
+    and can pay for the versions recorded since the last one.
+    """
+    db.execute("DROP TRIGGER IF EXISTS contents_fts_insert")
+    db.table("contents").add_column("indexed", int)
+    db.execute("UPDATE contents SET indexed = 1")  # the trigger indexed every row so far
+    db.execute("CREATE INDEX contents_unindexed ON contents (hash) WHERE indexed IS NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _initial, _detection, audit_trail, _unattended, _outbox,
+    _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
 ]
 
 

@@ -24,6 +24,17 @@ def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str,
     return "".join(f" AND {c}" for c in clauses), params
 
 
+def refresh_index(store: Store) -> int:
+    """Index the extracted texts recorded since the last refresh; returns how many."""
+    with store.db.atomic():
+        added = store.db.execute(
+            f"INSERT INTO {FTS_TABLE} (hash, text) SELECT hash, coalesce(text, '') "
+            "FROM contents WHERE indexed IS NULL"
+        ).rowcount
+        store.db.execute("UPDATE contents SET indexed = 1 WHERE indexed IS NULL")
+    return int(added)
+
+
 def search(
     store: Store,
     query: str,
@@ -37,6 +48,7 @@ def search(
     ``query`` is FTS5 syntax: words (all must appear), "a phrase", OR, NOT, prefix*.
     A version is a check that saw the text; ``versions`` lists them oldest first.
     """
+    refresh_index(store)
     scope, scope_params = _scope(org_ids, monitor_ids)
     in_scope = ("SELECT 1 FROM checks JOIN monitors ON monitors.id = checks.monitor_id "
                 f"WHERE checks.content_hash = {FTS_TABLE}.hash{scope}")

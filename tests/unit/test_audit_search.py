@@ -83,3 +83,25 @@ def test_the_migration_indexes_existing_texts(history: History, store: Store,
     result = json.loads(govwatch(old, "search", "sandbox", "--json").stdout)
     assert [m["content_hash"] for m in result] == [
         store.db.table("checks").get(history.versions[12][0])["content_hash"]]
+
+
+def test_runs_do_not_index_and_search_catches_up(store: Store) -> None:
+    from monitors.records import Extracted
+    from pipeline.config import parse_config
+    from storage.records import Check, Snapshot
+    from storage.search import refresh_index, search
+
+    config = parse_config("organizations:\n  - id: o\n    name: O\n    monitors:\n"
+                          "      - {id: m, kind: page, url: 'https://o.org/'}\n")
+    store.sync_monitors(config.organizations)
+    for n, word in enumerate(("quokka", "axolotl")):
+        content, snapshot = Extracted(text=f"a {word} appears"), Snapshot.of(word.encode())
+        store.record(Check(monitor_id="m", started_at=f"2026-11-28T10:0{n}:00.000+00:00",
+                           duration_ms=1, url="https://o.org/", outcome="new",
+                           snapshot_hash=snapshot.hash, content_hash=content.content_hash),
+                     snapshot=snapshot, content=content)
+    indexed = store.db.execute("SELECT count(*) FROM contents_fts").fetchone()[0]
+    assert indexed == 0, "recording a check leaves the full-text index alone"
+    assert [m["snippet"] for m in search(store, "axolotl")] == ["a [axolotl] appears"]
+    assert refresh_index(store) == 0, "search indexed everything pending"
+    assert store.db.execute("SELECT count(*) FROM contents_fts").fetchone()[0] == 2
