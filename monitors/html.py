@@ -184,5 +184,11 @@ def extract_links(root: LexborNode, base: str) -> list[list[str]]:
     return links
 
 
+def link_urls(root: LexborNode, base: str) -> list[str]:
+    """The absolute http(s) URLs a region links to (no texts: for membership tests)."""
+    urls = (http_link(a.attributes.get("href") or "", base) for a in root.css("a[href]"))
+    return [url for url in urls if url is not None]
+
+
 def parse(html: str) -> LexborHTMLParser:
     return LexborHTMLParser(html)

@@ -12,6 +12,7 @@ from monitors.html import (
     decode_html,
     extract_links,
     lines_of,
+    link_urls,
     looks_like_js_shell,
     mark_block_boundaries,
     outermost,
@@ -72,10 +73,10 @@ class PageMonitor(Monitor):
             remove_invisible(region, self.config.exclude)
             for node in outermost(region.css(noise_selector)):
                 noise.extend(lines_of(node))
-                noise_links.extend(link for link, _ in extract_links(node, base))
+                noise_links.extend(link_urls(node, base))
             for node in outermost(region.css(TEMPLATE_SELECTORS)):
                 template.extend(lines_of(node))
-                template_links.extend(link for link, _ in extract_links(node, base))
+                template_links.extend(link_urls(node, base))
             links.extend(extract_links(region, base))
             lines.extend(lines_of(region))
         data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts}
