@@ -9,6 +9,7 @@ in the same directory and renamed over the old one, so a reader never sees half 
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 import uuid
@@ -92,8 +93,15 @@ def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    A process killed mid-write (kill -9 runs no cleanup) leaves its temporary behind; the
+    next write of the same file removes it, which is safe because one process at a time
+    delivers (the delivery lock), so no other writer's temporary can be in flight.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"):
+        stale.unlink(missing_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=".tmp")
     try:

@@ -33,6 +33,7 @@ from notifications.digest import Digest
 from storage import outbox
 from storage.alerts import scan_alerts
 from storage.chain import current_heads
+from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.records import iso
 
@@ -159,12 +160,13 @@ def deliver_channel(store: Store, notifier: Notifier, now: datetime) -> ChannelR
                     [a.alert_id for a in digest.alerts], messages)
                 opened = 1
                 open_digests.append(digest_id)
+                crash_point("digest-opened")
                 for message in outbox.unsent_messages(store, channel):       # step 3
                     if message.digest_id == digest_id:
                         delivered += _send(store, session, message, refused, now)
                         sent += 1
         notifier.publish(store, now)
-        _crash_point()
+        _crash_point("channel-published")
         for digest_id in open_digests:  # digests without messages (feeds) close here
             if outbox.close_digest(store, digest_id, iso(now)):
                 delivered += outbox.delivered_count(store, digest_id)
@@ -183,13 +185,15 @@ def _send(
 ) -> int:
     """Send one stored message and commit it; returns the items its digest delivered."""
     refused_here = session.send(message)
-    _crash_point()  # the duplicate window: accepted by the server, not yet committed
+    # The duplicate window: accepted by the server, not yet committed.
+    _crash_point("message-accepted")
     refused.extend(refused_here)
     if outbox.message_sent(store, message.id, iso(now), refused_here):
         return outbox.delivered_count(store, message.digest_id)
     return 0
 
 
-def _crash_point() -> None:
+def _crash_point(name: str) -> None:
     if os.environ.get(CRASH_AFTER_SEND) == "1":
         os._exit(137)
+    crash_point(name)

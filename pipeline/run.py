@@ -20,6 +20,7 @@ from pipeline.fetch import Fetcher, FetchSettings, build_client
 from pipeline.politeness import polite_fetcher
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from pipeline.workers import Extractor, worker_count
+from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.records import SUCCESS_OUTCOMES, Capture, Recorded, iso, utc_now
 
@@ -133,6 +134,7 @@ async def check_monitor(
         change=change, every=monitor.config.every, signal=outcome.signal,
         notable=notable, captures=captures, next_attempt=next_attempt,
     )
+    crash_point("check-recorded")
     return CheckReport(
         org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
         outcome=outcome.check.outcome, check_id=recorded.check_id,

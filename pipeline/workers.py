@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
@@ -23,6 +25,26 @@ from storage.records import Snapshot
 
 # Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
 POOL_MIN_MONITORS = 40
+# How often a worker looks whether its parent is still there.
+PARENT_POLL_SECONDS = 0.25
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit when the parent is gone instead of lingering forever.
+
+    A parent killed with SIGKILL (OOM killer, a timeout, kill -9) cannot shut its pool
+    down, and an idle worker blocks on its call queue, whose write end it holds itself, so
+    it would never see EOF: every crashed cron run would leave a worker (and its resource
+    tracker) behind. The orphan is re-parented, so a changed parent pid means the parent
+    died (found by the crash campaign, tests/integration/test_crash_campaign.py).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="govwatch-parent-watch", daemon=True).start()
 
 
 def extract_job(
@@ -63,7 +85,8 @@ class Extractor:
         if self._pool is None:
             # spawn: the parent has threads (resolver, executor) that fork would copy badly.
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn")
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent, initargs=(os.getpid(),),
             )
         loop = asyncio.get_running_loop()
         body_hash, compressed, extracted = await loop.run_in_executor(

@@ -17,6 +17,7 @@ from monitors.errors import StorageError
 from monitors.records import Change, Extracted, canonical_json
 from storage.blobs import COMPRESSION, BlobCodec
 from storage.chain import chain_check
+from storage.crashpoints import crash_point
 from storage.migrations import migrate, schema_version
 from storage.records import (
     SUCCESS_OUTCOMES,
@@ -193,6 +194,7 @@ class Store:
                 self.db.execute(
                     "UPDATE monitors SET signal = ? WHERE id = ?", [signal, check.monitor_id]
                 )
+                crash_point("check-uncommitted")
                 return recorded
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record check of {check.monitor_id}: {exc}") from exc
