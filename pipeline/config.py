@@ -69,7 +69,7 @@ class Defaults(StrictModel):
     user_agent: str = DEFAULT_USER_AGENT
     concurrency: int = Field(default=32, ge=1, le=1024)
     per_host: int = Field(default=2, ge=1, le=64)
-    #: Worker processes that parse pages and feeds (None: one per spare core, for cycles
+    #: Worker processes that parse pages and feeds (None: one per core, at most 4, for cycles
     #: of 40 monitors or more; 0: parse in the main process).
     workers: int | None = Field(default=None, ge=0, le=16)
     # Unattended operation (scheduling, politeness, health); see pipeline/schedule.py.

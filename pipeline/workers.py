@@ -62,12 +62,16 @@ def extract_job(
 
 
 def worker_count(monitors: int, configured: int | None) -> int:
-    """Workers for a cycle of ``monitors``: the configured number, else one per spare core."""
+    """Workers for a cycle of ``monitors``: the configured number, else one per core.
+
+    One per core, not per spare core: the main process mostly waits on the network, and on
+    two cores one worker left it idle while the worker was the bottleneck (cycle.py).
+    """
     if configured is not None:
         return configured
     if monitors < POOL_MIN_MONITORS:
         return 0
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class Extractor:
