@@ -40,6 +40,37 @@ from peer_runners import TOOLS, Measured, Reported, SourceSpec, Tool, ensure_pee
 
 HERE = Path(__file__).resolve().parent
 FLOOR_STEADY, FLOOR_FIRST, FLOOR_STORAGE = 1 / 4, 1 / 2, 1 / 2
+NOTES = (
+    "Each tool runs through its command line, so wall time includes interpreter start, "
+    "imports and loading the job list (govwatch: about 0.8 s of imports and 0.4 s to load a "
+    "1000-monitor config on this machine; urlwatch starts in about 0.5 s).",
+    "Concurrency is each tool's default and differs by design: govwatch keeps 32 fetches in "
+    "flight, at most 2 per host, and reads robots.txt once per host (the 20 extra requests of "
+    "its first cycle); urlwatch runs 10 threads with no per-host limit; webchanges runs "
+    "Python's default thread pool (6 threads on 2 cores).",
+    "The work per page differs: urlwatch's `html2text` (method `re`) strips tags with regular "
+    "expressions; webchanges converts to Markdown with the html2text library; govwatch "
+    "extracts text, links and noise regions, scores the change, indexes the text for full-text "
+    "search and keeps every raw body, in one SQLite transaction per check.",
+    "The peers run on their defaults, with no filter for the footer stamp: a user would add "
+    "one (a `re.sub` filter or an element exclusion) after the first false alerts. govwatch "
+    "masks the stamp with its built-in date-stamp filter; this form of stamp "
+    "(`Page generated: 2026-11-28 10:00:00.123456 UTC`) is one it recognizes, other forms (a "
+    "render time in ms, a random token in the text) are not measured here.",
+    "The noise cycle with validators on is clean for every tool by construction: the site "
+    "answers 304 to all of them.",
+    "webchanges keeps at most 4 snapshots per job (its default `max_snapshots`), so its store "
+    "stops growing after 4 revisions; urlwatch keeps every changed version until "
+    "`--gc-cache`; govwatch keeps every raw body (no `retention` configured).",
+    "Changes are counted from each tool's stdout: govwatch's `CHANGE #...` lines (URL in <>), "
+    "the peers' `CHANGED: ...` report lines with the job's URL, each job once; a first cycle "
+    "is judged by how many sources each tool reported as new.",
+    "Peak RSS is the largest sum over the tool's process tree (govwatch: the main process and "
+    "its parsing worker), sampled every 0.2 s, or wait4's maximum if larger. CPU is the "
+    "child's rusage including the processes it reaped.",
+    "One run on a shared 2-core machine: the site, the tool and other sessions share the "
+    "cores (see the load averages); repeated runs differ by tens of percent.",
+)
 EDITS = {"append": "adds one dated update to the page's list and leaves the rest as it was",
          "rewrite": "adds one dated update and rewrites the whole body (a worst case)"}
 
@@ -159,7 +190,9 @@ def timing_phase(bench: Bench, tools: list[Tool]) -> list[Row]:
     plan: list[tuple[str, bool, float]] = [
         ("1 all new", etags, 0.0),
         (f"2 {args.change_share:.0%} changed", etags, args.change_share),
-        *((f"{3 + i} noise, validators {'on' if on else 'off'}", on, 0.0)
+        # with --etags off the "on" cycle is the first to receive validators: no 304 yet
+        *((f"{3 + i} noise, validators {'on' if on else 'off'}"
+           + (" (unprimed)" if on and not etags else ""), on, 0.0)
           for i, on in enumerate(noise_order)),
     ]
     rows: list[Row] = []
@@ -269,7 +302,7 @@ def main() -> int:
                              "the whole body (rewrite, cycle.py's worst case)")
     parser.add_argument("--revisions", type=int, default=10)
     parser.add_argument("--storage-monitors", type=int, default=0,
-                        help="sources in the storage phase (default: all); 0 skips nothing")
+                        help="sources in the storage phase (default 0: all of them)")
     parser.add_argument("--storage-share", type=float, default=1.0,
                         help="share of sources revised before each storage cycle")
     parser.add_argument("--tools", default="govwatch,urlwatch,webchanges")
@@ -337,7 +370,9 @@ def main() -> int:
             f"# govwatch against urlwatch and webchanges, {date.today().isoformat()}\n\n"
             f"`{command}`\n\n{setup}\n\n{table(rows, markdown=True)}\n\n## Floors\n\n"
             + "\n".join(f"- {ln}" for ln in lines) + "\n\n## Settings\n\n"
-            + "\n".join(settings) + "\n\n## Machine\n\n" + "\n".join(f"- {m}" for m in about)
+            + "\n".join(settings) + "\n\n## Reading these numbers\n\n"
+            + "\n".join(f"- {n}" for n in NOTES) + "\n\n## Machine\n\n"
+            + "\n".join(f"- {m}" for m in about)
             + "\n" + "\n".join(f"- load average {when}: {tuple(round(v, 2) for v in load)}"
                                for when, load in loads) + "\n")
         print(f"\nwritten: {out.relative_to(HERE.parent)}")
