@@ -1,4 +1,4 @@
-"""A local stand-in for many official websites, for benchmarks/cycle.py.
+"""A local stand-in for many official websites, for benchmarks/cycle.py and peers.py.
 
 One aiohttp.web event loop serves every host (one port per host on 127.0.0.1) with
 deterministic HTML pages and RSS feeds, adds a fixed latency to each response, answers
@@ -8,6 +8,13 @@ counts what it sends. Control endpoints (never delayed, never counted) on every 
     GET  /_control/stats           counters and the server's own CPU time
     POST /_control/reset           every source back to revision 0
     POST /_control/bump?share=0.1  bump the revision of that share of sources; lists URLs
+    POST /_control/validators?on=1 send and honour ETag / Last-Modified (on=0: neither)
+
+``--noise`` stamps every page's footer with the time of the request (to the microsecond),
+so the body differs on every request while the page's revision, and so its ETag (then a
+weak one, as a CMS would send), stays the same. ``--etags off`` starts with validators off.
+``--edits append`` makes a page revision add one update and leave the rest of the page as it
+was (the default, ``rewrite``, also reshuffles the whole body, as cycle.py measured it).
 
 Run as a script it prints one ``READY {"ports": [...]}`` line and serves until it is
 terminated, its parent goes away or ``--lifetime`` seconds have passed.
@@ -92,7 +99,9 @@ def _links(rng: random.Random, text: Text, prefix: str, n: int) -> str:
     )
 
 
-def page_html(text: Text, host: int, i: int, rev: int) -> bytes:
+def page_html(text: Text, host: int, i: int, rev: int, edits: str = "rewrite") -> bytes:
+    """``edits="rewrite"``: a revision adds an update and rewrites the whole body (every
+    random choice after the updates list shifts); ``"append"``: it only adds the update."""
     rng = random.Random(host)  # navigation, sidebar and footer are the same site-wide
     agency = f"National AI Office {host:02d}"
     nav = "".join(
@@ -114,7 +123,9 @@ def page_html(text: Text, host: int, i: int, rev: int) -> bytes:
     target = rng.randint(20_000, 100_000)
     updates = "".join(
         f"<li><time>{(BASE_DATE + timedelta(days=r)).date()}</time> "
-        f'<a href="/news/update-{i}-{r}">Update {r}: {escape(text.title(rng))}</a></li>'
+        f'<a href="/news/update-{i}-{r}">Update {r}: '
+        f"{escape(text.title(rng if edits == 'rewrite' else random.Random(f'{host}-{i}-{r}')))}"
+        "</a></li>"
         for r in range(rev, 0, -1)
     )
     head = (
@@ -137,6 +148,8 @@ def page_html(text: Text, host: int, i: int, rev: int) -> bytes:
     )
     parts = [head]
     size = len(head) + len(footer)
+    if edits == "append":  # the body keeps every section however long the updates grow
+        size -= len(updates)
     s = 0
     while size < target:
         s += 1
@@ -186,12 +199,23 @@ class Source:
     body: bytes = b""
     etag: str = ""
     modified: datetime = BASE_DATE
+    stamp_at: int = -1  # where the noise goes: just before the page's </footer>
 
-    def render(self, text: Text) -> None:
-        make = feed_xml if self.feed else page_html
-        self.body = make(text, self.host, self.index, self.rev)
+    def render(self, text: Text, edits: str = "rewrite") -> None:
+        if self.feed:
+            self.body = feed_xml(text, self.host, self.index, self.rev)
+        else:
+            self.body = page_html(text, self.host, self.index, self.rev, edits)
         self.etag = '"' + hashlib.sha1(self.body).hexdigest()[:20] + '"'
         self.modified = BASE_DATE + timedelta(hours=self.rev)
+        self.stamp_at = -1 if self.feed else self.body.rfind(b"</footer>")
+
+    def payload(self, noise: bool) -> bytes:
+        if not noise or self.stamp_at < 0:
+            return self.body
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        stamp = f'<p class="generated">Page generated: {now} UTC</p>'.encode()
+        return self.body[:self.stamp_at] + stamp + self.body[self.stamp_at:]
 
 
 @dataclass
@@ -199,6 +223,9 @@ class Site:
     ports: list[int]
     plan: list[tuple[int, int]]
     latency: float
+    noise: bool = False
+    validators: bool = True
+    edits: str = "rewrite"
     text: Text = field(default_factory=Text)
     sources: dict[tuple[int, str], Source] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -210,7 +237,7 @@ class Site:
             for i in range(feeds):
                 self.sources[(self.ports[host], feed_path(i))] = Source(host, i, True)
         for source in self.sources.values():
-            source.render(self.text)
+            source.render(self.text, self.edits)
         self.zero()
 
     def zero(self) -> None:
@@ -225,16 +252,17 @@ class Site:
             return web.Response(text=ROBOTS, headers={"Cache-Control": "max-age=86400"})
         if source is None:
             return web.Response(status=404, text="not found")
-        headers = {
-            "ETag": source.etag, "Cache-Control": "max-age=300",
-            "Last-Modified": format_datetime(source.modified, usegmt=True),
-        }
-        if _not_modified(request, source):
-            self.counts["not_modified"] += 1
-            return web.Response(status=304, headers=headers)
+        headers = {"Cache-Control": "max-age=300"}
+        if self.validators:
+            weak = "W/" if self.noise and not source.feed else ""
+            headers["ETag"] = weak + source.etag
+            headers["Last-Modified"] = format_datetime(source.modified, usegmt=True)
+            if _not_modified(request, source):
+                self.counts["not_modified"] += 1
+                return web.Response(status=304, headers=headers)
         self.counts["ok"] += 1
         kind = "application/rss+xml" if source.feed else "text/html"
-        return web.Response(body=source.body, headers=headers, content_type=kind,
+        return web.Response(body=source.payload(self.noise), headers=headers, content_type=kind,
                             charset="utf-8")
 
     async def count_bytes(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -253,9 +281,13 @@ class Site:
         for source in self.sources.values():
             if source.rev:
                 source.rev = 0
-                source.render(self.text)
+                source.render(self.text, self.edits)
         self.zero()
         return web.json_response({"ok": True})
+
+    async def set_validators(self, request: web.Request) -> web.Response:
+        self.validators = request.query.get("on", "1") not in ("0", "off", "false")
+        return web.json_response({"validators": self.validators})
 
     async def bump(self, request: web.Request) -> web.Response:
         share = float(request.query.get("share", "0.1"))
@@ -264,7 +296,7 @@ class Site:
         chosen = rng.sample(keys, round(len(keys) * share))
         for key in chosen:
             self.sources[key].rev += 1
-            self.sources[key].render(self.text)
+            self.sources[key].render(self.text, self.edits)
         return web.json_response({"urls": [f"http://127.0.0.1:{p}{path}" for p, path in chosen]})
 
 
@@ -289,12 +321,14 @@ async def main(args: argparse.Namespace) -> None:
         sock.bind(("127.0.0.1", 0))
         sockets.append(sock)
     ports = [s.getsockname()[1] for s in sockets]
-    site = Site(ports, layout(args.monitors, args.hosts, args.feed_share), args.latency_ms / 1000)
+    site = Site(ports, layout(args.monitors, args.hosts, args.feed_share), args.latency_ms / 1000,
+                noise=args.noise, validators=args.etags == "on", edits=args.edits)
     app = web.Application()
     app.on_response_prepare.append(site.count_bytes)
     app.router.add_get("/_control/stats", site.stats)
     app.router.add_post("/_control/reset", site.reset)
     app.router.add_post("/_control/bump", site.bump)
+    app.router.add_post("/_control/validators", site.set_validators)
     app.router.add_get("/{tail:.*}", site.serve)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -317,5 +351,11 @@ if __name__ == "__main__":
     parser.add_argument("--feed-share", type=float, default=0.2)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--lifetime", type=float, default=600, help="exit after this many s")
+    parser.add_argument("--noise", action="store_true",
+                        help="stamp each page's footer with the time of the request")
+    parser.add_argument("--etags", choices=("on", "off"), default="on",
+                        help="send and honour ETag / Last-Modified at start")
+    parser.add_argument("--edits", choices=("rewrite", "append"), default="rewrite",
+                        help="what a page revision does (feeds: one item in, one out)")
     asyncio.run(main(parser.parse_args()))
     sys.exit(0)
