@@ -13,9 +13,8 @@ from monitors.html import (
     extract_links,
     lines_of,
     looks_like_js_shell,
-    mark_block_boundaries,
     outermost,
-    parse,
+    parse_bounded,
     remove_invisible,
 )
 from monitors.keywords import focused
@@ -31,6 +30,7 @@ from monitors.normalize import (
 from monitors.records import Change, Extracted
 from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
+from monitors.sniff import binary_kind
 
 
 class PageMonitor(Monitor):
@@ -43,7 +43,11 @@ class PageMonitor(Monitor):
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
-        tree = parse(mark_block_boundaries(decode_html(body, content_type)))
+        binary = binary_kind(body, content_type)
+        if binary is not None:
+            served = content_type or "no Content-Type"
+            raise ExtractError(f"not HTML: the body is {binary} (served as {served})")
+        tree, bounds = parse_bounded(decode_html(body, content_type))
         base = url or self.config.url
         base_tag = tree.css_first("base[href]")
         if base_tag is not None:
@@ -78,7 +82,8 @@ class PageMonitor(Monitor):
                 template_links.extend(link for link, _ in extract_links(node, base))
             links.extend(extract_links(region, base))
             lines.extend(lines_of(region))
-        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts}
+        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts,
+                                **bounds.notes()}
         if js_shell:
             data["js_shell"] = True
         if noise:
