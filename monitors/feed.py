@@ -15,6 +15,7 @@ from monitors.normalize import mask_volatile, normalize_url
 from monitors.records import Change, Extracted
 from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
+from monitors.sniff import entity_declaration
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 
@@ -58,6 +59,10 @@ class FeedMonitor(Monitor):
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
+        refusal = entity_declaration(body)
+        if refusal is not None:
+            raise ExtractError(f"feed refused: {refusal}; govwatch never expands XML "
+                               "entities (they can grow without bound or read local files)")
         headers = {"content-type": content_type} if content_type else None
         # Summaries are reduced to plain text by our own parser, so feedparser's HTML
         # sanitizing and link rewriting would be work thrown away (a third of its time).

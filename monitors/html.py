@@ -9,6 +9,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitors.bounds import Bounds, cut_to_budget, flatten_deep
+
 # Elements that start and end a line of readable text.
 BLOCK_TAGS = (
     "address, article, aside, blockquote, br, dd, details, dialog, div, dl, dt, fieldset, "
@@ -23,6 +25,9 @@ INVISIBLE = (
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_ONE_SPACE = re.compile(r"\s")
+_FOLD_SLICE = 65536
 _BLOCK_BREAK = "\x1f"
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
@@ -39,7 +44,12 @@ _INVISIBLE_CHARS = dict.fromkeys(
 
 
 def decode_html(body: bytes, content_type: str = "") -> str:
-    """Decode with the header charset, else a ``<meta charset>``, else UTF-8 (lossy)."""
+    """Decode as a browser would: a byte order mark, else the header charset, else a
+    ``<meta charset>``, else UTF-8, and when that fails windows-1252 (the web's legacy
+    default, which a page with no charset at all most often is)."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace")
     for match in (_HEADER_CHARSET.search(content_type), _META_CHARSET.search(body[:4096])):
         if match is None:
             continue
@@ -47,9 +57,12 @@ def decode_html(body: bytes, content_type: str = "") -> str:
         charset = name.decode("ascii", "ignore") if isinstance(name, bytes) else name
         try:
             return body.decode(charset, errors="replace")
-        except LookupError:
+        except LookupError:  # a bogus charset name: as if none was given
             continue
-    return body.decode("utf-8", errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
 
 
 @lru_cache(maxsize=16384)
@@ -90,8 +103,26 @@ def lines_of(node: LexborNode) -> list[str]:
     text = node.text(deep=True)
     if not text.isascii():
         text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    lines = (" ".join(part.split()) for part in text.split(_BLOCK_BREAK))
+    lines = (_fold(part) for part in text.split(_BLOCK_BREAK))
     return [line for line in lines if line]
+
+
+def _fold(part: str) -> str:
+    """Whitespace runs to one space. str.split is fastest, but its list of every word of
+    a huge block (a 20 MB page with no block tags) took 300 MB: fold those by slices."""
+    if len(part) <= _FOLD_SLICE:
+        return " ".join(part.split())
+    folded = []
+    start = 0
+    while start < len(part):
+        # Each slice ends at a whitespace character, so no word is cut in two.
+        space = _ONE_SPACE.search(part, start + _FOLD_SLICE)
+        end = space.start() if space is not None else len(part)
+        piece = " ".join(part[start:end].split())
+        if piece:
+            folded.append(piece)
+        start = end
+    return " ".join(folded)
 
 
 def readable_text(html: str) -> str:
@@ -100,7 +131,7 @@ def readable_text(html: str) -> str:
     Newlines in the HTML source are just whitespace, as in a browser; only block
     boundaries (marked with a control character no page text uses) start a line.
     """
-    tree = parse(mark_block_boundaries(html))
+    tree = parse_bounded(html)[0]
     root = tree.body or tree.root
     return "\n".join(lines_of(root)) if root is not None else ""
 
@@ -190,5 +221,10 @@ def link_urls(root: LexborNode, base: str) -> list[str]:
     return [url for url in urls if url is not None]
 
 
-def parse(html: str) -> LexborHTMLParser:
-    return LexborHTMLParser(html)
+
+def parse_bounded(html: str) -> tuple[LexborHTMLParser, Bounds]:
+    """Parse for reading: block boundaries marked, within the tag budget and the nesting
+    limit of monitors/bounds.py (cut first, so a huge page is not marked whole)."""
+    html, cut_chars = cut_to_budget(html)
+    html, flattened = flatten_deep(mark_block_boundaries(html))
+    return LexborHTMLParser(html), Bounds(cut_chars, flattened)

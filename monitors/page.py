@@ -14,9 +14,8 @@ from monitors.html import (
     lines_of,
     link_urls,
     looks_like_js_shell,
-    mark_block_boundaries,
     outermost,
-    parse,
+    parse_bounded,
     remove_invisible,
 )
 from monitors.keywords import focused
@@ -32,6 +31,7 @@ from monitors.normalize import (
 from monitors.records import Change, Extracted
 from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
+from monitors.sniff import binary_kind
 
 
 class PageMonitor(Monitor):
@@ -44,7 +44,11 @@ class PageMonitor(Monitor):
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
-        tree = parse(mark_block_boundaries(decode_html(body, content_type)))
+        binary = binary_kind(body, content_type)
+        if binary is not None:
+            served = content_type or "no Content-Type"
+            raise ExtractError(f"not HTML: the body is {binary} (served as {served})")
+        tree, bounds = parse_bounded(decode_html(body, content_type))
         base = url or self.config.url
         base_tag = tree.css_first("base[href]")
         if base_tag is not None:
@@ -79,7 +83,8 @@ class PageMonitor(Monitor):
                 template_links.extend(link_urls(node, base))
             links.extend(extract_links(region, base))
             lines.extend(lines_of(region))
-        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts}
+        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts,
+                                **bounds.notes()}
         if js_shell:
             data["js_shell"] = True
         if noise:

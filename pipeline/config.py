@@ -25,7 +25,9 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
@@ -36,6 +38,7 @@ DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
 VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
+NEWLINE = "\n"
 
 
 def _check_contact(value: str) -> str:
@@ -167,27 +170,89 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
     try:
         tree = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from exc
+        raise ConfigError(f"{source}{_yaml_line(exc, text)}: invalid YAML: "
+                          f"{_yaml_problem(exc)}") from exc
+    except RecursionError as exc:  # ruamel's composer recurses once per nesting level
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from exc
     if not isinstance(tree, CommentedMap):
         raise ConfigError(f"{source}:1: the file must be a mapping with 'organizations'")
     try:
-        config = Config.model_validate(_plain(tree))
+        config = Config.model_validate(_plain(tree, _Budget(source)))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, tree, source)) from exc
     _check_semantics(config, tree, source)
     return config
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers -> plain dicts and lists for pydantic."""
+def _yaml_line(exc: YAMLError, text: str) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f":{mark.line + 1}"
+    position = getattr(exc, "position", None)  # a reader error: a character index
+    if not isinstance(position, int):
+        return ""
+    return f":{text.count(NEWLINE, 0, position) + 1}"
+
+
+def _yaml_problem(exc: YAMLError) -> str:
+    problem = str(getattr(exc, "problem", None) or "")
+    if isinstance(exc, DuplicateKeyError) and problem:
+        # ruamel quotes both values whole, which for a list is the whole list.
+        return problem.split(" with value ", 1)[0] + " (a key may appear once per mapping)"
+    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
+        return f"unacceptable character #x{exc.character:04x}: control characters are not allowed"
+    problem = problem or str(exc).splitlines()[0]
+    if "'\\t'" in problem:
+        problem += " (indent with spaces; YAML does not allow tabs there)"
+    return problem
+
+
+class _Budget:
+    """How many values the file may expand to. YAML aliases can repeat a list inside a
+    list (the "billion laughs"): eight lines took 19 s and gigabytes before this limit."""
+
+    LIMIT = 100_000
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.left = self.LIMIT
+        self.seen: set[int] = set()
+
+    def spend(self, line: int) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ConfigError(f"{self.source}:{line}: the config expands to more than "
+                              f"{self.LIMIT} values here (aliases repeating aliases?)")
+
+
+def _plain(node: Any, budget: _Budget, line: int = 1, aliased: bool = False) -> Any:
+    """ruamel's commented containers -> plain dicts and lists for pydantic.
+
+    Inside a repeated alias, positions are those of the anchor; the line blamed stays the
+    line that used the alias.
+    """
+    budget.spend(line)
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain_child(node, k, v, budget, line, aliased)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain_child(node, i, v, budget, line, aliased) for i, v in enumerate(node)]
     return node
+
+
+def _plain_child(
+    parent: Any, key: Any, value: Any, budget: _Budget, line: int, aliased: bool
+) -> Any:
+    if not aliased:
+        if isinstance(value, dict | list):
+            aliased = id(value) in budget.seen
+            budget.seen.add(id(value))
+        if isinstance(parent, CommentedMap):
+            line = parent.lc.key(key)[0] + 1
+        elif isinstance(parent, CommentedSeq):
+            # An alias item's recorded position is its anchor's: blame the list instead.
+            line = (parent.lc.line if aliased else parent.lc.item(key)[0]) + 1
+    return _plain(value, budget, line, aliased)
 
 
 def _line_of(tree: Any, loc: tuple[int | str, ...]) -> int:
@@ -247,6 +312,9 @@ def _describe(exc: ValidationError, tree: Any, source: str) -> str:
             where = _path_text(loc[:-1])
         else:
             text = error["msg"].removeprefix("Value error, ")
+            value = error.get("input")
+            if isinstance(value, str | int | float | bool) and repr(value)[:60] not in text:
+                text += f" (got {repr(value)[:60]})"
             where = _path_text(loc)
         messages.append(f"{source}:{line}: {where}: {text}")
     return "\n".join(messages)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+from aiohttp.http_exceptions import HttpProcessingError, PayloadEncodingError
 from httpx_aiohttp import AiohttpTransport
 
 from monitors.base import Monitor
@@ -28,6 +31,8 @@ from monitors.errors import (
     UnsupportedURL,
 )
 from monitors.records import FetchResult, Redirect
+from pipeline.bodies import BodyPool, Spool
+from pipeline.decoding import ACCEPT_ENCODING, read_decoded
 from storage.records import MonitorState, iso, utc_now
 
 if TYPE_CHECKING:
@@ -56,6 +61,26 @@ async def _refuse_other_schemes(request: httpx.Request) -> None:
         raise UnsupportedURL(f"refusing non-http(s) URL {request.url}")
 
 
+async def _vet_redirect(response: httpx.Response) -> None:
+    """Before httpx follows a redirect: refuse other schemes, and never read its body.
+
+    httpx reads a redirect's whole body (decoded) before the next hop, with no cap: a
+    302 carrying a gzip bomb took gigabytes. Nothing of a redirect's body is kept, so the
+    stream is closed unread (aiohttp then drops the connection) and an empty one put in.
+    """
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"].strip()
+    scheme = urlsplit(location).scheme.lower()
+    if scheme and scheme not in ALLOWED_SCHEMES:
+        shown = location if len(location) <= 200 else location[:200] + "..."
+        raise UnsupportedURL(f"refusing non-http(s) URL {shown} (redirect from {response.url})")
+    unread = response.stream
+    response.stream = httpx.ByteStream(b"")
+    if isinstance(unread, httpx.AsyncByteStream):
+        await unread.aclose()
+
+
 def build_client(
     settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
@@ -77,8 +102,8 @@ def build_client(
             write=settings.read_timeout.total_seconds(),
             pool=None,
         ),
-        headers={"User-Agent": settings.user_agent},
-        event_hooks={"request": [_refuse_other_schemes]},
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        event_hooks={"request": [_refuse_other_schemes], "response": [_vet_redirect]},
         trust_env=False,
     )
 
@@ -107,21 +132,28 @@ class Fetcher:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self.gate = gate or HostGate({}, HostPolicy(settings.per_host, 0.0))
         self.robots = robots
+        #: Memory for large bodies; ``run.check_monitor`` opens one scope per check.
+        self.bodies = BodyPool()
 
     async def fetch(self, monitor: Monitor, state: MonitorState) -> FetchResult:
         """A conditional GET of the monitor's URL (validators only once a version exists).
 
         robots.txt is asked first unless the monitor opted out with ``robots: false``.
         """
-        url = monitor.config.url
-        if self.robots is not None and monitor.config.robots:
-            refusal = await self.robots.refusal(url)
+        config = monitor.config
+        url = config.url
+        deadline = (config.timeout or DEFAULT_DEADLINE).total_seconds()
+        if self.robots is not None and config.robots:
+            try:
+                refusal = await self.robots.refusal(url, deadline)
+            except Exception:  # one host's robots.txt must never take the run down
+                log.exception("robots.txt check for %s failed; fetching the page anyway", url)
+                refusal = None
             if refusal is not None:
                 return FetchResult(
                     monitor_id=monitor.id, url=url, started_at=iso(utc_now()), duration_ms=0,
                     error=f"RobotsDisallowed: {refusal}", error_kind="RobotsDisallowed",
                 )
-        config = monitor.config
         headers = {"Accept": monitor.accept}
         if state.last_snapshot_hash is not None:
             if state.etag:
@@ -130,8 +162,7 @@ class Fetcher:
                 headers["If-Modified-Since"] = state.last_modified
         return await self.get(
             config.url, monitor_id=monitor.id, headers=headers,
-            deadline=(config.timeout or DEFAULT_DEADLINE).total_seconds(),
-            max_bytes=config.max_bytes or DEFAULT_MAX_BYTES,
+            deadline=deadline, max_bytes=config.max_bytes or DEFAULT_MAX_BYTES,
         )
 
     async def get(
@@ -143,60 +174,108 @@ class Fetcher:
             started = iso(utc_now())
             clock = time.perf_counter()
             try:
-                response, body = await self._exchange(url, headers, deadline, max_bytes)
+                response, spool = await self._exchange(url, headers, deadline, max_bytes)
             except FetchError as exc:
-                failure: Exception = exc
+                return _failed(monitor_id, url, started, clock, exc)
             except Exception as exc:
                 log.exception("unexpected error fetching %s", url)
                 failure = ProtocolFailed(f"unexpected {type(exc).__name__}: {exc}")
-            else:
-                return FetchResult(
-                    monitor_id=monitor_id, url=url, started_at=started,
-                    duration_ms=_elapsed_ms(clock), final_url=str(response.url),
-                    status=response.status_code, reason=response.reason_phrase,
-                    headers={k.lower(): v for k, v in response.headers.items()},
-                    redirects=tuple(Redirect(r.status_code, str(r.url)) for r in response.history),
-                    body=body if response.status_code != 304 else None,
-                    bytes_received=len(body),
-                )
-            return FetchResult(
-                monitor_id=monitor_id, url=url, started_at=started,
-                duration_ms=_elapsed_ms(clock), error=f"{type(failure).__name__}: {failure}",
-                error_kind=type(failure).__name__,
-            )
+                return _failed(monitor_id, url, started, clock, failure)
+            duration_ms = _elapsed_ms(clock)
+        # Outside every slot: waiting for memory holds no connection (pipeline/bodies.py).
+        try:
+            body = await self.bodies.load(spool)
+        finally:
+            spool.close()
+        return FetchResult(
+            monitor_id=monitor_id, url=url, started_at=started, duration_ms=duration_ms,
+            final_url=str(response.url), status=response.status_code,
+            reason=response.reason_phrase,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            redirects=tuple(Redirect(r.status_code, str(r.url)) for r in response.history),
+            body=body if response.status_code != 304 else None, bytes_received=len(body),
+        )
 
     async def _exchange(
         self, url: str, headers: dict[str, str], deadline: float, max_bytes: int
-    ) -> tuple[httpx.Response, bytes]:
+    ) -> tuple[httpx.Response, Spool]:
+        spool = Spool()
+        try:
+            response = await self._request(url, headers, deadline, max_bytes, spool)
+        except BaseException:
+            spool.close()  # the deadline may strike even after the body was read
+            raise
+        return response, spool
+
+    async def _request(
+        self, url: str, headers: dict[str, str], deadline: float, max_bytes: int, spool: Spool
+    ) -> httpx.Response:
         try:
             async with asyncio.timeout(deadline):
                 async with self.client.stream("GET", url, headers=headers) as response:
-                    return response, await _read_capped(response, max_bytes)
+                    await _read_capped(response, max_bytes, spool)
+                    return response
         except TimeoutError as exc:
             raise FetchTimeout(f"no complete answer within {deadline:g}s") from exc
         except FetchError:
             raise
+        except httpx.TooManyRedirects as exc:
+            raise TooManyRedirects(
+                f"more than {self.settings.max_redirects} redirects (a loop?); the last one "
+                f"pointed to {exc.request.url}") from exc
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _translate(exc) from exc
+        except httpx.InvalidURL as exc:  # a redirect to a URL httpx cannot even build
+            raise UnsupportedURL(f"unusable redirect target: {exc}") from exc
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: httpx.Response, max_bytes: int, spool: Spool) -> None:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"Content-Length {declared} exceeds max_bytes {max_bytes}")
-    chunks: list[bytes] = []
-    size = 0
-    # aiter_bytes yields *decoded* bytes, so the cap also stops decompression bombs.
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(f"body exceeds max_bytes {max_bytes}")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    def keep(piece: bytes) -> None:
+        # Decoded bytes are counted, piece by piece, so the cap also stops bombs.
+        if spool.size + len(piece) > max_bytes:
+            coding = response.headers.get("content-encoding")
+            how = f" (decoded from {coding})" if coding else ""
+            raise BodyTooLarge(f"body exceeds max_bytes {max_bytes}{how}")
+        spool.write(piece)
+
+    await read_decoded(response, keep)
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None or isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    # aiohttp's parser errors span lines and point at the bad byte with a caret line.
+    lines = [line.strip() for line in text.splitlines() if line.strip(" ^")]
+    flat = re.sub(r"\s+", " ", " ".join(lines)).strip()
+    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 def _translate(exc: httpx.HTTPError | aiohttp.ClientError) -> FetchError:
     message = str(exc) or type(exc).__name__
+    broken = _cause(exc, HttpProcessingError)
+    if isinstance(broken, HttpProcessingError):
+        # aiohttp's parser says "400", but that is its code for "bad message", not the
+        # server's status: name what was wrong with the answer instead.
+        problem = _one_line(broken.message or type(broken).__name__)
+        if isinstance(broken, PayloadEncodingError):
+            return ProtocolFailed(f"truncated or malformed body: {problem}")
+        if problem.startswith("Data after `Connection: close`"):
+            problem = f"body longer than its Content-Length ({problem})"
+        return ProtocolFailed(f"not a valid HTTP response: {problem}")
+    if _cause(exc, aiohttp.ServerDisconnectedError) is not None:
+        # httpx-aiohttp maps this to ConnectTimeout; the server hung up, nothing timed out.
+        return ProtocolFailed("the server closed the connection without a complete answer")
     if isinstance(exc, aiohttp.ClientError):
         # httpx-aiohttp leaves some aiohttp errors untranslated (a bad status line).
         return ProtocolFailed(f"{type(exc).__name__}: {message}")
@@ -219,6 +298,15 @@ def _translate(exc: httpx.HTTPError | aiohttp.ClientError) -> FetchError:
     if isinstance(exc, httpx.NetworkError):
         return ConnectFailed(message)
     return ProtocolFailed(message)
+
+
+def _failed(
+    monitor_id: str, url: str, started: str, clock: float, failure: Exception
+) -> FetchResult:
+    return FetchResult(
+        monitor_id=monitor_id, url=url, started_at=started, duration_ms=_elapsed_ms(clock),
+        error=f"{type(failure).__name__}: {failure}", error_kind=type(failure).__name__,
+    )
 
 
 def _elapsed_ms(clock: float) -> int:

@@ -10,6 +10,7 @@ fetch then fails and records the real cause, which is what an operator needs to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import urllib.robotparser
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import aiohttp
 import httpx
 
 from monitors.errors import GovwatchError
+from pipeline.decoding import read_decoded
 from pipeline.fetch import host_key
 from storage.db import Store
 from storage.records import iso, utc_now
@@ -70,13 +73,17 @@ class RobotsGuard:
         self._rules: dict[str, _Rules] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def refusal(self, url: str) -> str | None:
-        """None when allowed; otherwise why not, naming the robots.txt."""
+    async def refusal(self, url: str, deadline: float = ROBOTS_DEADLINE) -> str | None:
+        """None when allowed; otherwise why not, naming the robots.txt.
+
+        ``deadline`` is the asking monitor's own ``timeout``, when shorter: a robots.txt
+        that drips must not hold a monitor longer than its page could.
+        """
         host = host_key(url)
         async with self._locks[host]:  # one fetch per host, however many monitors wait
             rules = self._rules.get(host)
             if rules is None or rules.expires <= time.monotonic():
-                rules = await self._load(url, host)
+                rules = await self._load(url, host, min(deadline, ROBOTS_DEADLINE))
                 self._rules[host] = rules
         if rules.parser is None or rules.parser.can_fetch(AGENT, url):
             return None
@@ -85,7 +92,7 @@ class RobotsGuard:
                     f"'disallow everything' (RFC 9309); {url} not fetched")
         return f"robots.txt at {rules.url} disallows {url} for {AGENT}; not fetched"
 
-    async def _load(self, url: str, host: str) -> _Rules:
+    async def _load(self, url: str, host: str, deadline: float) -> _Rules:
         robots_url = str(httpx.URL(url).copy_with(path="/robots.txt", query=None,
                                                   fragment=None))
         cached = load_robots(self.store, host)
@@ -97,8 +104,10 @@ class RobotsGuard:
                               time.monotonic() + left)
         short = time.monotonic() + min(self.ttl, SHORT_MEMORY).total_seconds()
         try:
-            status, body = await self._fetch(robots_url)
-        except (httpx.HTTPError, TimeoutError, OSError, GovwatchError) as exc:
+            status, body = await self._fetch(robots_url, deadline)
+        except (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError, TimeoutError, OSError,
+                GovwatchError) as exc:
+            # A host that answers garbage here is the page fetch's business, not the run's.
             log.info("robots.txt at %s unreachable (%s); not treated as a disallow",
                      robots_url, type(exc).__name__)
             return _Rules(robots_url, None, None, short)
@@ -108,18 +117,27 @@ class RobotsGuard:
         return _Rules(robots_url, status, _parser(status, body),
                       time.monotonic() + self.ttl.total_seconds())
 
-    async def _fetch(self, robots_url: str) -> tuple[int, str]:
+    async def _fetch(self, robots_url: str, deadline: float) -> tuple[int, str]:
         chunks: list[bytes] = []
         size = 0
+
+        def keep(piece: bytes) -> None:
+            nonlocal size
+            chunks.append(piece)
+            size += len(piece)
+            if size >= MAX_ROBOTS_BYTES:  # RFC 9309: parse at least 500 KiB
+                raise _Enough
+
         async with (
             self.gate.slot(robots_url),
-            asyncio.timeout(ROBOTS_DEADLINE),
+            asyncio.timeout(deadline),
             self.client.stream("GET", robots_url) as response,
         ):
-            async for chunk in response.aiter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= MAX_ROBOTS_BYTES:  # RFC 9309: parse at least 500 KiB
-                    break
+            with contextlib.suppress(_Enough):
+                await read_decoded(response, keep)  # decoded in bounded steps
         body = b"".join(chunks)[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
         return response.status_code, body
+
+
+class _Enough(Exception):
+    """Stops reading a robots.txt at MAX_ROBOTS_BYTES."""

@@ -107,6 +107,14 @@ async def check_monitor(
     extractor: Extractor | None = None,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
+    async with fetcher.bodies.check():  # a large body's memory is held until it is stored
+        return await _check(monitor, fetcher, store, policy, extractor)
+
+
+async def _check(
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy,
+    extractor: Extractor | None,
+) -> CheckReport:
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
