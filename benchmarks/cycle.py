@@ -350,10 +350,12 @@ def main() -> int:
              "concurrency 32, workers unset (govwatch picks "
              f"{worker_count(args.monitors, None)} here); the site runs in a separate process "
              "on the same machine. CPU s is govwatch's process CPU (time.process_time), worker "
-             "CPU s its extraction worker processes' (stages run there are not in the stage "
-             "table), site CPU s the site process's, other CPU s what every other process used "
-             "meanwhile (noise from a shared machine); bytes are response bodies plus headers, "
-             "counted by the site.")
+             "CPU s its extraction workers' when they are its own reaped children (spawn); "
+             "with the forkserver start method (Linux) they are the server's children and "
+             "their CPU shows under other CPU s (stages run there are not in the stage table); "
+             "site CPU s the site process's, other CPU s what every other process used "
+             "meanwhile (the workers, and noise from a shared machine); bytes are response "
+             "bodies plus headers, counted by the site.")
     print(f"\n{setup}\n\n{table(rows, markdown=False)}\n\nFloors (default transport):")
     print("\n".join("  " + f for f in floors))
     if not args.no_write:

@@ -103,7 +103,10 @@ def lines_of(node: LexborNode) -> list[str]:
     text = node.text(deep=True)
     if not text.isascii():
         text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    lines = (_fold(part) for part in text.split(_BLOCK_BREAK))
+    # The common short block is folded inline; a function call per line cost more than
+    # the folding itself on large pages.
+    lines = [" ".join(part.split()) if len(part) <= _FOLD_SLICE else _fold(part)
+             for part in text.split(_BLOCK_BREAK)]
     return [line for line in lines if line]
 
 

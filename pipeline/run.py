@@ -174,6 +174,7 @@ async def run_cycle(
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)
         with Extractor(workers) as extractor:
+            extractor.start()
 
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(monitor, fetcher, store, policy, extractor)
