@@ -122,7 +122,7 @@ class StageClock:
 def build_config(ports: list[int], plan: list[tuple[int, int]], db: Path,
                  workers: int | None) -> Config:
     lines = [f"database: {db}", "defaults:", "  per_host: 2", "organizations:"]
-    if workers is not None:  # unset: govwatch picks (one per spare core for large cycles)
+    if workers is not None:  # unset: govwatch picks (one per core for large cycles)
         lines.insert(2, f"  workers: {workers}")
     for host, (pages, feeds) in enumerate(plan):
         lines += [f"  - id: office{host:02d}", f"    name: National AI Office {host:02d}",

@@ -88,8 +88,8 @@ class Tool:
 
 class Govwatch(Tool):
     name = "govwatch"
-    settings = ("`govwatch run --all`, defaults: concurrency 32, per_host 2, workers one per "
-                "spare core, one shared HTTP client; keeps every raw body (zstd) plus the "
+    settings = ("`govwatch run --all`, defaults: concurrency 32, per_host 2, workers one per core "
+                "(at most 4), one shared HTTP client; keeps every raw body (zstd) plus the "
                 "extracted text, links and the check history in SQLite")
     _change = re.compile(r"^CHANGE #\d+ \S+: .* <(\S+)>$", re.MULTILINE)
     _counts = re.compile(r"^checked \d+: new (\d+), changed \d+, .*errors (\d+)$", re.MULTILINE)
