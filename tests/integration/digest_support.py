@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from monitors.records import Change
+from pipeline.config import Config, parse_config
+from pipeline.digest import start_channels
 from storage.db import Store
 from storage.records import Check
 
@@ -232,3 +234,22 @@ def feed_change(title: str, url: str) -> Change:
         detail={"entries_added": [{"id": url, "link": url, "title": title,
                                    "published": None, "summary": ""}],
                 "documents": [{"url": url, "title": title}]})
+
+
+def started(config: Config, store: Store) -> Store:
+    """Monitors synced and channels started: what a run does before its cycle."""
+    store.sync_monitors(config.organizations)
+    start_channels(config, store)
+    return store
+
+
+def database_with_one_change(port: int, tmp_path: Path, change: Change) -> tuple[Path, Path, int]:
+    """A config file and a closed, checkpointed database owing one change: (config, db, id)."""
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(config_text(port, tmp_path / "feeds"))
+    db = tmp_path / "govwatch.db"
+    with Store(db) as store:
+        started(parse_config(config_path.read_text()), store)
+        change_id = record_change(store, "oecd-news", change)
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return config_path, db, change_id

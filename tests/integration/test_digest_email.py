@@ -15,31 +15,27 @@ from click.testing import CliRunner
 import pipeline.commands  # noqa: F401  (registers the subcommands)
 from monitors.records import Change
 from pipeline.cli import cli
-from pipeline.config import Config, parse_config
-from pipeline.digest import deliver_owed, start_channels
+from pipeline.config import parse_config
+from pipeline.digest import deliver_owed
 from storage.db import Store
 from storage.outbox import delivery_counts
 from tests.integration.digest_support import (
     XSS_ATTRIBUTE,
     XSS_SCRIPT,
     config_text,
+    database_with_one_change,
     feed_change,
     free_port,
     page_change,
     record_change,
     self_signed_certificate,
     smtp_server,
+    started,
     web_site,
 )
 
 DOC_URL = "https://unidir.org/files/ai-security-2026.pdf"
 DOC_TITLE = "AI Security Report 2026"
-
-
-def started(config: Config, store: Store) -> Store:
-    store.sync_monitors(config.organizations)
-    start_channels(config, store)
-    return store
 
 
 def test_digest_parts_headers_grouping_excerpts_and_urls(store: Store, tmp_path: Path) -> None:
@@ -292,13 +288,8 @@ def smtp_down_then_up(base: str, site: dict[str, tuple[str, bytes]], tmp_path: P
 @pytest.mark.integration
 def test_crash_after_send_resends_with_the_same_message_id(tmp_path: Path) -> None:
     with smtp_server() as mailbox:
-        config_path = tmp_path / "config.yaml"
-        config_path.write_text(config_text(mailbox.port, tmp_path / "feeds"))
-        config = parse_config(config_path.read_text())
-        db = tmp_path / "govwatch.db"
-        with Store(db) as store:
-            started(config, store)
-            change_id = record_change(store, "oecd-news", Change("text", "s", "+crash"))
+        config_path, db, change_id = database_with_one_change(
+            mailbox.port, tmp_path, Change("text", "s", "+crash"))
         command = [sys.executable, "-c", "from pipeline.cli import main; main()",
                    "--config", str(config_path),
                    "--db", str(db), "digest", "--channel", "email"]

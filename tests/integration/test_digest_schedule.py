@@ -14,25 +14,22 @@ from monitors.errors import LockHeld
 from monitors.records import Change
 from notifications.outbox import delivery_lock
 from pipeline.cli import cli
-from pipeline.config import Config, parse_config
-from pipeline.digest import deliver_owed, digest_stage, start_channels
+from pipeline.config import parse_config
+from pipeline.digest import deliver_owed, digest_stage
 from storage.db import Store
 from storage.outbox import delivery_counts
 from tests.integration.digest_support import (
     config_text,
+    database_with_one_change,
     free_port,
     record_change,
     record_failure,
     record_success,
     smtp_server,
+    started,
 )
 
 T = "2026-11-28T{}:00.000+00:00"
-
-
-def started(config: Config, store: Store) -> None:
-    store.sync_monitors(config.organizations)
-    start_channels(config, store)
 
 
 def alert_lines(text: str) -> list[str]:
@@ -90,14 +87,8 @@ def test_a_streak_between_two_digests_still_gives_both_alerts(
 
 def test_dry_run_prints_the_email_and_writes_nothing(tmp_path: Path) -> None:
     with smtp_server() as mailbox:
-        config_path = tmp_path / "config.yaml"
-        config_path.write_text(config_text(mailbox.port, tmp_path / "feeds"))
-        config = parse_config(config_path.read_text())
-        db = tmp_path / "govwatch.db"
-        with Store(db) as store:
-            started(config, store)
-            change_id = record_change(store, "oecd-news", Change("text", "new call", "+Call"))
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        config_path, db, change_id = database_with_one_change(
+            mailbox.port, tmp_path, Change("text", "new call", "+Call"))
         before = hashlib.sha256(db.read_bytes()).hexdigest()
         args = ["--config", str(config_path), "--db", str(db), "digest", "--dry-run"]
         result = CliRunner().invoke(cli, args, catch_exceptions=False)
