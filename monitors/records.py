@@ -78,9 +78,15 @@ class Extracted:
         Composed from ``data_json`` instead of serializing the data twice: with sorted keys
         and no whitespace the two strings are identical (tested).
         """
+        return hashlib.sha256(self.payload().encode("utf-8")).hexdigest()
+
+    def payload(self) -> str:
+        """``canonical_json({"text": text, "data": data})``: what is hashed and stored.
+
+        Not cached: an Extracted crosses from a parsing worker pickled, with what is cached.
+        """
         text = json.dumps(self.text, ensure_ascii=False)
-        payload = '{"data":' + self.data_json + ',"text":' + text + "}"
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return '{"data":' + self.data_json + ',"text":' + text + "}"
 
 
 @dataclass(frozen=True, slots=True)

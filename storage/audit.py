@@ -51,16 +51,22 @@ def snapshot_detail(store: Store, snapshot_hash: str) -> dict[str, Any]:
         "FROM checks JOIN monitors ON monitors.id = checks.monitor_id "
         "WHERE checks.snapshot_hash = ? GROUP BY checks.monitor_id ORDER BY checks.monitor_id",
         [snapshot_hash]))
-    detail["contents"] = list(store.db.query(
-        "SELECT DISTINCT checks.monitor_id, contents.hash, contents.text FROM checks "
+    detail["contents"] = [_with_text(store, row, "hash") for row in store.db.query(
+        "SELECT DISTINCT checks.monitor_id, contents.hash FROM checks "
         "JOIN contents ON contents.hash = checks.content_hash "
-        "WHERE checks.snapshot_hash = ? ORDER BY checks.monitor_id", [snapshot_hash]))
+        "WHERE checks.snapshot_hash = ? ORDER BY checks.monitor_id", [snapshot_hash])]
     return detail
+
+
+def _with_text(store: Store, row: dict[str, Any], key: str = "content_hash") -> dict[str, Any]:
+    """``row`` with the extracted ``text`` of its content (stored compressed)."""
+    row["text"] = store.load_content(row[key]).text
+    return row
 
 
 _VERSION_SELECT = (
     "SELECT checks.id AS check_id, checks.monitor_id, checks.started_at, checks.outcome, "
-    "checks.snapshot_hash, checks.content_hash, contents.text "
+    "checks.snapshot_hash, checks.content_hash "
     "FROM checks JOIN contents ON contents.hash = checks.content_hash "
 )
 
@@ -78,7 +84,7 @@ def version_by_check(store: Store, monitor_id: str, check_id: int) -> dict[str, 
     rows = list(store.db.query(_VERSION_SELECT + "WHERE checks.id = ?", [check_id]))
     if not rows:
         raise StorageError(f"check #{check_id}: content {found[1][:16]} is missing")
-    return rows[0]
+    return _with_text(store, rows[0])
 
 
 def version_by_snapshot(store: Store, monitor_id: str, snapshot_hash: str) -> dict[str, Any]:
@@ -88,7 +94,7 @@ def version_by_snapshot(store: Store, monitor_id: str, snapshot_hash: str) -> di
     if not rows:
         raise StorageError(f"monitor {monitor_id} has no version with snapshot "
                            f"{snapshot_hash[:16]}")
-    return rows[0]
+    return _with_text(store, rows[0])
 
 
 def version_at(store: Store, monitor_id: str, moment: str) -> dict[str, Any]:
@@ -98,7 +104,7 @@ def version_at(store: Store, monitor_id: str, moment: str) -> dict[str, Any]:
         "ORDER BY checks.started_at DESC, checks.id DESC LIMIT 1", [monitor_id, moment]))
     if not rows:
         raise StorageError(f"monitor {monitor_id} had no version at {moment}")
-    return rows[0]
+    return _with_text(store, rows[0])
 
 
 def latest_version(store: Store, monitor_id: str) -> dict[str, Any]:
@@ -107,7 +113,7 @@ def latest_version(store: Store, monitor_id: str) -> dict[str, Any]:
         [monitor_id]))
     if not rows:
         raise StorageError(f"monitor {monitor_id} has no version yet")
-    return rows[0]
+    return _with_text(store, rows[0])
 
 
 def timeline(

@@ -15,7 +15,7 @@ import sqlite_utils
 from monitors.config import EXTRACTION_KEYS
 from monitors.errors import StorageError
 from monitors.records import Change, Extracted, canonical_json
-from storage.blobs import COMPRESSION, BlobCodec
+from storage.blobs import BlobCodec, BlobTable
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
 from storage.migrations import migrate, schema_version
@@ -73,6 +73,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    @property
+    def bodies(self) -> BlobTable:
+        return BlobTable(self.db, self._codec, "snapshots")
+
+    @property
+    def packed_contents(self) -> BlobTable:
+        return BlobTable(self.db, self._codec, "contents")
 
     def __enter__(self) -> Store:
         return self
@@ -143,21 +151,24 @@ class Store:
 
     def load_content(self, content_hash: str) -> Extracted:
         row = self.db.execute(
-            "SELECT text, data FROM contents WHERE hash = ?", [content_hash]
+            "SELECT text, data, compression FROM contents WHERE hash = ?", [content_hash]
         ).fetchone()
         if row is None:
             raise StorageError(f"content {content_hash[:12]} is missing from the store")
-        return Extracted(text=row[0] or "", data=json.loads(row[1] or "{}"))
+        if row[2] is None:  # stored before contents were compressed
+            return Extracted(text=row[0] or "", data=json.loads(row[1] or "{}"))
+        payload = json.loads(self.packed_contents.raw(content_hash))
+        return Extracted(text=payload["text"], data=payload["data"])
 
     def load_body(self, snapshot_hash: str) -> bytes:
         row = self.db.execute(
-            "SELECT body, compression FROM snapshots WHERE hash = ?", [snapshot_hash]
+            "SELECT body IS NULL FROM snapshots WHERE hash = ?", [snapshot_hash]
         ).fetchone()
         if row is None:
             raise StorageError(f"snapshot {snapshot_hash[:12]} is missing from the store")
-        if row[0] is None:
+        if row[0]:
             raise StorageError(f"the body of snapshot {snapshot_hash[:12]} was pruned")
-        return self._codec.decompress(row[0], row[1])
+        return self.bodies.raw(snapshot_hash)
 
     # -- the one write of a cycle ----------------------------------------------------
     def record(
@@ -179,14 +190,10 @@ class Store:
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
         """
         now = iso(utc_now())
-        compressed = None
-        if snapshot is not None:
-            compressed = snapshot.compressed or self._codec.compress(snapshot.body)
         try:
             with self.db.atomic():
                 recorded = self._record(
-                    check, snapshot, compressed, content, change, every, now, notable,
-                    next_attempt,
+                    check, snapshot, content, change, every, now, notable, next_attempt,
                 )
                 if recorded.change_id is not None:
                     for capture in captures:
@@ -203,7 +210,6 @@ class Store:
         self,
         check: Check,
         snapshot: Snapshot | None,
-        compressed: bytes | None,
         content: Extracted | None,
         change: Change | None,
         every: timedelta | None,
@@ -213,13 +219,10 @@ class Store:
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
-        if snapshot is not None and compressed is not None:
-            self._store_snapshot(snapshot, compressed, now)
+        if snapshot is not None:
+            self._store_snapshot(snapshot, now, previous.last_snapshot_hash)
         if content is not None:
-            db.execute(
-                "INSERT OR IGNORE INTO contents (hash, text, data) VALUES (?, ?, ?)",
-                [content.content_hash, content.text, content.data_json],
-            )
+            self._store_content(content, previous.last_content_hash)
         headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
         check_id = db.table("checks").insert(
             {
@@ -255,21 +258,36 @@ class Store:
         chain_check(db, int(check_id), check.monitor_id)
         return Recorded(check_id=int(check_id), change_id=change_id)
 
-    def _store_snapshot(self, snapshot: Snapshot, compressed: bytes, now: str) -> None:
+    def _store_snapshot(
+        self, snapshot: Snapshot, now: str, previous: str | None = None
+    ) -> None:
+        if self.db.execute("SELECT 1 FROM snapshots WHERE hash = ? AND body IS NOT NULL",
+                           [snapshot.hash]).fetchone():
+            return
+        packed = self.bodies.pack(snapshot.body, previous, snapshot.compressed)
         # A body seen again after it was pruned is stored again.
         self.db.execute(
-            "INSERT INTO snapshots (hash, size, content_type, compression, body, "
-            "first_seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
-            "body = excluded.body, compression = excluded.compression, pruned_at = NULL "
-            "WHERE snapshots.body IS NULL",
-            [snapshot.hash, len(snapshot.body), snapshot.content_type, COMPRESSION,
-             compressed, now],
+            "INSERT INTO snapshots (hash, size, content_type, compression, body, base, "
+            "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
+            "body = excluded.body, compression = excluded.compression, "
+            "base = excluded.base, pruned_at = NULL WHERE snapshots.body IS NULL",
+            [snapshot.hash, len(snapshot.body), snapshot.content_type, packed.compression,
+             packed.blob, packed.base, now],
+        )
+
+    def _store_content(self, content: Extracted, previous: str | None) -> None:
+        if self.db.execute("SELECT 1 FROM contents WHERE hash = ?",
+                           [content.content_hash]).fetchone():
+            return
+        packed = self.packed_contents.pack(content.payload().encode("utf-8"), previous)
+        self.db.execute(
+            "INSERT INTO contents (hash, compression, base, packed) VALUES (?, ?, ?, ?)",
+            [content.content_hash, packed.compression, packed.base, packed.blob],
         )
 
     def _capture(self, change_id: int, capture: Capture, now: str) -> None:
         if capture.snapshot is not None:
-            self._store_snapshot(capture.snapshot, self._codec.compress(capture.snapshot.body),
-                                 now)
+            self._store_snapshot(capture.snapshot, now)
         self.db.table("captures").insert({
             "change_id": change_id, "url": capture.url, "title": capture.title,
             "fetched_at": capture.fetched_at, "status": capture.status,

@@ -14,7 +14,6 @@ from typing import Any
 
 from monitors.errors import StorageError
 from monitors.records import canonical_json
-from storage.blobs import BlobCodec
 from storage.chain import GENESIS, ChainedRow, chained_rows, record_hash
 from storage.db import Store
 
@@ -76,11 +75,10 @@ def _snapshot_users(store: Store, snapshot_hash: str) -> tuple[str, str | None]:
 
 
 def _verify_snapshots(store: Store, report: VerifyReport) -> None:
-    codec = BlobCodec()
     cursor = store.db.execute(
-        "SELECT hash, size, compression, body, pruned_at FROM snapshots ORDER BY hash"
+        "SELECT hash, size, compression, body, base, pruned_at FROM snapshots ORDER BY hash"
     )
-    for digest, size, compression, body, pruned_at in cursor:
+    for digest, size, compression, body, base, pruned_at in cursor:
         report.snapshots += 1
         if body is None:
             if pruned_at is not None:
@@ -91,7 +89,7 @@ def _verify_snapshots(store: Store, report: VerifyReport) -> None:
                        f"body is missing and was not pruned; {users}")
             continue
         try:
-            raw = codec.decompress(body, compression)
+            raw = store.bodies.decode(digest, body, compression, base)
         except StorageError as exc:
             users, monitors = _snapshot_users(store, digest)
             report.add("snapshots", f"hash={short(digest)}", monitors, f"{exc}; {users}")
@@ -99,26 +97,40 @@ def _verify_snapshots(store: Store, report: VerifyReport) -> None:
         actual = hashlib.sha256(raw).hexdigest()
         if actual != digest:
             users, monitors = _snapshot_users(store, digest)
+            altered = "the body or its base was altered" if base else "the body was altered"
             report.add("snapshots", f"hash={short(digest)}", monitors,
-                       f"body hashes to {short(actual)}: the body was altered; {users}")
+                       f"body hashes to {short(actual)}: {altered}; {users}")
         elif size != len(raw):
             users, monitors = _snapshot_users(store, digest)
             report.add("snapshots", f"hash={short(digest)}", monitors,
                        f"size column says {size} but the body has {len(raw)} bytes")
 
 
+def _content_payload(store: Store, row: tuple[Any, ...]) -> bytes:
+    digest, text, data, compression, base, packed = row
+    if compression is None:  # stored before contents were compressed
+        return canonical_json({"text": text or "", "data": json.loads(data or "{}")}).encode()
+    return store.packed_contents.decode(digest, packed, compression, base)
+
+
 def _verify_contents(store: Store, report: VerifyReport) -> None:
-    for digest, text, data in store.db.execute("SELECT hash, text, data FROM contents"):
+    for row in store.db.execute(
+        "SELECT hash, text, data, compression, base, packed FROM contents"
+    ):
+        digest = row[0]
         report.contents += 1
-        payload = canonical_json({"text": text or "", "data": json.loads(data or "{}")})
-        actual = hashlib.sha256(payload.encode("utf-8")).hexdigest()
-        if actual != digest:
+        try:
+            actual = hashlib.sha256(_content_payload(store, row)).hexdigest()
+            problem = (None if actual == digest else
+                       f"extracted text/data hash to {short(actual)}: the content was altered")
+        except (StorageError, ValueError) as exc:
+            problem = f"extracted text/data cannot be read: {exc}"
+        if problem is not None:
             rows = store.db.execute(
                 "SELECT group_concat(DISTINCT monitor_id) FROM checks WHERE content_hash = ?",
                 [digest],
             ).fetchone()
-            report.add("contents", f"hash={short(digest)}", rows[0],
-                       f"extracted text/data hash to {short(actual)}: the content was altered")
+            report.add("contents", f"hash={short(digest)}", rows[0], problem)
 
 
 def _verify_chains(store: Store, report: VerifyReport) -> None:

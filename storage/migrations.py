@@ -133,8 +133,22 @@ def _deferred_search(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX contents_unindexed ON contents (hash) WHERE indexed IS NULL")
 
 
+def _delta_storage(db: sqlite_utils.Database) -> None:
+    """Versions stored as zstd deltas against a base version (storage/blobs.py).
+
+    Extracted contents are compressed too, as one canonical JSON document (the bytes their
+    hash is computed over) in ``packed``; rows written before keep ``text`` and ``data``.
+    """
+    db.table("snapshots").add_column("base", str)
+    contents = db.table("contents")
+    contents.add_column("compression", str)
+    contents.add_column("base", str)
+    contents.add_column("packed", bytes)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
+    _delta_storage,
 ]
 
 

@@ -2,7 +2,9 @@
 
 A body is kept while any rule given keeps it: ``keep_days`` keeps bodies some check saw
 within that many days, ``keep_versions`` keeps each monitor's newest N distinct bodies.
-Every monitor's current body is always kept. A pruned snapshot keeps its row (hash, size,
+Every monitor's current body is always kept. A kept body stored as a delta against a body
+that goes (storage/blobs.py) is first stored whole, so what ``freed`` reports is net of
+that. A pruned snapshot keeps its row (hash, size,
 type) with ``body`` NULL and ``pruned_at`` set, so ``verify`` can tell pruned from deleted.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from storage.blobs import COMPRESSION, BlobCodec
 from storage.db import Store
 from storage.records import iso
 
@@ -64,11 +67,30 @@ def prune_bodies(
         if not kept_by_days and digest not in newest:
             chosen.append((digest, stored or 0))
     total = store.db.execute("SELECT count(*) FROM snapshots WHERE body IS NOT NULL").fetchone()
+    rewhole = _orphaned_deltas(store, {digest for digest, _ in chosen})
+    growth = sum(len(whole) - stored for _, whole, stored in rewhole)
     if not dry_run and chosen:
         stamp = iso(now)
         with store.db.atomic():
             store.db.conn.executemany(
+                "UPDATE snapshots SET body = ?, compression = ?, base = NULL WHERE hash = ?",
+                [(whole, COMPRESSION, digest) for digest, whole, _ in rewhole])
+            store.db.conn.executemany(
                 "UPDATE snapshots SET body = NULL, pruned_at = ? WHERE hash = ?",
                 [(stamp, digest) for digest, _ in chosen])
-    return PruneReport(pruned=len(chosen), bytes_freed=sum(size for _, size in chosen),
+    return PruneReport(pruned=len(chosen),
+                       bytes_freed=sum(size for _, size in chosen) - growth,
                        kept=total[0] - len(chosen), dry_run=dry_run)
+
+
+def _orphaned_deltas(store: Store, going: set[str]) -> list[tuple[str, bytes, int]]:
+    """Kept bodies stored against a base in ``going``: (hash, whole form, stored size)."""
+    orphans = [
+        (digest, stored) for digest, base, stored in store.db.execute(
+            "SELECT hash, base, length(body) FROM snapshots "
+            "WHERE body IS NOT NULL AND base IS NOT NULL")
+        if base in going and digest not in going
+    ]
+    codec = BlobCodec()
+    return [(digest, codec.compress(store.bodies.raw(digest)), stored)
+            for digest, stored in orphans]

@@ -26,13 +26,15 @@ def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str,
 
 def refresh_index(store: Store) -> int:
     """Index the extracted texts recorded since the last refresh; returns how many."""
+    pending = [row[0] for row in store.db.execute(
+        "SELECT hash FROM contents WHERE indexed IS NULL")]
     with store.db.atomic():
-        added = store.db.execute(
-            f"INSERT INTO {FTS_TABLE} (hash, text) SELECT hash, coalesce(text, '') "
-            "FROM contents WHERE indexed IS NULL"
-        ).rowcount
-        store.db.execute("UPDATE contents SET indexed = 1 WHERE indexed IS NULL")
-    return int(added)
+        store.db.conn.executemany(
+            f"INSERT INTO {FTS_TABLE} (hash, text) VALUES (?, ?)",
+            ((digest, store.load_content(digest).text) for digest in pending))
+        store.db.conn.executemany(
+            "UPDATE contents SET indexed = 1 WHERE hash = ?", ((d,) for d in pending))
+    return len(pending)
 
 
 def search(

@@ -20,6 +20,7 @@ from monitors import FetchResult, build_monitor
 from pipeline.cli import cli
 from pipeline.config import Config, parse_config
 from pipeline.stages import evaluate
+from storage.blobs import compress_body
 from storage.db import Store
 from storage.migrations import _initial
 from storage.records import iso
@@ -163,9 +164,17 @@ def copy_as_before_audit(store: Store, path: Path) -> Path:
         _initial(legacy)
         legacy.execute("PRAGMA user_version = 1")
         legacy.execute("ATTACH DATABASE ? AS src", [str(store.path)])
-        for table in ("organizations", "monitors", "snapshots", "contents", "checks", "changes"):
+        for table in ("organizations", "monitors", "snapshots", "checks", "changes"):
             columns = ", ".join(legacy.table(table).columns_dict)
             legacy.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM src.{table}")
+        # Then, bodies were whole zstd frames and contents plain text and JSON.
+        for (digest,) in store.db.execute("SELECT hash FROM snapshots"):
+            legacy.execute("UPDATE snapshots SET body = ?, compression = 'zstd' WHERE hash = ?",
+                           [compress_body(store.load_body(digest)), digest])
+        for (digest,) in store.db.execute("SELECT hash FROM contents"):
+            content = store.load_content(digest)
+            legacy.execute("INSERT INTO contents (hash, text, data) VALUES (?, ?, ?)",
+                           [digest, content.text, content.data_json])
         legacy.conn.commit()
         legacy.execute("DETACH DATABASE src")
     return path

@@ -53,6 +53,10 @@ def test_keep_versions_prunes_older_bodies_and_verify_says_pruned(
     for monitor in ("principles", "wonk", "ethics"):
         expected |= set(newest_snapshots(store, monitor, 5))
     assert kept == expected
+    # A kept version stored against a pruned base was stored whole first.
+    assert store.db.execute(
+        "SELECT count(*) FROM snapshots AS kept JOIN snapshots AS base ON base.hash = kept.base "
+        "WHERE kept.body IS NOT NULL AND base.body IS NULL").fetchone()[0] == 0
     pruned = len(stored) - len(kept)
     assert pruned > 40
     assert f"pruned {pruned} bodies" in result.stdout

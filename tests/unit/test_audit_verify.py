@@ -73,7 +73,8 @@ def test_an_altered_body_is_reported_with_its_snapshot_and_checks(
     check_id, body = history.versions[20]
     snapshot_hash = store.db.table("checks").get(check_id)["snapshot_hash"]
     forged = zstandard.ZstdCompressor().compress(body.replace(b"Revision 20", b"Revision 99"))
-    tamper(db, ("UPDATE snapshots SET body = ? WHERE hash = ?", [forged, snapshot_hash]))
+    tamper(db, ("UPDATE snapshots SET body = ?, compression = 'zstd', base = NULL "
+                "WHERE hash = ?", [forged, snapshot_hash]))
     result = govwatch(db, "verify")
     assert result.exit_code == 1
     found = problems(result.output)
@@ -81,6 +82,25 @@ def test_an_altered_body_is_reported_with_its_snapshot_and_checks(
     assert f"snapshots hash={snapshot_hash[:16]} (monitor principles)" in found[0]
     assert "the body was altered" in found[0] and f"#{check_id}" in found[0]
     assert "verify found 1 problem(s)" in result.stderr
+
+
+def test_an_altered_base_is_reported_with_every_version_stored_against_it(
+    history: History, db: Path, store: Store
+) -> None:
+    dependents = store.db.execute(
+        "SELECT base, group_concat(hash) FROM snapshots WHERE base IS NOT NULL GROUP BY base "
+        "ORDER BY count(*) DESC LIMIT 1").fetchone()
+    assert dependents is not None, "successive versions are stored as deltas"
+    base, hashes = dependents[0], dependents[1].split(",")
+    original = store.load_body(base)
+    forged = zstandard.ZstdCompressor().compress(original.replace(b"Revision", b"Revisions"))
+    assert forged != original
+    tamper(db, ("UPDATE snapshots SET body = ? WHERE hash = ?", [forged, base]))
+    found = problems(govwatch(db, "verify").output)
+    assert any(f"hash={base[:16]}" in p and "the body was altered" in p for p in found), found
+    for digest in hashes:
+        assert any(f"hash={digest[:16]}" in p for p in found), (digest, found)
+    assert len(found) == 1 + len(hashes)
 
 
 def test_an_altered_timestamp_is_reported_with_its_check(history: History, db: Path) -> None:
