@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -108,10 +109,17 @@ def build_client(
     )
 
 
+@lru_cache(maxsize=16384)
 def host_key(url: str) -> str:
     """A host is scheme, name and port: the unit of politeness limits."""
-    parsed = httpx.URL(url)
+    parsed = parsed_url(url)
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+
+
+@lru_cache(maxsize=16384)
+def parsed_url(url: str) -> httpx.URL:
+    """httpx parses a URL string in pure Python (about 0.1 ms); monitors ask every cycle."""
+    return httpx.URL(url)
 
 
 class Fetcher:
@@ -212,7 +220,8 @@ class Fetcher:
     ) -> httpx.Response:
         try:
             async with asyncio.timeout(deadline):
-                async with self.client.stream("GET", url, headers=headers) as response:
+                async with self.client.stream("GET", parsed_url(url),
+                                              headers=headers) as response:
                     await _read_capped(response, max_bytes, spool)
                     return response
         except TimeoutError as exc:

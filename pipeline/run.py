@@ -118,11 +118,10 @@ async def _check(
     state = store.monitor_state(monitor.id)
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
-        extracted = None
-        if extractor is not None and stages.wants_extraction(fetched):
-            extracted = await extractor.extract(monitor, fetched)        # 2. (worker)
-        outcome = stages.evaluate(                                       # 2-3.
-            monitor, fetched, state, store.load_content, extracted)
+        if extractor is not None:                                        # 2-3. (worker)
+            outcome = await extractor.evaluate(monitor, fetched, state, store.load_content)
+        else:                                                            # 2-3.
+            outcome = stages.evaluate(monitor, fetched, state, store.load_content)
     except Exception as exc:  # one broken source must not stop the run
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
@@ -141,6 +140,7 @@ async def _check(
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
         change=change, every=monitor.config.every, signal=outcome.signal,
         notable=notable, captures=captures, next_attempt=next_attempt,
+        compressed_content=outcome.compressed_content,
     )
     crash_point("check-recorded")
     return CheckReport(

@@ -31,6 +31,8 @@ class Outcome:
     change: Change | None = None
     #: The status signal the monitor is in after this check (None: a normal page).
     signal: str | None = None
+    #: ``content``'s canonical JSON already compressed whole (by a parsing worker).
+    compressed_content: bytes | None = None
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
@@ -69,11 +71,10 @@ def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted
         return snapshot, f"ExtractError: {type(exc).__name__}: {exc}"
 
 
-def wants_extraction(fetched: FetchResult) -> bool:
-    """Will ``evaluate`` extract this response? (So a caller can extract it elsewhere.)"""
+def has_body_to_read(fetched: FetchResult) -> bool:
+    """Will ``evaluate`` have a body to look at? (So a caller can evaluate it elsewhere.)"""
     status = fetched.status or 0
-    return (fetched.error is None and 200 <= status < 300 and bool(fetched.body)
-            and signals.response_signal(fetched) is None)
+    return fetched.error is None and 200 <= status < 300 and bool(fetched.body)
 
 
 def evaluate(
@@ -81,25 +82,21 @@ def evaluate(
     fetched: FetchResult,
     state: MonitorState,
     load_content: Callable[[str], Extracted],
-    extracted_result: tuple[Snapshot, Extracted | str] | None = None,
 ) -> Outcome:
-    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged.
-
-    ``extracted_result`` is ``extract(monitor, fetched)`` done elsewhere (a worker).
-    """
+    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged."""
     if fetched.error is not None:
         return failed(fetched, fetched.error, signal=state.signal)
     if fetched.status == 304:
         return not_modified(fetched, state)
-    raw = Snapshot.of(fetched.body, fetched.content_type) if fetched.body else None
     signal = signals.response_signal(fetched)
-    if signal is not None:
-        return enter_signal(signal, fetched, state, raw)
     status = fetched.status or 0
-    if status >= 400 or status < 200:
+    if signal is not None or status >= 400 or status < 200:
+        raw = Snapshot.of(fetched.body, fetched.content_type) if fetched.body else None
+        if signal is not None:
+            return enter_signal(signal, fetched, state, raw)
         error = f"{HTTPStatusFailed.__name__}: HTTP {status} {fetched.reason}".strip()
         return failed(fetched, error, raw, signal=state.signal)
-    snapshot, extracted = extracted_result or extract(monitor, fetched)     # extract
+    snapshot, extracted = extract(monitor, fetched)                         # extract
     if isinstance(extracted, str):
         return failed(fetched, extracted, snapshot, signal=state.signal)
     signal = signals.content_signal(monitor.kind, extracted)

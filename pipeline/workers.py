@@ -1,9 +1,11 @@
-"""Extraction on the second core: a small process pool for parsing, off the event loop.
+"""The pure middle of a check on other cores: a small process pool, off the event loop.
 
-On a two-core machine the event loop (HTTP, SQLite) fills one core and parsing pages and
-feeds would fill another; threads would not help, since the parsers hold the GIL. A pool
-of worker processes runs ``stages.extract`` and hands back the snapshot and content (with
-its hash already computed). Small cycles skip the pool: starting a worker costs more
+On a two-core machine the event loop (HTTP, SQLite) fills one core and parsing and
+comparing pages and feeds would fill another; threads would not help, since the parsers
+hold the GIL. A pool of worker processes runs ``stages.evaluate`` (signals, extraction,
+comparison with the previous content, which the parent reads from the store and sends
+along) and hands back the outcome, with the new body and content compressed whole when
+the store will want them so. Small cycles skip the pool: starting a worker costs more
 than a few dozen parses.
 """
 
@@ -14,14 +16,18 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from types import TracebackType
 
 from monitors.base import Monitor
+from monitors.errors import StorageError
 from monitors.records import Extracted, FetchResult
 from pipeline import stages
+from pipeline.stages import Outcome
 from storage.blobs import compress_body
-from storage.records import Snapshot
+from storage.records import MonitorState
 
 # Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
 POOL_MIN_MONITORS = 40
@@ -59,18 +65,34 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="govwatch-parent-watch", daemon=True).start()
 
 
-def extract_job(
-    monitor: Monitor, fetched: FetchResult
-) -> tuple[str, bytes, Extracted | str]:
-    """Runs in a worker: extract, hash and compress there too.
+def evaluate_job(
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, previous: Extracted | None
+) -> Outcome:
+    """Runs in a worker: ``stages.evaluate``, then what the store would compress.
 
-    The body's hash and its compressed form go back, not the body: the parent has it, and
-    the compressed copy is what it stores. The content travels with its hash and JSON.
+    The body goes back only compressed, not raw: the parent has it. A monitor with a
+    stored version gets deltas against it (made by the store), so only first versions are
+    compressed whole here.
     """
-    snapshot, extracted = stages.extract(monitor, fetched)
-    if isinstance(extracted, Extracted):
-        _ = extracted.content_hash
-    return snapshot.hash, compress_body(snapshot.body), extracted
+    outcome = stages.evaluate(monitor, fetched, state, _previous_loader(state, previous))
+    snapshot, content = outcome.snapshot, outcome.content
+    if snapshot is not None:
+        whole = compress_body(snapshot.body) if state.last_snapshot_hash is None else None
+        snapshot = replace(snapshot, body=b"", compressed=whole)
+    compressed_content = None
+    if content is not None and state.last_content_hash is None:
+        compressed_content = compress_body(content.payload().encode("utf-8"))
+    return replace(outcome, snapshot=snapshot, compressed_content=compressed_content)
+
+
+def _previous_loader(
+    state: MonitorState, previous: Extracted | None
+) -> Callable[[str], Extracted]:
+    def load(content_hash: str) -> Extracted:
+        if previous is None or content_hash != state.last_content_hash:
+            raise StorageError(f"content {content_hash[:12]} was not sent to the worker")
+        return previous
+    return load
 
 
 def worker_count(monitors: int, configured: int | None) -> int:
@@ -103,17 +125,22 @@ class Extractor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._starter: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the workers now, so they are ready when the first bodies arrive.
 
         Starting takes longer than the first round trips of a cycle; started lazily, the
-        workers would make the first responses wait.
+        workers would make the first responses wait. Started from this thread, the event
+        loop would wait instead (0.2-0.4 s blocked reading the forkserver's answer), even
+        in a cycle of 304s that never needs a worker: a helper thread starts them.
         """
         pool = self._ensure_pool()
         if pool is not None:
-            for _ in range(self.workers):
-                pool.submit(os.getpid)
+            self._starter = threading.Thread(
+                target=lambda: [pool.submit(os.getpid) for _ in range(self.workers)],
+                name="govwatch-worker-start", daemon=True)
+            self._starter.start()
 
     def _ensure_pool(self) -> ProcessPoolExecutor | None:
         if self.workers > 0 and self._pool is None:
@@ -124,20 +151,30 @@ class Extractor:
             )
         return self._pool
 
-    async def extract(
-        self, monitor: Monitor, fetched: FetchResult
-    ) -> tuple[Snapshot, Extracted | str]:
+    async def evaluate(
+        self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
+        load_content: Callable[[str], Extracted],
+    ) -> Outcome:
+        """``stages.evaluate`` in a worker when there are workers, in-process otherwise."""
         pool = self._ensure_pool()
-        if pool is None:
-            return stages.extract(monitor, fetched)
+        if pool is None or not stages.has_body_to_read(fetched):
+            return stages.evaluate(monitor, fetched, state, load_content)
+        previous = None
+        if state.last_content_hash is not None:
+            previous = load_content(state.last_content_hash)
         loop = asyncio.get_running_loop()
-        body_hash, compressed, extracted = await loop.run_in_executor(
-            pool, extract_job, monitor, fetched
+        outcome: Outcome = await loop.run_in_executor(
+            pool, evaluate_job, monitor, fetched, state, previous
         )
+        if outcome.snapshot is None:
+            return outcome
         body = fetched.body or b""
-        return Snapshot(body_hash, body, fetched.content_type, compressed), extracted
+        return replace(outcome, snapshot=replace(outcome.snapshot, body=body))
 
     def close(self) -> None:
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -51,20 +51,25 @@ def _row(db: sqlite_utils.Database, sql: str, params: list[Any]) -> dict[str, An
     return dict(zip([c[0] for c in cursor.description], values, strict=True))
 
 
-def chain_check(db: sqlite_utils.Database, check_id: int, monitor_id: str) -> str:
+def chain_check(
+    db: sqlite_utils.Database, check_id: int, monitor_id: str, *, with_change: bool = True
+) -> str:
     """Link a freshly inserted check (and its change) to its monitor's chain.
 
-    Runs inside ``Store.record``'s transaction, after the check and change rows exist.
+    Runs inside ``Store.record``'s transaction, after the check and change rows exist,
+    and hashes them as stored. Returns the new head, which the caller stores as the
+    monitor's ``chain_head`` in the same transaction.
     """
     head_row = db.execute("SELECT chain_head FROM monitors WHERE id = ?", [monitor_id]).fetchone()
     prev_hash = (head_row[0] if head_row else None) or GENESIS
     check_row = _row(db, "SELECT * FROM checks WHERE id = ?", [check_id])
     assert check_row is not None
-    change_row = _row(db, "SELECT * FROM changes WHERE check_id = ?", [check_id])
+    change_row = None
+    if with_change:
+        change_row = _row(db, "SELECT * FROM changes WHERE check_id = ?", [check_id])
     digest = record_hash(prev_hash, check_row, change_row)
     db.execute("UPDATE checks SET prev_hash = ?, record_hash = ? WHERE id = ?",
                [prev_hash, digest, check_id])
-    db.execute("UPDATE monitors SET chain_head = ? WHERE id = ?", [digest, monitor_id])
     return digest
 
 

@@ -24,6 +24,7 @@ from monitors import build_monitor
 from monitors.config import MonitorConfig
 from monitors.records import FetchResult
 from pipeline.workers import Extractor
+from storage.records import MonitorState
 
 async def main():
     monitor = build_monitor(MonitorConfig(id="m", kind="page", url="https://example.org/"), "o")
@@ -31,7 +32,9 @@ async def main():
                           status=200, headers={"content-type": "text/html"},
                           body=b"<p>hello</p>")
     extractor = Extractor(1)
-    await extractor.extract(monitor, fetched)
+    state = MonitorState("m", None, None, None, None, None, None, 0)
+    outcome = await extractor.evaluate(monitor, fetched, state, lambda digest: None)
+    assert outcome.check.outcome == "new", outcome
     assert extractor._pool is not None
     print(extractor._pool.submit(os.getpid).result(), flush=True)
     time.sleep(60)
