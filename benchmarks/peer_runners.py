@@ -57,6 +57,7 @@ class Measured:
 class Tool:
     name = ""
     settings = ""  # concurrency and other settings, for the results file
+    timing_only = False  # left out of the storage phase
 
     def __init__(self, home: Path, sources: list[SourceSpec]) -> None:
         self.home = home
@@ -88,14 +89,22 @@ class Tool:
 
 class Govwatch(Tool):
     name = "govwatch"
-    settings = ("`govwatch run --all`, defaults: concurrency 32, per_host 2, workers one per core "
-                "(at most 4), one shared HTTP client; keeps every raw body (zstd) plus the "
-                "extracted text, links and the check history in SQLite")
+    settings = ("`govwatch run --all` with `defaults: {per_host: 5, concurrency: 100}` (5 "
+                "requests in flight per host, half of the 10 urlwatch sends to one host), "
+                "workers one per core (at most 4), one shared HTTP client; keeps every raw body "
+                "plus the extracted text, links and the check history in SQLite")
+    #: ``defaults`` written into the config (None: govwatch's own defaults).
+    defaults: str | None = "{per_host: 5, concurrency: 100}"
+    #: Only timed: its store is the same as govwatch's.
+    timing_only = False
     _change = re.compile(r"^CHANGE #\d+ \S+: .* <(\S+)>$", re.MULTILINE)
     _counts = re.compile(r"^checked \d+: new (\d+), changed \d+, .*errors (\d+)$", re.MULTILINE)
 
     def write_files(self) -> None:
-        lines = [f"database: {self.store / 'govwatch.db'}", "organizations:"]
+        lines = [f"database: {self.store / 'govwatch.db'}"]
+        if self.defaults:
+            lines.append(f"defaults: {self.defaults}")
+        lines.append("organizations:")
         for org in sorted({s.org for s in self.sources}):
             port = next(s.url for s in self.sources if s.org == org).split(":")[2].split("/")[0]
             lines += [f"  - id: office{org:02d}", f"    name: National AI Office {org:02d}",
@@ -128,6 +137,14 @@ class Govwatch(Tool):
         if counts is None:
             return Reported(errors=-1)
         return Reported(int(counts[1]), set(self._change.findall(stdout)), int(counts[2]))
+
+
+class GovwatchDefaults(Govwatch):
+    name = "govwatch-defaults"
+    settings = ("`govwatch run --all` on its polite defaults: concurrency 32, per_host 2 (at "
+                "most 40 requests in flight over the 20 hosts); timing only")
+    defaults = None
+    timing_only = True
 
 
 class Urlwatch(Tool):
@@ -179,7 +196,8 @@ class Webchanges(Tool):
         return parse_report(stdout)
 
 
-TOOLS: dict[str, type[Tool]] = {t.name: t for t in (Govwatch, Urlwatch, Webchanges)}
+TOOLS: dict[str, type[Tool]] = {
+    t.name: t for t in (Govwatch, GovwatchDefaults, Urlwatch, Webchanges)}
 
 
 def yaml_documents(documents: list[dict[str, object]]) -> str:

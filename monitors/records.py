@@ -78,15 +78,18 @@ class Extracted:
         Composed from ``data_json`` instead of serializing the data twice: with sorted keys
         and no whitespace the two strings are identical (tested).
         """
-        return hashlib.sha256(self.payload().encode("utf-8")).hexdigest()
+        return hashlib.sha256(self.payload.encode("utf-8")).hexdigest()
 
+    @cached_property
     def payload(self) -> str:
-        """``canonical_json({"text": text, "data": data})``: what is hashed and stored.
-
-        Not cached: an Extracted crosses from a parsing worker pickled, with what is cached.
-        """
+        """``canonical_json({"text": text, "data": data})``: what is hashed and stored."""
         text = json.dumps(self.text, ensure_ascii=False)
         return '{"data":' + self.data_json + ',"text":' + text + "}"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to and from parsing workers) without the cached serializations: they
+        are as large as the content itself, and cheaper to redo where they are needed."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("payload", "data_json")}
 
 
 @dataclass(frozen=True, slots=True)

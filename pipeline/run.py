@@ -174,7 +174,8 @@ async def run_cycle(
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)
         with Extractor(workers) as extractor:
-            extractor.start()
+            if store.without_baseline({m.id for m in monitors}):
+                extractor.start()  # every body will need a worker: have them ready
 
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(monitor, fetcher, store, policy, extractor)

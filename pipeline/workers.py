@@ -81,7 +81,7 @@ def evaluate_job(
         snapshot = replace(snapshot, body=b"", compressed=whole)
     compressed_content = None
     if content is not None and state.last_content_hash is None:
-        compressed_content = compress_body(content.payload().encode("utf-8"))
+        compressed_content = compress_body(content.payload.encode("utf-8"))
     return replace(outcome, snapshot=snapshot, compressed_content=compressed_content)
 
 
@@ -120,27 +120,29 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 class Extractor:
-    """Extracts in worker processes when it has any, in-process otherwise."""
+    """Evaluates in worker processes when it has any, in-process otherwise."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._starter: threading.Thread | None = None
+        self._ready: asyncio.Future[None] | None = None
 
     def start(self) -> None:
-        """Start the workers now, so they are ready when the first bodies arrive.
+        """Start the workers now (from the event loop), without waiting for them.
 
-        Starting takes longer than the first round trips of a cycle; started lazily, the
-        workers would make the first responses wait. Started from this thread, the event
-        loop would wait instead (0.2-0.4 s blocked reading the forkserver's answer), even
-        in a cycle of 304s that never needs a worker: a helper thread starts them.
+        Starting takes 0.2-0.4 s (the forkserver imports the parsers). A first cycle calls
+        this at once, so the workers are up when the first bodies arrive; otherwise the
+        first body that needs a worker calls it, so a cycle of 304s never starts any.
+        The processes are started from a helper thread: from the event loop's thread, the
+        loop would stop while the forkserver answers.
         """
         pool = self._ensure_pool()
-        if pool is not None:
-            self._starter = threading.Thread(
-                target=lambda: [pool.submit(os.getpid) for _ in range(self.workers)],
-                name="govwatch-worker-start", daemon=True)
-            self._starter.start()
+        if pool is not None and self._ready is None:
+            self._ready = asyncio.ensure_future(asyncio.to_thread(self._spawn, pool))
+
+    def _spawn(self, pool: ProcessPoolExecutor) -> None:
+        for _ in range(self.workers):
+            pool.submit(os.getpid)  # the pool starts its processes on submit
 
     def _ensure_pool(self) -> ProcessPoolExecutor | None:
         if self.workers > 0 and self._pool is None:
@@ -159,6 +161,9 @@ class Extractor:
         pool = self._ensure_pool()
         if pool is None or not stages.has_body_to_read(fetched):
             return stages.evaluate(monitor, fetched, state, load_content)
+        self.start()
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
         previous = None
         if state.last_content_hash is not None:
             previous = load_content(state.last_content_hash)
@@ -172,9 +177,6 @@ class Extractor:
         return replace(outcome, snapshot=replace(outcome.snapshot, body=body))
 
     def close(self) -> None:
-        if self._starter is not None:
-            self._starter.join()
-            self._starter = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

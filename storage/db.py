@@ -149,6 +149,11 @@ class Store:
         )
         return {row[0] for row in rows}
 
+    def without_baseline(self, monitor_ids: set[str]) -> set[str]:
+        """Those of ``monitor_ids`` with no stored version yet (their next check is new)."""
+        rows = self.db.execute("SELECT id FROM monitors WHERE last_snapshot_hash IS NOT NULL")
+        return monitor_ids - {row[0] for row in rows}
+
     def load_content(self, content_hash: str) -> Extracted:
         row = self.db.execute(
             "SELECT text, data, compression FROM contents WHERE hash = ?", [content_hash]
@@ -189,7 +194,7 @@ class Store:
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
-        ``compressed_content`` is ``content.payload()`` compressed whole, if at hand.
+        ``compressed_content`` is ``content.payload`` compressed whole, if at hand.
         """
         now = iso(utc_now())
         try:
@@ -298,7 +303,7 @@ class Store:
             packed = Packed(compressed, COMPRESSION)
         else:
             packed = self.packed_contents.pack(
-                content.payload().encode("utf-8"), previous, compressed)
+                content.payload.encode("utf-8"), previous, compressed)
         self.db.execute(
             "INSERT INTO contents (hash, compression, base, packed) VALUES (?, ?, ?, ?)",
             [content.content_hash, packed.compression, packed.base, packed.blob],
