@@ -15,8 +15,6 @@ from monitors.errors import ConfigError, LockHeld
 from notifications import outbox as protocol
 from notifications.base import Notifier, OrganizationInfo, notifier_channels
 from notifications.config import digest_time
-from notifications.feeds import FeedNotifier
-from notifications.mail import EmailNotifier
 from pipeline.config import Config
 from storage import outbox
 from storage.db import Store
@@ -24,8 +22,6 @@ from storage.records import iso, utc_now
 
 log = logging.getLogger(__name__)
 LAST_DIGEST_DAY = "last_digest_day"
-# Importing a channel's class registers it; these are the ones the config can enable.
-CHANNELS = (EmailNotifier, FeedNotifier)
 
 
 def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
