@@ -33,10 +33,10 @@ from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
 from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
+from pipeline import VERSION
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
-VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
 NEWLINE = "\n"
 
