@@ -143,3 +143,25 @@ def test_a_config_of_many_values_is_left_to_the_slow_path_and_its_limit() -> Non
     text = generated_config(200)
     assert fastyaml.load_plain(text, max_values=500) is None
     assert fastyaml.load_plain(text, max_values=100_000) is not None
+
+
+# -- what a run does before its first fetch ---------------------------------------------
+
+def test_syncing_an_unchanged_config_writes_no_row(tmp_path: Path) -> None:
+    from storage.db import Store
+
+    text = generated_config(100)
+    with Store(tmp_path / "gw.db") as store:
+        store.sync_monitors(parse_config(text).organizations)
+        before = store.db.conn.total_changes
+        store.sync_monitors(parse_config(text).organizations)
+        assert store.db.conn.total_changes == before
+        edited = text.replace("kind: page, url: 'http://127.0.0.1:8000/p/1'}",
+                              "kind: page, url: 'http://127.0.0.1:8000/p/1', every: 1h}")
+        edited = edited.replace("name: Office 1\n", "name: Office One\n")
+        store.sync_monitors(parse_config(edited).organizations)
+        assert store.db.conn.total_changes == before + 2
+        assert store.db.execute("SELECT every_seconds FROM monitors WHERE id = 's00001'"
+                                ).fetchone() == (3600.0,)
+        assert store.db.execute("SELECT name FROM organizations WHERE id = 'office01'"
+                                ).fetchone() == ("Office One",)
