@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Site
-from tests.unit.test_startup import DELIVERY, loaded_by
+from tests.unit.test_startup import CHANNELS, DELIVERY, loaded_by
 
 pytestmark = pytest.mark.integration
 
@@ -29,5 +29,5 @@ def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path
                                 str(tmp_path / "gw.db"), "run")
     assert stdout.startswith("checked 1: new 1, changed 0"), stdout
     assert "selectolax" in modules
-    unused = {"feedparser", "pypdf", *DELIVERY}
+    unused = {"feedparser", "pypdf", *DELIVERY, *CHANNELS}
     assert modules.isdisjoint(unused), sorted(modules & unused)
