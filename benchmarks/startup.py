@@ -8,6 +8,10 @@ of ``--runs`` runs of each command. With ``--compare-rev`` the same commands als
 that revision (``git archive`` into a temporary directory, same interpreter and packages),
 in a "before" column. Commands run as ``python -c 'from pipeline.cli import main; main()'``
 from the tree measured, so both columns pay the same interpreter start.
+
+With PYTHONDONTWRITEBYTECODE set (as in this project's sessions) every run compiles
+govwatch's own modules again, which an installed govwatch does not do: the header says
+which case was measured; ``env -u PYTHONDONTWRITEBYTECODE`` measures the installed case.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ def commands(work: Path, side: str) -> dict[str, list[str]]:
     database = str(work / f"{side}.db")  # each side its own: schemas may differ
     return {
         "python -c pass (interpreter only)": ["-c", "pass"],
-        "imports of run (pipeline.cli, commands, run)":
-            ["-c", "import pipeline.cli, pipeline.commands, pipeline.run"],
+        "imports of run (cli, commands, run, digest)":
+            ["-c", "import pipeline.cli, pipeline.commands, pipeline.run, pipeline.digest"],
         "govwatch --help": ["-c", CLI, "--help"],
         "govwatch check-config (N monitors)": ["-c", CLI, "--config", every, "check-config"],
         "govwatch run (N monitors, all disabled)": ["-c", CLI, "--config", none, "--db", database,
@@ -90,8 +94,9 @@ def main() -> None:
         write_config(work / "none.yaml", options.monitors, enabled=False)
         before = export_revision(options.compare_rev, work) if options.compare_rev else None
         label = f"before ({options.compare_rev})" if before else ""
-        print(f"median of {options.runs} runs, {options.monitors} monitors, "
-              f"load {os.getloadavg()[0]:.2f}")
+        bytecode = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+        print(f"median of {options.runs} runs, {options.monitors} monitors, bytecode cache "
+              f"{bytecode}, load {os.getloadavg()[0]:.2f}")
         print(f"| command | {label + ' s | ' if before else ''}now s |")
         print(f"| --- | {'--- | ' if before else ''}--- |")
         now = commands(work, "now")
