@@ -11,6 +11,9 @@ differently (``at: 12:30`` and ``on`` stay strings: YAML 1.2, as the round-trip 
 reads them). So it declines (returns None, and the slow path decides) when:
 
 - the C parser is not installed (``ruamel.yaml[libyaml]``);
+- the file has a character the two parsers treat differently: a tab (libyaml takes it as
+  a separator where the round-trip parser refuses it), a YAML 1.1 line break (NEL, LS,
+  PS: line breaks to libyaml, text to YAML 1.2) or a byte order mark past the start;
 - the file has a directive (``%YAML 1.1`` changes the rules) or a tag (``!!str 3``: the
   round-trip loader keeps a tagged value as such, which validation refuses);
 - it has an anchor, an alias or a merge key: the slow path limits what aliases expand
@@ -38,6 +41,8 @@ except ImportError:  # no C parser: every file takes the slow path
 # Far below the crash, so a smaller stack (a thread's) is safe too.
 MAX_DEPTH = 5000
 _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+# Read differently by the two parsers (found by mutating the README's examples).
+_AMBIGUOUS = re.compile("[\t\x85\u2028\u2029]|(?<=.)\ufeff", re.DOTALL)
 # A tag (``!`` starts one, even alone), an anchor or alias (``&name``, ``*name``), or a
 # merge key, where a token may start. Quoted or plain text that merely looks like one
 # sends the file down the slow path, which is correct, only slower.
@@ -70,7 +75,8 @@ def could_nest_deeper_than(text: str, depth: int) -> bool:
 
 def load_plain(text: str, max_values: int) -> Any | None:
     """The YAML document as plain values, or None when only the slow path may read it."""
-    if CParser is None or _DIRECTIVE.search(text) or _NODE_PROPERTY.search(text):
+    if CParser is None or _AMBIGUOUS.search(text) or _DIRECTIVE.search(text) or \
+            _NODE_PROPERTY.search(text):
         return None
     if could_nest_deeper_than(text, MAX_DEPTH):
         return None
