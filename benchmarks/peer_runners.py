@@ -248,8 +248,11 @@ def ensure_peers(timeout: float = 600) -> dict[str, str]:
 
 def child_env(home: Path) -> dict[str, str]:
     """The user's environment without proxies (everything is on 127.0.0.1), HOME in a temp dir
-    so that no tool reads or writes the real user's configuration."""
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    so that no tool reads or writes the real user's configuration, and bytecode caching on
+    as in any installation (with PYTHONDONTWRITEBYTECODE set, an editable install such as
+    govwatch's recompiles its modules on every run, while pip compiled the peers' once)."""
+    env = {k: v for k, v in os.environ.items()
+           if "proxy" not in k.lower() and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local"),
                NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",

@@ -1,13 +1,33 @@
 """Monitor kinds: one small class per kind, registered by ``kind``.
 
-Importing this package registers the built-in kinds (page, feed, pdf).
+Importing this package costs nothing: its names load on first use, the built-in kinds
+(page, feed, pdf) register when the registry is first asked (``monitor_kinds``,
+``monitor_class``, ``build_monitor``), and each kind's parser library (selectolax,
+feedparser, pypdf) loads when a body of that kind is first parsed. ``import
+monitors.errors`` is all the command line needs to start (docs/architecture.md).
 """
 
-from monitors import feed, page, pdf  # noqa: F401  (registers the kinds)
-from monitors.base import Monitor, build_monitor, monitor_class, monitor_kinds
-from monitors.config import MonitorConfig
-from monitors.records import Change, Extracted, FetchResult, Redirect
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitors.base import Monitor, build_monitor, monitor_class, monitor_kinds
+    from monitors.config import MonitorConfig
+    from monitors.records import Change, Extracted, FetchResult, Redirect
+
+_HOMES = {
+    "Change": "monitors.records",
+    "Extracted": "monitors.records",
+    "FetchResult": "monitors.records",
+    "Monitor": "monitors.base",
+    "MonitorConfig": "monitors.config",
+    "Redirect": "monitors.records",
+    "build_monitor": "monitors.base",
+    "monitor_class": "monitors.base",
+    "monitor_kinds": "monitors.base",
+}
 __all__ = [
     "Change",
     "Extracted",
@@ -19,3 +39,10 @@ __all__ = [
     "monitor_class",
     "monitor_kinds",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

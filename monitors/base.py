@@ -8,6 +8,8 @@ does it for every kind with one shared client, which keeps monitors free of I/O.
 
 from __future__ import annotations
 
+import importlib
+from functools import cache
 from typing import ClassVar
 
 from monitors.config import MonitorConfig
@@ -17,6 +19,8 @@ from monitors.records import Change, Extracted
 from monitors.registry import register
 
 _REGISTRY: dict[str, type[Monitor]] = {}
+#: Modules whose classes are the built-in kinds; imported when the registry is first asked.
+BUILTIN_KINDS = ("monitors.page", "monitors.feed", "monitors.pdf")
 
 
 class Monitor:
@@ -56,12 +60,22 @@ class Monitor:
         )
 
 
+@cache
+def register_builtin_kinds() -> None:
+    """Import the built-in kinds, which registers them (once: a lookup per monitor stays
+    a dict lookup)."""
+    for module in BUILTIN_KINDS:
+        importlib.import_module(module)
+
+
 def monitor_kinds() -> dict[str, type[Monitor]]:
     """The registered kinds, by name (a copy: the registry only grows by subclassing)."""
+    register_builtin_kinds()
     return dict(_REGISTRY)
 
 
 def monitor_class(kind: str) -> type[Monitor]:
+    register_builtin_kinds()
     try:
         return _REGISTRY[kind]
     except KeyError:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import feedparser
-
 from monitors.base import Monitor
 from monitors.diffing import unified_text_diff
 from monitors.errors import ExtractError
@@ -63,6 +61,8 @@ class FeedMonitor(Monitor):
         if refusal is not None:
             raise ExtractError(f"feed refused: {refusal}; govwatch never expands XML "
                                "entities (they can grow without bound or read local files)")
+        import feedparser  # here, not at import: 0.1 s that only feed parsing needs
+
         headers = {"content-type": content_type} if content_type else None
         # Summaries are reduced to plain text by our own parser, so feedparser's HTML
         # sanitizing and link rewriting would be work thrown away (a third of its time).

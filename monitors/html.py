@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
-
 from monitors.bounds import Bounds, cut_to_budget, flatten_deep
+
+if TYPE_CHECKING:  # the parser itself loads when a page is first parsed
+    from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Elements that start and end a line of readable text.
 BLOCK_TAGS = (
@@ -228,6 +230,8 @@ def link_urls(root: LexborNode, base: str) -> list[str]:
 def parse_bounded(html: str) -> tuple[LexborHTMLParser, Bounds]:
     """Parse for reading: block boundaries marked, within the tag budget and the nesting
     limit of monitors/bounds.py (cut first, so a huge page is not marked whole)."""
+    from selectolax.lexbor import LexborHTMLParser
+
     html, cut_chars = cut_to_budget(html)
     html, flattened = flatten_deep(mark_block_boundaries(html))
     return LexborHTMLParser(html), Bounds(cut_chars, flattened)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
-
 # Regions that change on every load without saying anything new: carousels, rotating
 # banners, clocks, counters, live regions. Removed from comparison, kept in the snapshot.
 VOLATILE_SELECTORS = ", ".join(
@@ -106,6 +104,8 @@ NORMALIZE_BUDGET = 0.08
 @lru_cache(maxsize=32768)
 def normalize_url(url: str) -> str:
     """Canonical form of a link: no fragment, no session ids or cache busters, sorted query."""
+    from w3lib.url import canonicalize_url  # 25 ms to import, needed once links are read
+
     try:
         parts = urlsplit(url.strip())
     except ValueError:

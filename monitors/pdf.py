@@ -7,9 +7,6 @@ import logging
 from io import BytesIO
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 from monitors.base import Monitor
 from monitors.diffing import diff_lines
 from monitors.errors import ExtractError
@@ -37,6 +34,10 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 def read_pdf(body: bytes) -> tuple[list[str], dict[str, Any]]:
     """Page texts and metadata; damage that stops text extraction is reported, not raised."""
+    # Here, not at import: pypdf (and the cryptography it loads) take 0.1 s and more.
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
     facts: dict[str, Any] = {"title": "", "pages": None, "modified": ""}
     try:
         reader = PdfReader(BytesIO(body), strict=False)

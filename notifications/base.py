@@ -10,10 +10,12 @@ digests are accepted.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 from monitors.registry import register
@@ -22,6 +24,9 @@ from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage
 
 _REGISTRY: dict[str, type[Notifier]] = {}
+#: Modules of the built-in channels: imported (so registered) when the registry is asked,
+#: so a run with no channel enabled never loads SMTP, Jinja2 or feedgen.
+BUILTIN_CHANNELS = ("notifications.mail", "notifications.feeds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,13 @@ class Notifier:
         return "\n".join(m.body.decode("utf-8", "replace") for m in messages)
 
 
+@cache
+def register_builtin_channels() -> None:
+    for module in BUILTIN_CHANNELS:
+        importlib.import_module(module)
+
+
 def notifier_channels() -> dict[str, type[Notifier]]:
     """The registered channels, by name."""
+    register_builtin_channels()
     return dict(_REGISTRY)

@@ -16,8 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from feedgen.feed import FeedGenerator
+from typing import TYPE_CHECKING
 
 from monitors.errors import DeliveryFailed
 from monitors.records import canonical_json
@@ -28,6 +27,9 @@ from notifications.render import render
 from storage.chain import current_heads
 from storage.db import Store
 from storage.outbox import OutgoingMessage, OwedAlert, OwedChange, get_state, published, set_state
+
+if TYPE_CHECKING:  # feedgen (and lxml under it) load when a feed is written
+    from feedgen.feed import FeedGenerator
 
 GLOBAL_NAME = "govwatch"
 ORG_DIRECTORY = "org"
@@ -169,6 +171,8 @@ class FeedNotifier(Notifier):
         self, prefix: str, org: OrganizationInfo | None, path: Path, entries: list[FeedEntry],
         now: datetime,
     ) -> FeedGenerator:
+        from feedgen.feed import FeedGenerator
+
         relative = path.relative_to(self.directory).as_posix()
         if self.settings.base_url:
             self_url = self.settings.base_url.rstrip("/") + "/" + relative

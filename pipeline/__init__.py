@@ -1,1 +1,3 @@
 """Config loading, the fetch layer, the cycle's stage order and the CLI."""
+
+VERSION = "0.1.0"

@@ -1,17 +1,25 @@
-"""The ``govwatch`` command line."""
+"""The ``govwatch`` command line.
+
+Starting it must stay cheap (docs/architecture.md, "Start-up"): this module and the
+command modules import click and light modules only; the config models, the store and
+the fetch layer are imported by the commands that use them.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitors.errors import ConfigError, GovwatchError, LockHeld
-from pipeline.config import VERSION, Config, config_path, load_config
+from pipeline import VERSION
 from pipeline.logs import FORMATS, setup_logging
-from storage.db import Store
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
+    from storage.db import Store
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -25,9 +33,13 @@ class Context:
     verbose: bool = False
 
     def config(self) -> Config:
+        from pipeline.config import config_path, load_config
+
         return load_config(config_path(self.config_option)).config
 
     def store(self, config: Config | None = None) -> Store:
+        from storage.db import Store
+
         if self.db_option:
             return Store(self.db_option)
         if config is None:

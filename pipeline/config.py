@@ -33,10 +33,10 @@ from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
 from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
+from pipeline import VERSION, fastyaml
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
-VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
 NEWLINE = "\n"
 
@@ -167,6 +167,29 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
+    """A valid file is read the fast way (pipeline/fastyaml.py); any other is read again
+    with the line of every key, so that each error names its line."""
+    config = parse_config_fast(text, source)
+    if config is not None:
+        return config
+    return parse_config_with_lines(text, source)
+
+
+def parse_config_fast(text: str, source: str = DEFAULT_CONFIG) -> Config | None:
+    """The config if the file is valid and the fast reading applies, else None."""
+    data = fastyaml.load_plain(text, max_values=_Budget.LIMIT)
+    if not isinstance(data, dict):
+        return None
+    try:
+        config = Config.model_validate(data)
+        _check_semantics(config, data, source)
+    except (ValidationError, ConfigError):
+        return None
+    return config
+
+
+def parse_config_with_lines(text: str, source: str = DEFAULT_CONFIG) -> Config:
+    """The round-trip reading: slower, but every error can name its line."""
     try:
         tree = YAML(typ="rt").load(text)
     except YAMLError as exc:

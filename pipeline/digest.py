@@ -4,32 +4,36 @@
 ``digest_stage`` is what ``govwatch run`` calls after its cycle: with ``digest: after-run``
 it delivers every time, with a time of day it delivers on the first run after that time
 each day (UTC), and remembers the day in the database once every channel succeeded.
+
+A run with no channel enabled imports none of the channels' code: the functions import
+it once a channel is enabled (docs/architecture.md, "Start-up").
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from monitors.errors import ConfigError, LockHeld
-from notifications import outbox as protocol
-from notifications.base import Notifier, OrganizationInfo, notifier_channels
 from notifications.config import digest_time
-from notifications.feeds import FeedNotifier
-from notifications.mail import EmailNotifier
-from pipeline.config import Config
 from storage import outbox
-from storage.db import Store
 from storage.records import iso, utc_now
+
+if TYPE_CHECKING:
+    from notifications import outbox as protocol
+    from notifications.base import Notifier
+    from pipeline.config import Config
+    from storage.db import Store
 
 log = logging.getLogger(__name__)
 LAST_DIGEST_DAY = "last_digest_day"
-# Importing a channel's class registers it; these are the ones the config can enable.
-CHANNELS = (EmailNotifier, FeedNotifier)
 
 
 def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
     """The enabled channels, in a fixed order (``only`` narrows to one of them)."""
+    from notifications.base import OrganizationInfo, notifier_channels
+
     enabled = config.notifications.enabled_channels()
     if only is not None and only not in enabled:
         raise ConfigError(f"channel {only!r} is not enabled in the config "
@@ -57,6 +61,8 @@ def deliver_owed(
     config: Config, store: Store, now: datetime | None = None, *, channel: str | None = None
 ) -> protocol.DeliveryReport:
     """Deliver everything the enabled channels owe, now, whatever the schedule."""
+    from notifications import outbox as protocol
+
     now = now or utc_now()
     notifiers = build_notifiers(config, channel)
     if not notifiers:
@@ -69,6 +75,8 @@ def preview_owed(
     config: Config, store: Store, now: datetime | None = None, *, channel: str | None = None
 ) -> protocol.DeliveryReport:
     """What ``deliver_owed`` would send; nothing is written anywhere."""
+    from notifications import outbox as protocol
+
     notifiers = build_notifiers(config, channel)
     return protocol.preview(store, notifiers, config.notifications.alert_after_failures,
                             now or utc_now())

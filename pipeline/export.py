@@ -22,7 +22,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from monitors.errors import ExportFailed
-from pipeline.config import VERSION
+from pipeline import VERSION
 from storage.db import Store
 
 # Headers that describe the transfer, not the stored (decoded) body.

@@ -11,11 +11,13 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING
 
 from monitors.config import MonitorConfig
 from storage.records import SUCCESS_OUTCOMES, NextAttempt, iso
+
+if TYPE_CHECKING:  # APScheduler loads only for cron schedules (and in the daemon)
+    from apscheduler.triggers.cron import CronTrigger
 
 # A hostile or mistaken Retry-After must not park a monitor for months.
 MAX_RETRY_AFTER = timedelta(days=7)
@@ -62,6 +64,8 @@ def _crontab_days(field: str) -> str:
 
 def crontab_trigger(expr: str, timezone: str = "UTC", jitter: float | None = None) -> CronTrigger:
     """A standard five-field crontab line (crontab weekday numbers) as an APScheduler trigger."""
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"need 5 fields (minute hour day month weekday), got {len(fields)}")

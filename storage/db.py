@@ -38,6 +38,10 @@ KEPT_HEADERS = (
 )
 
 
+# The monitors columns sync_monitors writes from the config (besides id); options last.
+_SYNCED = ("org_id", "kind", "url", "name", "every_seconds", "enabled", "options")
+
+
 def _extraction(settings: dict[str, Any]) -> list[Any]:
     return [settings.get(key) for key in EXTRACTION_KEYS]
 
@@ -96,24 +100,34 @@ class Store:
         and baseline are reset: a 304 from the old URL must not vouch for the new one, and
         the next check starts a new baseline instead of diffing two different regions.
         """
-        known = {
-            row[0]: json.loads(row[1] or "{}")
-            for row in self.db.execute("SELECT id, options FROM monitors")
-        }
+        # Unchanged rows are not written: a run with 1000 unchanged monitors writes nothing
+        # here (it used to upsert every row, twice per run).
+        known = {row[0]: row[1:] for row in self.db.execute(
+            f"SELECT id, {', '.join(_SYNCED)} FROM monitors")}
+        known_orgs = {row[0]: row[1:] for row in self.db.execute(
+            "SELECT id, name, homepage FROM organizations")}
         organization_rows, monitor_rows, rebased = [], [], []
         for org in organizations:
-            organization_rows.append({"id": org.id, "name": org.name, "homepage": org.homepage})
+            if known_orgs.get(org.id) != (org.name, org.homepage):
+                organization_rows.append(
+                    {"id": org.id, "name": org.name, "homepage": org.homepage})
             for monitor in org.monitors:
                 settings = monitor.model_dump(mode="json")
-                before = known.get(monitor.id)
-                if before is not None and _extraction(before) != _extraction(settings):
-                    rebased.append(monitor.id)
-                monitor_rows.append({
+                row = {
                     "id": monitor.id, "org_id": org.id, "kind": monitor.kind,
                     "url": monitor.url, "name": monitor.name,
                     "every_seconds": monitor.every.total_seconds(),
                     "enabled": int(monitor.enabled), "options": canonical_json(settings),
-                })
+                }
+                before = known.get(monitor.id)
+                if before == tuple(row[column] for column in _SYNCED):
+                    continue
+                if before is not None and \
+                        _extraction(json.loads(before[-1] or "{}")) != _extraction(settings):
+                    rebased.append(monitor.id)
+                monitor_rows.append(row)
+        if not (organization_rows or monitor_rows):
+            return
         with self.db.atomic():
             self.db.table("organizations").upsert_all(organization_rows, pk="id")
             self.db.table("monitors").upsert_all(monitor_rows, pk="id")

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitors.errors import GovwatchError
 from pipeline.cli import Context, cli, pass_context
-from pipeline.export import export
 from pipeline.timespec import When
-from storage.audit import export_checks, organization_exists
-from storage.backup import backup_database
-from storage.db import Store
-from storage.queries import monitor_exists
-from storage.records import utc_now
-from storage.retention import PruneReport, prune_bodies
+
+if TYPE_CHECKING:  # the commands import what they use when they run
+    from storage.db import Store
+    from storage.retention import PruneReport
 
 
 def check_scope(store: Store, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> None:
+    from storage.audit import organization_exists
+    from storage.queries import monitor_exists
+
     unknown = [f"organization {o!r}" for o in org_ids if not organization_exists(store, o)]
     unknown += [f"monitor {m!r}" for m in monitor_ids if not monitor_exists(store, m)]
     if unknown:
@@ -38,6 +39,9 @@ def export_command(context: Context, export_format: str, output: Path,
                    org_ids: tuple[str, ...], monitor_ids: tuple[str, ...],
                    since: str | None) -> None:
     """Export the history as WARC or JSON Lines."""
+    from pipeline.export import export  # warcio: only export needs it
+    from storage.audit import export_checks
+
     with context.store() as store:
         check_scope(store, org_ids, monitor_ids)
         counts = export(store, export_checks(store, org_ids, monitor_ids, since), output,
@@ -57,6 +61,8 @@ def export_command(context: Context, export_format: str, output: Path,
 @pass_context
 def backup_command(context: Context, path: Path, force: bool) -> None:
     """Copy the database with SQLite's online backup (safe while a run writes)."""
+    from storage.backup import backup_database
+
     if path.exists() and not force:
         raise GovwatchError(f"{path} exists; pass --force to replace it")
     with context.store() as store:
@@ -76,6 +82,9 @@ def backup_command(context: Context, path: Path, force: bool) -> None:
 def prune_command(context: Context, keep_days: int | None, keep_versions: int | None,
                   dry_run: bool) -> None:
     """Prune raw bodies by the retention policy; hashes, text and the chain stay."""
+    from storage.records import utc_now
+    from storage.retention import prune_bodies
+
     config = None
     if keep_days is None and keep_versions is None:
         config = context.config()

@@ -5,34 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitors.diffing import unified_text_diff
 from monitors.errors import GovwatchError, VerificationFailed
 from pipeline.cli import Context, cli, pass_context
 from pipeline.timespec import BadTime, When, looks_like_time, parse_when
-from storage.audit import (
-    find_snapshot,
-    is_hash_prefix,
-    latest_version,
-    organization_exists,
-    snapshot_detail,
-    timeline,
-    version_at,
-    version_by_check,
-    version_by_snapshot,
-)
-from storage.chain import current_heads
-from storage.db import Store
-from storage.integrity import VerifyReport, verify
-from storage.queries import monitor_exists
 from storage.records import iso
+
+if TYPE_CHECKING:  # the commands import what they use when they run
+    from storage.db import Store
+    from storage.integrity import VerifyReport
 
 
 def show_snapshot(store: Store, snapshot_hash: str, *, raw: bool = False) -> None:
     """``govwatch show HASH``: metadata, who saw it, and the extracted text."""
+    from storage.audit import snapshot_detail
+
     if raw:
         sys.stdout.buffer.write(store.load_body(snapshot_hash))
         sys.stdout.buffer.flush()
@@ -62,6 +52,15 @@ def show_snapshot(store: Store, snapshot_hash: str, *, raw: bool = False) -> Non
 
 def resolve_version(store: Store, monitor_id: str, spec: str) -> dict[str, Any]:
     """A check id, a snapshot hash prefix, or a time (the version current then)."""
+    from storage.audit import (
+        find_snapshot,
+        is_hash_prefix,
+        latest_version,
+        version_at,
+        version_by_check,
+        version_by_snapshot,
+    )
+
     spec = spec.strip()
     if spec.isdigit():
         found = version_by_check(store, monitor_id, int(spec))
@@ -96,6 +95,9 @@ def _describe(version: dict[str, Any]) -> str:
 @pass_context
 def diff(context: Context, monitor_id: str, from_spec: str, to_spec: str) -> None:
     """Diff the extracted text of any two versions of a monitor."""
+    from monitors.diffing import unified_text_diff
+    from storage.queries import monitor_exists
+
     with context.store() as store:
         if not monitor_exists(store, monitor_id):
             raise GovwatchError(f"unknown monitor {monitor_id!r}")
@@ -121,6 +123,8 @@ def diff(context: Context, monitor_id: str, from_spec: str, to_spec: str) -> Non
 def timeline_command(context: Context, org_ids: tuple[str, ...], since: str | None,
                      until: str | None, limit: int, as_json: bool) -> None:
     """What changed when, across monitors, oldest first."""
+    from storage.audit import organization_exists, timeline
+
     with context.store() as store:
         unknown = [org for org in org_ids if not organization_exists(store, org)]
         if unknown:
@@ -142,6 +146,8 @@ def timeline_command(context: Context, org_ids: tuple[str, ...], since: str | No
 
 def load_heads(path: Path) -> dict[str, str]:
     """``{monitor: head}`` as ``heads --json`` prints it, or an object with a ``heads`` key."""
+    from storage.audit import is_hash_prefix
+
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -173,6 +179,8 @@ def _print_report(report: VerifyReport) -> None:
 @pass_context
 def verify_command(context: Context, heads_file: Path | None) -> None:
     """Recompute every body hash and every chain; exit 1 on any mismatch."""
+    from storage.integrity import verify
+
     against = load_heads(heads_file) if heads_file is not None else None
     with context.store() as store:
         report = verify(store, against)
@@ -187,6 +195,8 @@ def verify_command(context: Context, heads_file: Path | None) -> None:
 @pass_context
 def heads_command(context: Context, as_json: bool) -> None:
     """The current head hash of every monitor's chain (what digests publish)."""
+    from storage.chain import current_heads
+
     with context.store() as store:
         heads = current_heads(store.db)
         newest = dict(store.db.execute(

@@ -1,37 +1,37 @@
-"""Core commands: check-config, run, status, history, show, kinds."""
+"""Core commands: check-config, run, status, history, show, kinds.
+
+Like every command module, this one imports only what registering its commands needs;
+each command imports the rest when it runs (docs/architecture.md, "Start-up").
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from monitors import monitor_kinds
-from monitors.config import format_duration
 from monitors.errors import GovwatchError
+from monitors.units import format_duration
 from pipeline.cli import Context, cli, pass_context
 from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
 from pipeline.commands.digest import print_delivery
-from pipeline.config import config_path, load_config
-from pipeline.digest import digest_stage, start_channels
 from pipeline.lock import RunLock
 from pipeline.progress import progress
-from pipeline.run import CycleReport, run_cycle, select_monitors
 from pipeline.timespec import When
-from storage.audit import find_snapshot
-from storage.queries import change_detail, monitor_exists, monitor_history, monitor_status
-from storage.records import utc_now
-from storage.retention import prune_bodies
-from storage.runs import RunRecord, describe_run, last_run, record_run
+
+if TYPE_CHECKING:
+    from pipeline.run import CycleReport
 
 
 @cli.command("check-config")
 @pass_context
 def check_config(context: Context) -> None:
     """Validate the config and summarize organizations, kinds and schedules."""
+    from pipeline.config import config_path, load_config
+
     path = config_path(context.config_option)
     config = load_config(path).config
     pairs = list(config.monitors())
@@ -60,6 +60,14 @@ def check_config(context: Context) -> None:
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitor_ids: tuple[str, ...]) -> None:
     """Run one cycle over the monitors that are due, then exit."""
+    import asyncio
+
+    from pipeline.digest import digest_stage, start_channels
+    from pipeline.run import run_cycle, select_monitors
+    from storage.records import utc_now
+    from storage.retention import prune_bodies
+    from storage.runs import RunRecord, record_run
+
     config = context.config()
     known_orgs = {org.id for org in config.organizations}
     known_monitors = {m.id for _, m in config.monitors()}
@@ -111,6 +119,9 @@ def print_report(report: CycleReport) -> None:
 @pass_context
 def status(context: Context, as_json: bool) -> None:
     """One row per monitor: last check, outcome, failures, last change."""
+    from storage.queries import monitor_status
+    from storage.runs import describe_run, last_run
+
     with context.store() as store:
         rows = monitor_status(store)
         heartbeat = last_run(store)
@@ -136,6 +147,8 @@ def status(context: Context, as_json: bool) -> None:
 def history(context: Context, monitor_id: str, limit: int, since: str | None,
             until: str | None, as_json: bool) -> None:
     """A monitor's checks and changes, newest first, with their ids."""
+    from storage.queries import monitor_exists, monitor_history
+
     with context.store() as store:
         if not monitor_exists(store, monitor_id):
             raise GovwatchError(f"unknown monitor {monitor_id!r}")
@@ -159,6 +172,9 @@ def history(context: Context, monitor_id: str, limit: int, since: str | None,
 @pass_context
 def show(context: Context, target: str, raw: bool) -> None:
     """Print one change with its diff, or one snapshot (hash or 8+ hex prefix) and its text."""
+    from storage.audit import find_snapshot
+    from storage.queries import change_detail
+
     with context.store() as store:
         snapshot_hash = find_snapshot(store, target)
         if snapshot_hash is not None:
@@ -193,5 +209,7 @@ def show(context: Context, target: str, raw: bool) -> None:
 @cli.command()
 def kinds() -> None:
     """List the registered monitor kinds."""
+    from monitors.base import monitor_kinds
+
     for name, kind_class in sorted(monitor_kinds().items()):
         click.echo(f"{name:<6} {kind_class.description}")

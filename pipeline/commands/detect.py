@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitors import MonitorConfig, build_monitor
-from monitors.base import Monitor
 from monitors.errors import GovwatchError, StorageError
 from monitors.records import Change, Extracted, FetchResult
-from pipeline import stages
 from pipeline.cli import Context, cli, pass_context
-from pipeline.fetch import Fetcher, build_client
-from pipeline.run import fetch_settings
-from storage.db import Store
 from storage.records import MonitorState
+
+if TYPE_CHECKING:  # the commands import what they use when they run
+    from monitors.base import Monitor
 
 SHOWN_LINES = 60
 
@@ -68,6 +64,10 @@ def _guess_kind(body: bytes) -> str:
 def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str,
             as_json: bool) -> None:
     """Run the change-detection engine on two local files."""
+    from monitors.base import build_monitor
+    from monitors.config import MonitorConfig
+    from pipeline import stages
+
     old_body, new_body = old.read_bytes(), new.read_bytes()
     kind = kind or _guess_kind(new_body)
     options: dict[str, Any] = {"select": select} if select else {}
@@ -99,6 +99,11 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
 @pass_context
 def preview(context: Context, monitor_id: str, lines: int) -> None:
     """Fetch one monitor now and show what would be stored and compared (writes nothing)."""
+    import asyncio
+
+    from monitors.base import build_monitor
+    from pipeline import stages
+
     config = context.config()
     found = [(org, m) for org, m in config.monitors() if m.id == monitor_id]
     if not found:
@@ -139,6 +144,9 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
 
 
 async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
+    from pipeline.fetch import Fetcher, build_client
+    from pipeline.run import fetch_settings
+
     settings = fetch_settings(config.defaults)
     async with build_client(settings) as client:
         empty = MonitorState(monitor.id, None, None, None, None, None, None, 0)
@@ -146,6 +154,8 @@ async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
 
 
 def _stored_content(context: Context, database: str, monitor_id: str) -> Extracted | None:
+    from storage.db import Store
+
     path = Path(context.db_option or database)
     if not path.exists():
         return None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from monitors.errors import NotificationError
-from notifications.outbox import DeliveryReport
 from pipeline.cli import Context, cli, pass_context
-from pipeline.digest import deliver_owed, preview_owed
+
+if TYPE_CHECKING:
+    from notifications.outbox import DeliveryReport
 
 
 @cli.command()
@@ -18,6 +21,8 @@ from pipeline.digest import deliver_owed, preview_owed
 @pass_context
 def digest(context: Context, channel: str | None, dry_run: bool) -> None:
     """Send the digests that are owed now, whatever the `digest` schedule says."""
+    from pipeline.digest import deliver_owed, preview_owed
+
     config = context.config()
     with context.store(config) as store:
         if dry_run:

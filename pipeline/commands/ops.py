@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
 import click
 
 from pipeline.cli import EXIT_FAILURE, Context, cli, pass_context
-from pipeline.config import config_path, load_config
-from pipeline.daemon import run_daemon
-from pipeline.health import as_json
-from pipeline.health import health as check_health
 from pipeline.lock import RunLock
 from storage.records import utc_now
-from storage.runs import describe_run
 
 
 @cli.command()
 @pass_context
 def daemon(context: Context) -> None:
     """Run every monitor on its own schedule until SIGTERM (SIGHUP reloads the config)."""
+    import asyncio
+
+    from pipeline.config import config_path, load_config
+    from pipeline.daemon import run_daemon  # APScheduler: only the daemon needs it
+
     path = config_path(context.config_option)
     config = load_config(path).config
     if not context.verbose:
@@ -38,6 +37,10 @@ def daemon(context: Context) -> None:
 @pass_context
 def health(context: Context, as_json_output: bool) -> None:
     """Exit 0 if the last run is recent and no alert is open, else 1, saying why."""
+    from pipeline.health import as_json
+    from pipeline.health import health as check_health
+    from storage.runs import describe_run
+
     config = context.config()
     with context.store(config) as store:
         healthy, alerts, run = check_health(config, store, utc_now())

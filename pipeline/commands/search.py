@@ -9,7 +9,6 @@ import click
 
 from monitors.errors import BadSearchQuery
 from pipeline.cli import Context, cli, pass_context
-from storage.search import search
 
 SHOWN_VERSIONS = 8
 
@@ -36,6 +35,8 @@ def _version_line(versions: list[dict[str, Any]]) -> str:
 def search_command(context: Context, query: str, org_ids: tuple[str, ...],
                    monitor_ids: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Full-text search (FTS5 syntax) over every version's extracted text."""
+    from storage.search import search
+
     with context.store() as store:
         try:
             matches = search(store, query, org_ids=org_ids, monitor_ids=monitor_ids,

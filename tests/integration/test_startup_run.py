@@ -1,0 +1,33 @@
+"""A real ``govwatch run`` loads the parser of each kind it parses, and nothing it does not use.
+
+The lazy imports (docs/architecture.md, "Start-up") must not move work, only defer it:
+a page is parsed (selectolax loads), while feed and PDF parsers, digest delivery,
+export and the scheduler stay unloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Site
+from tests.unit.test_startup import CHANNELS, DELIVERY, loaded_by
+
+pytestmark = pytest.mark.integration
+
+RUN = "from pipeline.cli import main; main()"
+
+
+def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path) -> None:
+    site.set("/news", "<html><body><main><p>Ministerial statement</p>"
+                      "<a href='/doc.pdf'>Report</a></main></body></html>")
+    config = tmp_path / "config.yaml"
+    config.write_text("organizations:\n  - id: ministry\n    name: Ministry\n    monitors:\n"
+                      f"      - {{id: news, kind: page, url: '{site.url('/news')}'}}\n")
+    modules, stdout = loaded_by(RUN, "--config", str(config), "--db",
+                                str(tmp_path / "gw.db"), "run")
+    assert stdout.startswith("checked 1: new 1, changed 0"), stdout
+    assert "selectolax" in modules
+    unused = {"feedparser", "pypdf", *DELIVERY, *CHANNELS}
+    assert modules.isdisjoint(unused), sorted(modules & unused)
