@@ -10,6 +10,7 @@ process tree, sampled every 0.2 s, or the wait4 maximum if that is larger).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -260,27 +261,68 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
-def tree_rss_kb(session: int) -> int:
-    """Sum of VmRSS of every process in that session (the tool and whatever it started)."""
-    total = 0
+def session_pids(session: int) -> list[int]:
+    """Every process (zombies included) in that session: the tool and what it started."""
+    pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             stat = Path(entry.path, "stat").read_text()
             # fields after the ")" of the command name: state ppid pgrp session ...
-            if int(stat.rsplit(")", 1)[1].split()[3]) != session:
-                continue
-            status = Path(entry.path, "status").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[3]) == session:
+                pids.append(int(entry.name))
         except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def tree_rss_kb(session: int) -> int:
+    """Sum of VmRSS of every process in that session (the tool and whatever it started)."""
+    total = 0
+    for pid in session_pids(session):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
             continue
         match = re.search(r"^VmRSS:\s+(\d+)", status, re.MULTILINE)
         total += int(match[1]) if match else 0
     return total
 
 
+def become_subreaper() -> None:
+    """Processes a tool leaves orphaned become our children (Linux PR_SET_CHILD_SUBREAPER),
+    so their CPU time can be collected. govwatch's parsing workers are children of the
+    multiprocessing fork server, which its parent never waits for: without this, wait4 on
+    the tool would not count them."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def reap_orphans(session: int, patience: float = 5.0) -> float:
+    """CPU seconds of the tool's processes that outlived it, reaped as they end."""
+    cpu, end = 0.0, time.monotonic() + patience
+    while True:
+        left = session_pids(session)
+        for pid in left:
+            try:
+                reaped, _, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours (yet): its parent will wait for it
+                continue
+            if reaped:
+                cpu += usage.ru_utime + usage.ru_stime
+        if not left or time.monotonic() > end:
+            return cpu
+        time.sleep(0.02)
+
+
 def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
-    """Runs one command in its own session; kills the whole session at the deadline."""
+    """Runs one command in its own session; kills the whole session at the deadline.
+
+    CPU is the tool's own, that of the children it waited for, and that of whatever it
+    left running, collected once it ends (``reap_orphans``).
+    """
+    become_subreaper()
     out_path, err_path = home / "stdout.txt", home / "stderr.txt"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
@@ -315,10 +357,12 @@ def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
             code: int | None = None
         else:
             code = proc.returncode = os.waitstatus_to_exitcode(status)
+        orphans = reap_orphans(proc.pid)
         stop_session(proc.pid)  # anything the tool left behind in its session
+        orphans += reap_orphans(proc.pid, patience=1.0)
         done.set()
         sampler.join()
-    return Measured(wall, usage.ru_utime + usage.ru_stime,
+    return Measured(wall, usage.ru_utime + usage.ru_stime + orphans,
                     max(peak_kb, usage.ru_maxrss) / 1024, code,
                     out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
 

@@ -140,7 +140,6 @@ async def _check(
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
         change=change, every=monitor.config.every, signal=outcome.signal,
         notable=notable, captures=captures, next_attempt=next_attempt,
-        compressed_content=outcome.compressed_content,
     )
     crash_point("check-recorded")
     return CheckReport(
@@ -174,8 +173,7 @@ async def run_cycle(
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)
         with Extractor(workers) as extractor:
-            if store.without_baseline({m.id for m in monitors}):
-                extractor.start()  # every body will need a worker: have them ready
+            extractor.start()  # in the background: ready when the first bodies arrive
 
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(monitor, fetcher, store, policy, extractor)

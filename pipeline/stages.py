@@ -14,7 +14,7 @@ from monitors.base import Monitor
 from monitors.errors import ExtractError, HTTPStatusFailed
 from monitors.records import Change, Extracted, FetchResult
 from monitors.significance import STATUS_FLIP
-from storage.records import Check, MonitorState, Snapshot
+from storage.records import Check, MonitorState, PackedContent, Snapshot
 
 # A redirect that moves a page elsewhere matters, but less than the page disappearing.
 MOVED_SIGNIFICANCE = 0.7
@@ -27,12 +27,11 @@ class Outcome:
 
     check: Check
     snapshot: Snapshot | None = None
-    content: Extracted | None = None
+    #: Packed when the outcome comes from a parsing worker.
+    content: Extracted | PackedContent | None = None
     change: Change | None = None
     #: The status signal the monitor is in after this check (None: a normal page).
     signal: str | None = None
-    #: ``content``'s canonical JSON already compressed whole (by a parsing worker).
-    compressed_content: bytes | None = None
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:

@@ -25,6 +25,7 @@ from storage.records import (
     Check,
     MonitorState,
     NextAttempt,
+    PackedContent,
     Recorded,
     Snapshot,
     iso,
@@ -163,11 +164,6 @@ class Store:
         )
         return {row[0] for row in rows}
 
-    def without_baseline(self, monitor_ids: set[str]) -> set[str]:
-        """Those of ``monitor_ids`` with no stored version yet (their next check is new)."""
-        rows = self.db.execute("SELECT id FROM monitors WHERE last_snapshot_hash IS NOT NULL")
-        return monitor_ids - {row[0] for row in rows}
-
     def load_content(self, content_hash: str) -> Extracted:
         row = self.db.execute(
             "SELECT text, data, compression FROM contents WHERE hash = ?", [content_hash]
@@ -195,27 +191,25 @@ class Store:
         check: Check,
         *,
         snapshot: Snapshot | None = None,
-        content: Extracted | None = None,
+        content: Extracted | PackedContent | None = None,
         change: Change | None = None,
         every: timedelta | None = None,
         signal: str | None = None,
         notable: bool = True,
         captures: Sequence[Capture] = (),
         next_attempt: NextAttempt | None = None,
-        compressed_content: bytes | None = None,
     ) -> Recorded:
         """Commit a check with its snapshot, content, change and captures atomically.
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
-        ``compressed_content`` is ``content.payload`` compressed whole, if at hand.
         """
         now = iso(utc_now())
         try:
             with self.db.atomic():
                 recorded = self._record(
                     check, snapshot, content, change, every, now, notable, signal,
-                    next_attempt, compressed_content,
+                    next_attempt,
                 )
                 if recorded.change_id is not None:
                     for capture in captures:
@@ -229,21 +223,20 @@ class Store:
         self,
         check: Check,
         snapshot: Snapshot | None,
-        content: Extracted | None,
+        content: Extracted | PackedContent | None,
         change: Change | None,
         every: timedelta | None,
         now: str,
         notable: bool,
         signal: str | None,
         next_attempt: NextAttempt | None = None,
-        compressed_content: bytes | None = None,
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
         if snapshot is not None:
             self._store_snapshot(snapshot, now, previous.last_snapshot_hash)
         if content is not None:
-            self._store_content(content, previous.last_content_hash, compressed_content)
+            self._store_content(content, previous.last_content_hash)
         headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
         check_id = self._insert(
             "checks", {
@@ -307,20 +300,22 @@ class Store:
              packed.blob, packed.base, now],
         )
 
-    def _store_content(
-        self, content: Extracted, previous: str | None, compressed: bytes | None = None
-    ) -> None:
-        if self.db.execute("SELECT 1 FROM contents WHERE hash = ?",
-                           [content.content_hash]).fetchone():
+    def _store_content(self, content: Extracted | PackedContent, previous: str | None) -> None:
+        digest = content.hash if isinstance(content, PackedContent) else content.content_hash
+        if self.db.execute("SELECT 1 FROM contents WHERE hash = ?", [digest]).fetchone():
             return
-        if compressed is not None and previous is None:
-            packed = Packed(compressed, COMPRESSION)
+        if isinstance(content, PackedContent):
+            base = self.packed_contents.base_after(previous)
+            if base is None:
+                packed = Packed(content.compressed, COMPRESSION)
+            else:
+                raw = self._codec.unpack(content.compressed, COMPRESSION)
+                packed = self._codec.pack(raw, full=content.compressed, base=base)
         else:
-            packed = self.packed_contents.pack(
-                content.payload.encode("utf-8"), previous, compressed)
+            packed = self.packed_contents.pack(content.payload.encode("utf-8"), previous)
         self.db.execute(
             "INSERT INTO contents (hash, compression, base, packed) VALUES (?, ?, ?, ?)",
-            [content.content_hash, packed.compression, packed.base, packed.blob],
+            [digest, packed.compression, packed.base, packed.blob],
         )
 
     def _capture(self, change_id: int, capture: Capture, now: str) -> None:

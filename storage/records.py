@@ -38,6 +38,16 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class PackedContent:
+    """Extracted content as a parsing worker hands it to the store: its hash and its
+    canonical JSON (``Extracted.payload``) compressed whole. A fraction of the size of the
+    text and data themselves, which the writing process does not need."""
+
+    hash: str
+    compressed: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     """One fetch attempt of one monitor, whatever its outcome."""
 

@@ -125,7 +125,7 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
         state = MonitorState(monitor_id, None, None, "stored", previous.content_hash, None,
                              None, 0)
     outcome = stages.evaluate(monitor, fetched, state, lambda _hash: previous or Extracted(""))
-    if outcome.content is None:
+    if not isinstance(outcome.content, Extracted):  # evaluated in-process: never packed
         click.echo(f"would record: {outcome.check.outcome}"
                    + (f" - {outcome.check.error}" if outcome.check.error else "")
                    + (f" [{outcome.change.summary}]" if outcome.change else ""))

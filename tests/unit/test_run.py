@@ -72,6 +72,14 @@ async def test_three_cycles_new_changed_unchanged(store: Store, workers: int) ->
         next(c.change_id for c in second.changes if c.monitor_id == "pubs"))
     assert "+Report B" in page_change["diff"]
     assert "Menu" not in page_change["diff"], "select: main leaves the nav out"
+    # The second version is stored against the first, wherever it was evaluated.
+    assert "Report B" in store.load_content(page_change["to_content"]).text
+    for table, digest in (("snapshots", page_change["to_snapshot"]),
+                          ("contents", page_change["to_content"])):
+        form = store.db.execute(f"SELECT compression, base FROM {table} WHERE hash = ?",
+                                [digest]).fetchone()
+        first = page_change["from_snapshot" if table == "snapshots" else "from_content"]
+        assert form == ("zstd-delta", first), (table, form)
 
     third = await cycle(config, store, router)
     assert outcomes(third) == {
