@@ -11,6 +11,10 @@ import sqlite_utils
 from storage.chain import rechain_all
 
 FTS_TABLE = "contents_fts"
+#: Maps the index's integer rowids to content hashes (storage/search.py).
+SEARCH_DOCS = "search_docs"
+#: The SQL function, registered by every Store, that reads a content's text.
+TEXT_FUNCTION = "govwatch_text"
 
 # A standalone FTS5 table keyed by the content hash, kept in step by triggers. External
 # content (content='contents') would key it by the implicit rowid of `contents`, which
@@ -68,3 +72,22 @@ def audit_trail(db: sqlite_utils.Database) -> None:
         db.execute(statement)
     db.create_view("monitor_status", MONITOR_STATUS_VIEW)
     db.create_view("change_log", CHANGE_LOG_VIEW)
+
+
+def search_index_only(db: sqlite_utils.Database) -> None:
+    """The full-text index keeps no copy of the texts: FTS5 reads them, when a snippet
+    needs them, from `contents` through a view that decodes them (``TEXT_FUNCTION``).
+
+    The standalone table kept every distinct text a second time, uncompressed: on 10
+    revisions of 1000 pages, more than the whole store without it. Contents are indexed
+    again by the next search.
+    """
+    for trigger in ("contents_fts_insert", "contents_fts_delete", "contents_fts_update"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    db.execute(f"CREATE TABLE {SEARCH_DOCS} (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE)")
+    db.execute(f"CREATE VIEW search_text AS SELECT id, {TEXT_FUNCTION}(hash) AS text "
+               f"FROM {SEARCH_DOCS}")
+    db.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='search_text', "
+               "content_rowid='id')")
+    db.execute("UPDATE contents SET indexed = NULL")

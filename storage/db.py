@@ -15,6 +15,7 @@ import sqlite_utils
 from monitors.config import EXTRACTION_KEYS
 from monitors.errors import StorageError
 from monitors.records import Change, Extracted, canonical_json
+from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
@@ -58,6 +59,7 @@ class Store:
             try:
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
                 self.db = sqlite_utils.Database(conn)
+                self._register_functions()
                 self.schema_version = schema_version(self.db)
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot open database {self.path}: {exc}") from exc
@@ -67,6 +69,7 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30)
             self.db = sqlite_utils.Database(conn)
+            self._register_functions()
             self.db.enable_wal()
             # NORMAL is durable across process crashes in WAL mode; only an OS crash can
             # lose the last commits, never corrupt the file.
@@ -78,6 +81,13 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _register_functions(self) -> None:
+        """``govwatch_text(hash)``: the full-text index reads texts through it (contents
+        are stored compressed, so SQL alone cannot read them)."""
+        self.db.conn.create_function(
+            TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
+            deterministic=True)
 
     @property
     def bodies(self) -> BlobTable:

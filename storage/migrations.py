@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from storage.audit_schema import audit_trail
+from storage.audit_schema import audit_trail, search_index_only
 from storage.outbox_schema import OUTBOX_SCHEMA
 
 
@@ -148,7 +148,7 @@ def _delta_storage(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage,
+    _delta_storage, search_index_only,
 ]
 
 

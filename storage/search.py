@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from monitors.errors import BadSearchQuery
-from storage.audit_schema import FTS_TABLE
+from storage.audit_schema import FTS_TABLE, SEARCH_DOCS
 from storage.db import Store
 
 SNIPPET_TOKENS = 16
@@ -28,13 +28,18 @@ def refresh_index(store: Store) -> int:
     """Index the extracted texts recorded since the last refresh; returns how many."""
     pending = [row[0] for row in store.db.execute(
         "SELECT hash FROM contents WHERE indexed IS NULL")]
+    conn = store.db.conn
+    indexed = 0
     with store.db.atomic():
-        store.db.conn.executemany(
-            f"INSERT INTO {FTS_TABLE} (hash, text) VALUES (?, ?)",
-            ((digest, store.load_content(digest).text) for digest in pending))
-        store.db.conn.executemany(
-            "UPDATE contents SET indexed = 1 WHERE hash = ?", ((d,) for d in pending))
-    return len(pending)
+        for digest in pending:
+            added = conn.execute(
+                f"INSERT OR IGNORE INTO {SEARCH_DOCS} (hash) VALUES (?)", [digest])
+            if added.rowcount:  # a document already in the index is not indexed twice
+                conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
+                             [added.lastrowid, store.load_content(digest).text])
+                indexed += 1
+            conn.execute("UPDATE contents SET indexed = 1 WHERE hash = ?", [digest])
+    return indexed
 
 
 def search(
@@ -53,12 +58,13 @@ def search(
     refresh_index(store)
     scope, scope_params = _scope(org_ids, monitor_ids)
     in_scope = ("SELECT 1 FROM checks JOIN monitors ON monitors.id = checks.monitor_id "
-                f"WHERE checks.content_hash = {FTS_TABLE}.hash{scope}")
+                f"WHERE checks.content_hash = {SEARCH_DOCS}.hash{scope}")
     try:
         matches = list(store.db.query(
-            f"SELECT hash AS content_hash, "
-            f"snippet({FTS_TABLE}, 1, '[', ']', '...', {SNIPPET_TOKENS}) AS snippet "
-            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND EXISTS ({in_scope}) "
+            f"SELECT {SEARCH_DOCS}.hash AS content_hash, "
+            f"snippet({FTS_TABLE}, 0, '[', ']', '...', {SNIPPET_TOKENS}) AS snippet "
+            f"FROM {FTS_TABLE} JOIN {SEARCH_DOCS} ON {SEARCH_DOCS}.id = {FTS_TABLE}.rowid "
+            f"WHERE {FTS_TABLE} MATCH ? AND EXISTS ({in_scope}) "
             f"ORDER BY bm25({FTS_TABLE}) LIMIT ?",
             [query, *scope_params, limit]))
     except sqlite3.OperationalError as exc:
