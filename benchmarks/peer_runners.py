@@ -4,8 +4,8 @@ A ``Tool`` writes its own job/config files into a directory of its own, runs one
 a child process (its own session, so the whole process tree can be measured and stopped)
 and reads what it reported from its stdout. ``run_measured`` gives wall time, CPU time
 (the child's rusage from wait4, which includes the descendants it reaped, such as
-govwatch's parsing workers) and peak RSS (the largest sum of VmRSS over the child's
-process tree, sampled every 0.2 s, or the wait4 maximum if that is larger).
+govwatch's parsing workers) and peak memory (the largest sum of PSS over the child's
+process tree, sampled every 0.2 s, or the wait4 maximum RSS if that is larger).
 """
 
 from __future__ import annotations
@@ -278,15 +278,22 @@ def session_pids(session: int) -> list[int]:
     return pids
 
 
-def tree_rss_kb(session: int) -> int:
-    """Sum of VmRSS of every process in that session (the tool and whatever it started)."""
+def tree_memory_kb(session: int) -> int:
+    """Memory of every process in that session: the sum of their PSS (proportional set
+    size), which splits each shared page between the processes that share it. Summing RSS
+    would count the parsers govwatch's workers share with their fork server once per
+    process. Falls back to RSS where smaps_rollup is missing."""
     total = 0
     for pid in session_pids(session):
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            field = "Pss"
         except OSError:
-            continue
-        match = re.search(r"^VmRSS:\s+(\d+)", status, re.MULTILINE)
+            try:
+                text, field = Path(f"/proc/{pid}/status").read_text(), "VmRSS"
+            except OSError:
+                continue
+        match = re.search(rf"^{field}:\s+(\d+)", text, re.MULTILINE)
         total += int(match[1]) if match else 0
     return total
 
@@ -334,7 +341,7 @@ def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
     def sample() -> None:
         nonlocal peak_kb
         while not done.wait(0.2):
-            peak_kb = max(peak_kb, tree_rss_kb(proc.pid))
+            peak_kb = max(peak_kb, tree_memory_kb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -71,9 +71,12 @@ NOTES = (
     "Changes are counted from each tool's stdout: govwatch's `CHANGE #...` lines (URL in <>), "
     "the peers' `CHANGED: ...` report lines with the job's URL, each job once; a first cycle "
     "is judged by how many sources each tool reported as new.",
-    "Peak RSS is the largest sum over the tool's process tree (govwatch: the main process and "
-    "its parsing worker), sampled every 0.2 s, or wait4's maximum if larger. CPU is the "
-    "child's rusage including the processes it reaped.",
+    "Peak memory is the largest sum of PSS (proportional set size: a page shared by n "
+    "processes counts 1/n in each) over the tool's processes (govwatch: the main process, "
+    "the fork server and its parsing workers, which share the parser libraries), sampled "
+    "every 0.2 s, or wait4's maximum RSS if larger. CPU is that of every process the tool "
+    "started: its own rusage with the children it reaped, plus whatever it left running "
+    "(govwatch's fork server and workers), reaped by the benchmark as a child subreaper.",
     "One run on a shared 2-core machine: the site, the tool and other sessions share the "
     "cores (see the load averages); repeated runs differ by tens of percent.",
 )
@@ -264,7 +267,7 @@ def floors(args: argparse.Namespace, rows: list[Row]) -> list[tuple[str, bool | 
 
 
 def table(rows: list[Row], markdown: bool) -> str:
-    head = ["tool", "cycle", "wall s", "CPU s", "peak RSS MB", "requests", "bytes",
+    head = ["tool", "cycle", "wall s", "CPU s", "peak mem MB", "requests", "bytes",
             "store MB", "truth", "detected", "false", "missed", "errors", "note"]
     body = [[r.tool, r.cycle, f"{r.wall:.2f}", f"{r.cpu:.2f}", f"{r.rss_mb:.0f}",
              str(r.requests), f"{r.bytes:,}", f"{r.store_mb:.1f}", str(r.truth),
