@@ -42,8 +42,9 @@ HERE = Path(__file__).resolve().parent
 FLOOR_STEADY, FLOOR_FIRST, FLOOR_STORAGE = 1 / 4, 1 / 2, 1 / 2
 NOTES = (
     "Each tool runs through its command line, so wall time includes interpreter start, "
-    "imports and loading the job list (govwatch: about 0.8 s of imports and 0.4 s to load a "
-    "1000-monitor config on this machine; urlwatch starts in about 0.5 s).",
+    "imports and loading the job list (govwatch: about 0.4 s of interpreter start and "
+    "imports and 0.07 s to load a 1000-monitor config on this machine, "
+    "benchmarks/results/startup-2026-11-28.md; urlwatch starts in about 0.5 s).",
     "Concurrency differs by design. urlwatch runs 10 threads with no per-host limit; its jobs "
     "are listed host by host, so its 10 requests in flight usually go to one host. webchanges "
     "runs Python's default thread pool (6 threads on 2 cores). govwatch is asynchronous, with "
