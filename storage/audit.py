@@ -38,7 +38,7 @@ def find_snapshot(store: Store, prefix: str) -> str | None:
 def snapshot_detail(store: Store, snapshot_hash: str) -> dict[str, Any]:
     """Metadata of a snapshot, the checks that saw it and its extracted texts per monitor."""
     rows = list(store.db.query(
-        "SELECT hash, size, content_type, compression, first_seen_at, pruned_at, "
+        "SELECT hash, size, content_type, compression, base, first_seen_at, pruned_at, "
         "length(body) AS stored_bytes FROM snapshots WHERE hash = ?", [snapshot_hash]))
     if not rows:
         raise StorageError(f"no snapshot {snapshot_hash[:16]}")

@@ -33,7 +33,9 @@ def show_snapshot(store: Store, snapshot_hash: str, *, raw: bool = False) -> Non
     if detail["pruned_at"]:
         click.echo(f"body:       pruned at {detail['pruned_at']} (hash kept)")
     else:
-        click.echo(f"body:       {detail['stored_bytes']} B stored ({detail['compression']})")
+        against = f" against base {detail['base'][:16]}" if detail["base"] else ""
+        click.echo(f"body:       {detail['stored_bytes']} B stored ({detail['compression']}"
+                   f"{against})")
     click.echo(f"first seen: {detail['first_seen_at']}")
     for seen in detail["seen_by"]:
         click.echo(

@@ -75,6 +75,10 @@ def test_show_a_snapshot_by_prefix(history: History, db: Path, store: Store) -> 
     assert "Revision 30 of the principles." in out
     assert "Accountability applies to all AI actors." in out
     assert "Menu" not in out, "the extracted text (select: main), not the raw body"
+    stored = store.db.execute("SELECT length(body), compression, base FROM snapshots "
+                              "WHERE hash = ?", [snapshot_hash]).fetchone()
+    assert stored[1:] != ("zstd", None), "version 30 is a delta of an earlier version"
+    assert f"body:       {stored[0]} B stored (zstd-delta against base {stored[2][:16]})" in out
     raw = govwatch(db, "show", snapshot_hash, "--raw")
     assert raw.stdout_bytes == body
 
