@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 
 SMALL_BODY = 1_000_000
-LARGE_POOL = 64_000_000
+# Just above the default max_bytes (20 MB): one such body at a time. Each costs its worker
+# about 140 MB while parsed, so 64 MB (three at once) took a hostile run to 459 MB.
+LARGE_POOL = 24_000_000
 
 
 @dataclass
