@@ -34,6 +34,7 @@ from pipeline.fetch import Fetcher, build_client
 from pipeline.politeness import polite_fetcher
 from pipeline.run import check_monitor, fetch_settings, schedule_policy
 from pipeline.schedule import crontab_trigger
+from pipeline.workers import Extractor, worker_count
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
@@ -79,6 +80,7 @@ class Daemon:
         self._counts: Counter[str] = Counter()
         self._since = iso(utc_now())
         self.fetcher: Fetcher | None = None
+        self.extractor: Extractor | None = None
 
     # -- life cycle -------------------------------------------------------------------
     async def run(self) -> None:
@@ -87,8 +89,12 @@ class Daemon:
             loop.add_signal_handler(signum, self.request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         settings = fetch_settings(self.config.defaults)
+        # One pool for the daemon's life, started by the first body to evaluate: parsing
+        # and comparing stay off the event loop that runs every job.
+        workers = worker_count(len(self.monitors), self.config.defaults.workers)
         try:
             async with build_client(settings) as client:
+                self.extractor = Extractor(workers)
                 self.fetcher = polite_fetcher(self.config, client, settings, self.store)
                 self._client, self._settings = client, settings
                 for monitor_id in self.monitors:
@@ -106,6 +112,8 @@ class Daemon:
                 await self._stop.wait()
                 await self._shutdown()
         finally:
+            if self.extractor is not None:
+                self.extractor.close()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
 
@@ -170,7 +178,8 @@ class Daemon:
             if due is not None and due > iso(utc_now()):
                 log.debug("%s not due until %s (back-off or Retry-After)", monitor_id, due)
                 return
-            report = await check_monitor(monitor, self.fetcher, self.store, self.policy)
+            report = await check_monitor(monitor, self.fetcher, self.store, self.policy,
+                                         self.extractor)
             self._counts[report.outcome] += 1
             if report.outcome == "error":
                 log.warning("%s: %s", monitor_id, report.error)

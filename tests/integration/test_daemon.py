@@ -28,11 +28,13 @@ def site() -> Iterator[OpSite]:
         yield running
 
 
-def write_config(path: Path, site: OpSite, monitors: dict[str, str]) -> None:
+def write_config(path: Path, site: OpSite, monitors: dict[str, str],
+                 workers: int | None = None) -> None:
     lines = "".join(
         f"      - {{id: {name}, kind: page, url: '{site.url('/' + name)}', every: {every}}}\n"
         for name, every in monitors.items())
-    path.write_text("defaults: {jitter: 0s, expect_run_every: 2s, per_host: 4}\n"
+    pool = f", workers: {workers}" if workers is not None else ""
+    path.write_text(f"defaults: {{jitter: 0s, expect_run_every: 2s, per_host: 4{pool}}}\n"
                     f"organizations:\n  - id: o\n    name: O\n    monitors:\n{lines}",
                     encoding="utf-8")
 
@@ -85,11 +87,12 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     return result
 
 
+@pytest.mark.parametrize("workers", [None, 1], ids=["in-process", "worker-process"])
 def test_jobs_run_on_time_stop_cleanly_and_resume_without_refetching(
-    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon], workers: int | None
 ) -> None:
     config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
-    write_config(config, site, {"fast": "2s", "slow": "1h"})
+    write_config(config, site, {"fast": "2s", "slow": "1h"}, workers)
     daemon = daemons(config, db)
     wait_for(lambda: site.count("/fast") >= 3, 15)
     code, took = daemon.stop()
@@ -107,7 +110,7 @@ def test_jobs_run_on_time_stop_cleanly_and_resume_without_refetching(
     assert heartbeats == [("daemon", site.count("/fast") + 1)]
 
     # While it was down, 'later' is new (never checked) and 'slow' is not due for an hour.
-    write_config(config, site, {"fast": "2s", "slow": "1h", "later": "1h"})
+    write_config(config, site, {"fast": "2s", "slow": "1h", "later": "1h"}, workers)
     fast_before = site.count("/fast")
     daemon = daemons(config, db)
     wait_for(lambda: site.count("/later") == 1 and site.count("/fast") > fast_before)
@@ -136,12 +139,13 @@ def test_a_monitor_that_fell_due_while_down_runs_once_at_start(
     assert (site.count("/slow"), site.count("/later")) == (2, 1)
 
 
+@pytest.mark.parametrize("workers", [None, 1], ids=["in-process", "worker-process"])
 def test_sigterm_during_a_hanging_fetch_stops_within_10s_without_half_rows(
-    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon]
+    tmp_path: Path, site: OpSite, daemons: Callable[[Path, Path], Daemon], workers: int | None
 ) -> None:
     site.set("/hang", "<p>late</p>", delay=30)
     config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
-    write_config(config, site, {"fast": "1h", "hang": "1h"})
+    write_config(config, site, {"fast": "1h", "hang": "1h"}, workers)
     daemon = daemons(config, db)
     wait_for(lambda: site.count("/hang") == 1 and site.count("/fast") == 1)
     wait_for(lambda: bool(rows(db, "SELECT 1 FROM checks WHERE monitor_id = 'fast'")))
