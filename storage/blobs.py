@@ -124,33 +124,32 @@ class BlobTable:
                                "(pruned, or stored before compression)")
         base_raw = None
         if compression == DELTA:
-            if base is None:
-                raise StorageError(f"{self._noun} {digest[:12]} is a delta without a base")
-            base_row = self._row(base)
-            if base_row is None or base_row[0] is None or base_row[1] != COMPRESSION:
+            whole = self._whole(base) if base is not None else None
+            if whole is None:
                 raise StorageError(f"{self._noun} {digest[:12]} is stored against base "
-                                   f"{base[:12]}, which is missing, pruned or not whole")
-            base_raw = self._codec.unpack(base_row[0], COMPRESSION)
+                                   f"{(base or 'NULL')[:12]}, which is missing, pruned or "
+                                   "not whole")
+            base_raw = whole.raw
         return self._codec.unpack(blob, compression, base_raw)
 
+    def _whole(self, digest: str) -> Base | None:
+        """The row ``digest`` as a base, if it is stored whole (bases always are)."""
+        row = self._row(digest)
+        if row is None or row[0] is None or row[1] != COMPRESSION:
+            return None
+        return Base(digest, self._codec.unpack(row[0], COMPRESSION), len(row[0]))
+
     def base_after(self, previous: str | None) -> Base | None:
-        """The base a monitor's next version is packed against: that of its ``previous``."""
+        """The base a monitor's next version is packed against: that of its ``previous``
+        (the previous version itself when it is whole)."""
         if previous is None:
             return None
         row = self._row(previous)
-        if row is None:
+        if row is None or row[0] is None:
             return None
-        blob, compression, base = row
-        if blob is None:
-            return None
-        if compression == DELTA and base is not None:
-            base_row = self._row(base)
-            if base_row is None or base_row[0] is None or base_row[1] != COMPRESSION:
-                return None
-            return Base(base, self._codec.unpack(base_row[0], COMPRESSION), len(base_row[0]))
-        if compression != COMPRESSION:
-            return None
-        return Base(previous, self._codec.unpack(blob, COMPRESSION), len(blob))
+        if row[1] == DELTA:
+            return self._whole(row[2]) if row[2] is not None else None
+        return self._whole(previous)
 
     def pack(self, raw: bytes, previous: str | None, full: bytes | None = None) -> Packed:
         return self._codec.pack(raw, full=full, base=self.base_after(previous))
