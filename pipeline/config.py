@@ -1,8 +1,9 @@
 """Load ``config.yaml`` into typed, validated models.
 
 Validation errors are mapped back to the YAML line that caused them, and unknown keys are
-reported with the keys that are allowed there, so a typo fails at start with a message a
-person can act on.
+reported with the keys that are allowed there (pipeline/yamllines.py), so a typo fails at
+start with a message a person can act on. Rules that span entries (unique ids, known
+kinds, kind-specific keys, cron) are checked here.
 """
 
 from __future__ import annotations
@@ -13,32 +14,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     Field,
     ValidationError,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.reader import ReaderError
 
 from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
 from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
 from pipeline import VERSION, fastyaml
+from pipeline.yamllines import Budget, describe, line_of, plain, read_with_lines
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "GOVWATCH_CONFIG"
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
-NEWLINE = "\n"
 
 
 def _check_contact(value: str) -> str:
@@ -177,7 +172,7 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
 
 def parse_config_fast(text: str, source: str = DEFAULT_CONFIG) -> Config | None:
     """The config if the file is valid and the fast reading applies, else None."""
-    data = fastyaml.load_plain(text, max_values=_Budget.LIMIT)
+    data = fastyaml.load_plain(text, max_values=Budget.LIMIT)
     if not isinstance(data, dict):
         return None
     try:
@@ -190,163 +185,13 @@ def parse_config_fast(text: str, source: str = DEFAULT_CONFIG) -> Config | None:
 
 def parse_config_with_lines(text: str, source: str = DEFAULT_CONFIG) -> Config:
     """The round-trip reading: slower, but every error can name its line."""
+    tree = read_with_lines(text, source)
     try:
-        tree = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        raise ConfigError(f"{source}{_yaml_line(exc, text)}: invalid YAML: "
-                          f"{_yaml_problem(exc)}") from exc
-    except RecursionError as exc:  # ruamel's composer recurses once per nesting level
-        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from exc
-    if not isinstance(tree, CommentedMap):
-        raise ConfigError(f"{source}:1: the file must be a mapping with 'organizations'")
-    try:
-        config = Config.model_validate(_plain(tree, _Budget(source)))
+        config = Config.model_validate(plain(tree, Budget(source)))
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, tree, source)) from exc
+        raise ConfigError(describe(exc, tree, source, Config)) from exc
     _check_semantics(config, tree, source)
     return config
-
-
-def _yaml_line(exc: YAMLError, text: str) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    if mark is not None:
-        return f":{mark.line + 1}"
-    position = getattr(exc, "position", None)  # a reader error: a character index
-    if not isinstance(position, int):
-        return ""
-    return f":{text.count(NEWLINE, 0, position) + 1}"
-
-
-def _yaml_problem(exc: YAMLError) -> str:
-    problem = str(getattr(exc, "problem", None) or "")
-    if isinstance(exc, DuplicateKeyError) and problem:
-        # ruamel quotes both values whole, which for a list is the whole list.
-        return problem.split(" with value ", 1)[0] + " (a key may appear once per mapping)"
-    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
-        return f"unacceptable character #x{exc.character:04x}: control characters are not allowed"
-    problem = problem or str(exc).splitlines()[0]
-    if "'\\t'" in problem:
-        problem += " (indent with spaces; YAML does not allow tabs there)"
-    return problem
-
-
-class _Budget:
-    """How many values the file may expand to. YAML aliases can repeat a list inside a
-    list (the "billion laughs"): eight lines took 19 s and gigabytes before this limit."""
-
-    LIMIT = 100_000
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.left = self.LIMIT
-        self.seen: set[int] = set()
-
-    def spend(self, line: int) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise ConfigError(f"{self.source}:{line}: the config expands to more than "
-                              f"{self.LIMIT} values here (aliases repeating aliases?)")
-
-
-def _plain(node: Any, budget: _Budget, line: int = 1, aliased: bool = False) -> Any:
-    """ruamel's commented containers -> plain dicts and lists for pydantic.
-
-    Inside a repeated alias, positions are those of the anchor; the line blamed stays the
-    line that used the alias.
-    """
-    budget.spend(line)
-    if isinstance(node, dict):
-        return {str(k): _plain_child(node, k, v, budget, line, aliased)
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain_child(node, i, v, budget, line, aliased) for i, v in enumerate(node)]
-    return node
-
-
-def _plain_child(
-    parent: Any, key: Any, value: Any, budget: _Budget, line: int, aliased: bool
-) -> Any:
-    if not aliased:
-        if isinstance(value, dict | list):
-            aliased = id(value) in budget.seen
-            budget.seen.add(id(value))
-        if isinstance(parent, CommentedMap):
-            line = parent.lc.key(key)[0] + 1
-        elif isinstance(parent, CommentedSeq):
-            # An alias item's recorded position is its anchor's: blame the list instead.
-            line = (parent.lc.line if aliased else parent.lc.item(key)[0]) + 1
-    return _plain(value, budget, line, aliased)
-
-
-def _line_of(tree: Any, loc: tuple[int | str, ...]) -> int:
-    """1-based line of the deepest YAML node that ``loc`` reaches."""
-    node, line = tree, 1
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        else:
-            break
-    return line
-
-
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model class whose fields are valid at ``loc`` (to list allowed keys)."""
-    model: Any = Config
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(part)
-        if field is None:
-            return model
-        model = field.annotation
-        while get_origin(model) is not None or get_args(model):
-            args = [a for a in get_args(model) if a is not type(None) and a is not Ellipsis]
-            model = args[0] if args else None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _path_text(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _describe(exc: ValidationError, tree: Any, source: str) -> str:
-    messages = []
-    for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        line = _line_of(tree, loc)
-        if error["type"] == "extra_forbidden":
-            parent = _model_at(loc[:-1])
-            allowed = _allowed_keys(parent)
-            text = f"unknown key {loc[-1]!r}; allowed keys: {allowed}"
-            where = _path_text(loc[:-1])
-        elif error["type"] == "missing":
-            parent = _model_at(loc[:-1])
-            allowed = _allowed_keys(parent)
-            text = f"missing required key {loc[-1]!r} (allowed keys: {allowed})"
-            where = _path_text(loc[:-1])
-        else:
-            text = error["msg"].removeprefix("Value error, ")
-            value = error.get("input")
-            if isinstance(value, str | int | float | bool) and repr(value)[:60] not in text:
-                text += f" (got {repr(value)[:60]})"
-            where = _path_text(loc)
-        messages.append(f"{source}:{line}: {where}: {text}")
-    return "\n".join(messages)
-
-
-def _allowed_keys(model: type[BaseModel] | None) -> str:
-    if model is None:
-        return "?"
-    return ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
 
 
 def _check_semantics(config: Config, tree: Any, source: str) -> None:
@@ -356,14 +201,14 @@ def _check_semantics(config: Config, tree: Any, source: str) -> None:
     seen_monitors: dict[str, int] = {}
     base_keys = set(MonitorConfig.model_fields) - _kind_specific_keys()
     for o, org in enumerate(config.organizations):
-        line = _line_of(tree, ("organizations", o, "id"))
+        line = line_of(tree, ("organizations", o, "id"))
         if org.id in seen_orgs:
             problems.append(f"{source}:{line}: duplicate organization id {org.id!r} "
                             f"(first at line {seen_orgs[org.id]})")
         seen_orgs.setdefault(org.id, line)
         for m, monitor in enumerate(org.monitors):
             loc: tuple[int | str, ...] = ("organizations", o, "monitors", m)
-            line = _line_of(tree, (*loc, "id"))
+            line = line_of(tree, (*loc, "id"))
             if monitor.id in seen_monitors:
                 problems.append(f"{source}:{line}: duplicate monitor id {monitor.id!r} "
                                 f"(first at line {seen_monitors[monitor.id]})")
@@ -371,18 +216,18 @@ def _check_semantics(config: Config, tree: Any, source: str) -> None:
             try:
                 kind_class = monitor_class(monitor.kind)
             except ConfigError as exc:
-                problems.append(f"{source}:{_line_of(tree, (*loc, 'kind'))}: {exc}")
+                problems.append(f"{source}:{line_of(tree, (*loc, 'kind'))}: {exc}")
                 continue
             problems.extend(_schedule_problems(monitor, tree, loc, source, config))
             allowed = base_keys | kind_class.own_keys
             for key in sorted(monitor.model_fields_set - allowed):
                 problems.append(
-                    f"{source}:{_line_of(tree, (*loc, key))}: key {key!r} does not apply to "
+                    f"{source}:{line_of(tree, (*loc, key))}: key {key!r} does not apply to "
                     f"kind {monitor.kind!r}; allowed keys: {', '.join(sorted(allowed))}"
                 )
     email = config.notifications.email
     for org_id in sorted(set(email.routes if email else ()) - seen_orgs.keys()):
-        line = _line_of(tree, ("notifications", "email", "routes", org_id))
+        line = line_of(tree, ("notifications", "email", "routes", org_id))
         problems.append(f"{source}:{line}: notifications.email.routes: unknown organization "
                         f"{org_id!r}")
     if problems:
@@ -396,7 +241,7 @@ def _schedule_problems(
         return []
     from pipeline.schedule import crontab_trigger  # the scheduler is only needed for cron
 
-    line = _line_of(tree, (*loc, "cron"))
+    line = line_of(tree, (*loc, "cron"))
     node = tree["organizations"][loc[1]]["monitors"][loc[3]]
     if "every" in node:  # the loaded model has 'every' filled from defaults either way
         return [f"{source}:{line}: monitor {monitor.id!r} sets both 'every' and 'cron'; "
