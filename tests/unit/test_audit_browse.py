@@ -11,17 +11,7 @@ import pytest
 from monitors.diffing import unified_text_diff
 from pipeline.timespec import BadTime, parse_when
 from storage.db import Store
-from tests.unit.audit_history import START, STEP, History, build_history, govwatch
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    return build_history(store)
-
-
-@pytest.fixture
-def db(store: Store) -> Path:
-    return store.path
+from tests.unit.audit_history import START, STEP, History, govwatch
 
 
 def test_history_since_until_bounds_the_checks(history: History, db: Path) -> None:

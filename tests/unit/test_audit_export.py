@@ -16,19 +16,9 @@ from pipeline.config import parse_config
 from pipeline.run import run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
-from tests.unit.audit_history import History, build_history, govwatch
+from tests.unit.audit_history import History, govwatch
 
 WARCIO = str(Path(sys.executable).parent / "warcio")
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    return build_history(store)
-
-
-@pytest.fixture
-def db(store: Store) -> Path:
-    return store.path
 
 
 def warcio_check(path: Path) -> subprocess.CompletedProcess[str]:

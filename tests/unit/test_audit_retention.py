@@ -15,17 +15,7 @@ from pipeline.config import parse_config
 from storage.db import Store
 from storage.records import Check, Snapshot
 from storage.retention import prune_bodies
-from tests.unit.audit_history import CONFIG, History, build_history, govwatch, principles_body
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    return build_history(store)
-
-
-@pytest.fixture
-def db(store: Store) -> Path:
-    return store.path
+from tests.unit.audit_history import CONFIG, History, govwatch, principles_body
 
 
 def bodies(store: Store) -> dict[str, bool]:

@@ -5,20 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from storage.db import Store
-from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    return build_history(store)
-
-
-@pytest.fixture
-def db(store: Store) -> Path:
-    return store.path
+from tests.unit.audit_history import History, copy_as_before_audit, govwatch
 
 
 def checks_with_text(store: Store, words: str, monitor: str = "principles") -> list[int]:

@@ -6,24 +6,13 @@ import itertools
 import json
 from pathlib import Path
 
-import pytest
 import sqlite_utils
 import zstandard
 
 from storage.chain import GENESIS, rechain_all, record_hash
 from storage.db import Store
 from storage.migrations import MIGRATIONS
-from tests.unit.audit_history import History, build_history, copy_as_before_audit, govwatch, tamper
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    return build_history(store)
-
-
-@pytest.fixture
-def db(store: Store) -> Path:
-    return store.path
+from tests.unit.audit_history import History, copy_as_before_audit, govwatch, tamper
 
 
 def problems(output: str) -> list[str]:
