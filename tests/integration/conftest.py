@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Protocol
 
 import pytest
 from aiohttp import web
@@ -156,10 +157,19 @@ def _not_modified(
     return False
 
 
+class Served(Protocol):
+    """What a test server serves: every request goes to ``handle``; the server sets
+    ``base_url`` once it listens."""
+
+    base_url: str
+
+    async def handle(self, request: web.Request) -> web.StreamResponse: ...
+
+
 class SiteServer:
     """aiohttp.web on 127.0.0.1 with its own loop in a thread; ``stop`` closes all of it."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Served) -> None:
         self.site = site
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

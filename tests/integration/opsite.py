@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.integration.conftest import SiteServer
+
 
 @dataclass(frozen=True)
 class Page:
@@ -81,44 +83,10 @@ class OpSite:
                                       request.headers.get("User-Agent", "")))
 
 
-class _Server:
-    def __init__(self, site: OpSite) -> None:
-        self.site = site
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("test server did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.site.handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self.site.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
-
-
 @contextmanager
 def serving() -> Iterator[OpSite]:
     site = OpSite()
-    server = _Server(site)
+    server = SiteServer(site)
     server.start()
     try:
         yield site
