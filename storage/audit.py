@@ -8,6 +8,7 @@ from typing import Any
 
 from monitors.errors import StorageError
 from storage.db import Store
+from storage.queries import scope_clauses
 
 MIN_PREFIX = 8
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -124,11 +125,9 @@ def timeline(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Changes across monitors in time order (the newest ``limit`` of them)."""
-    where: list[str] = ["1"]
-    params: list[Any] = []
-    if org_ids:
-        where.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
-        params.extend(org_ids)
+    clauses, scope_params = scope_clauses(org_ids, ())
+    where: list[str] = ["1", *clauses]
+    params: list[Any] = [*scope_params]
     if since is not None:
         where.append("changes.detected_at >= ?")
         params.append(since)
@@ -154,14 +153,9 @@ def organization_exists(store: Store, org_id: str) -> bool:
 def _export_scope(
     org_ids: tuple[str, ...], monitor_ids: tuple[str, ...], since: str | None
 ) -> tuple[str, list[Any]]:
-    where: list[str] = ["1"]
-    params: list[Any] = []
-    if org_ids:
-        where.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
-        params.extend(org_ids)
-    if monitor_ids:
-        where.append(f"checks.monitor_id IN ({', '.join('?' for _ in monitor_ids)})")
-        params.extend(monitor_ids)
+    clauses, scope_params = scope_clauses(org_ids, monitor_ids)
+    where: list[str] = ["1", *clauses]
+    params: list[Any] = [*scope_params]
     if since is not None:
         where.append("checks.started_at >= ?")
         params.append(since)

@@ -14,6 +14,22 @@ STATUS_KEYS = (
 )
 
 
+def scope_clauses(
+    org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """SQL conditions on ``monitors`` and ``checks`` keeping only these organizations and
+    monitors (none given: everything), with their parameters."""
+    clauses: list[str] = []
+    params: list[str] = []
+    if org_ids:
+        clauses.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
+        params.extend(org_ids)
+    if monitor_ids:
+        clauses.append(f"checks.monitor_id IN ({', '.join('?' for _ in monitor_ids)})")
+        params.extend(monitor_ids)
+    return clauses, params
+
+
 def monitor_status(store: Store) -> list[dict[str, Any]]:
     """One row per known monitor with the stable keys of ``status --json``."""
     rows = store.db.execute(

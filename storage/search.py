@@ -8,19 +8,13 @@ from typing import Any
 from monitors.errors import BadSearchQuery
 from storage.audit_schema import FTS_TABLE, SEARCH_DOCS
 from storage.db import Store
+from storage.queries import scope_clauses
 
 SNIPPET_TOKENS = 16
 
 
 def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str, list[str]]:
-    clauses: list[str] = []
-    params: list[str] = []
-    if org_ids:
-        clauses.append(f"monitors.org_id IN ({', '.join('?' for _ in org_ids)})")
-        params.extend(org_ids)
-    if monitor_ids:
-        clauses.append(f"checks.monitor_id IN ({', '.join('?' for _ in monitor_ids)})")
-        params.extend(monitor_ids)
+    clauses, params = scope_clauses(org_ids, monitor_ids)
     return "".join(f" AND {c}" for c in clauses), params
 
 
