@@ -30,6 +30,8 @@ DELTA_SHARE = 0.5
 _LEVEL = 3
 
 Table = Literal["snapshots", "contents"]
+#: A row as read: (compressed bytes, compression, base hash).
+_Row = tuple[bytes | None, str | None, str | None]
 # The column holding the compressed bytes in each table.
 _BLOB_COLUMN = {"snapshots": "body", "contents": "packed"}
 
@@ -103,7 +105,7 @@ class BlobTable:
         self._column = _BLOB_COLUMN[table]
         self._noun = "snapshot" if table == "snapshots" else "content"
 
-    def _row(self, digest: str) -> tuple[bytes | None, str | None, str | None] | None:
+    def _row(self, digest: str) -> _Row | None:
         row = self._db.execute(
             f"SELECT {self._column}, compression, base FROM {self.table} WHERE hash = ?",
             [digest]).fetchone()
@@ -132,9 +134,10 @@ class BlobTable:
             base_raw = whole.raw
         return self._codec.unpack(blob, compression, base_raw)
 
-    def _whole(self, digest: str) -> Base | None:
-        """The row ``digest`` as a base, if it is stored whole (bases always are)."""
-        row = self._row(digest)
+    def _whole(self, digest: str, row: _Row | None = None) -> Base | None:
+        """The row ``digest`` (read unless given) as a base, if it is stored whole (bases
+        always are)."""
+        row = row if row is not None else self._row(digest)
         if row is None or row[0] is None or row[1] != COMPRESSION:
             return None
         return Base(digest, self._codec.unpack(row[0], COMPRESSION), len(row[0]))
@@ -149,7 +152,7 @@ class BlobTable:
             return None
         if row[1] == DELTA:
             return self._whole(row[2]) if row[2] is not None else None
-        return self._whole(previous)
+        return self._whole(previous, row)
 
     def pack(self, raw: bytes, previous: str | None, full: bytes | None = None) -> Packed:
         return self._codec.pack(raw, full=full, base=self.base_after(previous))

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,11 @@ class Store:
             TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
             deterministic=True)
 
-    @property
+    @cached_property
     def bodies(self) -> BlobTable:
         return BlobTable(self.db, self._codec, "snapshots")
 
-    @property
+    @cached_property
     def packed_contents(self) -> BlobTable:
         return BlobTable(self.db, self._codec, "contents")
 
@@ -176,13 +177,15 @@ class Store:
 
     def load_content(self, content_hash: str) -> Extracted:
         row = self.db.execute(
-            "SELECT text, data, compression FROM contents WHERE hash = ?", [content_hash]
+            "SELECT text, data, compression, packed, base FROM contents WHERE hash = ?",
+            [content_hash],
         ).fetchone()
         if row is None:
             raise StorageError(f"content {content_hash[:12]} is missing from the store")
-        if row[2] is None:  # stored before contents were compressed
-            return Extracted(text=row[0] or "", data=json.loads(row[1] or "{}"))
-        payload = json.loads(self.packed_contents.raw(content_hash))
+        text, data, compression, packed, base = row
+        if compression is None:  # stored before contents were compressed
+            return Extracted(text=text or "", data=json.loads(data or "{}"))
+        payload = json.loads(self.packed_contents.decode(content_hash, packed, compression, base))
         return Extracted(text=payload["text"], data=payload["data"])
 
     def load_body(self, snapshot_hash: str) -> bytes:
