@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Redirect:
@@ -55,6 +57,30 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """The UTF-8 of ``canonical_json(value)``, made by orjson in a third of the time.
+
+    The bytes are the same for strings, integers, booleans, null, lists and objects
+    (tested); a float may be written shorter (``3e-8`` for ``3e-08``), which reads back to
+    the same number. What orjson refuses (integers past 64 bits, keys that are not
+    strings) goes through ``json``. Only what is hashed and then stored as these exact
+    bytes uses it: ``verify`` re-hashes the stored bytes, never re-serializes them.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return canonical_json(value).encode("utf-8")
+
+
+def read_json(document: bytes) -> Any:
+    """``json.loads`` by orjson (several times faster on a stored content), with ``json``
+    for what orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return json.loads(document)
+
+
 @dataclass(frozen=True)
 class Extracted:
     """What a monitor kind keeps of a body: readable text plus kind-specific data.
@@ -68,23 +94,18 @@ class Extracted:
 
     @cached_property
     def data_json(self) -> str:
-        """``canonical_json(data)``, computed once (it is stored and it is hashed)."""
+        """``canonical_json(data)`` (the ``data`` column of stores before schema 7)."""
         return canonical_json(self.data)
 
     @cached_property
     def content_hash(self) -> str:
-        """SHA-256 of ``canonical_json({"text": text, "data": data})``.
-
-        Composed from ``data_json`` instead of serializing the data twice: with sorted keys
-        and no whitespace the two strings are identical (tested).
-        """
-        return hashlib.sha256(self.payload.encode("utf-8")).hexdigest()
+        """SHA-256 of ``payload``."""
+        return hashlib.sha256(self.payload).hexdigest()
 
     @cached_property
-    def payload(self) -> str:
-        """``canonical_json({"text": text, "data": data})``: what is hashed and stored."""
-        text = json.dumps(self.text, ensure_ascii=False)
-        return '{"data":' + self.data_json + ',"text":' + text + "}"
+    def payload(self) -> bytes:
+        """``canonical_bytes({"text": text, "data": data})``: what is hashed and stored."""
+        return canonical_bytes({"data": self.data, "text": self.text})
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to and from parsing workers) without the cached serializations: they

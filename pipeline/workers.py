@@ -12,8 +12,10 @@ than a few dozen parses.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +84,7 @@ def evaluate_job(
         snapshot = replace(snapshot, body=b"", compressed=whole)
     if isinstance(content, Extracted):
         content = PackedContent(content.content_hash,
-                                compress_body(content.payload.encode("utf-8")))
+                                compress_body(content.payload))
     return replace(outcome, snapshot=snapshot, content=content)
 
 
@@ -109,15 +111,39 @@ def worker_count(monitors: int, configured: int | None) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """forkserver with the parsers preloaded: the server imports them once and each worker
-    is forked from it, instead of every spawned worker importing them again (0.6 s each).
-    Forking the server, not this process, keeps our threads out of the children."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, "monitors.parsers"])
+def start_method(threads: int) -> str:
+    """How to start workers: fork a single-threaded parent, else the forkserver.
+
+    A fork of the parent costs milliseconds and shares everything it has imported; the
+    forkserver first imports the parsers again (0.35 s of CPU and wall, on a cycle of 1.5
+    s). fork copies only the forking thread, so a parent with other threads (the daemon's
+    scheduler, an executor) could hand a child a lock held forever: that parent uses the
+    forkserver, which forks a clean process of its own.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if threads == 1 and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _worker_context(method: str) -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports the parsers once; each worker is a fork of it.
+        context.set_forkserver_preload([__name__, "monitors.parsers"])
     return context
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker initializer: leave Ctrl-C to the parent, and exit with it."""
+    # A worker forked from the run inherits its SIGINT handler, which would poke the
+    # parent's event loop; the parent handles an interrupt and shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)
+    exit_with_parent(parent_pid)
+    # A forked worker has only what the run had imported, which loads parsers lazily:
+    # load them now, while the first bodies are still on the network.
+    import monitors.parsers  # noqa: F401
 
 
 class Extractor:
@@ -127,18 +153,32 @@ class Extractor:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._ready: asyncio.Future[None] | None = None
+        #: "fork", "forkserver" or "spawn", chosen when the pool is made.
+        self.start_method: str | None = None
 
     def start(self) -> None:
         """Start the workers now (from the event loop), without waiting for them.
 
-        Starting takes 0.2-0.4 s (the forkserver imports the parsers): a cycle calls this
-        first, so the workers are up when the first bodies arrive (the first body that
-        needs a worker calls it otherwise). The processes are started from a helper
-        thread: from the event loop's thread, the loop would stop while the forkserver
-        answers, even in a cycle of 304s that never needs a worker.
+        A cycle calls this first, so the workers are up when the first bodies arrive (the
+        first body that needs a worker calls it otherwise). A single-threaded parent forks
+        them on the spot (milliseconds). Otherwise the forkserver takes 0.2-0.4 s to
+        import the parsers, so the processes are started from a helper thread: from the
+        event loop's thread, the loop would stop while the forkserver answers.
         """
         pool = self._ensure_pool()
-        if pool is not None and self._ready is None:
+        if pool is None or self._ready is not None:
+            return
+        if self.start_method == "fork":
+            # Frozen objects are never traversed by the workers' collector, which would
+            # otherwise copy every page of the parent's heap into each of them.
+            gc.freeze()
+            try:
+                self._spawn(pool)  # all processes fork now, before the pool's own thread
+            finally:
+                gc.unfreeze()
+            self._ready = asyncio.get_running_loop().create_future()
+            self._ready.set_result(None)
+        else:
             self._ready = asyncio.ensure_future(asyncio.to_thread(self._spawn, pool))
 
     def _spawn(self, pool: ProcessPoolExecutor) -> None:
@@ -147,10 +187,11 @@ class Extractor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor | None:
         if self.workers > 0 and self._pool is None:
-            # Not fork: the parent has threads (resolver, executor) that fork copies badly.
+            if self.start_method is None:
+                self.start_method = start_method(threading.active_count())
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_worker_context(),
-                initializer=exit_with_parent, initargs=(os.getpid(),),
+                self.workers, mp_context=_worker_context(self.start_method),
+                initializer=_worker_init, initargs=(os.getpid(),),
             )
         return self._pool
 

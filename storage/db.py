@@ -15,7 +15,7 @@ import sqlite_utils
 
 from monitors.config import EXTRACTION_KEYS
 from monitors.errors import StorageError
-from monitors.records import Change, Extracted, canonical_json
+from monitors.records import Change, Extracted, canonical_json, read_json
 from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
@@ -185,7 +185,7 @@ class Store:
         text, data, compression, packed, base = row
         if compression is None:  # stored before contents were compressed
             return Extracted(text=text or "", data=json.loads(data or "{}"))
-        payload = json.loads(self.packed_contents.decode(content_hash, packed, compression, base))
+        payload = read_json(self.packed_contents.decode(content_hash, packed, compression, base))
         return Extracted(text=payload["text"], data=payload["data"])
 
     def load_body(self, snapshot_hash: str) -> bytes:
@@ -325,7 +325,7 @@ class Store:
                 raw = self._codec.unpack(content.compressed, COMPRESSION)
                 packed = self._codec.pack(raw, full=content.compressed, base=base)
         else:
-            packed = self.packed_contents.pack(content.payload.encode("utf-8"), previous)
+            packed = self.packed_contents.pack(content.payload, previous)
         self.db.execute(
             "INSERT INTO contents (hash, compression, base, packed) VALUES (?, ?, ?, ?)",
             [digest, packed.compression, packed.base, packed.blob],

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 # A parent that parses one page in a worker process, prints the worker's pid, then waits.
 PARENT = """
-import asyncio, os, sys, time
+import asyncio, os, sys, threading, time
 from monitors import build_monitor
 from monitors.config import MonitorConfig
 from monitors.records import FetchResult
@@ -27,6 +27,8 @@ from pipeline.workers import Extractor
 from storage.records import MonitorState
 
 async def main():
+    if sys.argv[1] == "forkserver":  # a parent with a second thread uses the forkserver
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
     monitor = build_monitor(MonitorConfig(id="m", kind="page", url="https://example.org/"), "o")
     fetched = FetchResult("m", "https://example.org/", "2026-11-28T10:00:00.000+00:00", 5,
                           status=200, headers={"content-type": "text/html"},
@@ -36,6 +38,7 @@ async def main():
     outcome = await extractor.evaluate(monitor, fetched, state, lambda digest: None)
     assert outcome.check.outcome == "new", outcome
     assert extractor._pool is not None
+    assert extractor.start_method == sys.argv[1], extractor.start_method
     print(extractor._pool.submit(os.getpid).result(), flush=True)
     time.sleep(60)
 
@@ -52,8 +55,10 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_a_parsing_worker_exits_when_its_parent_is_killed() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_parsing_worker_exits_when_its_parent_is_killed(method: str) -> None:
+    # fork: a single-threaded parent forks its workers; forkserver: the server forks them.
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, method], stdout=subprocess.PIPE,
                               text=True, cwd=Path(__file__).resolve().parents[2])
     worker = 0
     try:

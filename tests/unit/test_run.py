@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import httpx
 import pytest
 import respx
@@ -126,3 +128,13 @@ async def test_empty_200_is_an_error_not_a_blank_version(store: Store) -> None:
     report = await cycle(CONFIG, store, router)
     pubs = next(c for c in report.checks if c.monitor_id == "pubs")
     assert pubs.outcome == "error" and "empty body" in (pubs.error or "")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="start methods of Linux")
+@pytest.mark.parametrize(("threads", "method"), [(1, "fork"), (2, "forkserver"),
+                                                 (5, "forkserver")])
+def test_workers_are_forked_only_from_a_single_threaded_parent(threads: int,
+                                                                method: str) -> None:
+    from pipeline.workers import start_method
+
+    assert start_method(threads) == method
