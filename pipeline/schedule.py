@@ -94,8 +94,10 @@ def backoff_delay(every: timedelta, failures: int, cap: timedelta) -> timedelta:
     if failures <= 1:
         return every
     limit = max(cap, every)
-    # Compare exponents, not products, so a long outage cannot overflow timedelta.
-    if failures - 1 >= 40 or every * (1 << (failures - 1)) >= limit:
+    # Compare in float seconds: the timedelta product overflowed after 31 failures of a
+    # daily monitor (OverflowError, the run stopped); 2**63 of them exceeds any cap.
+    if failures - 1 >= 63 or \
+            every.total_seconds() * (1 << (failures - 1)) >= limit.total_seconds():
         return limit
     return every * (1 << (failures - 1))
 

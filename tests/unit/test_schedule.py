@@ -79,6 +79,16 @@ def test_backoff_doubles_and_caps_but_never_beats_every() -> None:
     assert backoff_delay(hour, 10_000, cap) == cap
 
 
+@pytest.mark.parametrize("every", [timedelta(minutes=5), timedelta(hours=6), timedelta(days=1),
+                                   timedelta(days=30)])
+@pytest.mark.parametrize("failures", [30, 31, 32, 40, 62, 63, 64, 65, 1000])
+def test_a_long_outage_backs_off_to_the_cap_without_overflow(every: timedelta,
+                                                            failures: int) -> None:
+    # A daily monitor failing 31 times in a row overflowed timedelta and stopped the run.
+    cap = timedelta(days=7)
+    assert backoff_delay(every, failures, cap) == max(cap, every)
+
+
 def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("120", NOW) == NOW + timedelta(seconds=120)
     assert parse_retry_after("Fri, 27 Nov 2026 12:00:00 GMT", NOW) == NOW + timedelta(hours=2)
