@@ -101,9 +101,23 @@ MASK = "\u2022"  # what a masked stamp becomes: visible in previews, equal every
 NORMALIZE_BUDGET = 0.08
 
 
+# A link w3lib would give back unchanged: lower-case host, a port of at most 4 digits, a
+# path of characters it never escapes, no dot segment, no query, fragment or ";" session.
+_CANONICAL_ALREADY = re.compile(
+    r"https?://[a-z0-9.-]+(?::[0-9]{1,4})?(/[A-Za-z0-9._~!$&'()*+,=:@/-]*)?\Z")
+
+
 @lru_cache(maxsize=32768)
 def normalize_url(url: str) -> str:
     """Canonical form of a link: no fragment, no session ids or cache busters, sorted query."""
+    simple = _CANONICAL_ALREADY.match(url)
+    if simple is not None and "/." not in url:
+        # Most links of official sites; w3lib takes 30 us for each (tested to agree).
+        return url if simple.group(1) else url + "/"
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
     from w3lib.url import canonicalize_url  # 25 ms to import, needed once links are read
 
     try:
@@ -117,7 +131,10 @@ def normalize_url(url: str) -> str:
     ]
     path = _PATH_SESSION.sub("", parts.path)
     cleaned = urlunsplit((parts.scheme, parts.netloc, path, urlencode(kept), ""))
-    return canonicalize_url(cleaned)
+    try:
+        return canonicalize_url(cleaned)
+    except ValueError:  # a port that is not a number, or out of range: keep it as written
+        return cleaned
 
 
 def _volatile_param(key: str, value: str) -> bool:

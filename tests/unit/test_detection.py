@@ -8,6 +8,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from monitors import MonitorConfig, build_monitor
@@ -39,6 +41,26 @@ def test_mask_volatile(line: str, expected: str) -> None:
 @pytest.mark.parametrize(("url", "expected"), NORMALIZE["url"])
 def test_normalize_url(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.oecd.org/en/publications.html", "http://127.0.0.1:8080/a/b.pdf",
+    "https://oecd.ai", "https://h.org/~x/a,b;c", "https://h.org/a/./b", "https://h.org/a/..",
+    "https://h.org//x//", "http://h.org:80/", "https://h.org/%41", "https://H.org/x",
+    "https://h.org/caf\u00e9", "https://h.org/x?b=2&a=1", "https://h.org/x#top",
+    "https://h.org/$!'()*+,=:@-_.~",
+])
+def test_normalize_url_shortcut_agrees_with_w3lib(url: str) -> None:
+    # Links w3lib would leave as they are skip it; every other link still goes through it.
+    from monitors.normalize import _canonical
+
+    assert normalize_url(url) == _canonical(url)
+
+
+@pytest.mark.parametrize("url", ["http://h.org:99999/x", "http://h.org:8o/x", "http://h.org:-1/"])
+def test_normalize_url_keeps_a_link_with_a_broken_port(url: str) -> None:
+    # w3lib raised ValueError on these, and a hostile page's link stopped the comparison.
+    assert normalize_url(url) == url
 
 
 @pytest.mark.parametrize("case", NORMALIZE["comparable"], ids=lambda c: c["name"])
@@ -165,3 +187,19 @@ def test_bounded_diff_falls_back_and_says_so() -> None:
     assert re.search(r"^\+line \d+ beta", change.diff, re.MULTILINE)
     if change.detail["coarse"]:
         assert any("coarse" in reason for reason in change.reasons)
+
+
+_URL_PATH_CHARS = "abcXYZ019._~!$&'()*+,=:@/-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.from_regex(r"[a-z0-9][a-z0-9-]{0,6}(\.[a-z0-9]{1,5}){0,2}", fullmatch=True),
+       port=st.none() | st.integers(min_value=1, max_value=65535),
+       path=st.text(alphabet=_URL_PATH_CHARS, max_size=24))
+def test_normalize_url_shortcut_agrees_with_w3lib_everywhere(
+    host: str, port: int | None, path: str
+) -> None:
+    from monitors.normalize import _canonical
+
+    url = f"https://{host}{'' if port is None else f':{port}'}{'/' + path if path else ''}"
+    assert normalize_url(url) == _canonical(url)
