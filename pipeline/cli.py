@@ -8,7 +8,6 @@ the fetch layer are imported by the commands that use them.
 from __future__ import annotations
 
 import gc
-
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any

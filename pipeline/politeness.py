@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ from pipeline.config import Config
 from pipeline.fetch import Fetcher, FetchSettings, host_key
 from pipeline.robots import RobotsGuard
 from storage.db import Store
+from storage.robots_cache import CachedRobots
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,13 @@ class HostGate:
 
 
 def polite_fetcher(
-    config: Config, client: httpx.AsyncClient, settings: FetchSettings, store: Store
+    config: Config, client: httpx.AsyncClient, settings: FetchSettings, store: Store,
+    save_robots: Callable[[CachedRobots], None] | None = None,
 ) -> Fetcher:
-    """The fetcher of a run or a daemon: host limits, spacing and robots.txt."""
+    """The fetcher of a run or a daemon: host limits, spacing and robots.txt.
+
+    ``save_robots`` replaces writing fetched robots.txt files to ``store`` (a fetch shard
+    only reads the store; pipeline/shards.py)."""
     gate = HostGate.from_config(config)
-    robots = RobotsGuard(client, store, gate, ttl=config.defaults.robots_ttl)
+    robots = RobotsGuard(client, store, gate, ttl=config.defaults.robots_ttl, save=save_robots)
     return Fetcher(client, settings, gate=gate, robots=robots)

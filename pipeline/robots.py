@@ -15,8 +15,10 @@ import logging
 import time
 import urllib.robotparser
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -64,10 +66,13 @@ class RobotsGuard:
     """Answers "may govwatch fetch this URL?" for every monitor that respects robots.txt."""
 
     def __init__(
-        self, client: httpx.AsyncClient, store: Store, gate: HostGate, ttl: timedelta
+        self, client: httpx.AsyncClient, store: Store, gate: HostGate, ttl: timedelta,
+        save: Callable[[CachedRobots], None] | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        #: Where a fetched robots.txt goes (a fetch shard hands it to the writer).
+        self.save = save or partial(save_robots, store)
         self.gate = gate
         self.ttl = ttl
         self._rules: dict[str, _Rules] = {}
@@ -113,7 +118,7 @@ class RobotsGuard:
             return _Rules(robots_url, None, None, short)
         if status >= 500:
             return _Rules(robots_url, status, _parser(status, body), short)
-        save_robots(self.store, CachedRobots(host, robots_url, iso(utc_now()), status, body))
+        self.save(CachedRobots(host, robots_url, iso(utc_now()), status, body))
         return _Rules(robots_url, status, _parser(status, body),
                       time.monotonic() + self.ttl.total_seconds())
 

@@ -13,16 +13,26 @@ import httpx
 
 from monitors import build_monitor
 from monitors.base import Monitor
+from monitors.records import Extracted
 from pipeline import stages
 from pipeline.capture import capture_documents
 from pipeline.config import Config, Defaults
 from pipeline.fetch import Fetcher, FetchSettings, build_client
 from pipeline.politeness import polite_fetcher
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
+from pipeline.stages import Outcome
 from pipeline.workers import Extractor, worker_count
 from storage.crashpoints import crash_point
 from storage.db import Store
-from storage.records import SUCCESS_OUTCOMES, Capture, Recorded, iso, utc_now
+from storage.records import (
+    SUCCESS_OUTCOMES,
+    Capture,
+    MonitorState,
+    NextAttempt,
+    Recorded,
+    iso,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,26 +112,43 @@ def select_monitors(
     return chosen
 
 
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """A check up to its write: what ``examine`` found, ready for ``record_examined``.
+
+    It crosses from a fetch shard to the writing process (pipeline/shards.py).
+    """
+
+    outcome: Outcome
+    captures: tuple[Capture, ...] = ()
+    next_attempt: NextAttempt | None = None
+    notable: bool = True
+
+
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
     extractor: Extractor | None = None,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
-        return await _check(monitor, fetcher, store, policy, extractor)
+        state = store.monitor_state(monitor.id)
+        examined = await examine(monitor, fetcher, state, store.load_content, policy,
+                                 extractor)
+        return record_examined(store, monitor, examined)                  # 4. store
 
 
-async def _check(
-    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy,
-    extractor: Extractor | None,
-) -> CheckReport:
-    state = store.monitor_state(monitor.id)
+async def examine(
+    monitor: Monitor, fetcher: Fetcher, state: MonitorState,
+    load_content: Callable[[str], Extracted], policy: SchedulePolicy,
+    extractor: Extractor | None = None,
+) -> Examined:
+    """Stages 1-3 of one check, and when to check again. Never raises for a bad source."""
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
     try:
         if extractor is not None:                                        # 2-3. (worker)
-            outcome = await extractor.evaluate(monitor, fetched, state, store.load_content)
+            outcome = await extractor.evaluate(monitor, fetched, state, load_content)
         else:                                                            # 2-3.
-            outcome = stages.evaluate(monitor, fetched, state, store.load_content)
+            outcome = stages.evaluate(monitor, fetched, state, load_content)
     except Exception as exc:  # one broken source must not stop the run
         log.exception("internal error while processing %s", monitor.id)
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
@@ -136,16 +163,23 @@ async def _check(
         monitor.config, datetime.fromisoformat(check.started_at), check.outcome, failures,
         status=check.status, headers=check.headers, policy=policy,
     )
-    recorded: Recorded = store.record(                                   # 4. store
+    return Examined(outcome, tuple(captures), next_attempt, notable)
+
+
+def record_examined(store: Store, monitor: Monitor, examined: Examined) -> CheckReport:
+    """Stage 4 of one check: one transaction, then what the run reports of it."""
+    outcome, change = examined.outcome, examined.outcome.change
+    recorded: Recorded = store.record(
         outcome.check, snapshot=outcome.snapshot, content=outcome.content,
         change=change, every=monitor.config.every, signal=outcome.signal,
-        notable=notable, captures=captures, next_attempt=next_attempt,
+        notable=examined.notable, captures=examined.captures,
+        next_attempt=examined.next_attempt,
     )
     crash_point("check-recorded")
     return CheckReport(
         org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
         outcome=outcome.check.outcome, check_id=recorded.check_id,
-        change_id=recorded.change_id, notable=notable,
+        change_id=recorded.change_id, notable=examined.notable,
         summary=change.summary if change else "",
         error=outcome.check.error,
     )
@@ -169,6 +203,12 @@ async def run_cycle(
     store.sync_monitors(config.organizations)
     settings = fetch_settings(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
+    if workers > 0 and transport is None:
+        from pipeline.shards import run_sharded  # shards build on this module
+
+        sharded = await run_sharded(config, store, monitors, workers, on_check)
+        return CycleReport(started_at=started, finished_at=iso(utc_now()),
+                           checks=tuple(sharded))
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)

@@ -78,13 +78,20 @@ def evaluate_job(
     the bytes of its text and data, which cost more to pickle than to compress.
     """
     outcome = stages.evaluate(monitor, fetched, state, _previous_loader(state, previous))
+    return pack_outcome(outcome, state, keep_body=False)
+
+
+def pack_outcome(outcome: Outcome, state: MonitorState, *, keep_body: bool) -> Outcome:
+    """An outcome as another process hands it to the writer: a first version's body
+    compressed whole (later ones become deltas, made by the store), the content packed.
+    ``keep_body=False`` drops the raw body, for a parent that has it already."""
     snapshot, content = outcome.snapshot, outcome.content
     if snapshot is not None:
         whole = compress_body(snapshot.body) if state.last_snapshot_hash is None else None
-        snapshot = replace(snapshot, body=b"", compressed=whole)
+        snapshot = replace(snapshot, body=snapshot.body if keep_body else b"",
+                           compressed=whole)
     if isinstance(content, Extracted):
-        content = PackedContent(content.content_hash,
-                                compress_body(content.payload))
+        content = PackedContent(content.content_hash, compress_body(content.payload))
     return replace(outcome, snapshot=snapshot, content=content)
 
 

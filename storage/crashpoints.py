@@ -7,6 +7,7 @@ it costs one environment lookup. The points (docs/architecture.md, "Test hooks")
 
 - ``check-uncommitted``: inside a check's transaction, every row written, before COMMIT;
 - ``check-recorded``: right after a check's transaction committed (mid-cycle);
+- ``shard-sent``: in a fetch shard, right after it handed a check to the writer;
 - ``digest-opened``: a digest and its messages committed, nothing sent yet;
 - ``message-accepted``: the relay accepted a message, its ``sent`` not yet committed
   (the documented duplicate window);
@@ -24,8 +25,8 @@ import signal
 from collections import Counter
 
 CRASH_AT = "GOVWATCH_TEST_CRASH_AT"
-POINTS = ("check-uncommitted", "check-recorded", "digest-opened", "message-accepted",
-          "channel-published")
+POINTS = ("check-uncommitted", "check-recorded", "shard-sent", "digest-opened",
+          "message-accepted", "channel-published")
 _passed: Counter[str] = Counter()
 
 

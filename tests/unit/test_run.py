@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from monitors.base import Monitor
 from pipeline.config import Config, parse_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.db import Store
@@ -138,3 +139,35 @@ def test_workers_are_forked_only_from_a_single_threaded_parent(threads: int,
     from pipeline.workers import start_method
 
     assert start_method(threads) == method
+
+
+def _monitors(urls: list[str]) -> list[Monitor]:
+    from monitors import MonitorConfig, build_monitor
+
+    return [build_monitor(MonitorConfig(id=f"m{n}", kind="page", url=url), "o")
+            for n, url in enumerate(urls)]
+
+
+@pytest.mark.parametrize(("hosts", "shards", "expected"), [
+    # monitors per host -> monitors per shard (whole hosts, busiest first, least loaded)
+    ([50] * 20, 2, [500, 500]),
+    ([30, 20, 10], 2, [30, 30]),
+    ([5, 4, 3, 2], 3, [5, 4, 5]),
+    ([10], 4, [10]),          # one host: one shard, however many were asked
+    ([1, 1], 4, [1, 1]),
+])
+def test_shards_take_whole_hosts_and_balance_them(hosts: list[int], shards: int,
+                                                  expected: list[int]) -> None:
+    from pipeline.fetch import host_key
+    from pipeline.shards import plan_shards
+
+    urls = [f"http://127.0.0.1:{8000 + h}/p/{n}" for h, count in enumerate(hosts)
+            for n in range(count)]
+    monitors = _monitors(urls)
+    plans = plan_shards(monitors, shards, concurrency=100)
+    assert [len(plan.indexes) for plan in plans] == expected
+    assert sorted(i for plan in plans for i in plan.indexes) == list(range(len(urls)))
+    owners = {host_key(monitors[i].config.url): n for n, plan in enumerate(plans)
+              for i in plan.indexes}
+    assert len(owners) == len(hosts)  # no host is split between two shards
+    assert all(plan.concurrency == 100 // len(plans) for plan in plans)

@@ -1,0 +1,144 @@
+"""A large run spread over fetch shards (pipeline/shards.py), against a real local site.
+
+Two hosts (``127.0.0.1`` and ``localhost``, the same server) make two shards. The run
+is a real ``govwatch run`` process, so its shards are forked from it, and an in-process
+``run_cycle`` from this test process, whose other threads make it start them with the
+forkserver (everything they get is pickled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.run import run_cycle, select_monitors
+from pipeline.workers import start_method
+from storage.crashpoints import CRASH_AT
+from storage.db import Store
+from storage.integrity import verify as verify_store
+from tests.integration.conftest import Site
+
+pytestmark = pytest.mark.integration
+
+GOVWATCH = Path(sys.executable).parent / "govwatch"
+PER_HOST = 25
+SUMMARY = re.compile(r"^checked (\d+): new (\d+), changed (\d+), unchanged (\d+), "
+                     r"not-modified (\d+), blocked (\d+), errors (\d+)$", re.MULTILINE)
+
+
+def page(n: int, version: int = 1) -> str:
+    return (f"<html><head><title>Page {n}</title></head><body><main><h1>Notice {n}</h1>"
+            f"<p>Version {version} of notice {n}.</p><a href='/doc-{n}-{version}.pdf'>Doc</a>"
+            "</main></body></html>")
+
+
+def publish(site: Site, version: int = 1, changed: range = range(0)) -> None:
+    site.set("/robots.txt", "User-agent: *\nDisallow: /private\n",
+             content_type="text/plain")
+    for n in range(PER_HOST):
+        site.set(f"/p/{n}", page(n, version if n in changed else 1))
+
+
+def write_config(tmp_path: Path, site: Site, workers: int = 2) -> Path:
+    other = site.base_url.replace("127.0.0.1", "localhost")
+    lines = [f"database: {tmp_path / 'gw.db'}",
+             f"defaults: {{per_host: 4, concurrency: 16, workers: {workers}}}",
+             "organizations:", "  - id: office", "    name: Office", "    monitors:"]
+    for host, base in (("a", site.base_url), ("b", other)):
+        lines += [f"      - {{id: {host}-{n:02d}, kind: page, url: '{base}/p/{n}'}}"
+                  for n in range(PER_HOST)]
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def govwatch(config: Path, *args: str, crash_at: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GOVWATCH_CONFIG", CRASH_AT)}
+    if crash_at:
+        env[CRASH_AT] = crash_at
+    return subprocess.run([str(GOVWATCH), "--config", str(config), *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def counts(stdout: str) -> tuple[int, ...]:
+    match = SUMMARY.search(stdout)
+    assert match, stdout
+    return tuple(int(x) for x in match.groups())
+
+
+def test_a_sharded_run_records_every_check_once_and_robots_once_per_host(
+    site: Site, tmp_path: Path
+) -> None:
+    publish(site)
+    config = write_config(tmp_path, site)
+    first = govwatch(config, "run")
+    assert first.returncode == 0, first.stderr
+    assert counts(first.stdout) == (50, 50, 0, 0, 0, 0, 0)
+    publish(site, version=2, changed=range(0, PER_HOST, 5))
+    second = govwatch(config, "run", "--all")
+    assert second.returncode == 0, second.stderr
+    # 5 pages changed, served to both hosts: 10 changes; the rest answer 304.
+    assert counts(second.stdout) == (50, 0, 10, 0, 40, 0, 0)
+    changed = set(re.findall(r"^CHANGE #\d+ office/(\S+):", second.stdout, re.MULTILINE))
+    assert changed == {f"{h}-{n:02d}" for h in "ab" for n in range(0, PER_HOST, 5)}
+    with Store(tmp_path / "gw.db", readonly=True) as store:
+        per_monitor = dict(store.db.execute(
+            "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id").fetchall())
+        assert len(per_monitor) == 50 and set(per_monitor.values()) == {2}
+        # Each shard fetched its host's robots.txt once; the writer stored both.
+        hosts = [row[0] for row in store.db.execute("SELECT host FROM robots ORDER BY host")]
+        assert len(hosts) == 2 and any("localhost" in h for h in hosts)
+        assert verify_store(store).ok
+    assert site.hits("/robots.txt") == 2  # one per host, cached for the second run
+
+
+def test_a_killed_shard_leaves_failed_checks_and_the_next_run_checks_them(
+    site: Site, tmp_path: Path
+) -> None:
+    publish(site)
+    config = write_config(tmp_path, site)
+    crashed = govwatch(config, "run", crash_at="shard-sent:3")
+    assert crashed.returncode == 0, crashed.stderr
+    total, new, _, _, _, _, errors = counts(crashed.stdout)
+    # Both shards die after handing over 3 checks each; the writer records the rest failed.
+    assert (total, new, errors) == (50, 6, 44)
+    lost = re.findall(r"^ERROR office/(\S+): internal error: the fetch shard for (\S+) was "
+                      r"killed by signal 9 before this monitor was checked; it is checked "
+                      r"again next run", crashed.stdout, re.MULTILINE)
+    assert len(lost) == 44
+    again = govwatch(config, "run", "--all")
+    assert again.returncode == 0, again.stderr
+    assert counts(again.stdout) == (50, 44, 0, 0, 6, 0, 0)
+    with Store(tmp_path / "gw.db", readonly=True) as store:
+        assert verify_store(store).ok
+        outcomes = dict(store.db.execute(
+            "SELECT id, last_outcome FROM monitors").fetchall())
+        assert set(outcomes.values()) == {"new", "not-modified"}
+
+
+def test_an_in_process_cycle_starts_its_shards_with_the_forkserver(
+    site: Site, tmp_path: Path
+) -> None:
+    # This process has other threads (the site's server), so nothing may be forked from
+    # it: the shards come from the forkserver and everything they get is pickled.
+    assert start_method(threading.active_count()) == "forkserver"
+    publish(site)
+    loaded = load_config(write_config(tmp_path, site))
+    with Store(loaded.config.database) as store:
+        monitors = select_monitors(loaded.config, store, run_all=True)
+        seen: list[str] = []
+        report = asyncio.run(run_cycle(loaded.config, store, monitors,
+                                       on_check=lambda r: seen.append(r.monitor_id)))
+        assert [c.monitor_id for c in report.checks] == [m.id for m in monitors]
+        assert sorted(seen) == sorted(m.id for m in monitors)
+        assert {c.outcome for c in report.checks} == {"new"}
+        assert all(c.check_id > 0 for c in report.checks)
