@@ -159,6 +159,12 @@ async def run_sharded(
                         running[reader.fileno()], on_check)
     try:
         await asyncio.gather(*running.values())
+    except BaseException:
+        for process, _ in processes:  # the writer failed: stop the shards with it
+            process.kill()
+        for process, _ in processes:
+            await asyncio.to_thread(process.join)
+        raise
     finally:
         for fileno in running:
             loop.remove_reader(fileno)
@@ -178,25 +184,43 @@ def _receive(
     reports: dict[int, CheckReport], done: asyncio.Future[None],
     on_check: Callable[[CheckReport], None] | None,
 ) -> None:
-    """Record what a shard sent (called by the event loop when its pipe is readable)."""
+    """Record what a shard sent (called by the event loop when its pipe is readable).
+
+    A failure to record ends the run as it would without shards (a StorageError is the
+    store's, not a source's); an exception left to the event loop would only be logged,
+    and the check lost.
+    """
     try:
         message: tuple[Any, ...] = reader.recv()
     except (EOFError, OSError):  # the shard finished, or died: the caller looks which
-        asyncio.get_running_loop().remove_reader(reader.fileno())
-        reader.close()
-        if not done.done():
-            done.set_result(None)
+        _stop_reading(reader, done)
         return
-    if message[0] == "robots":
-        robots: CachedRobots = message[1]
-        save_robots(store, robots)
+    try:
+        if message[0] == "robots":
+            robots: CachedRobots = message[1]
+            save_robots(store, robots)
+            return
+        _, index, examined = message
+        assert isinstance(examined, Examined)
+        report = record_examined(store, monitors[index], examined)
+    except Exception as exc:  # noqa: BLE001 - raised again by run_sharded
+        _stop_reading(reader, done, exc)
         return
-    _, index, examined = message
-    assert isinstance(examined, Examined)
-    report = record_examined(store, monitors[index], examined)
     reports[index] = report
     if on_check is not None:
         on_check(report)
+
+
+def _stop_reading(reader: Connection, done: asyncio.Future[None],
+                  error: Exception | None = None) -> None:
+    asyncio.get_running_loop().remove_reader(reader.fileno())
+    reader.close()
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 def _record_lost(store: Store, monitor: Monitor, exitcode: int | None) -> CheckReport:

@@ -83,13 +83,16 @@ def evaluate_job(
 
 def pack_outcome(outcome: Outcome, state: MonitorState, *, keep_body: bool) -> Outcome:
     """An outcome as another process hands it to the writer: a first version's body
-    compressed whole (later ones become deltas, made by the store), the content packed.
-    ``keep_body=False`` drops the raw body, for a parent that has it already."""
+    compressed whole instead of raw (later ones become deltas against an earlier version,
+    made by the store from the raw body), the content packed. ``keep_body=False`` drops
+    every raw body, for a parent that has it already."""
     snapshot, content = outcome.snapshot, outcome.content
     if snapshot is not None:
-        whole = compress_body(snapshot.body) if state.last_snapshot_hash is None else None
-        snapshot = replace(snapshot, body=snapshot.body if keep_body else b"",
-                           compressed=whole)
+        if state.last_snapshot_hash is None:
+            snapshot = replace(snapshot, body=b"", compressed=compress_body(snapshot.body),
+                               raw_size=len(snapshot.body))
+        elif not keep_body:
+            snapshot = replace(snapshot, body=b"")
     if isinstance(content, Extracted):
         content = PackedContent(content.content_hash, compress_body(content.payload))
     return replace(outcome, snapshot=snapshot, content=content)

@@ -309,7 +309,7 @@ class Store:
             "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
             "body = excluded.body, compression = excluded.compression, "
             "base = excluded.base, pruned_at = NULL WHERE snapshots.body IS NULL",
-            [snapshot.hash, len(snapshot.body), snapshot.content_type, packed.compression,
+            [snapshot.hash, snapshot.size, snapshot.content_type, packed.compression,
              packed.blob, packed.base, now],
         )
 

@@ -31,6 +31,12 @@ class Snapshot:
     content_type: str
     #: The body already compressed with the store's codec (done in a parsing worker).
     compressed: bytes | None = None
+    #: The raw body's length when ``body`` was left behind (``compressed`` holds it all).
+    raw_size: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.raw_size if self.raw_size is not None else len(self.body)
 
     @classmethod
     def of(cls, body: bytes, content_type: str = "") -> Snapshot:

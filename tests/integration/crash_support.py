@@ -312,7 +312,14 @@ def counts_line(stdout: str) -> dict[str, int]:
 
 def describe(finished: Finished) -> str:
     return (f"pid {finished.pid} exit {finished.returncode} after {finished.seconds:.2f}s\n"
-            f"--- stdout\n{finished.stdout[-3000:]}\n--- stderr\n{finished.stderr[-3000:]}")
+            f"--- stdout\n{finished.stdout[-3000:]}\n--- stderr\n{_ends(finished.stderr)}")
+
+
+def _ends(text: str, size: int = 3000) -> str:
+    """The start (where a traceback begins) and the end of a long output."""
+    if len(text) <= 2 * size:
+        return text
+    return f"{text[:size]}\n[... {len(text) - 2 * size} characters ...]\n{text[-size:]}"
 
 
 def sql(db: Path, query: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ forkserver (everything they get is pickled).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from monitors.errors import StorageError
 from pipeline.config import load_config
 from pipeline.run import run_cycle, select_monitors
 from pipeline.workers import start_method
@@ -94,6 +96,12 @@ def test_a_sharded_run_records_every_check_once_and_robots_once_per_host(
         per_monitor = dict(store.db.execute(
             "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id").fetchall())
         assert len(per_monitor) == 50 and set(per_monitor.values()) == {2}
+        # First versions cross from the shard compressed only; the size is the raw one.
+        sizes = {row[0]: row[1] for row in store.db.execute("SELECT hash, size FROM snapshots")}
+        expected = {len(page(n, v).encode()) for n in range(PER_HOST) for v in (1, 2)
+                    if v == 1 or n % 5 == 0}
+        assert set(sizes.values()) == expected
+        assert all(len(store.load_body(digest)) == size for digest, size in sizes.items())
         # Each shard fetched its host's robots.txt once; the writer stored both.
         hosts = [row[0] for row in store.db.execute("SELECT host FROM robots ORDER BY host")]
         assert len(hosts) == 2 and any("localhost" in h for h in hosts)
@@ -142,3 +150,19 @@ def test_an_in_process_cycle_starts_its_shards_with_the_forkserver(
         assert sorted(seen) == sorted(m.id for m in monitors)
         assert {c.outcome for c in report.checks} == {"new"}
         assert all(c.check_id > 0 for c in report.checks)
+
+
+def test_a_writer_that_cannot_write_stops_the_run_and_its_shards(
+    site: Site, tmp_path: Path
+) -> None:
+    # Without shards a StorageError ends the run; with them it must too, not be logged by
+    # the event loop while the check it could not write is lost.
+    publish(site)
+    loaded = load_config(write_config(tmp_path, site))
+    with Store(loaded.config.database) as store:
+        monitors = select_monitors(loaded.config, store, run_all=True)
+        asyncio.run(run_cycle(loaded.config, store, monitors))
+        store.db.execute("PRAGMA query_only = ON")
+        with pytest.raises(StorageError, match="cannot record check of"):
+            asyncio.run(run_cycle(loaded.config, store, monitors))
+    assert multiprocessing.active_children() == []

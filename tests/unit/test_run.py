@@ -171,3 +171,35 @@ def test_shards_take_whole_hosts_and_balance_them(hosts: list[int], shards: int,
               for i in plan.indexes}
     assert len(owners) == len(hosts)  # no host is split between two shards
     assert all(plan.concurrency == 100 // len(plans) for plan in plans)
+
+
+@pytest.mark.parametrize(("first", "keep_body"), [(True, True), (True, False),
+                                                  (False, True), (False, False)])
+def test_a_packed_outcome_carries_what_the_writer_needs(first: bool, keep_body: bool) -> None:
+    from monitors.records import FetchResult
+    from pipeline import stages
+    from pipeline.workers import pack_outcome
+    from storage.blobs import COMPRESSION, BlobCodec
+    from storage.records import MonitorState, PackedContent
+
+    monitor = _monitors(["http://127.0.0.1:8000/p"])[0]
+    body = b"<html><body><p>" + b"Statement on AI. " * 200 + b"</p></body></html>"
+    fetched = FetchResult("m0", "http://127.0.0.1:8000/p", "2026-11-28T10:00:00+00:00", 5,
+                          status=200, headers={"content-type": "text/html"}, body=body)
+    state = MonitorState("m0", None, None, None if first else "f" * 64, None, None, None, 0)
+    outcome = stages.evaluate(monitor, fetched, MonitorState("m0", None, None, None, None,
+                                                             None, None, 0), lambda h: None)
+    packed = pack_outcome(outcome, state, keep_body=keep_body)
+    assert packed.snapshot is not None and outcome.snapshot is not None
+    assert packed.snapshot.hash == outcome.snapshot.hash
+    if first or keep_body:
+        assert packed.snapshot.size == len(body)
+    if first:  # compressed whole, the raw body left behind whatever keep_body says
+        assert packed.snapshot.body == b""
+        assert packed.snapshot.compressed is not None
+        assert BlobCodec().unpack(packed.snapshot.compressed, COMPRESSION) == body
+    else:      # the store makes a delta from the raw body, if the caller lacks it
+        assert packed.snapshot.compressed is None
+        assert packed.snapshot.body == (body if keep_body else b"")
+    assert isinstance(packed.content, PackedContent)
+    assert packed.content.hash == outcome.check.content_hash
