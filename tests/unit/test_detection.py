@@ -48,7 +48,8 @@ def test_normalize_url(url: str, expected: str) -> None:
     "https://oecd.ai", "https://h.org/~x/a,b;c", "https://h.org/a/./b", "https://h.org/a/..",
     "https://h.org//x//", "http://h.org:80/", "https://h.org/%41", "https://H.org/x",
     "https://h.org/caf\u00e9", "https://h.org/x?b=2&a=1", "https://h.org/x#top",
-    "https://h.org/$!'()*+,=:@-_.~",
+    "https://h.org/$!'()*+,=:@-_.~", "http://127.0.0.1:45371/news/1", "http://h.org:65535/",
+    "http://h.org:65536/x", "http://h.org:00080/x",
 ])
 def test_normalize_url_shortcut_agrees_with_w3lib(url: str) -> None:
     # Links w3lib would leave as they are skip it; every other link still goes through it.
