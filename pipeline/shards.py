@@ -93,7 +93,8 @@ def run_shard(
     # in the child (3.12 resets it at fork).
     asyncio.events._set_running_loop(None)
     exit_with_parent(parent_pid)
-    from monitors import parsers  # noqa: F401  (every parser, before the first body)
+    # Parsers load when the first body of their kind arrives (docs/architecture.md,
+    # "Start-up"): importing them all first held the first request back 80 ms.
 
     with contextlib.suppress(OSError):  # a whole packed check fits without a wait
         fcntl.fcntl(channel.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
