@@ -184,3 +184,24 @@ def test_changing_what_is_extracted_starts_a_new_baseline(
         assert (state.etag, state.last_content_hash, state.next_due_at) == (None, None, None)
     else:
         assert state.etag == '"v1"' and state.last_content_hash == content.content_hash
+
+
+def test_syncing_the_same_organizations_again_reads_nothing(tmp_path: Path) -> None:
+    # `govwatch run` syncs, then its cycle syncs the very same list: the second is free,
+    # while another list (a reloaded config) is compared row by row as always.
+    from pipeline.config import parse_config
+
+    text = ("organizations:\n  - id: o\n    name: O\n    monitors:\n"
+            "      - {id: m, kind: page, url: 'https://example.org/'}\n")
+    first = parse_config(text, "config.yaml")
+    with Store(tmp_path / "gw.db") as store:
+        store.sync_monitors(first.organizations)
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        store.sync_monitors(first.organizations)
+        assert statements == []
+        renamed = parse_config(text.replace("name: O", "name: Office"), "config.yaml")
+        store.sync_monitors(renamed.organizations)
+        store.db.conn.set_trace_callback(None)
+        assert statements
+        assert store.db.execute("SELECT name FROM organizations").fetchone() == ("Office",)
