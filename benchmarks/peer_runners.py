@@ -92,7 +92,9 @@ class Govwatch(Tool):
     name = "govwatch"
     settings = ("`govwatch run --all` with `defaults: {per_host: 5, concurrency: 100}` (5 "
                 "requests in flight per host, half of the 10 urlwatch sends to one host), "
-                "workers one per core (at most 4), one shared HTTP client; keeps every raw body "
+                "worker processes one per core (at most 4), each checking a group of hosts through "
+                "its own HTTP client while the main process records every check; keeps every "
+                "raw body "
                 "plus the extracted text, links and the check history in SQLite")
     #: ``defaults`` written into the config (None: govwatch's own defaults).
     defaults: str | None = "{per_host: 5, concurrency: 100}"
@@ -281,8 +283,8 @@ def session_pids(session: int) -> list[int]:
 def tree_memory_kb(session: int) -> int:
     """Memory of every process in that session: the sum of their PSS (proportional set
     size), which splits each shared page between the processes that share it. Summing RSS
-    would count the parsers govwatch's workers share with their fork server once per
-    process. Falls back to RSS where smaps_rollup is missing."""
+    would count the libraries govwatch's worker processes share with their parent once
+    per process. Falls back to RSS where smaps_rollup is missing."""
     total = 0
     for pid in session_pids(session):
         try:
@@ -300,9 +302,9 @@ def tree_memory_kb(session: int) -> int:
 
 def become_subreaper() -> None:
     """Processes a tool leaves orphaned become our children (Linux PR_SET_CHILD_SUBREAPER),
-    so their CPU time can be collected. govwatch's parsing workers are children of the
-    multiprocessing fork server, which its parent never waits for: without this, wait4 on
-    the tool would not count them."""
+    so their CPU time can be collected. A process that a tool never waits for (govwatch's
+    daemon starts its parsing workers from a multiprocessing fork server) would otherwise
+    be missed by wait4 on the tool."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
 

@@ -73,11 +73,11 @@ NOTES = (
     "the peers' `CHANGED: ...` report lines with the job's URL, each job once; a first cycle "
     "is judged by how many sources each tool reported as new.",
     "Peak memory is the largest sum of PSS (proportional set size: a page shared by n "
-    "processes counts 1/n in each) over the tool's processes (govwatch: the main process, "
-    "the fork server and its parsing workers, which share the parser libraries), sampled "
+    "processes counts 1/n in each) over the tool's processes (govwatch: the main process "
+    "and its worker processes, which share the libraries), sampled "
     "every 0.2 s, or wait4's maximum RSS if larger. CPU is that of every process the tool "
     "started: its own rusage with the children it reaped, plus whatever it left running "
-    "(govwatch's fork server and workers), reaped by the benchmark as a child subreaper.",
+    "(none here: govwatch joins its workers), reaped by the benchmark as a child subreaper.",
     "One run on a shared 2-core machine: the site, the tool and other sessions share the "
     "cores (see the load averages); repeated runs differ by tens of percent.",
 )
