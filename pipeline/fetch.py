@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -82,6 +82,35 @@ async def _vet_redirect(response: httpx.Response) -> None:
         await unread.aclose()
 
 
+class _CookiesWhenSet(httpx.Cookies):
+    """A cookie jar that reads a response only when the response sets a cookie.
+
+    httpx hands every response to the jar, which builds urllib stand-ins for the request
+    and the response before finding nothing to keep: 7 % of a worker's CPU on a cycle of
+    304s. With no ``Set-Cookie`` header the jar stays as it was either way.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class Client(httpx.AsyncClient):
+    """httpx's client with the jar above; everything else is httpx's."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._jar = _CookiesWhenSet(options.get("cookies"))
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _CookiesWhenSet(cookies)
+
+
 def build_client(
     settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
@@ -93,7 +122,7 @@ def build_client(
         # aiohttp's C parser costs well under half the CPU per request of httpx's default
         # transport; the httpx API above it stays the same (see docs/architecture.md).
         transport = AiohttpTransport(limits=limits, trust_env=False)
-    return httpx.AsyncClient(
+    return Client(
         transport=transport,
         follow_redirects=True,
         max_redirects=settings.max_redirects,

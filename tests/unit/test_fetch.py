@@ -80,6 +80,26 @@ async def test_redirect_chain_is_recorded(router: respx.Router) -> None:
     ]
 
 
+async def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(router: respx.Router) -> None:
+    # A consent or session cookie set on the way is sent on; a response that sets none
+    # leaves the jar as it was (the jar skips reading it, pipeline/fetch.py).
+    router.get(URL).respond(302, headers={"Location": "https://www.oecd.org/gate",
+                                          "Set-Cookie": "consent=yes; Path=/"})
+    gate = router.get("https://www.oecd.org/gate").respond(
+        302, headers={"Location": "https://www.oecd.org/final"})
+    final = router.get("https://www.oecd.org/final").respond(200, text="welcome")
+    settings = FetchSettings()
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url=URL), "org")
+    async with build_client(settings, httpx.MockTransport(router.async_handler)) as client:
+        result = await Fetcher(client, settings).fetch(monitor, EMPTY)
+        assert result.ok and result.body == b"welcome"
+        assert gate.calls.last.request.headers["cookie"] == "consent=yes"
+        assert final.calls.last.request.headers["cookie"] == "consent=yes"
+        assert dict(client.cookies) == {"consent": "yes"}
+        client.cookies = {"other": "1"}
+        assert dict(client.cookies) == {"other": "1"}
+
+
 async def test_redirect_to_a_file_url_is_refused(router: respx.Router) -> None:
     router.get(URL).respond(302, headers={"Location": "file:///etc/passwd"})
     result = await fetch(router)
