@@ -349,13 +349,16 @@ def main() -> int:
              f"on {args.hosts} hosts, {args.latency_ms:g} ms latency per response, per_host 2, "
              "concurrency 32, workers unset (govwatch picks "
              f"{worker_count(args.monitors, None)} here); the site runs in a separate process "
-             "on the same machine. CPU s is govwatch's process CPU (time.process_time), worker "
-             "CPU s its extraction workers' when they are its own reaped children (spawn); "
-             "with the forkserver start method (Linux) they are the server's children and "
-             "their CPU shows under other CPU s (stages run there are not in the stage table); "
+             "on the same machine. The default transport (aiohttp rows) runs a large cycle's "
+             "checks in fetch shards (pipeline/shards.py): the main process only records them, "
+             "so its stage table shows only sync, select and the SQLite writes, and worker CPU "
+             "s is the shards' (fetch, extraction, comparison, compression). Given another "
+             "transport (httpx rows), the cycle fetches in the main process and parses in "
+             "worker processes forked from it. CPU s is govwatch's process CPU "
+             "(time.process_time), worker CPU s that of the processes it started and reaped, "
              "site CPU s the site process's, other CPU s what every other process used "
-             "meanwhile (the workers, and noise from a shared machine); bytes are response "
-             "bodies plus headers, counted by the site.")
+             "meanwhile (noise from a shared machine); bytes are response bodies plus headers, "
+             "counted by the site.")
     print(f"\n{setup}\n\n{table(rows, markdown=False)}\n\nFloors (default transport):")
     print("\n".join("  " + f for f in floors))
     if not args.no_write:
