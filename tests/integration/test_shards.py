@@ -166,3 +166,36 @@ def test_a_writer_that_cannot_write_stops_the_run_and_its_shards(
         with pytest.raises(StorageError, match="cannot record check of"):
             asyncio.run(run_cycle(loaded.config, store, monitors))
     assert multiprocessing.active_children() == []
+
+
+def test_a_shard_captures_new_documents_and_the_writer_stores_them(
+    site: Site, tmp_path: Path
+) -> None:
+    # capture_new_documents fetches inside the check, so in a shard; the captured body
+    # crosses to the writer with the check and is stored under the change.
+    listing = ("<html><body><main><ul>{}</ul></main></body></html>")
+    site.set("/robots.txt", "", content_type="text/plain")
+    site.set("/list", listing.format("<li><a href='/old.pdf'>Old report</a></li>"))
+    other = site.base_url.replace("127.0.0.1", "localhost")
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join([
+        f"database: {tmp_path / 'gw.db'}", "defaults: {workers: 2}", "organizations:",
+        "  - id: office", "    name: Office", "    monitors:",
+        f"      - {{id: list, kind: page, url: '{site.url('/list')}', "
+        "capture_new_documents: true}",
+        f"      - {{id: other, kind: page, url: '{other}/list'}}",
+    ]) + "\n")
+    assert govwatch(config, "run").returncode == 0
+    site.set("/list", listing.format("<li><a href='/new.pdf'>New report</a></li>"
+                                     "<li><a href='/old.pdf'>Old report</a></li>"))
+    site.set("/new.pdf", b"%PDF-1.7 the new report", content_type="application/pdf")
+    second = govwatch(config, "run", "--all")
+    assert second.returncode == 0, second.stderr
+    assert counts(second.stdout)[2] == 2  # both monitors see the new link
+    with Store(tmp_path / "gw.db", readonly=True) as store:
+        rows = store.db.execute(
+            "SELECT url, title, status, snapshot_hash FROM captures").fetchall()
+        assert [(url, title, status) for url, title, status, _ in rows] == [
+            (site.url("/new.pdf"), "New report", 200)]
+        assert store.load_body(rows[0][3]) == b"%PDF-1.7 the new report"
+        assert verify_store(store).ok
