@@ -201,7 +201,6 @@ async def run_cycle(
     """
     started = iso(utc_now())
     store.sync_monitors(config.organizations)
-    settings = fetch_settings(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
     if workers > 0 and transport is None:
         from pipeline.shards import run_sharded  # shards build on this module
@@ -209,6 +208,7 @@ async def run_cycle(
         sharded = await run_sharded(config, store, monitors, workers, on_check)
         return CycleReport(started_at=started, finished_at=iso(utc_now()),
                            checks=tuple(sharded))
+    settings = fetch_settings(config.defaults)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         policy = schedule_policy(config.defaults)

@@ -13,7 +13,7 @@ every check in its own transaction and reports it, as a cycle without shards doe
   previous content. A fetched robots.txt goes to the writer like a check.
 - **Nothing owed is lost when a shard dies** (killed, out of memory): every monitor it
   had not handed over gets a failed check naming the cause, and is checked again by the
-  next run. A shard exits when the run does (``workers.exit_with_parent``).
+  next run. A shard exits when the run does (``workers.become_child``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import gc
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -48,7 +46,7 @@ from pipeline.run import (
     record_examined,
     schedule_policy,
 )
-from pipeline.workers import exit_with_parent, pack_outcome, start_method
+from pipeline.workers import become_child, frozen_heap, pack_outcome, start_method
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.records import iso, utc_now
@@ -87,12 +85,10 @@ def run_shard(
     database: Path, parent_pid: int,
 ) -> None:
     """A shard process: check ``plan``'s monitors and send each one down ``channel``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and ends us
-    signal.set_wakeup_fd(-1)
+    become_child(parent_pid)
     # Forked from inside the run's event loop, which Python 3.11 still marks as running
     # in the child (3.12 resets it at fork).
     asyncio.events._set_running_loop(None)
-    exit_with_parent(parent_pid)
     # Parsers load when the first body of their kind arrives (docs/architecture.md,
     # "Start-up"): importing them all first held the first request back 80 ms.
 
@@ -148,11 +144,8 @@ async def run_sharded(
             target=run_shard, name="govwatch-shard", daemon=True,
             args=(writer, config, monitors, plan, store.path, os.getpid()),
         )
-        gc.freeze()  # see workers.Extractor.start
-        try:
+        with frozen_heap():
             process.start()
-        finally:
-            gc.unfreeze()
         writer.close()
         processes.append((process, plan))
         running[reader.fileno()] = loop.create_future()

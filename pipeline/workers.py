@@ -18,8 +18,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
 
@@ -144,13 +145,30 @@ def _worker_context(method: str) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _worker_init(parent_pid: int) -> None:
-    """Worker initializer: leave Ctrl-C to the parent, and exit with it."""
-    # A worker forked from the run inherits its SIGINT handler, which would poke the
-    # parent's event loop; the parent handles an interrupt and shuts the pool down.
+def become_child(parent_pid: int) -> None:
+    """In a worker or shard process: leave Ctrl-C to the parent, and exit with it.
+
+    A child forked from the run inherits its SIGINT handler, which would poke the parent's
+    event loop; the parent handles an interrupt and stops its children.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
     exit_with_parent(parent_pid)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Around a fork: frozen objects are never traversed by the child's collector, which
+    would otherwise copy every page of the parent's heap into the child."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _worker_init(parent_pid: int) -> None:
+    become_child(parent_pid)
     # A forked worker has only what the run had imported, which loads parsers lazily:
     # load them now, while the first bodies are still on the network.
     import monitors.parsers  # noqa: F401
@@ -179,13 +197,8 @@ class Extractor:
         if pool is None or self._ready is not None:
             return
         if self.start_method == "fork":
-            # Frozen objects are never traversed by the workers' collector, which would
-            # otherwise copy every page of the parent's heap into each of them.
-            gc.freeze()
-            try:
+            with frozen_heap():
                 self._spawn(pool)  # all processes fork now, before the pool's own thread
-            finally:
-                gc.unfreeze()
             self._ready = asyncio.get_running_loop().create_future()
             self._ready.set_result(None)
         else:

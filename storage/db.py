@@ -142,8 +142,8 @@ class Store:
                         _extraction(json.loads(before[-1] or "{}")) != _extraction(settings):
                     rebased.append(monitor.id)
                 monitor_rows.append(row)
-        self._synced = organizations
         if not (organization_rows or monitor_rows):
+            self._synced = organizations
             return
         with self.db.atomic():
             self.db.table("organizations").upsert_all(organization_rows, pk="id")
@@ -155,6 +155,7 @@ class Store:
                     "WHERE id = ?",
                     [monitor_id],
                 )
+        self._synced = organizations  # only once written: a failed sync is retried
 
     # -- the pipeline's reads --------------------------------------------------------
     def monitor_state(self, monitor_id: str) -> MonitorState:
