@@ -13,6 +13,9 @@ temp dir, one tool after the other on the same site state:
 3. and 4. noise only, once with validators (ETag/Last-Modified) honoured by the site and
    once without, the order chosen so that the "on" cycle follows a cycle that had them;
 
+repeated ``--rounds`` times on fresh stores after a site reset (the time floors take the
+median of the rounds' ratios: one round slowed by a shared machine does not decide them),
+
 then, on fresh stores, ``--revisions`` cycles with every source revised before each, and
 the size of each tool's store after them. Prints one table and the floors with PASS/FAIL
 and writes benchmarks/results/peers-<date>.md. Exit status 1 if a floor fails.
@@ -22,20 +25,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 import httpx
 from localsite import feed_path, layout, page_path
+from peer_report import Row, finder, machine, ratio_verdict, rounds_of, table
 from peer_runners import TOOLS, Measured, Reported, SourceSpec, Tool, ensure_peers
 
 HERE = Path(__file__).resolve().parent
@@ -78,29 +79,14 @@ NOTES = (
     "every 0.2 s, or wait4's maximum RSS if larger. CPU is that of every process the tool "
     "started: its own rusage with the children it reaped, plus whatever it left running "
     "(none here: govwatch joins its workers), reaped by the benchmark as a child subreaper.",
-    "One run on a shared 2-core machine: the site, the tool and other sessions share the "
-    "cores (see the load averages); repeated runs differ by tens of percent.",
+    "A shared 2-core machine: the site, the tool and other sessions share the cores (see the "
+    "load averages), and the same cycle measured twice can differ by tens of percent. So the "
+    "timed cycles run in rounds, each on fresh stores after a site reset, and each time "
+    "floor is judged by the median of the rounds' govwatch/urlwatch ratios (a round pairs "
+    "two runs made seconds apart); every round's figures are in the table.",
 )
 EDITS = {"append": "adds one dated update to the page's list and leaves the rest as it was",
          "rewrite": "adds one dated update and rewrites the whole body (a worst case)"}
-
-
-@dataclass
-class Row:
-    tool: str
-    cycle: str
-    wall: float
-    cpu: float
-    rss_mb: float
-    requests: int
-    bytes: int
-    store_mb: float
-    truth: int
-    detected: int
-    false: int
-    missed: int
-    errors: int
-    note: str = ""
 
 
 def sources_of(ports: list[int], plan: list[tuple[int, int]]) -> list[SourceSpec]:
@@ -155,7 +141,7 @@ class Bench:
         urls = self.control.post(f"/_control/bump?share={share}&seed={seed}").json()["urls"]
         return set(urls) & among
 
-    def cycle(self, tool: Tool, name: str, truth: set[str] | None) -> Row:
+    def cycle(self, tool: Tool, name: str, truth: set[str] | None, round_: int = 0) -> Row:
         """One run of one tool; ``truth`` None means every source is new."""
         requests0, bytes0 = self.stats()
         remaining = self.deadline - time.monotonic()
@@ -166,7 +152,7 @@ class Bench:
         row = Row(tool.name, name, measured.wall, measured.cpu, measured.rss_mb,
                   requests1 - requests0, bytes1 - bytes0, tool.storage_bytes() / 1e6,
                   *judge(reported, truth, len(tool.sources)), reported.errors,
-                  note=problems(measured))
+                  note=problems(measured), round=round_)
         print(f"  {row.tool:10} {row.cycle:24} {row.wall:7.2f} s  cpu {row.cpu:6.2f} s  "
               f"false {row.false}  missed {row.missed}  {row.note}", flush=True)
         return row
@@ -191,8 +177,11 @@ def problems(measured: Measured) -> str:
     return ""
 
 
-def timing_phase(bench: Bench, tools: list[Tool]) -> list[Row]:
-    """Cycles 1-4 on the same stores; every tool sees the same site state in each cycle."""
+def timing_phase(bench: Bench, tools: list[Tool], round_: int = 1) -> list[Row]:
+    """Cycles 1-4 on the same stores; every tool sees the same site state in each cycle.
+
+    Round 1 keeps the seed of earlier results; later rounds start from a reset site.
+    """
     args, urls = bench.args, {s.url for s in bench.sources}
     etags = args.etags == "on"
     bench.validators(etags)
@@ -210,9 +199,10 @@ def timing_phase(bench: Bench, tools: list[Tool]) -> list[Row]:
         bench.validators(validators)
         truth: set[str] | None = None if name.startswith("1") else set()
         if share:
-            truth = bench.bump(share, 42, urls)
-        print(f"cycle {name}: {len(truth) if truth is not None else len(urls)} true", flush=True)
-        rows += [bench.cycle(tool, name, truth) for tool in tools]
+            truth = bench.bump(share, 41 + round_, urls)
+        print(f"round {round_}, cycle {name}: "
+              f"{len(truth) if truth is not None else len(urls)} true", flush=True)
+        rows += [bench.cycle(tool, name, truth, round_) for tool in tools]
     return rows
 
 
@@ -234,28 +224,29 @@ def storage_phase(bench: Bench, tools: list[Tool]) -> list[Row]:
                 sum(r.bytes for r in rs), rs[-1].store_mb, sum(r.truth for r in rs),
                 sum(r.detected for r in rs), sum(r.false for r in rs),
                 sum(r.missed for r in rs), sum(r.errors for r in rs),
-                "; ".join(sorted({r.note for r in rs if r.note} | {tool.storage_note()} - {""})))
+                "; ".join(sorted({r.note for r in rs if r.note} | {tool.storage_note()} - {""})),
+                round=0)
             for tool in tools for rs in [totals[tool.name]]]
 
 
 def floors(args: argparse.Namespace, rows: list[Row]) -> list[tuple[str, bool | None]]:
-    def get(tool: str, prefix: str) -> Row | None:
-        return next((r for r in rows if r.tool == tool and r.cycle.startswith(prefix)), None)
-
+    get, rounds = finder(rows), rounds_of(rows)
     results: list[tuple[str, bool | None]] = []
     for prefix, floor, what in (("2", FLOOR_STEADY, "steady-state cycle"),
                                 ("1", FLOOR_FIRST, "first cycle")):
-        gov, url = get("govwatch", prefix), get("urlwatch", prefix)
-        if gov and url:
-            ratio = gov.wall / url.wall
-            results.append((f"{what}: govwatch {gov.wall:.2f} s / urlwatch {url.wall:.2f} s "
-                            f"= {ratio:.2f} <= {floor:.2f}", ratio <= floor and not gov.note))
+        pairs = [(gov, url) for n in rounds
+                 for gov, url in [(get("govwatch", prefix, n), get("urlwatch", prefix, n))]
+                 if gov and url]
+        if pairs:
+            results.append(ratio_verdict(what, floor, pairs))
     for prefix in ("3", "4"):
-        gov = get("govwatch", prefix)
-        if gov:
-            results.append((f"cycle {gov.cycle}: govwatch false changes {gov.false} = 0",
-                            gov.false == 0 and not gov.note))
-    gov, url = get("govwatch", f"{args.revisions} rev"), get("urlwatch", f"{args.revisions} rev")
+        cycles = [row for n in rounds for row in [get("govwatch", prefix, n)] if row]
+        if cycles:
+            false = [row.false for row in cycles]
+            results.append((f"cycle {cycles[0].cycle}: govwatch false changes "
+                            f"{' + '.join(map(str, false))} = 0 (one per round)",
+                            not any(false) and not any(row.note for row in cycles)))
+    gov, url = (get(tool, f"{args.revisions} rev", 0) for tool in ("govwatch", "urlwatch"))
     if gov and url:
         ratio = gov.store_mb / url.store_mb if url.store_mb else float("inf")
         results.append((f"storage after {args.revisions} revisions: govwatch {gov.store_mb:.1f} "
@@ -265,37 +256,6 @@ def floors(args: argparse.Namespace, rows: list[Row]) -> list[tuple[str, bool | 
         results = [(text + " (not at N=1000, 50 ms: not the floor's setting)", None)
                    for text, _ in results]
     return results
-
-
-def table(rows: list[Row], markdown: bool) -> str:
-    head = ["tool", "cycle", "wall s", "CPU s", "peak mem MB", "requests", "bytes",
-            "store MB", "truth", "detected", "false", "missed", "errors", "note"]
-    body = [[r.tool, r.cycle, f"{r.wall:.2f}", f"{r.cpu:.2f}", f"{r.rss_mb:.0f}",
-             str(r.requests), f"{r.bytes:,}", f"{r.store_mb:.1f}", str(r.truth),
-             str(r.detected), str(r.false), str(r.missed), str(r.errors), r.note]
-            for r in rows]
-    if markdown:
-        lines = [head, ["---"] * len(head), *body]
-        return "\n".join("| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
-                         for cells in lines)
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-                     for cells in [head, *body])
-
-
-def machine(versions: dict[str, str]) -> list[str]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines()
-                  if ln.startswith("model name")), platform.processor() or "?")
-    ours = ", ".join(f"{p} {metadata.version(p)}" for p in
-                     ("govwatch", "httpx", "aiohttp", "selectolax", "feedparser", "zstandard",
-                      "sqlite-utils"))
-    head = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, timeout=10).stdout.strip()
-    return [f"code: commit {head or '?'}", f"nproc: {len(os.sched_getaffinity(0))}",
-            f"CPU: {model}", f"Python: {platform.python_version()} ({platform.platform()})",
-            f"govwatch side: {ours}",
-            "peers venv: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
 
 
 def main() -> int:
@@ -316,6 +276,11 @@ def main() -> int:
     parser.add_argument("--storage-share", type=float, default=1.0,
                         help="share of sources revised before each storage cycle")
     parser.add_argument("--tools", default="govwatch,govwatch-defaults,urlwatch,webchanges")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="repeat the timed cycles on fresh stores; the time floors take "
+                             "the median of the rounds' ratios")
+    parser.add_argument("--round-tools", default="govwatch,urlwatch",
+                        help="the tools of rounds after the first (those the floors compare)")
     parser.add_argument("--timeout", type=int, default=5400, help="overall limit in seconds")
     parser.add_argument("--run-timeout", type=float, default=900, help="limit per tool run")
     parser.add_argument("--no-write", action="store_true", help="do not write the .md file")
@@ -343,9 +308,15 @@ def main() -> int:
             tmp = args.keep_dir or scratch
             bench = Bench(args, control, sources, deadline)
             names = args.tools.split(",")
-            tools = [TOOLS[n](Path(tmp, "timing", n), sources) for n in names]
-            rows += timing_phase(bench, tools)
-            loads.append(("after cycles 1-4", os.getloadavg()))
+            for round_ in range(1, args.rounds + 1):
+                if round_ > 1:
+                    bench.control.post("/_control/reset").raise_for_status()
+                in_round = names if round_ == 1 else [
+                    n for n in args.round_tools.split(",") if n in names]
+                tools = [TOOLS[n](Path(tmp, "timing", f"round-{round_}", n), sources)
+                         for n in in_round]
+                rows += timing_phase(bench, tools, round_)
+            loads.append(("after the timed cycles", os.getloadavg()))
             if args.revisions:
                 tools = [TOOLS[n](Path(tmp, "storage", n), storage_sources) for n in names
                          if not TOOLS[n].timing_only]
@@ -367,6 +338,8 @@ def main() -> int:
         "(noise); ETags name the revision (weak on pages, as the body also carries the stamp). "
         f"A page revision {EDITS[args.edits]}; a feed revision adds one item and drops one. "
         f"Cycles 1-2 with validators {args.etags}. Truth: the sources the site revised. "
+        f"Cycles 1-4 ran in {args.rounds} round(s), each on fresh stores and a reset site "
+        f"(rounds after the first: {args.round_tools}). "
         f"Storage: fresh stores, {args.revisions} cycles over {storage_n} sources, "
         f"{args.storage_share:.0%} of them revised before each cycle but the first; store MB "
         "is the size of every file in the tool's store directory after the cycle. "
