@@ -63,11 +63,13 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     import asyncio
 
     from pipeline.digest import digest_stage, start_channels
+    from pipeline.fetch import warm_tls_context
     from pipeline.run import run_cycle, select_monitors
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
+    tls = warm_tls_context()
     config = context.config()
     known_orgs = {org.id for org in config.organizations}
     known_monitors = {m.id for _, m in config.monitors()}
@@ -81,6 +83,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         start_channels(config, store)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                    monitor_ids=monitor_ids)
+        tls.join()  # the cycle may fork its shards: no thread may run then
         with progress(len(monitors)) as advance:
             report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
         record_run(store, RunRecord.from_counts(

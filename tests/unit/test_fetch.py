@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,7 +14,14 @@ import respx
 
 from monitors import MonitorConfig, build_monitor
 from monitors.records import FetchResult
-from pipeline.fetch import Fetcher, FetchSettings, build_client, host_key
+from pipeline.fetch import (
+    Fetcher,
+    FetchSettings,
+    build_client,
+    host_key,
+    tls_context,
+    warm_tls_context,
+)
 from storage.records import MonitorState
 from tests import fakes
 
@@ -216,3 +224,20 @@ def test_host_key_is_scheme_name_and_port() -> None:
     assert host_key("https://oecd.ai/x") == host_key("https://oecd.ai/y?z=1")
     assert host_key("http://oecd.ai/") != host_key("https://oecd.ai/")
     assert host_key("http://127.0.0.1:8001/") != host_key("http://127.0.0.1:8002/")
+
+
+async def test_every_client_shares_one_verifying_tls_context() -> None:
+    tls_context.cache_clear()
+    warming = warm_tls_context()
+    warming.join()
+    context = tls_context()
+    assert tls_context.cache_info().misses == 1  # built once, by the thread
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert len(context.get_ca_certs()) > 10  # the authorities are loaded
+    clients = [build_client(FetchSettings()) for _ in range(2)]
+    try:
+        # A shard forked from the run inherits this context instead of loading it again.
+        assert all(c._transport.ssl_context is context for c in clients)  # type: ignore[attr-defined]
+    finally:
+        for client in clients:
+            await client.aclose()
