@@ -12,6 +12,8 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -121,12 +123,18 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-def warm_tls_context() -> threading.Thread:
-    """Build ``tls_context`` in a thread while the caller reads its config: OpenSSL loads
-    the authorities without holding the GIL. Join the thread before forking."""
+@contextmanager
+def loading_tls_context() -> Iterator[Callable[[], None]]:
+    """Build ``tls_context`` in a thread while the block reads its config: OpenSSL loads
+    the authorities without holding the GIL. Yields the wait for it, which a caller must
+    call before forking; leaving the block waits too, since an interpreter that exits
+    while OpenSSL is still loading in a thread can crash (SIGSEGV)."""
     thread = threading.Thread(target=tls_context, name="govwatch-tls", daemon=True)
     thread.start()
-    return thread
+    try:
+        yield thread.join
+    finally:
+        thread.join()
 
 
 def build_client(

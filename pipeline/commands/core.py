@@ -23,6 +23,7 @@ from pipeline.progress import progress
 from pipeline.timespec import When
 
 if TYPE_CHECKING:
+    from pipeline.config import Config
     from pipeline.run import CycleReport
 
 
@@ -63,13 +64,42 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     import asyncio
 
     from pipeline.digest import digest_stage, start_channels
-    from pipeline.fetch import warm_tls_context
+    from pipeline.fetch import loading_tls_context
     from pipeline.run import run_cycle, select_monitors
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
-    tls = warm_tls_context()
+    with loading_tls_context() as wait_for_tls:
+        config = _run_config(context, org_ids, monitor_ids)
+        with RunLock(context.db_option or config.database, "cron"), \
+                context.store(config) as store:
+            store.sync_monitors(config.organizations)
+            start_channels(config, store)
+            monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
+                                       monitor_ids=monitor_ids)
+            wait_for_tls()  # the cycle may fork its shards: no thread may run then
+            with progress(len(monitors)) as advance:
+                report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
+            record_run(store, RunRecord.from_counts(
+                "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
+            print_report(report)
+            delivery = digest_stage(config, store)                        # 5. digest
+            pruned = None
+            if config.retention is not None:
+                pruned = prune_bodies(store, keep_days=config.retention.keep_days,
+                                      keep_versions=config.retention.keep_versions,
+                                      now=utc_now())
+    if delivery is not None:
+        print_delivery(delivery)
+    if pruned is not None and pruned.pruned:
+        click.echo(print_prune(pruned))
+
+
+def _run_config(
+    context: Context, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]
+) -> Config:
+    """The config, once every organization and monitor named on the command line is in it."""
     config = context.config()
     known_orgs = {org.id for org in config.organizations}
     known_monitors = {m.id for _, m in config.monitors()}
@@ -78,26 +108,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         unknown = sorted(set(wanted) - known)
         if unknown:
             raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
-    with RunLock(context.db_option or config.database, "cron"), context.store(config) as store:
-        store.sync_monitors(config.organizations)
-        start_channels(config, store)
-        monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
-                                   monitor_ids=monitor_ids)
-        tls.join()  # the cycle may fork its shards: no thread may run then
-        with progress(len(monitors)) as advance:
-            report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
-        record_run(store, RunRecord.from_counts(
-            "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
-        print_report(report)
-        delivery = digest_stage(config, store)                            # 5. digest
-        pruned = None
-        if config.retention is not None:
-            pruned = prune_bodies(store, keep_days=config.retention.keep_days,
-                                  keep_versions=config.retention.keep_versions, now=utc_now())
-    if delivery is not None:
-        print_delivery(delivery)
-    if pruned is not None and pruned.pruned:
-        click.echo(print_prune(pruned))
+    return config
 
 
 def print_report(report: CycleReport) -> None:
