@@ -26,6 +26,7 @@ from pipeline.config import Config, parse_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from storage.queries import monitor_status
+from tests.integration.conftest import Site
 
 pytestmark = pytest.mark.integration
 
@@ -777,3 +778,28 @@ async def test_truncated_body_is_a_protocol_error_not_a_connect_failure(
     error = report.checks[0].error or ""
     assert error.startswith("ProtocolFailed:"), error
     assert "ConnectFailed" not in error
+
+
+async def test_304s_are_not_read_and_their_connection_is_reused(site: Site) -> None:
+    """A 304 has no content, so its (empty) stream is not read; the connection must still
+    go back to the pool: with one connection allowed, every request comes on the same one."""
+    from monitors import MonitorConfig, build_monitor
+    from pipeline.fetch import Fetcher, FetchSettings, build_client
+    from storage.records import MonitorState
+
+    peers: list[object] = []
+
+    async def not_modified(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.Response(status=304, headers={"ETag": '"v1"'})
+
+    site.route("/same.html", not_modified)
+    settings = FetchSettings(concurrency=1, per_host=1)
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url=site.url("/same.html")), "o")
+    state = MonitorState("m", '"v1"', None, "a" * 64, "b" * 64, None, None, 0)
+    async with build_client(settings) as client:
+        fetcher = Fetcher(client, settings)
+        results = [await fetcher.fetch(monitor, state) for _ in range(5)]
+    assert [(r.status, r.error, r.bytes_received) for r in results] == [(304, None, 0)] * 5
+    assert len(peers) == 5 and len(set(peers)) == 1

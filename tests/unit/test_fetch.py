@@ -77,6 +77,17 @@ async def test_conditional_get_sends_stored_validators(router: respx.Router) -> 
     assert request.headers["if-modified-since"] == "Mon, 02 Nov 2026 10:00:00 GMT"
 
 
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_response_that_never_has_content_is_not_read(
+    router: respx.Router, status: int
+) -> None:
+    # A server that sends bytes anyway: they are not content (RFC 9110), nor counted.
+    router.get(URL).respond(status, content=b"stray bytes")
+    result = await fetch(router, stored('"v1"'))
+    assert (result.status, result.error, result.bytes_received) == (status, None, 0)
+    assert not result.body
+
+
 async def test_redirect_chain_is_recorded(router: respx.Router) -> None:
     router.get(URL).respond(301, headers={"Location": "https://oecd.org/b"})
     router.get("https://oecd.org/b").respond(302, headers={"Location": "/c"})
