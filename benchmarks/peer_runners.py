@@ -93,10 +93,10 @@ class Govwatch(Tool):
     name = "govwatch"
     settings = ("`govwatch run --all` with `defaults: {per_host: 5, concurrency: 100}` (5 "
                 "requests in flight per host, half of the 10 urlwatch sends to one host), "
-                "worker processes one per core (at most 4), each checking a group of hosts through "
-                "its own HTTP client while the main process records every check; keeps every "
-                "raw body "
-                "plus the extracted text, links and the check history in SQLite")
+                "worker processes one per core (at most 4), each checking a group of hosts "
+                "through its own HTTP client while the main process records every check; "
+                "keeps every raw body plus the extracted text, links and the check history "
+                "in SQLite")
     #: ``defaults`` written into the config (None: govwatch's own defaults).
     defaults: str | None = "{per_host: 5, concurrency: 100}"
     #: Only timed: its store is the same as govwatch's.
@@ -327,8 +327,8 @@ def reap_orphans(session: int, patience: float = 5.0) -> float:
         time.sleep(0.02)
 
 
-def own_peak(maxrss_kb: int) -> int:
-    """wait4's maximum RSS of a tool, or 0 when it may be this process's own.
+def trusted_maxrss(maxrss_kb: int) -> int:
+    """wait4's maximum RSS of a tool, or 0 when it may be this process's own peak.
 
     Linux carries the spawning process's peak RSS into the child across exec (Python
     spawns with vfork), so once this benchmark held a large output (800 diffs from a noise
@@ -385,7 +385,7 @@ def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
         done.set()
         sampler.join()
     return Measured(wall, usage.ru_utime + usage.ru_stime + orphans,
-                    max(peak_kb, own_peak(usage.ru_maxrss)) / 1024, code,
+                    max(peak_kb, trusted_maxrss(usage.ru_maxrss)) / 1024, code,
                     out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
 
 
