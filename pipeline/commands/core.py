@@ -14,7 +14,7 @@ import click
 
 from monitors.errors import GovwatchError
 from monitors.units import format_duration
-from pipeline.cli import Context, cli, pass_context
+from pipeline.cli import Context, cli, pass_context, startup_done
 from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
 from pipeline.commands.digest import print_delivery
@@ -79,6 +79,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
                                        monitor_ids=monitor_ids)
             wait_for_tls()  # the cycle may fork its shards: no thread may run then
+            startup_done()
             with progress(len(monitors)) as advance:
                 report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
             record_run(store, RunRecord.from_counts(

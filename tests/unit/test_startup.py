@@ -72,6 +72,21 @@ def test_what_run_imports_loads_no_parser_and_no_delivery_code() -> None:
     assert modules.isdisjoint(unused), sorted(modules & unused)
 
 
+# Prints, at exit, whether the collector is on and how many collections ran inside main().
+REPORT_COLLECTOR = (
+    "import atexit, gc; from pipeline.cli import main; "
+    "before = sum(s['collections'] for s in gc.get_stats()); "
+    "atexit.register(lambda: print('COLLECTOR', gc.isenabled(), "
+    "sum(s['collections'] for s in gc.get_stats()) - before)); main()"
+)
+
+
+def test_commands_run_with_the_collector_on_after_a_start_up_without_it() -> None:
+    _, stdout = loaded_by(REPORT_COLLECTOR, "kinds")
+    assert "page" in stdout
+    assert "COLLECTOR True" in stdout, stdout
+
+
 def test_the_parsers_module_loads_every_parser_for_the_workers() -> None:
     modules, _ = loaded_by("import monitors.parsers; from monitors import monitor_kinds; "
                            "print(sorted(monitor_kinds()))")
