@@ -6,11 +6,12 @@ import hashlib
 import random
 
 import pytest
+import zstandard
 
 from monitors.errors import StorageError
 from monitors.records import Extracted
 from pipeline.config import parse_config
-from storage.blobs import COMPRESSION, DELTA, Base, BlobCodec
+from storage.blobs import COMPRESSION, DELTA, Base, BlobCodec, compress_body
 from storage.db import Store
 from storage.records import Check, Snapshot
 
@@ -118,3 +119,16 @@ def test_a_page_that_drifts_far_from_its_base_starts_a_new_base(synced: Store) -
     second = hashlib.sha256(page(400, seed=2)).hexdigest()
     assert forms[1] == (COMPRESSION, None)
     assert forms[2] == (DELTA, second)
+
+
+def test_compress_body_reuses_a_compressor_per_thread_and_stays_exact() -> None:
+    """Each thread keeps its own compressor (one may not be shared); every frame still
+    decodes to its own body, however the calls interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [(f"<p>version {n}</p>" * (50 + n)).encode() for n in range(200)]
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(compress_body, bodies))
+    decompressor = zstandard.ZstdDecompressor()
+    assert [decompressor.decompress(frame) for frame in frames] == bodies
+    assert compress_body(bodies[0]) == frames[0]  # deterministic, reused or not
