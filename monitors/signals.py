@@ -19,13 +19,23 @@ SIGNALS = (REMOVED, SOFT_404, BLOCKED, NEEDS_JS)
 
 GONE_STATUSES = frozenset({404, 410})
 BLOCK_STATUSES = frozenset({403, 429})
-# Bot walls answer with these whatever their status (Cloudflare, Akamai, Imperva...).
-_CHALLENGE_MARKERS = (
-    b"cf-chl-", b"/cdn-cgi/challenge-platform", b"cf_chl_opt", b"Attention Required! | Cloudflare",
-    b"<title>Just a moment...</title>", b"_Incapsula_Resource", b"Access Denied</title>",
-    b"ak_bmsc", b"Request unsuccessful. Incapsula", b"DDoS protection by",
+# A bot wall's interstitial page, whatever its status (Cloudflare, Akamai, Imperva...), is
+# known by its title or by a string only the interstitial carries. Scripts the same
+# services put into normal pages (Cloudflare's /cdn-cgi/challenge-platform/.../jsd/,
+# Imperva's /_Incapsula_Resource?SWJIYLWA=, Turnstile's cf-chl-widget) are not walls.
+_CHALLENGE_TITLES = frozenset({
+    "just a moment...", "attention required! | cloudflare", "access denied", "ddos-guard",
+    "request rejected",
+})
+_CHALLENGE_TITLE_STARTS = (
+    "access denied |", "please wait while your request is being verified",
+    "checking your browser", "pardon our interruption",
 )
+_CHALLENGE_MARKERS = (b"cf_chl_opt", b"Incapsula incident ID")
 _CHALLENGE_WINDOW = 65536
+# Interstitials carry their title early; a page's own may follow kilobytes of head.
+_TITLE_WINDOW = 8192
+_TITLE = re.compile(rb"<title[^>]*>([^<]{0,200})", re.IGNORECASE)
 _NOT_FOUND_TITLE = re.compile(
     r"\b(?:page not found|not found|error 404|404|page (?:does not|doesn't) exist|"
     r"no longer available|page introuvable|página no encontrada|pagina no encontrada)\b",
@@ -38,8 +48,14 @@ NEEDS_JS_MAX_CHARS = 200
 
 
 def is_challenge(body: bytes | None) -> bool:
-    window = (body or b"")[:_CHALLENGE_WINDOW]
-    return any(marker in window for marker in _CHALLENGE_MARKERS)
+    """Is this a bot wall's interstitial page (not a page that loads a wall's scripts)?"""
+    body = body or b""
+    title = _TITLE.search(body, 0, _TITLE_WINDOW)
+    if title is not None:
+        text = " ".join(title.group(1).decode("utf-8", "replace").split()).lower()
+        if text in _CHALLENGE_TITLES or text.startswith(_CHALLENGE_TITLE_STARTS):
+            return True
+    return any(body.find(marker, 0, _CHALLENGE_WINDOW) >= 0 for marker in _CHALLENGE_MARKERS)
 
 
 def response_signal(fetched: FetchResult) -> str | None:

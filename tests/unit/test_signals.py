@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from monitors.signals import is_challenge
 from pipeline.config import Config, parse_config
 from pipeline.run import CycleReport, run_cycle, select_monitors
 from storage.db import Store
@@ -197,3 +198,46 @@ async def test_a_page_that_stays_gone_raises_no_failure_alert(store: Store) -> N
     # A source that really fails three times in a row does raise one.
     await cycles(store, [status(500), status(500), status(500)])
     assert scan_alerts(store, threshold=3) == 1
+
+
+CF_JSD = ("<script>(function(){var a=document.createElement('script');a.nonce='';"
+          "a.src='/cdn-cgi/challenge-platform/h/b/scripts/jsd/e0c90b6a3ed1/main.js';"
+          "document.getElementsByTagName('head')[0].appendChild(a);})();</script>")
+WALLS = {
+    "Cloudflare's managed challenge": CHALLENGE,
+    "Cloudflare's block page": "<html><head><title>Attention Required! | Cloudflare</title>",
+    "Cloudflare's 1020": "<title>Access denied | www.ohchr.org used Cloudflare to restrict "
+                         "access</title>",
+    "a challenge known by its options, whatever its title":
+        "<title>ohchr.org</title><script>window._cf_chl_opt={cvId: '3'};</script>",
+    "Akamai, in capitals": "<HTML><HEAD>\n<TITLE>Access Denied</TITLE>\n</HEAD><BODY>"
+                           "You don't have permission to access this server.</BODY></HTML>",
+    "Imperva's block page": "<html><body><iframe id=\"main-iframe\" src=\"/_Incapsula_Resource"
+                            "?CWUDNSAI=9\">Request unsuccessful. Incapsula incident ID: "
+                            "0-12345</iframe></body></html>",
+    "DDoS-Guard": "<html><head><title>DDoS-Guard</title></head></html>",
+}
+NOT_WALLS = {
+    "a page": PAGE,
+    "a page behind Cloudflare that loads its bot detection":
+        PAGE.replace("</body>", CF_JSD + "</body>"),
+    "a page behind Imperva that loads its script":
+        PAGE.replace("<head>", "<head><script src='/_Incapsula_Resource?SWJIYLWA=719d34d3'>"
+                               "</script>"),
+    "a form with a Turnstile widget":
+        PAGE.replace("</main>", "<div class='cf-turnstile' id='cf-chl-widget-x1'></div></main>"),
+    "a title that only starts like a wall's":
+        PAGE.replace("B-Tech Project | OHCHR", "Access denied? Data rights under the AI Act"),
+    "a wall's title deep in a page's text": "<p>x</p>" * 2000 + "<title>Just a moment...</title>",
+    "no body": "",
+}
+
+
+@pytest.mark.parametrize("body", list(WALLS.values()), ids=list(WALLS))
+def test_bot_wall_interstitials_are_recognized(body: str) -> None:
+    assert is_challenge(body.encode())
+
+
+@pytest.mark.parametrize("body", list(NOT_WALLS.values()), ids=list(NOT_WALLS))
+def test_pages_that_only_load_a_walls_scripts_are_not_walls(body: str) -> None:
+    assert not is_challenge(body.encode())
