@@ -57,19 +57,24 @@ class Bounds:
         return notes
 
 
-def cut_to_budget(html: str, max_tags: int = MAX_TAGS) -> tuple[str, int]:
-    """``html`` up to its ``max_tags``-th ``<``, and how many characters were left out."""
-    if html.count("<") <= max_tags:
+def cut_to_budget(
+    html: str, max_tags: int = MAX_TAGS, *, tags: int | None = None
+) -> tuple[str, int]:
+    """``html`` up to its ``max_tags``-th ``<``, and how many characters were left out.
+    ``tags``: the number of ``<`` in ``html``, if the caller has counted them."""
+    if (html.count("<") if tags is None else tags) <= max_tags:
         return html, 0
     end = _offset_of_nth(html, "<", max_tags)
     return html[:end], len(html) - end
 
 
 def flatten_deep(
-    html: str, max_depth: int = MAX_DEPTH, scan_above: int = SCAN_ABOVE_TAGS
+    html: str, max_depth: int = MAX_DEPTH, scan_above: int = SCAN_ABOVE_TAGS, *,
+    tags: int | None = None,
 ) -> tuple[str, int]:
-    """``html`` without the tags that nest deeper than ``max_depth``, and how many."""
-    if html.count("<") <= scan_above:
+    """``html`` without the tags that nest deeper than ``max_depth``, and how many.
+    ``tags``: the number of ``<`` in ``html``, if the caller has counted them."""
+    if (html.count("<") if tags is None else tags) <= scan_above:
         return html, 0
     # First pass on plain tuples (fast); spans are only needed when something goes.
     drops = _too_deep(_TAG.findall(html), max_depth)

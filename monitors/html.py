@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from monitors.bounds import Bounds, cut_to_budget, flatten_deep
+from monitors.bounds import MAX_TAGS, Bounds, cut_to_budget, flatten_deep
 
 if TYPE_CHECKING:  # the parser itself loads when a page is first parsed
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -31,6 +32,9 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _ONE_SPACE = re.compile(r"\s")
 _FOLD_SLICE = 65536
 _BLOCK_BREAK = "\x1f"
+# A run of markers and the whitespace between them is one line break: a page's text has
+# a marker at every block tag, and two in three of the pieces between them were empty.
+_BLOCK_BREAKS = re.compile("\x1f[\\s\x1f]*")
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
 _BLOCK_NAMES = "|".join(name.strip() for name in BLOCK_TAGS.split(","))
@@ -110,7 +114,7 @@ def lines_of(node: LexborNode) -> list[str]:
     # The common short block is folded inline; a function call per line cost more than
     # the folding itself on large pages.
     lines = [" ".join(part.split()) if len(part) <= _FOLD_SLICE else _fold(part)
-             for part in text.split(_BLOCK_BREAK)]
+             for part in _BLOCK_BREAKS.split(text)]
     return [line for line in lines if line]
 
 
@@ -160,19 +164,50 @@ def outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     return result
 
 
-def count_scripts(tree: LexborHTMLParser) -> int:
-    return len(tree.css("script"))
-
-
 # Mount points of single-page-app frameworks, empty until JavaScript renders them.
 _APP_ROOTS = "#root, #app, #__next, #__nuxt, [ng-app], [ng-version], [data-reactroot], app-root"
+_FACTS = "base, title, script, noscript, " + _APP_ROOTS
 
 
-def looks_like_js_shell(tree: LexborHTMLParser) -> bool:
-    """An app mount point, or a <noscript> asking for JavaScript (checked before removal)."""
-    if tree.css_first(_APP_ROOTS) is not None:
-        return True
-    return any("javascript" in node.text().lower() for node in tree.css("noscript"))
+@dataclass(frozen=True, slots=True)
+class PageFacts:
+    """What a page says about itself, read before anything is removed from it."""
+
+    #: ``href`` of the first ``<base href>``, else None.
+    base: str | None
+    #: Text of the first ``<title>``.
+    title: str
+    scripts: int
+    #: Scripts plus an app mount point, or a ``<noscript>`` asking for JavaScript.
+    js_shell: bool
+
+
+def page_facts(tree: LexborHTMLParser) -> PageFacts:
+    """One query over the tree instead of one per fact (each walks every element)."""
+    base: str | None = None
+    title: str | None = None
+    scripts = 0
+    app_root = asks_for_js = False
+    seen: set[int] = set()
+    for node in tree.css(_FACTS):
+        if node.mem_id in seen:  # lexbor lists a node once per selector it matches
+            continue
+        seen.add(node.mem_id)
+        tag = node.tag
+        if tag == "script":
+            scripts += 1
+        elif tag == "title":
+            if title is None:
+                title = node.text(strip=True)
+        elif tag == "base":
+            href = node.attributes.get("href")
+            if base is None and href is not None:
+                base = href
+        elif tag == "noscript":
+            asks_for_js = asks_for_js or "javascript" in node.text().lower()
+        if not app_root and node.css_matches(_APP_ROOTS):
+            app_root = True
+    return PageFacts(base, title or "", scripts, scripts > 0 and (app_root or asks_for_js))
 
 
 # Pages of one site repeat their navigation links, and versions of a page repeat most of
@@ -234,6 +269,7 @@ def parse_bounded(html: str) -> tuple[LexborHTMLParser, Bounds]:
     limit of monitors/bounds.py (cut first, so a huge page is not marked whole)."""
     from selectolax.lexbor import LexborHTMLParser
 
-    html, cut_chars = cut_to_budget(html)
-    html, flattened = flatten_deep(mark_block_boundaries(html))
+    tags = html.count("<")
+    html, cut_chars = cut_to_budget(html, tags=tags)
+    html, flattened = flatten_deep(mark_block_boundaries(html), tags=min(tags, MAX_TAGS))
     return LexborHTMLParser(html), Bounds(cut_chars, flattened)

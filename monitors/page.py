@@ -8,13 +8,12 @@ from monitors.base import Monitor
 from monitors.diffing import diff_lines
 from monitors.errors import ExtractError
 from monitors.html import (
-    count_scripts,
     decode_html,
     extract_links,
     lines_of,
     link_urls,
-    looks_like_js_shell,
     outermost,
+    page_facts,
     parse_bounded,
     remove_invisible,
 )
@@ -49,14 +48,8 @@ class PageMonitor(Monitor):
             served = content_type or "no Content-Type"
             raise ExtractError(f"not HTML: the body is {binary} (served as {served})")
         tree, bounds = parse_bounded(decode_html(body, content_type))
-        base = url or self.config.url
-        base_tag = tree.css_first("base[href]")
-        if base_tag is not None:
-            base = base_tag.attributes.get("href") or base
-        title_node = tree.css_first("title")
-        title = title_node.text(strip=True) if title_node is not None else ""
-        scripts = count_scripts(tree)
-        js_shell = scripts > 0 and looks_like_js_shell(tree)
+        facts = page_facts(tree)
+        base = facts.base or url or self.config.url
         root = tree.body or tree.root
         if root is None:
             raise ExtractError("page has no HTML content")
@@ -83,9 +76,9 @@ class PageMonitor(Monitor):
                 template_links.extend(link_urls(node, base))
             links.extend(extract_links(region, base))
             lines.extend(lines_of(region))
-        data: dict[str, Any] = {"title": title, "links": links, "scripts": scripts,
-                                **bounds.notes()}
-        if js_shell:
+        data: dict[str, Any] = {"title": facts.title, "links": links,
+                                "scripts": facts.scripts, **bounds.notes()}
+        if facts.js_shell:
             data["js_shell"] = True
         if noise:
             data.update(noise=noise, noise_links=noise_links)

@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from monitors import MonitorConfig, build_monitor, monitor_class, monitor_kinds
 from monitors.base import Monitor
 from monitors.errors import ConfigError, ExtractError
+from monitors.html import PageFacts, page_facts, parse_bounded
 from monitors.records import Extracted
 from tests.pdfs import make_pdf
 
@@ -81,6 +82,32 @@ def test_page_extract(case: dict[str, Any]) -> None:
         assert extracted.data["links"] == case["links"]
     if "title" in case:
         assert extracted.data["title"] == case["title"]
+
+
+FACTS = {
+    "a plain page": ("<html><head><title> Guidance </title></head><body><p>x</p></body></html>",
+                     PageFacts(None, "Guidance", 0, False)),
+    "the first title and the first base with an href":
+        ("<head><base target='_top'><base href='/a/'><base href='/b/'><title>One</title>"
+         "<title>Two</title></head>", PageFacts("/a/", "One", 0, False)),
+    "a script that is also an app root counts once":
+        ("<body><script id='root'></script><p>x</p></body>", PageFacts(None, "", 1, True)),
+    "an app root without scripts is no shell": ("<body><div id='app'></div></body>",
+                                                PageFacts(None, "", 0, False)),
+    "scripts and a noscript asking for JavaScript":
+        ("<body><script src='/a.js'></script><script></script>"
+         "<noscript>Please enable JavaScript.</noscript></body>", PageFacts(None, "", 2, True)),
+    "scripts and a noscript about something else":
+        ("<body><script></script><noscript><img src='/pixel.gif'></noscript></body>",
+         PageFacts(None, "", 1, False)),
+    "scripts and an Angular root": ("<body><app-root></app-root><script></script></body>",
+                                    PageFacts(None, "", 1, True)),
+}
+
+
+@pytest.mark.parametrize("html, facts", list(FACTS.values()), ids=list(FACTS))
+def test_page_facts_come_from_one_query(html: str, facts: PageFacts) -> None:
+    assert page_facts(parse_bounded(html)[0]) == facts
 
 
 def test_page_select_matching_nothing_is_an_extract_error() -> None:
