@@ -8,12 +8,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import httpx
 
 from monitors import build_monitor
 from monitors.base import Monitor
-from monitors.records import Extracted
+from monitors.records import Extracted, FetchResult
 from pipeline import stages
 from pipeline.capture import capture_documents
 from pipeline.config import Config, Defaults
@@ -35,6 +36,16 @@ from storage.records import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Evaluator(Protocol):
+    """Runs stages 2-3 of a fetched check elsewhere: in parsing workers
+    (``workers.Extractor``), or in a fetch shard's queue (``lending.Backlog``)."""
+
+    async def evaluate(
+        self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
+        load_content: Callable[[str], Extracted],
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +151,20 @@ async def check_monitor(
 async def examine(
     monitor: Monitor, fetcher: Fetcher, state: MonitorState,
     load_content: Callable[[str], Extracted], policy: SchedulePolicy,
-    extractor: Extractor | None = None,
+    extractor: Evaluator | None = None,
 ) -> Examined:
     """Stages 1-3 of one check, and when to check again. Never raises for a bad source."""
     fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
+    return await conclude(monitor, fetcher, fetched, state, load_content, policy, extractor)
+
+
+async def conclude(
+    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
+    load_content: Callable[[str], Extracted], policy: SchedulePolicy,
+    extractor: Evaluator | None = None,
+) -> Examined:
+    """Stages 2-3 of a fetched check, and when to check again (``examine`` after its
+    fetch; a fetch shard also runs it for a check another shard lent it)."""
     try:
         if extractor is not None:                                        # 2-3. (worker)
             outcome = await extractor.evaluate(monitor, fetched, state, load_content)

@@ -24,6 +24,8 @@ import fcntl
 import logging
 import multiprocessing
 import os
+import pickle
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -37,10 +39,12 @@ from pipeline import stages
 from pipeline.bodies import LARGE_POOL, BodyPool
 from pipeline.config import Config
 from pipeline.fetch import build_client, host_key
+from pipeline.lending import Backlog, Broker
 from pipeline.politeness import polite_fetcher
 from pipeline.run import (
     CheckReport,
     Examined,
+    conclude,
     examine,
     fetch_settings,
     record_examined,
@@ -49,7 +53,7 @@ from pipeline.run import (
 from pipeline.workers import become_child, frozen_heap, pack_outcome, start_method
 from storage.crashpoints import crash_point
 from storage.db import Store
-from storage.records import iso, utc_now
+from storage.records import MonitorState, iso, utc_now
 from storage.robots_cache import CachedRobots, save_robots
 
 log = logging.getLogger(__name__)
@@ -81,10 +85,11 @@ def plan_shards(monitors: Sequence[Monitor], shards: int, concurrency: int) -> l
 
 
 def run_shard(
-    channel: Connection, config: Config, monitors: Sequence[Monitor], plan: ShardPlan,
-    database: Path, parent_pid: int,
+    channel: Connection, inbox: Connection, config: Config, monitors: Sequence[Monitor],
+    plan: ShardPlan, database: Path, parent_pid: int,
 ) -> None:
-    """A shard process: check ``plan``'s monitors and send each one down ``channel``."""
+    """A shard process: check ``plan``'s monitors and send each one down ``channel``;
+    then finish checks other shards lend it (``inbox``) until the writer says quit."""
     become_child(parent_pid)
     # Forked from inside the run's event loop, which Python 3.11 still marks as running
     # in the child (3.12 resets it at fork).
@@ -95,34 +100,95 @@ def run_shard(
     with contextlib.suppress(OSError):  # a whole packed check fits without a wait
         fcntl.fcntl(channel.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     try:
-        asyncio.run(_shard_cycle(channel, config, monitors, plan, database))
+        asyncio.run(_shard_cycle(channel, inbox, config, monitors, plan, database))
     finally:
         channel.close()
+        inbox.close()
 
 
 async def _shard_cycle(
-    channel: Connection, config: Config, monitors: Sequence[Monitor], plan: ShardPlan,
-    database: Path,
+    channel: Connection, inbox: Connection, config: Config, monitors: Sequence[Monitor],
+    plan: ShardPlan, database: Path,
 ) -> None:
     settings = replace(fetch_settings(config.defaults), concurrency=plan.concurrency)
     policy = schedule_policy(config.defaults)
+    loop = asyncio.get_running_loop()
     with Store(database, readonly=True) as store:
         async with build_client(settings) as client:
             fetcher = polite_fetcher(config, client, settings, store,
                                      save_robots=lambda robots: channel.send(("robots", robots)))
             fetcher.bodies = BodyPool(plan.large_pool)
+            backlog = Backlog({monitor.id: index for index, monitor in enumerate(monitors)})
+            adopted: set[asyncio.Task[None]] = set()
+            ended: asyncio.Future[None] = loop.create_future()
+            own_done = False
+
+            def hand_over(index: int, examined: Examined, state: MonitorState) -> None:
+                outcome = pack_outcome(examined.outcome, state, keep_body=True)
+                channel.send(("check", index, replace(examined, outcome=outcome)))
 
             async def one(index: int) -> None:
                 monitor = monitors[index]
                 async with fetcher.bodies.check():
                     state = store.monitor_state(monitor.id)
                     examined = await examine(monitor, fetcher, state, store.load_content,
-                                             policy)
-                    outcome = pack_outcome(examined.outcome, state, keep_body=True)
-                    channel.send(("check", index, replace(examined, outcome=outcome)))
+                                             policy, backlog)
+                    hand_over(index, examined, state)
                 crash_point("shard-sent")
 
-            await asyncio.gather(*(one(index) for index in plan.indexes))
+            async def adopt(index: int, state: MonitorState, fetched: FetchResult) -> None:
+                crash_point("shard-adopted")
+                async with fetcher.bodies.check():
+                    examined = await conclude(monitors[index], fetcher, fetched, state,
+                                              store.load_content, policy)
+                    hand_over(index, examined, state)
+                crash_point("shard-sent")
+
+            def adopted_one(task: asyncio.Task[None]) -> None:
+                adopted.discard(task)
+                if not task.cancelled() and task.exception() is not None and not ended.done():
+                    ended.set_exception(task.exception())  # type: ignore[arg-type]
+                elif own_done and not adopted:
+                    channel.send(("idle",))
+
+            def on_message() -> None:
+                try:
+                    message: tuple[Any, ...] = inbox.recv()
+                except (EOFError, OSError):  # the writer is gone: so is the run
+                    loop.remove_reader(inbox.fileno())
+                    if not ended.done():
+                        ended.set_result(None)
+                    return
+                if message[0] == "lend":
+                    lent = backlog.lend(message[1])
+                    for job in lent:
+                        channel.send(("job", job.index, job.state, job.fetched))
+                    channel.send(("lent", len(lent)))
+                    if lent:
+                        crash_point("shard-lent")
+                elif message[0] == "job":
+                    task = loop.create_task(adopt(*message[1:]))
+                    adopted.add(task)
+                    task.add_done_callback(adopted_one)
+                elif not ended.done():  # "quit"
+                    ended.set_result(None)
+
+            parsing = loop.create_task(backlog.run())
+            loop.add_reader(inbox.fileno(), on_message)
+            try:
+                results = await asyncio.gather(*(one(index) for index in plan.indexes),
+                                               return_exceptions=True)
+                for result in results:  # a lent check ends cancelled: not an error
+                    if isinstance(result, BaseException) and \
+                            not isinstance(result, asyncio.CancelledError):
+                        raise result
+                own_done = True
+                if not adopted:
+                    channel.send(("idle",))
+                await ended
+            finally:
+                loop.remove_reader(inbox.fileno())
+                parsing.cancel()
 
 
 async def run_sharded(
@@ -134,25 +200,23 @@ async def run_sharded(
     plans = plan_shards(monitors, shards, config.defaults.concurrency)
     method = start_method(threading.active_count())
     context: Any = multiprocessing.get_context(method)
-    loop = asyncio.get_running_loop()
-    reports: dict[int, CheckReport] = {}
-    running: dict[int, asyncio.Future[None]] = {}
+    writer = _Writer(store, monitors, Broker(len(plans)), on_check)
     processes = []
-    for plan in plans:
-        reader, writer = context.Pipe(duplex=False)
-        process = context.Process(
-            target=run_shard, name="govwatch-shard", daemon=True,
-            args=(writer, config, monitors, plan, store.path, os.getpid()),
-        )
-        with frozen_heap():
-            process.start()
-        writer.close()
-        processes.append((process, plan))
-        running[reader.fileno()] = loop.create_future()
-        loop.add_reader(reader.fileno(), _receive, reader, store, monitors, reports,
-                        running[reader.fileno()], on_check)
     try:
-        await asyncio.gather(*running.values())
+        for number, plan in enumerate(plans):
+            reader, sender = context.Pipe(duplex=False)
+            inbox, to_inbox = context.Pipe(duplex=False)
+            process = context.Process(
+                target=run_shard, name="govwatch-shard", daemon=True,
+                args=(sender, inbox, config, monitors, plan, store.path, os.getpid()),
+            )
+            with frozen_heap():
+                process.start()
+            sender.close()
+            inbox.close()
+            processes.append((process, plan))
+            await writer.attach(number, reader, to_inbox)
+        await writer.finished()
     except BaseException:
         for process, _ in processes:  # the writer failed: stop the shards with it
             process.kill()
@@ -160,69 +224,129 @@ async def run_sharded(
             await asyncio.to_thread(process.join)
         raise
     finally:
-        for fileno in running:
-            loop.remove_reader(fileno)
-    for process, plan in processes:
+        writer.detach()
+    exitcodes = []
+    for process, _ in processes:
         await asyncio.to_thread(process.join)
-        lost = [index for index in plan.indexes if index not in reports]
-        for index in lost:
-            report = _record_lost(store, monitors[index], process.exitcode)
-            reports[index] = report
+        exitcodes.append(process.exitcode)
+    owners = {index: number for number, (_, plan) in enumerate(processes)
+              for index in plan.indexes}
+    for index in range(len(monitors)):
+        if index not in writer.reports:
+            holder = writer.broker.holder.get(index, owners[index])
+            report = _record_lost(store, monitors[index], exitcodes[holder],
+                                  lent=holder != owners[index])
+            writer.reports[index] = report
             if on_check is not None:
                 on_check(report)
-    return [reports[index] for index in range(len(monitors))]
+    return [writer.reports[index] for index in range(len(monitors))]
 
 
-def _receive(
-    reader: Connection, store: Store, monitors: Sequence[Monitor],
-    reports: dict[int, CheckReport], done: asyncio.Future[None],
-    on_check: Callable[[CheckReport], None] | None,
-) -> None:
-    """Record what a shard sent (called by the event loop when its pipe is readable).
+class _Writer:
+    """The run's side of the shards' pipes: records checks, relays lent ones."""
 
-    A failure to record ends the run as it would without shards (a StorageError is the
-    store's, not a source's); an exception left to the event loop would only be logged,
-    and the check lost.
-    """
-    try:
-        message: tuple[Any, ...] = reader.recv()
-    except (EOFError, OSError):  # the shard finished, or died: the caller looks which
-        _stop_reading(reader, done)
-        return
-    try:
-        if message[0] == "robots":
-            robots: CachedRobots = message[1]
-            save_robots(store, robots)
+    def __init__(self, store: Store, monitors: Sequence[Monitor], broker: Broker,
+                 on_check: Callable[[CheckReport], None] | None) -> None:
+        self.store, self.monitors, self.broker, self.on_check = store, monitors, broker, on_check
+        self.reports: dict[int, CheckReport] = {}
+        self._loop = asyncio.get_running_loop()
+        self._readers: dict[int, Connection] = {}
+        self._inboxes: dict[int, asyncio.WriteTransport] = {}
+        self._done: dict[int, asyncio.Future[None]] = {}
+
+    async def attach(self, number: int, reader: Connection, to_inbox: Connection) -> None:
+        # The writer must never block on a shard's inbox (that shard may be blocked
+        # sending to it): its messages go through a non-blocking transport.
+        pipe = os.fdopen(os.dup(to_inbox.fileno()), "wb", buffering=0)
+        to_inbox.close()
+        transport, _ = await self._loop.connect_write_pipe(asyncio.Protocol, pipe)
+        self._inboxes[number] = transport
+        self._readers[number] = reader
+        self._done[number] = self._loop.create_future()
+        self._loop.add_reader(reader.fileno(), self._receive, number)
+
+    async def finished(self) -> None:
+        await asyncio.gather(*self._done.values())
+
+    def detach(self) -> None:
+        for number, reader in self._readers.items():
+            if not self._done[number].done():
+                self._loop.remove_reader(reader.fileno())
+                reader.close()
+        for transport in self._inboxes.values():
+            transport.close()
+
+    def _send(self, messages: list[tuple[int, tuple[Any, ...]]]) -> None:
+        for number, message in messages:
+            transport = self._inboxes[number]
+            if number in self.broker.ended or transport.is_closing():
+                continue
+            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            transport.write(struct.pack("!i", len(payload)) + payload)  # Connection framing
+
+    def _receive(self, number: int) -> None:
+        """Record or relay what shard ``number`` sent (the event loop calls this when its
+        pipe is readable).
+
+        A failure to record ends the run as it would without shards (a StorageError is
+        the store's, not a source's); an exception left to the event loop would only be
+        logged, and the check lost.
+        """
+        reader = self._readers[number]
+        try:
+            message: tuple[Any, ...] = reader.recv()
+        except (EOFError, OSError):  # the shard finished, or died: the caller looks which
+            self._stop_reading(number)
+            self._send(self.broker.on_ended(number))
             return
-        _, index, examined = message
-        assert isinstance(examined, Examined)
-        report = record_examined(store, monitors[index], examined)
-    except Exception as exc:  # noqa: BLE001 - raised again by run_sharded
-        _stop_reading(reader, done, exc)
-        return
-    reports[index] = report
-    if on_check is not None:
-        on_check(report)
+        try:
+            kind = message[0]
+            if kind == "check":
+                _, index, examined = message
+                assert isinstance(examined, Examined)
+                report = record_examined(self.store, self.monitors[index], examined)
+                self.reports[index] = report
+                if self.on_check is not None:
+                    self.on_check(report)
+                self._send(self.broker.on_check(number))
+            elif kind == "robots":
+                robots: CachedRobots = message[1]
+                save_robots(self.store, robots)
+            elif kind == "job":
+                borrower = self.broker.on_job(number, message[1])
+                log.debug("fetch shard %d lends check %d to shard %d", number, message[1],
+                          borrower)
+                self._send([(borrower, message)])
+            elif kind == "lent":
+                self._send(self.broker.on_lent(number, message[1]))
+            else:  # "idle"
+                self._send(self.broker.on_idle(number))
+        except Exception as exc:  # noqa: BLE001 - raised again by run_sharded
+            self._stop_reading(number, exc)
+
+    def _stop_reading(self, number: int, error: Exception | None = None) -> None:
+        reader, done = self._readers[number], self._done[number]
+        self._loop.remove_reader(reader.fileno())
+        reader.close()
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
-def _stop_reading(reader: Connection, done: asyncio.Future[None],
-                  error: Exception | None = None) -> None:
-    asyncio.get_running_loop().remove_reader(reader.fileno())
-    reader.close()
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
-
-
-def _record_lost(store: Store, monitor: Monitor, exitcode: int | None) -> CheckReport:
+def _record_lost(
+    store: Store, monitor: Monitor, exitcode: int | None, *, lent: bool = False
+) -> CheckReport:
     """A failed check for a monitor whose shard ended before handing it over."""
     how = f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 \
         else f"exited with code {exitcode}"
-    error = (f"internal error: the fetch shard for {host_key(monitor.config.url)} {how} "
-             "before this monitor was checked; it is checked again next run")
+    shard = (f"the fetch shard that took over this check from the shard for "
+             f"{host_key(monitor.config.url)}" if lent
+             else f"the fetch shard for {host_key(monitor.config.url)}")
+    error = (f"internal error: {shard} {how} before this monitor was checked; it is "
+             "checked again next run")
     log.error("%s: %s", monitor.id, error)
     fetched = FetchResult(monitor_id=monitor.id, url=monitor.config.url,
                           started_at=iso(utc_now()), duration_ms=0, error=error,

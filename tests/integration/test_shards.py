@@ -199,3 +199,90 @@ def test_a_shard_captures_new_documents_and_the_writer_stores_them(
             (site.url("/new.pdf"), "New report", 200)]
         assert store.load_body(rows[0][3]) == b"%PDF-1.7 the new report"
         assert verify_store(store).ok
+
+
+# -- lending: a busy shard's fetched checks finished by an idle one ------------------------
+
+HEAVY = 30
+
+
+def heavy_page(n: int) -> str:
+    """About 400 kB: a few milliseconds of parsing each, so its shard falls behind."""
+    rows = "".join(f"<li><a href='/d/{n}/{k}'>Document {k} of notice {n}</a> "
+                   f"<p>Paragraph {k} of notice {n}, with enough words to weigh.</p></li>"
+                   for k in range(2500))
+    return (f"<html><head><title>Heavy {n}</title></head><body><main><ul>{rows}</ul></main>"
+            "</body></html>")
+
+
+def write_unequal(tmp_path: Path, site: Site) -> Path:
+    """Host 127.0.0.1 serves heavy pages, host localhost light ones: two shards, one of
+    which has run out of work long before the other."""
+    site.set("/robots.txt", "", content_type="text/plain")
+    for n in range(HEAVY):
+        site.set(f"/heavy/{n}", heavy_page(n))
+        site.set(f"/p/{n}", page(n))
+    other = site.base_url.replace("127.0.0.1", "localhost")
+    lines = [f"database: {tmp_path / 'gw.db'}",
+             "defaults: {per_host: 8, concurrency: 16, workers: 2}",
+             "organizations:", "  - id: office", "    name: Office", "    monitors:"]
+    lines += [f"      - {{id: heavy-{n:02d}, kind: page, url: '{site.base_url}/heavy/{n}'}}"
+              for n in range(HEAVY)]
+    lines += [f"      - {{id: light-{n:02d}, kind: page, url: '{other}/p/{n}'}}"
+              for n in range(HEAVY)]
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def test_an_idle_shard_finishes_checks_a_busy_one_lends_it(
+    site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    loaded = load_config(write_unequal(tmp_path, site))
+    caplog.set_level("DEBUG", logger="pipeline.shards")
+    with Store(loaded.config.database) as store:
+        monitors = select_monitors(loaded.config, store, run_all=True)
+        report = asyncio.run(run_cycle(loaded.config, store, monitors))
+        assert [c.monitor_id for c in report.checks] == [m.id for m in monitors]
+        assert {c.outcome for c in report.checks} == {"new"}
+        lent = re.findall(r"fetch shard (\d) lends check (\d+) to shard (\d)", caplog.text)
+        # The heavy host's shard lent some of its checks to the light host's shard.
+        assert lent and all(monitors[int(i)].id.startswith("heavy-") for _, i, _ in lent)
+        assert {(donor, borrower) for donor, _, borrower in lent} == {("0", "1")}
+        per_monitor = dict(store.db.execute(
+            "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id").fetchall())
+        assert len(per_monitor) == 2 * HEAVY and set(per_monitor.values()) == {1}
+        assert verify_store(store).ok
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("crash_at, dead", [("shard-lent", "lender"),
+                                             ("shard-adopted", "borrower")])
+def test_a_shard_killed_while_lending_leaves_every_check_recorded_once(
+    site: Site, tmp_path: Path, crash_at: str, dead: str
+) -> None:
+    """The lender dies right after lending, or the borrower as its first lent check comes:
+    what the dead shard held is recorded failed (naming it), the rest as usual, and the
+    next run checks the failed ones again."""
+    config = write_unequal(tmp_path, site)
+    crashed = govwatch(config, "run", crash_at=crash_at)
+    assert crashed.returncode == 0, crashed.stderr
+    total, new, _, _, _, _, errors = counts(crashed.stdout)
+    assert total == 2 * HEAVY and new + errors == total and errors > 0
+    lost = re.findall(r"^ERROR office/(\S+): internal error: (the fetch shard \S+ .*?) was "
+                      r"killed by signal 9", crashed.stdout, re.MULTILINE)
+    assert len(lost) == errors
+    if dead == "lender":  # its own checks, never lent: heavy ones
+        assert all(m.startswith("heavy-") and who.startswith("the fetch shard for")
+                   for m, who in lost)
+    else:  # the lent checks it held, and nothing of its own host (all sent before)
+        assert all(m.startswith("heavy-") and "took over this check" in who
+                   for m, who in lost)
+    with Store(tmp_path / "gw.db", readonly=True) as store:
+        per_monitor = dict(store.db.execute(
+            "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id").fetchall())
+        assert len(per_monitor) == 2 * HEAVY and set(per_monitor.values()) == {1}
+        assert verify_store(store).ok
+    again = govwatch(config, "run", "--all")
+    assert again.returncode == 0, again.stderr
+    assert counts(again.stdout) == (total, errors, 0, 0, total - errors, 0, 0)
