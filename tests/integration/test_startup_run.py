@@ -19,14 +19,18 @@ pytestmark = pytest.mark.integration
 RUN = "from pipeline.cli import main; main()"
 
 
-def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path) -> None:
+def run_over_one_page(code: str, site: Site, tmp_path: Path) -> tuple[set[str], str]:
+    """``govwatch run`` over one page in a fresh interpreter, through ``code``."""
     site.set("/news", "<html><body><main><p>Ministerial statement</p>"
                       "<a href='/doc.pdf'>Report</a></main></body></html>")
     config = tmp_path / "config.yaml"
     config.write_text("organizations:\n  - id: ministry\n    name: Ministry\n    monitors:\n"
                       f"      - {{id: news, kind: page, url: '{site.url('/news')}'}}\n")
-    modules, stdout = loaded_by(RUN, "--config", str(config), "--db",
-                                str(tmp_path / "gw.db"), "run")
+    return loaded_by(code, "--config", str(config), "--db", str(tmp_path / "gw.db"), "run")
+
+
+def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path) -> None:
+    modules, stdout = run_over_one_page(RUN, site, tmp_path)
     assert stdout.startswith("checked 1: new 1, changed 0"), stdout
     assert "selectolax" in modules
     unused = {"feedparser", "pypdf", *DELIVERY, *CHANNELS}
@@ -36,12 +40,7 @@ def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path
 def test_a_run_turns_the_collector_back_on_for_its_cycle(site: Site, tmp_path: Path) -> None:
     """``main`` starts with the cyclic collector off; ``run`` turns it on once its
     monitors are selected, so its cycle (and a long one) collects as usual."""
-    site.set("/news", "<html><body><main><p>Statement</p></main></body></html>")
-    config = tmp_path / "config.yaml"
-    config.write_text("organizations:\n  - id: ministry\n    name: Ministry\n    monitors:\n"
-                      f"      - {{id: news, kind: page, url: '{site.url('/news')}'}}\n")
-    _, stdout = loaded_by(REPORT_COLLECTOR, "--config", str(config), "--db",
-                          str(tmp_path / "gw.db"), "run")
+    _, stdout = run_over_one_page(REPORT_COLLECTOR, site, tmp_path)
     assert stdout.startswith("checked 1: new 1"), stdout
     enabled, collections = stdout.split("COLLECTOR ")[1].split()[:2]
     assert enabled == "True" and int(collections) > 0, stdout
