@@ -146,8 +146,10 @@ async def _shard_cycle(
 
             def adopted_one(task: asyncio.Task[None]) -> None:
                 adopted.discard(task)
-                if not task.cancelled() and task.exception() is not None and not ended.done():
-                    ended.set_exception(task.exception())  # type: ignore[arg-type]
+                error = None if task.cancelled() else task.exception()
+                if error is not None:  # ends the shard, as a failure of its own checks does
+                    if not ended.done():
+                        ended.set_exception(error)
                 elif own_done and not adopted:
                     channel.send(("idle",))
 
