@@ -35,11 +35,35 @@ _BLOCK_BREAK = "\x1f"
 # A run of markers and the whitespace between them is one line break: a page's text has
 # a marker at every block tag, and two in three of the pieces between them were empty.
 _BLOCK_BREAKS = re.compile("\x1f[\\s\x1f]*")
+
+
+def prefix_tree(words: list[str]) -> str:
+    """A regex alternation of ``words`` factored by common prefixes (``p(?:re)?``).
+
+    Python's regex engine tries the branches of an alternation one by one, so a flat
+    list of 45 names cost 45 tests at every "<"; factored, a tag that is not a block tag
+    fails at its first letter (1388 tags a page: 0.26 ms fell to 0.17 ms).
+    """
+    by_first: dict[str, list[str]] = {}
+    ends = False
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], []).append(word[1:])
+        else:
+            ends = True
+    branches = [re.escape(first) + prefix_tree(rest) for first, rest in sorted(by_first.items())]
+    if not branches:
+        return ""
+    if len(branches) == 1 and not ends:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")" + ("?" if ends else "")
+
+
 # Matches the "<" of a block tag (a literal first character keeps the scan fast) so the
 # replacement is a plain literal too.
-_BLOCK_NAMES = "|".join(name.strip() for name in BLOCK_TAGS.split(","))
-_BLOCK_TAG = re.compile(r"<(?=/?(?:" + _BLOCK_NAMES + r")[\s/>])")
-# Case-insensitive matching is several times slower; most pages write tags in lower case.
+_BLOCK_NAMES = prefix_tree([name.strip() for name in BLOCK_TAGS.split(",")])
+_BLOCK_TAG = re.compile(r"<(?=/?" + _BLOCK_NAMES + r"[\s/>])")
+# Case-insensitive matching is slower; most pages write tags in lower case.
 _BLOCK_TAG_ANY_CASE = re.compile(r"<(?=/?(?i:" + _BLOCK_NAMES + r")[\s/>])")
 _UPPERCASE_TAG = re.compile(r"</?[A-Z]")
 # Zero-width and other format characters that render as nothing but break equality.

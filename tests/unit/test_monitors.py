@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,7 +13,14 @@ from ruamel.yaml import YAML
 from monitors import MonitorConfig, build_monitor, monitor_class, monitor_kinds
 from monitors.base import Monitor
 from monitors.errors import ConfigError, ExtractError
-from monitors.html import PageFacts, page_facts, parse_bounded
+from monitors.html import (
+    BLOCK_TAGS,
+    PageFacts,
+    mark_block_boundaries,
+    page_facts,
+    parse_bounded,
+    prefix_tree,
+)
 from monitors.records import Extracted
 from tests.pdfs import make_pdf
 
@@ -108,6 +116,46 @@ FACTS = {
 @pytest.mark.parametrize("html, facts", list(FACTS.values()), ids=list(FACTS))
 def test_page_facts_come_from_one_query(html: str, facts: PageFacts) -> None:
     assert page_facts(parse_bounded(html)[0]) == facts
+
+
+PREFIX_TREES = {
+    "one word": (["nav"], "nav"),
+    "a word that is a prefix of another": (["p", "pre"], "p(?:re)?"),
+    "shared prefixes": (["h1", "h2", "header"], "h(?:1|2|eader)"),
+    "no shared letter": (["ul", "li"], "(?:li|ul)"),
+}
+
+
+@pytest.mark.parametrize("words, pattern", list(PREFIX_TREES.values()), ids=list(PREFIX_TREES))
+def test_prefix_tree_factors_an_alternation(words: list[str], pattern: str) -> None:
+    assert prefix_tree(words) == pattern
+    for word in words:
+        assert re.fullmatch(pattern, word)
+    for other in ("", "x", *(word + "x" for word in words), *(word[:-1] for word in words)):
+        if other not in words:
+            assert not re.fullmatch(pattern, other), other
+
+
+# Every HTML element name, and near misses of block names.
+ALL_TAGS = (
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button canvas "
+    "caption cite code col colgroup data datalist dd del details dfn dialog div dl dt em embed "
+    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html i "
+    "iframe img input ins kbd label legend li link main map mark menu meta meter nav noscript "
+    "object ol optgroup option output p param picture pre progress q rp rt ruby s samp script "
+    "section select slot small source span strong sub summary sup table tbody td template "
+    "textarea tfoot th thead time title tr track u ul var video wbr h7 pr divx navbar"
+).split()
+
+
+@pytest.mark.parametrize("upper", [False, True], ids=["lower case", "upper case"])
+def test_block_boundaries_are_marked_at_block_tags_only(upper: bool) -> None:
+    blocks = {name.strip() for name in BLOCK_TAGS.split(",")}
+    for tag in ALL_TAGS:
+        name = tag.upper() if upper else tag
+        for html in (f"<{name}>", f"</{name}>", f"<{name} class='x'>", f"<{name}/>"):
+            marked = mark_block_boundaries(html)
+            assert marked == ("\x1f" + html if tag in blocks else html), html
 
 
 def test_page_select_matching_nothing_is_an_extract_error() -> None:
