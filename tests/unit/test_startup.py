@@ -87,6 +87,18 @@ def test_commands_run_with_the_collector_on_after_a_start_up_without_it() -> Non
     assert "COLLECTOR True" in stdout, stdout
 
 
+def test_what_start_up_built_is_frozen_when_the_collector_comes_back() -> None:
+    """Objects allocated with the collector off all sit in the youngest generation; were
+    they left there, the first collections of the cycle would walk every one of them."""
+    _, stdout = loaded_by(
+        "import gc; gc.disable(); kept = [[n] for n in range(50_000)]; "
+        "from pipeline.cli import startup_done; startup_done(); "
+        "print('COLLECTOR', gc.isenabled(), gc.get_count()[0], gc.get_freeze_count())")
+    enabled, young, frozen = stdout.split("COLLECTOR ")[1].split()[:3]
+    assert enabled == "True", stdout
+    assert int(young) < 1_000 and int(frozen) >= 50_000, stdout
+
+
 def test_the_parsers_module_loads_every_parser_for_the_workers() -> None:
     modules, _ = loaded_by("import monitors.parsers; from monitors import monitor_kinds; "
                            "print(sorted(monitor_kinds()))")
