@@ -96,7 +96,7 @@ def cli(ctx: click.Context, config_option: str | None, db_option: str | None,
 def startup_done() -> None:
     """Turn the cyclic garbage collector back on (see ``main``), with what start-up built
     frozen: every object allocated while it was off sits in the youngest generation, and
-    the first collections then walked them all (30 ms, just before the shards fork)."""
+    the first collections then walked them all (30 ms of CPU as the shards start)."""
     gc.freeze()
     gc.enable()
 
