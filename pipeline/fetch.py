@@ -38,6 +38,7 @@ from monitors.errors import (
 from monitors.records import FetchResult, Redirect
 from pipeline.bodies import BodyPool, Spool
 from pipeline.decoding import ACCEPT_ENCODING, read_decoded
+from pipeline.hosts import parsed_url
 from storage.records import MonitorState, iso, utc_now
 
 if TYPE_CHECKING:
@@ -164,19 +165,6 @@ def build_client(
         event_hooks={"request": [_refuse_other_schemes], "response": [_vet_redirect]},
         trust_env=False,
     )
-
-
-@lru_cache(maxsize=16384)
-def host_key(url: str) -> str:
-    """A host is scheme, name and port: the unit of politeness limits."""
-    parsed = parsed_url(url)
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
-
-
-@lru_cache(maxsize=16384)
-def parsed_url(url: str) -> httpx.URL:
-    """httpx parses a URL string in pure Python (about 0.1 ms); monitors ask every cycle."""
-    return httpx.URL(url)
 
 
 class Fetcher:

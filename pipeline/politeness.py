@@ -1,6 +1,6 @@
 """Per-host politeness: a concurrency limit and a minimum spacing between request starts.
 
-A host is scheme, name and port (``fetch.host_key``). Limits come from ``defaults`` and
+A host is scheme, name and port (``hosts.host_key``). Limits come from ``defaults`` and
 from monitors; when monitors of one host disagree, the most polite setting wins (the
 smallest ``per_host``, the longest ``host_delay``), because the host is one server whatever
 the monitor that asks.
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import httpx
 
 from pipeline.config import Config
-from pipeline.fetch import Fetcher, FetchSettings, host_key
+from pipeline.fetch import Fetcher, FetchSettings
+from pipeline.hosts import host_key
 from pipeline.robots import RobotsGuard
 from storage.db import Store
 from storage.robots_cache import CachedRobots

@@ -26,7 +26,7 @@ import httpx
 
 from monitors.errors import GovwatchError
 from pipeline.decoding import read_decoded
-from pipeline.fetch import host_key
+from pipeline.hosts import host_key
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.robots_cache import CachedRobots, load_robots, save_robots

@@ -8,18 +8,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from monitors import build_monitor
 from monitors.base import Monitor
 from monitors.records import Extracted, FetchResult
 from pipeline import stages
-from pipeline.capture import capture_documents
 from pipeline.config import Config, Defaults
-from pipeline.fetch import Fetcher, FetchSettings, build_client
-from pipeline.politeness import polite_fetcher
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from pipeline.stages import Outcome
 from pipeline.workers import Extractor, worker_count
@@ -34,6 +29,12 @@ from storage.records import (
     iso,
     utc_now,
 )
+
+if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched (docs, "Start-up")
+    import httpx
+
+    from pipeline.fetch import Fetcher, FetchSettings
+    from pipeline.launcher import ShardLauncher
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ def schedule_policy(defaults: Defaults) -> SchedulePolicy:
 
 
 def fetch_settings(defaults: Defaults) -> FetchSettings:
+    from pipeline.fetch import FetchSettings
+
     return FetchSettings(
         connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout,
         max_redirects=defaults.max_redirects, user_agent=defaults.user_agent,
@@ -175,6 +178,8 @@ async def conclude(
         outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
     captures: list[Capture] = []
     if outcome.change is not None and monitor.config.capture_new_documents:
+        from pipeline.capture import capture_documents
+
         captures = await capture_documents(monitor, outcome.change, fetcher)
     change = outcome.change
     notable = change is None or change.significance >= monitor.config.min_significance
@@ -213,11 +218,13 @@ async def run_cycle(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_check: Callable[[CheckReport], None] | None = None,
+    launcher: ShardLauncher | None = None,
 ) -> CycleReport:
     """Check ``monitors`` concurrently within the configured limits, then report.
 
     ``on_check`` is called as each check is stored (the progress bar). Parsing runs in
     worker processes when the cycle is large enough to pay for them (``workers``).
+    A ``launcher`` (``govwatch run``'s) forks the fetch shards if the cycle has any.
     The digest (stage 5) follows the cycle in ``govwatch run``.
     """
     started = iso(utc_now())
@@ -226,9 +233,14 @@ async def run_cycle(
     if workers > 0 and transport is None:
         from pipeline.shards import run_sharded  # shards build on this module
 
-        sharded = await run_sharded(config, store, monitors, workers, on_check)
+        sharded = await run_sharded(config, store, monitors, workers, on_check, launcher)
         return CycleReport(started_at=started, finished_at=iso(utc_now()),
                            checks=tuple(sharded))
+    from pipeline.fetch import build_client
+    from pipeline.politeness import polite_fetcher
+
+    if launcher is not None:  # no shards for it to fork: its core is the parsers' now
+        launcher.close()
     settings = fetch_settings(config.defaults)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)

@@ -20,45 +20,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitors.base import Monitor
 from monitors.records import FetchResult
 from pipeline import stages
-from pipeline.bodies import LARGE_POOL, BodyPool
+from pipeline.bodies import LARGE_POOL
 from pipeline.config import Config
-from pipeline.fetch import build_client, host_key
-from pipeline.lending import Backlog, Broker
-from pipeline.politeness import polite_fetcher
-from pipeline.run import (
-    CheckReport,
-    Examined,
-    conclude,
-    examine,
-    fetch_settings,
-    record_examined,
-    schedule_policy,
-)
-from pipeline.workers import become_child, frozen_heap, pack_outcome, start_method
-from storage.crashpoints import crash_point
+from pipeline.hosts import host_key
+from pipeline.launcher import Launch, ShardLauncher
+from pipeline.lending import Broker
+from pipeline.run import CheckReport, Examined, record_examined
+from pipeline.workers import frozen_heap, start_method
 from storage.db import Store
-from storage.records import MonitorState, iso, utc_now
+from storage.records import iso, utc_now
 from storage.robots_cache import CachedRobots, save_robots
 
 log = logging.getLogger(__name__)
-# A shard's pipe to the writer: room for several packed checks (the default is 64 kB).
-PIPE_SIZE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,155 +73,36 @@ def plan_shards(monitors: Sequence[Monitor], shards: int, concurrency: int) -> l
     return [ShardPlan(tuple(sorted(group)), share, pool) for group in groups]
 
 
-def run_shard(
-    channel: Connection, inbox: Connection, config: Config, monitors: Sequence[Monitor],
-    plan: ShardPlan, database: Path, parent_pid: int,
-) -> None:
-    """A shard process: check ``plan``'s monitors and send each one down ``channel``;
-    then finish checks other shards lend it (``inbox``) until the writer says quit."""
-    become_child(parent_pid)
-    # Forked from inside the run's event loop, which Python 3.11 still marks as running
-    # in the child (3.12 resets it at fork).
-    asyncio.events._set_running_loop(None)
-    # Parsers load when the first body of their kind arrives (docs/architecture.md,
-    # "Start-up"): importing them all first held the first request back 80 ms.
-
-    with contextlib.suppress(OSError):  # a whole packed check fits without a wait
-        fcntl.fcntl(channel.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-    try:
-        asyncio.run(_shard_cycle(channel, inbox, config, monitors, plan, database))
-    finally:
-        channel.close()
-        inbox.close()
-
-
-async def _shard_cycle(
-    channel: Connection, inbox: Connection, config: Config, monitors: Sequence[Monitor],
-    plan: ShardPlan, database: Path,
-) -> None:
-    settings = replace(fetch_settings(config.defaults), concurrency=plan.concurrency)
-    policy = schedule_policy(config.defaults)
-    loop = asyncio.get_running_loop()
-    with Store(database, readonly=True) as store:
-        async with build_client(settings) as client:
-            fetcher = polite_fetcher(config, client, settings, store,
-                                     save_robots=lambda robots: channel.send(("robots", robots)))
-            fetcher.bodies = BodyPool(plan.large_pool)
-            backlog = Backlog({monitor.id: index for index, monitor in enumerate(monitors)})
-            adopted: set[asyncio.Task[None]] = set()
-            ended: asyncio.Future[None] = loop.create_future()
-            own_done = False
-
-            def hand_over(index: int, examined: Examined, state: MonitorState) -> None:
-                outcome = pack_outcome(examined.outcome, state, keep_body=True)
-                channel.send(("check", index, replace(examined, outcome=outcome)))
-
-            async def one(index: int) -> None:
-                monitor = monitors[index]
-                async with fetcher.bodies.check():
-                    state = store.monitor_state(monitor.id)
-                    examined = await examine(monitor, fetcher, state, store.load_content,
-                                             policy, backlog)
-                    hand_over(index, examined, state)
-                crash_point("shard-sent")
-
-            async def adopt(index: int, state: MonitorState, fetched: FetchResult) -> None:
-                crash_point("shard-adopted")
-                async with fetcher.bodies.check():
-                    examined = await conclude(monitors[index], fetcher, fetched, state,
-                                              store.load_content, policy)
-                    hand_over(index, examined, state)
-                crash_point("shard-sent")
-
-            def adopted_one(task: asyncio.Task[None]) -> None:
-                adopted.discard(task)
-                error = None if task.cancelled() else task.exception()
-                if error is not None:  # ends the shard, as a failure of its own checks does
-                    if not ended.done():
-                        ended.set_exception(error)
-                elif own_done and not adopted:
-                    channel.send(("idle",))
-
-            def on_message() -> None:
-                try:
-                    message: tuple[Any, ...] = inbox.recv()
-                except (EOFError, OSError):  # the writer is gone: so is the run
-                    loop.remove_reader(inbox.fileno())
-                    if not ended.done():
-                        ended.set_result(None)
-                    return
-                if message[0] == "lend":
-                    lent = backlog.lend(message[1])
-                    for job in lent:
-                        channel.send(("job", job.index, job.state, job.fetched))
-                    channel.send(("lent", len(lent)))
-                    if lent:
-                        crash_point("shard-lent")
-                elif message[0] == "job":
-                    task = loop.create_task(adopt(*message[1:]))
-                    adopted.add(task)
-                    task.add_done_callback(adopted_one)
-                elif not ended.done():  # "quit"
-                    ended.set_result(None)
-
-            parsing = loop.create_task(backlog.run())
-            loop.add_reader(inbox.fileno(), on_message)
-            try:
-                results = await asyncio.gather(*(one(index) for index in plan.indexes),
-                                               return_exceptions=True)
-                for result in results:  # a lent check ends cancelled: not an error
-                    if isinstance(result, BaseException) and \
-                            not isinstance(result, asyncio.CancelledError):
-                        raise result
-                own_done = True
-                if not adopted:
-                    channel.send(("idle",))
-                await ended
-            finally:
-                loop.remove_reader(inbox.fileno())
-                parsing.cancel()
-
-
 async def run_sharded(
     config: Config, store: Store, monitors: Sequence[Monitor], shards: int,
     on_check: Callable[[CheckReport], None] | None = None,
+    launcher: ShardLauncher | None = None,
 ) -> list[CheckReport]:
     """Check ``monitors`` in ``shards`` processes; record every check here, in order of
-    arrival. Returns one report per monitor, in the order of ``monitors``."""
+    arrival. Returns one report per monitor, in the order of ``monitors``.
+
+    ``launcher`` forks the shards when given (and alive); else this process does."""
     plans = plan_shards(monitors, shards, config.defaults.concurrency)
-    method = start_method(threading.active_count())
-    context: Any = multiprocessing.get_context(method)
     writer = _Writer(store, monitors, Broker(len(plans)), on_check)
-    processes = []
+    forked = _ForkedShards()
+    started: _Shards = forked
     try:
-        for number, plan in enumerate(plans):
-            reader, sender = context.Pipe(duplex=False)
-            inbox, to_inbox = context.Pipe(duplex=False)
-            process = context.Process(
-                target=run_shard, name="govwatch-shard", daemon=True,
-                args=(sender, inbox, config, monitors, plan, store.path, os.getpid()),
-            )
-            with frozen_heap():
-                process.start()
-            sender.close()
-            inbox.close()
-            processes.append((process, plan))
-            await writer.attach(number, reader, to_inbox)
+        launched = None
+        if launcher is not None:
+            launched = await _launch(launcher, writer, config, monitors, plans, store.path)
+        if launched is None:
+            await _fork(forked, writer, config, monitors, plans, store.path)
+        else:
+            started = launched
         await writer.finished()
     except BaseException:
-        for process, _ in processes:  # the writer failed: stop the shards with it
-            process.kill()
-        for process, _ in processes:
-            await asyncio.to_thread(process.join)
+        started.kill()  # the writer failed: stop the shards with it
+        await started.exitcodes()
         raise
     finally:
         writer.detach()
-    exitcodes = []
-    for process, _ in processes:
-        await asyncio.to_thread(process.join)
-        exitcodes.append(process.exitcode)
-    owners = {index: number for number, (_, plan) in enumerate(processes)
-              for index in plan.indexes}
+    exitcodes = await started.exitcodes()
+    owners = {index: number for number, plan in enumerate(plans) for index in plan.indexes}
     for index in range(len(monitors)):
         if index not in writer.reports:
             holder = writer.broker.holder.get(index, owners[index])
@@ -242,6 +112,90 @@ async def run_sharded(
             if on_check is not None:
                 on_check(report)
     return [writer.reports[index] for index in range(len(monitors))]
+
+
+class _Shards(Protocol):
+    def kill(self) -> None: ...
+
+    async def exitcodes(self) -> list[int | None]: ...
+
+
+class _ForkedShards:
+    """Shards this process forked (``multiprocessing``)."""
+
+    def __init__(self) -> None:
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+
+    def kill(self) -> None:
+        for process in self.processes:
+            process.kill()
+
+    async def exitcodes(self) -> list[int | None]:
+        for process in self.processes:
+            await asyncio.to_thread(process.join)
+        return [process.exitcode for process in self.processes]
+
+
+@dataclass(frozen=True, slots=True)
+class _LaunchedShards:
+    """Shards the launcher forked: it reports their ends."""
+
+    launcher: ShardLauncher
+    pids: Sequence[int]
+
+    def kill(self) -> None:
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    async def exitcodes(self) -> list[int | None]:
+        return await asyncio.to_thread(self.launcher.exitcodes, len(self.pids))
+
+
+async def _fork(
+    started: _ForkedShards, writer: _Writer, config: Config, monitors: Sequence[Monitor],
+    plans: Sequence[ShardPlan], database: Path,
+) -> None:
+    from pipeline.shard_process import run_shard
+
+    context: Any = multiprocessing.get_context(start_method(threading.active_count()))
+    for number, plan in enumerate(plans):
+        # One shard's pipes at a time: a shard must not inherit another's shard ends,
+        # which would hide that other shard's death from the writer.
+        reader, sender = context.Pipe(duplex=False)
+        inbox, to_inbox = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run_shard, name="govwatch-shard", daemon=True,
+            args=(sender, inbox, config, monitors, plan, database, os.getpid()),
+        )
+        with frozen_heap():
+            process.start()
+        sender.close()
+        inbox.close()
+        started.processes.append(process)
+        await writer.attach(number, reader, to_inbox)
+
+
+async def _launch(
+    launcher: ShardLauncher, writer: _Writer, config: Config, monitors: Sequence[Monitor],
+    plans: Sequence[ShardPlan], database: Path,
+) -> _LaunchedShards | None:
+    channels = [Pipe(duplex=False) for _ in plans]  # (writer's reader, shard's sender)
+    inboxes = [Pipe(duplex=False) for _ in plans]  # (shard's inbox, writer's to_inbox)
+    shard_ends = [fd for (_, sender), (inbox, _) in zip(channels, inboxes, strict=True)
+                  for fd in (sender.fileno(), inbox.fileno())]
+    pids = launcher.launch(shard_ends, Launch(config, monitors, plans, database, os.getpid()))
+    for (reader, sender), (inbox, to_inbox) in zip(channels, inboxes, strict=True):
+        sender.close()
+        inbox.close()
+        if pids is None:
+            reader.close()
+            to_inbox.close()
+    if pids is None:
+        return None
+    for number, ((reader, _), (_, to_inbox)) in enumerate(zip(channels, inboxes, strict=True)):
+        await writer.attach(number, reader, to_inbox)
+    return _LaunchedShards(launcher, pids)
 
 
 class _Writer:

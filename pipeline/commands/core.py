@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +26,7 @@ from pipeline.timespec import When
 
 if TYPE_CHECKING:
     from pipeline.config import Config
+    from pipeline.launcher import ShardLauncher
     from pipeline.run import CycleReport
 
 
@@ -61,16 +64,24 @@ def check_config(context: Context) -> None:
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitor_ids: tuple[str, ...]) -> None:
     """Run one cycle over the monitors that are due, then exit."""
+    from pipeline.launcher import ShardLauncher
+
+    # Forked before the imports below, which it need not share (pipeline/launcher.py).
+    with ShardLauncher.forked() as launcher:
+        _run(context, run_all, org_ids, monitor_ids, launcher)
+
+
+def _run(context: Context, run_all: bool, org_ids: tuple[str, ...],
+         monitor_ids: tuple[str, ...], launcher: ShardLauncher | None) -> None:
     import asyncio
 
     from pipeline.digest import digest_stage, start_channels
-    from pipeline.fetch import loading_tls_context
     from pipeline.run import run_cycle, select_monitors
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
-    with loading_tls_context() as wait_for_tls:
+    with _tls_for_the_cycle(launcher) as wait_for_tls:
         config = _run_config(context, org_ids, monitor_ids)
         with RunLock(context.db_option or config.database, "cron"), \
                 context.store(config) as store:
@@ -81,7 +92,8 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             wait_for_tls()  # the cycle may fork its shards: no thread may run then
             startup_done()
             with progress(len(monitors)) as advance:
-                report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
+                report = asyncio.run(run_cycle(config, store, monitors, on_check=advance,
+                                               launcher=launcher))
             record_run(store, RunRecord.from_counts(
                 "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
             print_report(report)
@@ -95,6 +107,20 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
         click.echo(print_prune(pruned))
+
+
+@contextmanager
+def _tls_for_the_cycle(launcher: ShardLauncher | None) -> Iterator[Callable[[], None]]:
+    """Load the TLS authorities in the background while the config is read, unless a
+    launcher will fork the shards: it loads them for them (a small cycle fetches here,
+    and then loads them as it starts)."""
+    if launcher is not None:
+        yield lambda: None
+        return
+    from pipeline.fetch import loading_tls_context
+
+    with loading_tls_context() as wait_for_tls:
+        yield wait_for_tls
 
 
 def _run_config(

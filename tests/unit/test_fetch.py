@@ -19,10 +19,10 @@ from pipeline.fetch import (
     Fetcher,
     FetchSettings,
     build_client,
-    host_key,
     loading_tls_context,
     tls_context,
 )
+from pipeline.hosts import host_key
 from storage.records import MonitorState
 from tests import fakes
 

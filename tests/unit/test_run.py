@@ -158,7 +158,7 @@ def _monitors(urls: list[str]) -> list[Monitor]:
 ])
 def test_shards_take_whole_hosts_and_balance_them(hosts: list[int], shards: int,
                                                   expected: list[int]) -> None:
-    from pipeline.fetch import host_key
+    from pipeline.hosts import host_key
     from pipeline.shards import plan_shards
 
     urls = [f"http://127.0.0.1:{8000 + h}/p/{n}" for h, count in enumerate(hosts)

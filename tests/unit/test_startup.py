@@ -63,13 +63,28 @@ def test_help_lists_every_command_without_loading_them() -> None:
         sorted(modules & set(PARSERS + DELIVERY + RUN_NEEDS))
 
 
-def test_what_run_imports_loads_no_parser_and_no_delivery_code() -> None:
+def test_what_run_imports_loads_no_parser_no_delivery_code_and_no_http_client() -> None:
+    """The run's process plans and writes; its fetch shards, forked by the shard
+    launcher, load the HTTP client (pipeline/launcher.py)."""
     modules, _ = loaded_by("import pipeline.cli, pipeline.commands, pipeline.config, "
-                           "pipeline.run, pipeline.digest, storage.retention, storage.runs; "
+                           "pipeline.run, pipeline.shards, pipeline.digest, "
+                           "storage.retention, storage.runs; "
                            "from monitors import monitor_kinds; monitor_kinds()")
-    assert {"httpx", "aiohttp", "sqlite_utils", "pydantic"} <= modules
-    unused = set(PARSERS + DELIVERY + CHANNELS)
+    assert {"sqlite_utils", "pydantic", "pipeline.launcher"} <= modules
+    unused = {*PARSERS, *DELIVERY, *CHANNELS, "aiohttp", "pipeline.fetch",
+              "pipeline.shard_process"}
     assert modules.isdisjoint(unused), sorted(modules & unused)
+
+
+def test_the_shard_launcher_module_loads_the_standard_library_only() -> None:
+    """Whatever the run imports before it forks the launcher is imported serially."""
+    before, _ = loaded_by("pass")
+    modules, _ = loaded_by("import pipeline.launcher")
+    ours = {"monitors", "storage", "notifications"}
+    assert modules.isdisjoint(ours | set(RUN_NEEDS) | set(PARSERS)), \
+        sorted(modules & (ours | set(RUN_NEEDS) | set(PARSERS)))
+    assert modules - before <= {"pipeline", "pipeline.launcher"} | set(sys.stdlib_module_names) \
+        | {m for m in modules if m.split(".")[0] in sys.stdlib_module_names}
 
 
 # Prints, at exit, whether the collector is on and how many collections ran inside main().
