@@ -1,11 +1,13 @@
-"""The shard launcher: a process forked as ``govwatch run`` starts, which imports what the
-fetch shards need while the run reads its config, then forks the shards.
+"""The shard launcher: a process that ``govwatch run`` forks once it has imported what it
+and its fetch shards both use; it imports what only the shards use while the run reads
+its config, then forks the shards.
 
-A first cycle's start is serial, and one of two cores idles through it: the run imports
-its modules, reads its config and plans the shards before it can fork them. The launcher
-imports the HTTP stack and the parsers (about 0.25 s) on that idle core, so the shards
-start fetching about 0.1 s sooner, and the run's process, which only writes, never
-imports the HTTP stack at all (docs/architecture.md, "Start-up").
+A first cycle's start was serial, and one of two cores idled through it: the run
+imported everything, read its config and planned the shards before it could fork them.
+Now the launcher imports the HTTP stack and the fetch layer (0.10 s) on that core while
+the run imports its own remaining modules and reads its config (0.10 s), so the shards
+start fetching about 0.05 s sooner, and the run's process, which only writes, never
+imports the HTTP stack (docs/architecture.md, "The shard launcher").
 
 The run and the launcher talk over a Unix socket pair:
 
@@ -15,8 +17,8 @@ The run and the launcher talk over a Unix socket pair:
 - launcher to run: the shards' process ids, then each shard's exit code as it ends, which
   names the cause in the failed checks of a shard that died (``shards._record_lost``).
 
-This module imports only the standard library: whatever the run imports before the fork
-is imported once, serially, for both processes.
+This module imports only the standard library, so that importing it does not decide
+what the two processes share.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What the shards need and the run's process does not, heaviest first. Between two, the
-# launcher looks whether the run has already let it go, so a small cycle wastes little.
-PRELOAD = ("aiohttp", "httpx", "pipeline.fetch", "pipeline.shard_process")
+# What the shards need and the run's process does not (the run imported the rest before
+# the fork: pipeline.shards). Between two, the launcher looks whether the run has let it
+# go already, so that a cycle too small for shards wastes little.
+PRELOAD = ("aiohttp", "pipeline.fetch", "pipeline.shard_process")
 # How long the run waits for the launcher to fork the shards once handed the launch; past
 # it the run forks them itself (the launcher is killed first, so none is forked twice).
 LAUNCH_TIMEOUT_SECONDS = 30.0
@@ -78,7 +81,12 @@ class ShardLauncher:
     def forked(cls) -> Iterator[ShardLauncher | None]:
         """Fork a launcher when one can help (two cores or more, one thread here, and
         fork available), else yield None; on leaving, let it go and reap it."""
-        launcher = cls._fork() if _worth_forking() else None
+        launcher = None
+        if _worth_forking():
+            try:
+                launcher = cls._fork()
+            except OSError as exc:  # out of processes or memory: the run forks its shards
+                log.warning("cannot start the shard launcher: %s", exc)
         try:
             yield launcher
         finally:
@@ -94,6 +102,8 @@ class ShardLauncher:
             try:
                 ours.close()
                 code = _serve(theirs)
+            except BaseException:  # noqa: BLE001 - the run forks its shards itself then
+                traceback.print_exc()
             finally:
                 os._exit(code)
         theirs.close()
@@ -111,7 +121,7 @@ class ShardLauncher:
         except (OSError, EOFError, pickle.UnpicklingError) as exc:
             log.warning("the shard launcher did not start the fetch shards (%s); the run "
                         "starts them itself", exc or type(exc).__name__)
-            self._kill()
+            self.kill()
             return None
         finally:
             self._sock.settimeout(None)
@@ -135,11 +145,15 @@ class ShardLauncher:
             return
         self._sock.close()
         if not self.launched:
-            self._kill()
+            self.kill()
         with suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """Kill the launcher; the shards it forked see it go and exit (within 0.25 s,
+        ``workers.exit_with_parent``). Its pid stays ours until ``close`` reaps it, so the
+        signal cannot reach another process; a shard's could, once the launcher reaped
+        it."""
         with suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
 

@@ -19,12 +19,10 @@ every check in its own transaction and reports it, as a cycle without shards doe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
 import os
 import pickle
-import signal
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -144,9 +142,7 @@ class _LaunchedShards:
     pids: Sequence[int]
 
     def kill(self) -> None:
-        for pid in self.pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self.launcher.kill()
 
     async def exitcodes(self) -> list[int | None]:
         return await asyncio.to_thread(self.launcher.exitcodes, len(self.pids))
@@ -296,8 +292,12 @@ def _record_lost(
     store: Store, monitor: Monitor, exitcode: int | None, *, lent: bool = False
 ) -> CheckReport:
     """A failed check for a monitor whose shard ended before handing it over."""
-    how = f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 \
-        else f"exited with code {exitcode}"
+    if exitcode is None:
+        how = "ended without a report of why (its launcher died)"
+    elif exitcode < 0:
+        how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
     shard = (f"the fetch shard that took over this check from the shard for "
              f"{host_key(monitor.config.url)}" if lent
              else f"the fetch shard for {host_key(monitor.config.url)}")

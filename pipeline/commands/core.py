@@ -64,9 +64,11 @@ def check_config(context: Context) -> None:
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitor_ids: tuple[str, ...]) -> None:
     """Run one cycle over the monitors that are due, then exit."""
+    import pipeline.shards  # noqa: F401  (what the run and its shards both use)
     from pipeline.launcher import ShardLauncher
 
-    # Forked before the imports below, which it need not share (pipeline/launcher.py).
+    # Forked before what only the run uses is imported and its config read, which the
+    # launcher spends importing what only the shards use (pipeline/launcher.py).
     with ShardLauncher.forked() as launcher:
         _run(context, run_all, org_ids, monitor_ids, launcher)
 

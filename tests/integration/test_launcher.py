@@ -61,38 +61,74 @@ def test_a_cycle_too_small_for_shards_lets_the_launcher_go_and_fetches_itself(
     assert time.monotonic() - started < 30  # the run did not wait on its launcher
 
 
-LAUNCHER_GONE = """
-import asyncio, logging, os, signal, sys
+# A cycle in a fresh interpreter, with a launcher that ``sys.argv[2]`` kills: "before"
+# the cycle (it is a zombie, not yet reaped, when the cycle starts) or "during" it.
+LAUNCHER_KILLED = """
+import asyncio, collections, logging, os, signal, sys, threading, time
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
 from pipeline.config import load_config
 from pipeline.launcher import ShardLauncher
 from pipeline.run import run_cycle, select_monitors
 from storage.db import Store
 
+def state(pid):
+    return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
+
 loaded = load_config(sys.argv[1])
 with ShardLauncher.forked() as launcher, Store(loaded.config.database) as store:
     assert launcher is not None
-    os.kill(launcher.pid, signal.SIGKILL)
-    os.waitpid(launcher.pid, 0)
     monitors = select_monitors(loaded.config, store, run_all=True)
+    if sys.argv[2] == "before":
+        launcher.kill()
+        while state(launcher.pid) != "Z":
+            time.sleep(0.01)
+    else:
+        threading.Timer(1.0, launcher.kill).start()
+    started = time.monotonic()
     report = asyncio.run(run_cycle(loaded.config, store, monitors, launcher=launcher))
-    print("OUTCOMES", sorted({check.outcome for check in report.checks}), len(report.checks))
+    print("OUTCOMES", dict(collections.Counter(c.outcome for c in report.checks)))
+    print("ERRORS", sorted({c.error for c in report.checks if c.error}))
+    print("SECONDS", time.monotonic() - started)
 """
+
+
+def cycle_with_launcher_killed(config: Path, when: str) -> str:
+    result = subprocess.run([sys.executable, "-c", LAUNCHER_KILLED, str(config), when],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_when_the_launcher_is_gone_the_run_forks_its_shards_itself(
     site: Site, tmp_path: Path
 ) -> None:
     publish(site)
-    config = write_config(tmp_path, site)
-    result = subprocess.run([sys.executable, "-c", LAUNCHER_GONE, str(config)],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert "the shard launcher did not start the fetch shards" in result.stdout
-    assert "the run starts them itself" in result.stdout
-    assert f"OUTCOMES ['new'] {2 * PER_HOST}" in result.stdout, result.stdout
+    stdout = cycle_with_launcher_killed(write_config(tmp_path, site), "before")
+    assert "the shard launcher did not start the fetch shards" in stdout
+    assert "the run starts them itself" in stdout
+    assert f"OUTCOMES {{'new': {2 * PER_HOST}}}" in stdout, stdout
     with Store(tmp_path / "gw.db", readonly=True) as store:
         assert verify_store(store).ok
+
+
+def test_a_launcher_killed_mid_cycle_leaves_failed_checks_that_say_so(
+    site: Site, tmp_path: Path
+) -> None:
+    """Its shards see it go and exit; the writer records every check they owed as failed,
+    and the next run checks them again."""
+    publish(site)
+    for n in range(PER_HOST):
+        site.slow(f"/p/{n}", 20)
+    config = write_config(tmp_path, site)
+    stdout = cycle_with_launcher_killed(config, "during")
+    assert f"OUTCOMES {{'error': {2 * PER_HOST}}}" in stdout, stdout
+    errors = stdout.split("ERRORS ")[1].splitlines()[0]
+    assert errors.count("ended without a report of why (its launcher died)") == 2, errors
+    assert "localhost" in errors and "127.0.0.1" in errors
+    assert float(stdout.split("SECONDS ")[1].split()[0]) < 10  # not the pages' 20 s
+    publish(site)
+    again = loaded_by(RUN, "--config", str(config), "run", "--all")[1]
+    assert counts(again) == (2 * PER_HOST, 2 * PER_HOST, 0, 0, 0, 0, 0)
 
 
 def state(pid: int) -> str | None:
