@@ -54,6 +54,8 @@ PRELOAD = ("aiohttp", "pipeline.fetch", "pipeline.shard_process")
 # How long the run waits for the launcher to fork the shards once handed the launch; past
 # it the run forks them itself (the launcher is killed first, so none is forked twice).
 LAUNCH_TIMEOUT_SECONDS = 30.0
+# Two pipe ends per shard; the config allows at most 16 workers.
+_MAX_FDS = 64
 _HEADER = struct.Struct("!Q")
 _FDS_MARK = b"F"
 
@@ -203,7 +205,7 @@ def _serve(sock: socket.socket) -> int:  # pragma: no cover - runs in the launch
 
     tls_context()  # built once here, inherited by every shard
     try:
-        mark, fds, _, _ = socket.recv_fds(sock, len(_FDS_MARK), 64)
+        mark, fds, _, _ = socket.recv_fds(sock, len(_FDS_MARK), _MAX_FDS)
         if mark != _FDS_MARK:
             return 0
         size = _HEADER.unpack(_read_exactly(sock, _HEADER.size))[0]
