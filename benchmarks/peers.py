@@ -74,13 +74,14 @@ NOTES = (
     "the peers' `CHANGED: ...` report lines with the job's URL, each job once; a first cycle "
     "is judged by how many sources each tool reported as new.",
     "Peak memory is the largest sum of PSS (proportional set size: a page shared by n "
-    "processes counts 1/n in each) over the tool's processes (govwatch: the main process "
-    "and its worker processes, which share the libraries), sampled "
+    "processes counts 1/n in each) over the tool's processes (govwatch: the main process, "
+    "its shard launcher and the worker processes, which share the libraries), sampled "
     "every 0.2 s, or wait4's maximum RSS if larger and above the benchmark's own peak "
     "(Linux carries the spawner's peak into the child: runs before this rule showed 198 MB "
     "for every tool after a noise cycle). CPU is that of every process the tool "
     "started: its own rusage with the children it reaped, plus whatever it left running "
-    "(none here: govwatch joins its workers), reaped by the benchmark as a child subreaper.",
+    "(none here: govwatch's launcher reaps its workers and the run its launcher), reaped "
+    "by the benchmark as a child subreaper.",
     "A shared 2-core machine: the site, the tool and other sessions share the cores (see the "
     "load averages), and the same cycle measured twice can differ by tens of percent. So the "
     "timed cycles run in rounds, each on fresh stores after a site reset, and each time "
