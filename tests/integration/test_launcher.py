@@ -24,8 +24,8 @@ from tests.unit.test_startup import loaded_by
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif((os.cpu_count() or 1) < 2,
-                       reason="the launcher is forked on hosts with two cores or more"),
+    pytest.mark.skipif((os.cpu_count() or 1) < 2 or not sys.platform.startswith("linux"),
+                       reason="the launcher is forked on Linux hosts with two cores or more"),
 ]
 
 RUN = "from pipeline.cli import main; main()"
