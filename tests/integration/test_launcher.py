@@ -62,7 +62,8 @@ def test_a_cycle_too_small_for_shards_lets_the_launcher_go_and_fetches_itself(
 
 
 # A cycle in a fresh interpreter, with a launcher that ``sys.argv[2]`` kills: "before"
-# the cycle (it is a zombie, not yet reaped, when the cycle starts) or "during" it.
+# the cycle (it is a zombie, not yet reaped, when the cycle starts) or "during" it, once
+# it has forked both shards.
 LAUNCHER_KILLED = """
 import asyncio, collections, logging, os, signal, sys, threading, time
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
@@ -71,8 +72,25 @@ from pipeline.launcher import ShardLauncher
 from pipeline.run import run_cycle, select_monitors
 from storage.db import Store
 
+def stat(pid):
+    return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+
 def state(pid):
-    return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
+    return stat(pid)[0]
+
+def kill_once_it_has_forked_the_shards():
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = 0
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                children += int(stat(entry)[1]) == launcher.pid
+            except OSError:
+                pass
+        if children >= 2:
+            break
+        time.sleep(0.02)
+    launcher.kill()
 
 loaded = load_config(sys.argv[1])
 with ShardLauncher.forked() as launcher, Store(loaded.config.database) as store:
@@ -83,7 +101,7 @@ with ShardLauncher.forked() as launcher, Store(loaded.config.database) as store:
         while state(launcher.pid) != "Z":
             time.sleep(0.01)
     else:
-        threading.Timer(1.0, launcher.kill).start()
+        threading.Thread(target=kill_once_it_has_forked_the_shards, daemon=True).start()
     started = time.monotonic()
     report = asyncio.run(run_cycle(loaded.config, store, monitors, launcher=launcher))
     print("OUTCOMES", dict(collections.Counter(c.outcome for c in report.checks)))
