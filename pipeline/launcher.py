@@ -23,7 +23,6 @@ what the two processes share.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import os
@@ -122,7 +121,7 @@ class ShardLauncher:
             kind, pids = _receive(self._sock)
         except (OSError, EOFError, pickle.UnpicklingError) as exc:
             log.warning("the shard launcher did not start the fetch shards (%s); the run "
-                        "starts them itself", exc or type(exc).__name__)
+                        "starts them itself", str(exc) or type(exc).__name__)
             self.kill()
             return None
         finally:
@@ -212,8 +211,9 @@ def _serve(sock: socket.socket) -> int:  # pragma: no cover - runs in the launch
         launch: Launch = pickle.loads(_read_exactly(sock, size))
     except (OSError, EOFError):  # the run is gone
         return 0
-    gc.freeze()  # what the shards inherit is never traversed by their collectors
-    gc.enable()
+    from pipeline.cli import startup_done
+
+    startup_done()  # as the run does: what the shards inherit, their collectors skip
     pids = [_fork_shard(number, fds, sock, launch) for number in range(len(launch.plans))]
     for fd in fds:
         os.close(fd)

@@ -82,16 +82,13 @@ async def run_sharded(
     ``launcher`` forks the shards when given (and alive); else this process does."""
     plans = plan_shards(monitors, shards, config.defaults.concurrency)
     writer = _Writer(store, monitors, Broker(len(plans)), on_check)
-    forked = _ForkedShards()
-    started: _Shards = forked
+    started: _Shards = _ForkedShards()
     try:
-        launched = None
         if launcher is not None:
-            launched = await _launch(launcher, writer, config, monitors, plans, store.path)
-        if launched is None:
-            await _fork(forked, writer, config, monitors, plans, store.path)
-        else:
-            started = launched
+            started = await _launch(launcher, writer, config, monitors, plans,
+                                    store.path) or started
+        if isinstance(started, _ForkedShards):
+            await _fork(started, writer, config, monitors, plans, store.path)
         await writer.finished()
     except BaseException:
         started.kill()  # the writer failed: stop the shards with it
