@@ -7,7 +7,6 @@ the fetch layer are imported by the commands that use them.
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,9 +25,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another govwatch holds the lock; try again later
-# Commands that turn the cyclic garbage collector back on themselves (``main`` turns it
-# off): ``run`` once its monitors are selected, see ``startup_done``.
-COLLECTS_AFTER_STARTUP = frozenset({"run"})
 
 @dataclass
 class Context:
@@ -89,34 +85,12 @@ def cli(ctx: click.Context, config_option: str | None, db_option: str | None,
     """govwatch: watch official AI-governance sources and record every change."""
     setup_logging(logging.DEBUG if verbose else logging.WARNING, log_format)
     ctx.obj = Context(config_option, db_option, verbose)
-    if ctx.invoked_subcommand not in COLLECTS_AFTER_STARTUP:
-        gc.enable()
-
-
-def startup_done() -> None:
-    """Turn the cyclic garbage collector back on (see ``main``), with what start-up built
-    frozen: every object allocated while it was off sits in the youngest generation, and
-    the first collections then walked them all (30 ms of CPU as the shards start)."""
-    gc.freeze()
-    gc.enable()
 
 
 def main() -> None:
-    # Start-up allocates what lives as long as the command: modules, the config models.
-    # Collections meanwhile free nothing and cost `run` 40 ms, a tenth of its start-up;
-    # the group turns them back on before a command runs, `run` once its monitors are
-    # selected (COLLECTS_AFTER_STARTUP).
-    gc.disable()
     import pipeline.commands  # noqa: F401  (registers every subcommand on `cli`)
 
-    try:
-        cli(prog_name="govwatch")
-    finally:
-        # The interpreter's last collection walks every object the command made: 0.15-0.2
-        # s after a cycle of 1000 monitors, 10 % of the whole run. Frozen objects are
-        # skipped; every file and connection has been closed by then, and atexit
-        # handlers still run.
-        gc.freeze()
+    cli(prog_name="govwatch")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from monitors import MonitorConfig, monitor_class, monitor_kinds
 from monitors.config import ByteSize, Duration, HttpURL, StrictModel, check_http_url
 from monitors.errors import ConfigError
 from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
-from pipeline import VERSION, fastyaml
+from pipeline import VERSION
 from pipeline.yamllines import Budget, describe, line_of, plain, read_with_lines
 
 DEFAULT_CONFIG = "config.yaml"
@@ -162,29 +162,7 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
-    """A valid file is read the fast way (pipeline/fastyaml.py); any other is read again
-    with the line of every key, so that each error names its line."""
-    config = parse_config_fast(text, source)
-    if config is not None:
-        return config
-    return parse_config_with_lines(text, source)
-
-
-def parse_config_fast(text: str, source: str = DEFAULT_CONFIG) -> Config | None:
-    """The config if the file is valid and the fast reading applies, else None."""
-    data = fastyaml.load_plain(text, max_values=Budget.LIMIT)
-    if not isinstance(data, dict):
-        return None
-    try:
-        config = Config.model_validate(data)
-        _check_semantics(config, data, source)
-    except (ValidationError, ConfigError):
-        return None
-    return config
-
-
-def parse_config_with_lines(text: str, source: str = DEFAULT_CONFIG) -> Config:
-    """The round-trip reading: slower, but every error can name its line."""
+    """The validated config; every error names its file, line and the allowed keys."""
     tree = read_with_lines(text, source)
     try:
         config = Config.model_validate(plain(tree, Budget(source)))

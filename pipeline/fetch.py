@@ -10,14 +10,11 @@ import asyncio
 import logging
 import re
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -89,55 +86,10 @@ async def _vet_redirect(response: httpx.Response) -> None:
         await unread.aclose()
 
 
-class _CookiesWhenSet(httpx.Cookies):
-    """A cookie jar that reads a response only when the response sets a cookie.
-
-    httpx hands every response to the jar, which builds urllib stand-ins for the request
-    and the response before finding nothing to keep: 7 % of a worker's CPU on a cycle of
-    304s. With no ``Set-Cookie`` header the jar stays as it was either way.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
-            super().extract_cookies(response)
-
-
-class Client(httpx.AsyncClient):
-    """httpx's client with the jar above; everything else is httpx's."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._jar = _CookiesWhenSet(options.get("cookies"))
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._jar
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        self._jar = _CookiesWhenSet(cookies)
-
-
 @lru_cache(maxsize=1)
 def tls_context() -> ssl.SSLContext:
-    """The TLS settings of every client of this process, and of the shards it forks:
-    httpx's defaults (certifi's authorities, verified). Built once: loading the
-    authorities takes 30-40 ms, which each shard paid again before its first request."""
+    """httpx's TLS defaults (certifi's authorities, verified), built once per process."""
     return httpx.create_ssl_context(trust_env=False)
-
-
-@contextmanager
-def loading_tls_context() -> Iterator[Callable[[], None]]:
-    """Build ``tls_context`` in a thread while the block reads its config: OpenSSL loads
-    the authorities without holding the GIL. Yields the wait for it, which a caller must
-    call before forking; leaving the block waits too, since an interpreter that exits
-    while OpenSSL is still loading in a thread can crash (SIGSEGV)."""
-    thread = threading.Thread(target=tls_context, name="govwatch-tls", daemon=True)
-    thread.start()
-    try:
-        yield thread.join
-    finally:
-        thread.join()
 
 
 def build_client(
@@ -151,7 +103,7 @@ def build_client(
         # aiohttp's C parser costs well under half the CPU per request of httpx's default
         # transport; the httpx API above it stays the same (see docs/architecture.md).
         transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False)
-    return Client(
+    return httpx.AsyncClient(
         transport=transport,
         follow_redirects=True,
         max_redirects=settings.max_redirects,

@@ -8,45 +8,30 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from monitors import build_monitor
 from monitors.base import Monitor
-from monitors.records import Extracted, FetchResult
 from pipeline import stages
 from pipeline.config import Config, Defaults
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
-from pipeline.stages import Outcome
 from pipeline.workers import Extractor, worker_count
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.records import (
     SUCCESS_OUTCOMES,
     Capture,
-    MonitorState,
-    NextAttempt,
     Recorded,
     iso,
     utc_now,
 )
 
-if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched (docs, "Start-up")
+if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched
     import httpx
 
     from pipeline.fetch import Fetcher, FetchSettings
-    from pipeline.launcher import ShardLauncher
 
 log = logging.getLogger(__name__)
-
-
-class Evaluator(Protocol):
-    """Runs stages 2-3 of a fetched check elsewhere: in parsing workers
-    (``workers.Extractor``), or in a fetch shard's queue (``lending.Backlog``)."""
-
-    async def evaluate(
-        self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
-        load_content: Callable[[str], Extracted],
-    ) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,19 +111,6 @@ def select_monitors(
     return chosen
 
 
-@dataclass(frozen=True, slots=True)
-class Examined:
-    """A check up to its write: what ``examine`` found, ready for ``record_examined``.
-
-    It crosses from a fetch shard to the writing process (pipeline/shards.py).
-    """
-
-    outcome: Outcome
-    captures: tuple[Capture, ...] = ()
-    next_attempt: NextAttempt | None = None
-    notable: bool = True
-
-
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
     extractor: Extractor | None = None,
@@ -146,69 +118,40 @@ async def check_monitor(
     """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
-        examined = await examine(monitor, fetcher, state, store.load_content, policy,
-                                 extractor)
-        return record_examined(store, monitor, examined)                  # 4. store
+        fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
+        try:
+            if extractor is not None:                                    # 2-3. (worker)
+                outcome = await extractor.evaluate(monitor, fetched, state, store.load_content)
+            else:                                                        # 2-3.
+                outcome = stages.evaluate(monitor, fetched, state, store.load_content)
+        except Exception as exc:  # one broken source must not stop the run
+            log.exception("internal error while processing %s", monitor.id)
+            outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+        captures: list[Capture] = []
+        change = outcome.change
+        if change is not None and monitor.config.capture_new_documents:
+            from pipeline.capture import capture_documents
 
-
-async def examine(
-    monitor: Monitor, fetcher: Fetcher, state: MonitorState,
-    load_content: Callable[[str], Extracted], policy: SchedulePolicy,
-    extractor: Evaluator | None = None,
-) -> Examined:
-    """Stages 1-3 of one check, and when to check again. Never raises for a bad source."""
-    fetched = await fetcher.fetch(monitor, state)                        # 1. fetch
-    return await conclude(monitor, fetcher, fetched, state, load_content, policy, extractor)
-
-
-async def conclude(
-    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
-    load_content: Callable[[str], Extracted], policy: SchedulePolicy,
-    extractor: Evaluator | None = None,
-) -> Examined:
-    """Stages 2-3 of a fetched check, and when to check again (``examine`` after its
-    fetch; a fetch shard also runs it for a check another shard lent it)."""
-    try:
-        if extractor is not None:                                        # 2-3. (worker)
-            outcome = await extractor.evaluate(monitor, fetched, state, load_content)
-        else:                                                            # 2-3.
-            outcome = stages.evaluate(monitor, fetched, state, load_content)
-    except Exception as exc:  # one broken source must not stop the run
-        log.exception("internal error while processing %s", monitor.id)
-        outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
-    captures: list[Capture] = []
-    if outcome.change is not None and monitor.config.capture_new_documents:
-        from pipeline.capture import capture_documents
-
-        captures = await capture_documents(monitor, outcome.change, fetcher)
-    change = outcome.change
-    notable = change is None or change.significance >= monitor.config.min_significance
-    check = outcome.check
-    failures = 0 if check.outcome in SUCCESS_OUTCOMES else state.consecutive_failures + 1
-    next_attempt = plan_next(
-        monitor.config, datetime.fromisoformat(check.started_at), check.outcome, failures,
-        status=check.status, headers=check.headers, policy=policy,
-    )
-    return Examined(outcome, tuple(captures), next_attempt, notable)
-
-
-def record_examined(store: Store, monitor: Monitor, examined: Examined) -> CheckReport:
-    """Stage 4 of one check: one transaction, then what the run reports of it."""
-    outcome, change = examined.outcome, examined.outcome.change
-    recorded: Recorded = store.record(
-        outcome.check, snapshot=outcome.snapshot, content=outcome.content,
-        change=change, every=monitor.config.every, signal=outcome.signal,
-        notable=examined.notable, captures=examined.captures,
-        next_attempt=examined.next_attempt,
-    )
-    crash_point("check-recorded")
-    return CheckReport(
-        org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
-        outcome=outcome.check.outcome, check_id=recorded.check_id,
-        change_id=recorded.change_id, notable=examined.notable,
-        summary=change.summary if change else "",
-        error=outcome.check.error,
-    )
+            captures = await capture_documents(monitor, change, fetcher)
+        notable = change is None or change.significance >= monitor.config.min_significance
+        check = outcome.check
+        failures = 0 if check.outcome in SUCCESS_OUTCOMES else state.consecutive_failures + 1
+        next_attempt = plan_next(
+            monitor.config, datetime.fromisoformat(check.started_at), check.outcome, failures,
+            status=check.status, headers=check.headers, policy=policy,
+        )
+        recorded: Recorded = store.record(                               # 4. store
+            check, snapshot=outcome.snapshot, content=outcome.content,
+            change=change, every=monitor.config.every, signal=outcome.signal,
+            notable=notable, captures=tuple(captures), next_attempt=next_attempt,
+        )
+        crash_point("check-recorded")
+        return CheckReport(
+            org_id=monitor.org_id, monitor_id=monitor.id, url=monitor.config.url,
+            outcome=check.outcome, check_id=recorded.check_id,
+            change_id=recorded.change_id, notable=notable,
+            summary=change.summary if change else "", error=check.error,
+        )
 
 
 async def run_cycle(
@@ -218,33 +161,24 @@ async def run_cycle(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_check: Callable[[CheckReport], None] | None = None,
-    launcher: ShardLauncher | None = None,
 ) -> CycleReport:
     """Check ``monitors`` concurrently within the configured limits, then report.
 
-    ``on_check`` is called as each check is stored (the progress bar). Parsing runs in
-    worker processes when the cycle is large enough to pay for them (``workers``).
-    A ``launcher`` (``govwatch run``'s) forks the fetch shards if the cycle has any.
-    The digest (stage 5) follows the cycle in ``govwatch run``.
+    One event loop fetches and records; parsing and comparing run in the worker pool when
+    the cycle is large enough to pay for it (``workers``). ``on_check`` is called as each
+    check is stored (the progress bar). The digest (stage 5) follows the cycle in
+    ``govwatch run``; the daemon calls ``check_monitor`` per job with the same pieces.
     """
-    started = iso(utc_now())
-    store.sync_monitors(config.organizations)
-    workers = worker_count(len(monitors), config.defaults.workers)
-    if workers > 0 and transport is None:
-        from pipeline.shards import run_sharded  # shards build on this module
-
-        sharded = await run_sharded(config, store, monitors, workers, on_check, launcher)
-        return CycleReport(started_at=started, finished_at=iso(utc_now()),
-                           checks=tuple(sharded))
     from pipeline.fetch import build_client
     from pipeline.politeness import polite_fetcher
 
-    if launcher is not None:  # no shards for it to fork: its core is the parsers' now
-        launcher.close()
+    started = iso(utc_now())
+    store.sync_monitors(config.organizations)
     settings = fetch_settings(config.defaults)
+    policy = schedule_policy(config.defaults)
+    workers = worker_count(len(monitors), config.defaults.workers)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
-        policy = schedule_policy(config.defaults)
         with Extractor(workers) as extractor:
             extractor.start()  # in the background: ready when the first bodies arrive
 

@@ -12,15 +12,13 @@ than a few dozen parses.
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
 
@@ -146,7 +144,7 @@ def _worker_context(method: str) -> multiprocessing.context.BaseContext:
 
 
 def become_child(parent_pid: int) -> None:
-    """In a worker or shard process: leave Ctrl-C to the parent, and exit with it.
+    """In a worker process: leave Ctrl-C to the parent, and exit with it.
 
     A child forked from the run inherits its SIGINT handler, which would poke the parent's
     event loop; the parent handles an interrupt and stops its children.
@@ -154,17 +152,6 @@ def become_child(parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
     exit_with_parent(parent_pid)
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Around a fork: frozen objects are never traversed by the child's collector, which
-    would otherwise copy every page of the parent's heap into the child."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _worker_init(parent_pid: int) -> None:
@@ -197,8 +184,7 @@ class Extractor:
         if pool is None or self._ready is not None:
             return
         if self.start_method == "fork":
-            with frozen_heap():
-                self._spawn(pool)  # all processes fork now, before the pool's own thread
+            self._spawn(pool)  # all processes fork now, before the pool's own thread
             self._ready = asyncio.get_running_loop().create_future()
             self._ready.set_result(None)
         else:

@@ -2,8 +2,7 @@
 
 ruamel's round-trip loader keeps the position of every key and item, so a validation
 error from pydantic is mapped back to the line that caused it, and an unknown or missing
-key is reported with the keys the model allows there. ``pipeline.config`` uses this path
-only for a file the fast reading (pipeline/fastyaml.py) did not accept.
+key is reported with the keys the model allows there.
 """
 
 from __future__ import annotations

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
 from monitors.errors import GovwatchError
 from monitors.units import format_duration
-from pipeline.cli import Context, cli, pass_context, startup_done
+from pipeline.cli import Context, cli, pass_context
 from pipeline.commands.archive import print_prune
 from pipeline.commands.audit import show_snapshot
 from pipeline.commands.digest import print_delivery
@@ -26,7 +24,6 @@ from pipeline.timespec import When
 
 if TYPE_CHECKING:
     from pipeline.config import Config
-    from pipeline.launcher import ShardLauncher
     from pipeline.run import CycleReport
 
 
@@ -64,17 +61,6 @@ def check_config(context: Context) -> None:
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         monitor_ids: tuple[str, ...]) -> None:
     """Run one cycle over the monitors that are due, then exit."""
-    import pipeline.shards  # noqa: F401  (what the run and its shards both use)
-    from pipeline.launcher import ShardLauncher
-
-    # Forked before what only the run uses is imported and its config read, which the
-    # launcher spends importing what only the shards use (pipeline/launcher.py).
-    with ShardLauncher.forked() as launcher:
-        _run(context, run_all, org_ids, monitor_ids, launcher)
-
-
-def _run(context: Context, run_all: bool, org_ids: tuple[str, ...],
-         monitor_ids: tuple[str, ...], launcher: ShardLauncher | None) -> None:
     import asyncio
 
     from pipeline.digest import digest_stage, start_channels
@@ -83,46 +69,28 @@ def _run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
-    with _tls_for_the_cycle(launcher) as wait_for_tls:
-        config = _run_config(context, org_ids, monitor_ids)
-        with RunLock(context.db_option or config.database, "cron"), \
-                context.store(config) as store:
-            store.sync_monitors(config.organizations)
-            start_channels(config, store)
-            monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
-                                       monitor_ids=monitor_ids)
-            wait_for_tls()  # the cycle may fork its shards: no thread may run then
-            startup_done()
-            with progress(len(monitors)) as advance:
-                report = asyncio.run(run_cycle(config, store, monitors, on_check=advance,
-                                               launcher=launcher))
-            record_run(store, RunRecord.from_counts(
-                "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
-            print_report(report)
-            delivery = digest_stage(config, store)                        # 5. digest
-            pruned = None
-            if config.retention is not None:
-                pruned = prune_bodies(store, keep_days=config.retention.keep_days,
-                                      keep_versions=config.retention.keep_versions,
-                                      now=utc_now())
+    config = _run_config(context, org_ids, monitor_ids)
+    with RunLock(context.db_option or config.database, "cron"), \
+            context.store(config) as store:
+        store.sync_monitors(config.organizations)
+        start_channels(config, store)
+        monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
+                                   monitor_ids=monitor_ids)
+        with progress(len(monitors)) as advance:
+            report = asyncio.run(run_cycle(config, store, monitors, on_check=advance))
+        record_run(store, RunRecord.from_counts(
+            "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
+        print_report(report)
+        delivery = digest_stage(config, store)                            # 5. digest
+        pruned = None
+        if config.retention is not None:
+            pruned = prune_bodies(store, keep_days=config.retention.keep_days,
+                                  keep_versions=config.retention.keep_versions,
+                                  now=utc_now())
     if delivery is not None:
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
         click.echo(print_prune(pruned))
-
-
-@contextmanager
-def _tls_for_the_cycle(launcher: ShardLauncher | None) -> Iterator[Callable[[], None]]:
-    """Load the TLS authorities in the background while the config is read, unless a
-    launcher will fork the shards: it loads them for them (a small cycle fetches here,
-    and then loads them as it starts)."""
-    if launcher is not None:
-        yield lambda: None
-        return
-    from pipeline.fetch import loading_tls_context
-
-    with loading_tls_context() as wait_for_tls:
-        yield wait_for_tls
 
 
 def _run_config(

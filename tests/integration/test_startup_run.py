@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Site
-from tests.unit.test_startup import CHANNELS, DELIVERY, REPORT_COLLECTOR, loaded_by
+from tests.unit.test_startup import CHANNELS, DELIVERY, loaded_by
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +35,3 @@ def test_a_run_over_a_page_loads_the_page_parser_only(site: Site, tmp_path: Path
     assert "selectolax" in modules
     unused = {"feedparser", "pypdf", *DELIVERY, *CHANNELS}
     assert modules.isdisjoint(unused), sorted(modules & unused)
-
-
-def test_a_run_turns_the_collector_back_on_for_its_cycle(site: Site, tmp_path: Path) -> None:
-    """``main`` starts with the cyclic collector off; ``run`` turns it on once its
-    monitors are selected, so its cycle (and a long one) collects as usual."""
-    _, stdout = run_over_one_page(REPORT_COLLECTOR, site, tmp_path)
-    assert stdout.startswith("checked 1: new 1"), stdout
-    enabled, collections = stdout.split("COLLECTOR ")[1].split()[:2]
-    assert enabled == "True" and int(collections) > 0, stdout

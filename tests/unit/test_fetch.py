@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -19,7 +18,6 @@ from pipeline.fetch import (
     Fetcher,
     FetchSettings,
     build_client,
-    loading_tls_context,
     tls_context,
 )
 from pipeline.hosts import host_key
@@ -240,26 +238,12 @@ def test_host_key_is_scheme_name_and_port() -> None:
 
 async def test_every_client_shares_one_verifying_tls_context() -> None:
     tls_context.cache_clear()
-    with loading_tls_context() as wait_for_tls:
-        wait_for_tls()
-        assert tls_context.cache_info().misses == 1  # built once, by the thread
     context = tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert len(context.get_ca_certs()) > 10  # the authorities are loaded
     clients = [build_client(FetchSettings()) for _ in range(2)]
     try:
-        # A shard forked from the run inherits this context instead of loading it again.
-        assert all(c._transport.ssl_context is context for c in clients)  # type: ignore[attr-defined]
+        assert tls_context.cache_info().misses == 1  # built once for every client
     finally:
         for client in clients:
             await client.aclose()
-
-
-def test_leaving_the_block_waits_for_the_tls_thread() -> None:
-    # An interpreter that exited while OpenSSL was still loading in the thread crashed
-    # (SIGSEGV): a run refused for an unknown --org exited that way.
-    tls_context.cache_clear()
-    with loading_tls_context():
-        pass
-    assert not any(t.name == "govwatch-tls" for t in threading.enumerate())
-    assert tls_context.cache_info().currsize == 1

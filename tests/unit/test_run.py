@@ -148,31 +148,6 @@ def _monitors(urls: list[str]) -> list[Monitor]:
             for n, url in enumerate(urls)]
 
 
-@pytest.mark.parametrize(("hosts", "shards", "expected"), [
-    # monitors per host -> monitors per shard (whole hosts, busiest first, least loaded)
-    ([50] * 20, 2, [500, 500]),
-    ([30, 20, 10], 2, [30, 30]),
-    ([5, 4, 3, 2], 3, [5, 4, 5]),
-    ([10], 4, [10]),          # one host: one shard, however many were asked
-    ([1, 1], 4, [1, 1]),
-])
-def test_shards_take_whole_hosts_and_balance_them(hosts: list[int], shards: int,
-                                                  expected: list[int]) -> None:
-    from pipeline.hosts import host_key
-    from pipeline.shards import plan_shards
-
-    urls = [f"http://127.0.0.1:{8000 + h}/p/{n}" for h, count in enumerate(hosts)
-            for n in range(count)]
-    monitors = _monitors(urls)
-    plans = plan_shards(monitors, shards, concurrency=100)
-    assert [len(plan.indexes) for plan in plans] == expected
-    assert sorted(i for plan in plans for i in plan.indexes) == list(range(len(urls)))
-    owners = {host_key(monitors[i].config.url): n for n, plan in enumerate(plans)
-              for i in plan.indexes}
-    assert len(owners) == len(hosts)  # no host is split between two shards
-    assert all(plan.concurrency == 100 // len(plans) for plan in plans)
-
-
 @pytest.mark.parametrize(("first", "keep_body"), [(True, True), (True, False),
                                                   (False, True), (False, False)])
 def test_a_packed_outcome_carries_what_the_writer_needs(first: bool, keep_body: bool) -> None:
