@@ -19,7 +19,7 @@ run: install
 	$(BIN)/govwatch run
 
 lint: install-test
-	$(BIN)/ruff check monitors pipeline storage notifications tests $(wildcard benchmarks)
+	$(BIN)/ruff check core monitors pipeline storage notifications tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
 test: lint

@@ -41,8 +41,8 @@ from localsite import feed_path, layout, page_path
 
 from pipeline import stages
 from pipeline.config import Config, parse_config
-from pipeline.run import run_cycle, select_monitors
-from pipeline.workers import worker_count
+from pipeline.cycle import run_cycle, select_monitors
+from pipeline.pool import worker_count
 from storage.blobs import BlobCodec
 from storage.db import Store
 from storage.records import OUTCOMES

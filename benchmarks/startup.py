@@ -6,7 +6,7 @@ Generates a config of N monitors the way benchmarks/peer_runners.py does (organi
 50 monitors written as flow mappings, one in five a feed) and prints the median wall time
 of ``--runs`` runs of each command. With ``--compare-rev`` the same commands also run on
 that revision (``git archive`` into a temporary directory, same interpreter and packages),
-in a "before" column. Commands run as ``python -c 'from pipeline.cli import main; main()'``
+in a "before" column. Commands run as ``python -c 'from pipeline.cli.main import main; main()'``
 from the tree measured, so both columns pay the same interpreter start.
 
 With PYTHONDONTWRITEBYTECODE set (as in this project's sessions) every run compiles
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = "import sys; from pipeline.cli import main; sys.argv[0] = 'govwatch'; main()"
+CLI = "import sys; from pipeline.cli.main import main; sys.argv[0] = 'govwatch'; main()"
 PER_ORG = 50
 
 
@@ -52,7 +52,7 @@ def commands(work: Path, side: str) -> dict[str, list[str]]:
     return {
         "python -c pass (interpreter only)": ["-c", "pass"],
         "imports of run (cli, commands, run, digest)":
-            ["-c", "import pipeline.cli, pipeline.commands, pipeline.run, pipeline.digest"],
+            ["-c", "import pipeline.cli.main, pipeline.cycle, pipeline.digest"],
         "govwatch --help": ["-c", CLI, "--help"],
         "govwatch check-config (N monitors)": ["-c", CLI, "--config", every, "check-config"],
         "govwatch run (N monitors, all disabled)": ["-c", CLI, "--config", none, "--db", database,

@@ -4,7 +4,7 @@ Importing this package costs nothing: its names load on first use, the built-in 
 (page, feed, pdf) register when the registry is first asked (``monitor_kinds``,
 ``monitor_class``, ``build_monitor``), and each kind's parser library (selectolax,
 feedparser, pypdf) loads when a body of that kind is first parsed. ``import
-monitors.errors`` is all the command line needs to start (docs/architecture.md).
+core.errors`` is all the command line needs to start (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.records import Change, Extracted, FetchResult, Redirect
     from monitors.base import Monitor, build_monitor, monitor_class, monitor_kinds
     from monitors.config import MonitorConfig
-    from monitors.records import Change, Extracted, FetchResult, Redirect
 
 _HOMES = {
-    "Change": "monitors.records",
-    "Extracted": "monitors.records",
-    "FetchResult": "monitors.records",
+    "Change": "core.records",
+    "Extracted": "core.records",
+    "FetchResult": "core.records",
     "Monitor": "monitors.base",
     "MonitorConfig": "monitors.config",
-    "Redirect": "monitors.records",
+    "Redirect": "core.records",
     "build_monitor": "monitors.base",
     "monitor_class": "monitors.base",
     "monitor_kinds": "monitors.base",

@@ -12,11 +12,11 @@ import importlib
 from functools import cache
 from typing import ClassVar
 
+from core.errors import ConfigError
+from core.records import Change, Extracted
+from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
-from monitors.errors import ConfigError
-from monitors.records import Change, Extracted
-from monitors.registry import register
 
 _REGISTRY: dict[str, type[Monitor]] = {}
 #: Modules whose classes are the built-in kinds; imported when the registry is first asked.
@@ -86,3 +86,9 @@ def monitor_class(kind: str) -> type[Monitor]:
 
 def build_monitor(config: MonitorConfig, org_id: str) -> Monitor:
     return monitor_class(config.kind)(config, org_id)
+
+
+def titles_summary(count: int, noun: str, titles: list[str], shown: int = 3) -> str:
+    """``"2 new documents: A; B"``, with ``(+N more)`` past ``shown`` titles."""
+    more = f" (+{count - shown} more)" if count > shown else ""
+    return f"{count} {noun}: {'; '.join(titles[:shown])}{more}"

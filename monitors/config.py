@@ -6,62 +6,19 @@ own settings; the pipeline's config loader composes them into the whole file's m
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any
-
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
 )
 
-# Re-exported: they were defined here first.
-from monitors.units import check_http_url as check_http_url
-from monitors.units import format_duration as format_duration
-from monitors.units import parse_duration as parse_duration
-from monitors.units import parse_size as parse_size
-
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
-]
-
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
-
-
-HttpURL = Annotated[str, AfterValidator(check_http_url)]
-
-
-class StrictModel(BaseModel):
-    """Refuses unknown keys, so a typo fails at load time instead of being ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-SelectorList = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
-WordList = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
-
-
-def _check_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
-    return patterns
-
-
-PatternList = Annotated[
-    tuple[str, ...], BeforeValidator(_as_list), AfterValidator(_check_patterns)
-]
-
+from core.settings import (
+    ByteSize,
+    Duration,
+    HttpURL,
+    PatternList,
+    SelectorList,
+    StrictModel,
+    WordList,
+)
 
 # Settings that decide what a monitor extracts; changing one starts a new baseline.
 EXTRACTION_KEYS = ("kind", "url", "select", "exclude", "ignore_selectors")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitors.base import Monitor
+from core.errors import ExtractError
+from core.records import Change, Extracted
+from monitors.base import Monitor, titles_summary
 from monitors.diffing import unified_text_diff
-from monitors.errors import ExtractError
 from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
 from monitors.normalize import mask_volatile, normalize_url
-from monitors.records import Change, Extracted
-from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
 from monitors.sniff import entity_declaration
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from monitors.base import Monitor
+from core.errors import ExtractError
+from core.records import Change, Extracted
+from monitors.base import Monitor, titles_summary
 from monitors.diffing import diff_lines
-from monitors.errors import ExtractError
 from monitors.html import (
     decode_html,
     extract_links,
@@ -27,8 +28,6 @@ from monitors.normalize import (
     compile_ignores,
     normalize_url,
 )
-from monitors.records import Change, Extracted
-from monitors.registry import titles_summary
 from monitors.significance import Evidence, score
 from monitors.sniff import binary_kind
 

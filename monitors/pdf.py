@@ -7,9 +7,10 @@ import logging
 from io import BytesIO
 from typing import Any
 
+from core.errors import ExtractError
+from core.records import Change, Extracted
 from monitors.base import Monitor
 from monitors.diffing import diff_lines
-from monitors.errors import ExtractError
 from monitors.html import normalize_text
 from monitors.normalize import (
     NORMALIZE_BUDGET,
@@ -17,7 +18,6 @@ from monitors.normalize import (
     compile_ignores,
     mask_volatile,
 )
-from monitors.records import Change, Extracted
 from monitors.significance import Evidence, score
 
 # The PDF header may follow a little junk; readers look in the first kilobyte.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from monitors.records import Extracted, FetchResult
+from core.records import Extracted, FetchResult
 
 REMOVED = "removed"
 SOFT_404 = "soft-404"

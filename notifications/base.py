@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar
 
-from monitors.registry import register
+from core.registry import register
 from notifications.digest import Digest
 from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage

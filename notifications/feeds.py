@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitors.errors import DeliveryFailed
-from monitors.records import canonical_json
+from core.canonical import canonical_json
+from core.errors import DeliveryFailed
 from notifications.base import Notifier, OrganizationInfo
 from notifications.config import FeedSettings
 from notifications.digest import Digest, announced, excerpt, is_web_url

@@ -20,8 +20,8 @@ from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
 from email.utils import format_datetime
 
-from monitors.errors import DeliveryFailed
-from monitors.records import canonical_json
+from core.canonical import canonical_json
+from core.errors import DeliveryFailed
 from notifications.base import Notifier, Session
 from notifications.config import EmailSettings
 from notifications.digest import Digest, counts, sections, subject

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from monitors.errors import DeliveryFailed, LockHeld
+from core.errors import DeliveryFailed, LockHeld
 from notifications.base import Notifier, Session
 from notifications.digest import Digest
 from storage import outbox

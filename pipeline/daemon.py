@@ -25,16 +25,15 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from core.errors import ConfigError
 from monitors import build_monitor
 from monitors.base import Monitor
-from monitors.errors import ConfigError
 from pipeline.config import Config, load_config
-from pipeline.digest_hook import DIGEST_POLL, deliver_owed
-from pipeline.fetch import Fetcher, build_client
-from pipeline.politeness import polite_fetcher
-from pipeline.run import check_monitor, fetch_settings, schedule_policy
+from pipeline.cycle import check_monitor, fetch_settings, schedule_policy
+from pipeline.digest import DIGEST_POLL, deliver_due
+from pipeline.fetch.client import Fetcher, build_client, polite_fetcher
+from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import crontab_trigger
-from pipeline.workers import Extractor, worker_count
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
@@ -202,7 +201,7 @@ class Daemon:
         self._heartbeat()
 
     async def _digest(self) -> None:
-        deliver_owed(self.config, self.store, utc_now())
+        deliver_due(self.config, self.store, utc_now())
 
     # -- SIGHUP -----------------------------------------------------------------------
     def reload(self) -> None:

@@ -12,10 +12,10 @@ it once a channel is enabled (docs/architecture.md, "Start-up").
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitors.errors import ConfigError, LockHeld
+from core.errors import ConfigError, GovwatchError, LockHeld
 from notifications.config import digest_time
 from storage import outbox
 from storage.records import iso, utc_now
@@ -108,3 +108,25 @@ def digest_stage(
     if report.ok and digest_time(config.digest) is not None:
         outbox.set_state(store, LAST_DIGEST_DAY, now.astimezone(UTC).date().isoformat())
     return report
+
+
+#: How often the daemon asks whether a digest is owed; the digest decides what is owed.
+DIGEST_POLL = timedelta(minutes=1)
+
+
+def deliver_due(config: Config, store: Store, now: datetime) -> int:
+    """The daemon's digest job: deliver every digest due at ``now`` and log failures;
+    returns how many channels took part (0: none)."""
+    try:
+        start_channels(config, store, now)
+        report = digest_stage(config, store, now)
+    except GovwatchError as exc:
+        # A channel that is down stays owed; the next poll tries again.
+        log.error("digest delivery failed: %s", exc)
+        return 0
+    if report is None:
+        return 0
+    for channel in report.channels:
+        if channel.error is not None:
+            log.error("digest channel %s failed: %s", channel.channel, channel.error)
+    return len(report.channels)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from monitors.errors import ExportFailed
+from core.errors import ExportFailed
 from pipeline import VERSION
 from storage.db import Store
 

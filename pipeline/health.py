@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitors.units import format_duration
+from core.units import format_duration
 from pipeline.config import Config
 from storage.db import Store
 from storage.runs import last_run

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from monitors.errors import LockHeld
+from core.errors import LockHeld
 from storage.records import iso, utc_now
 
 log = logging.getLogger(__name__)

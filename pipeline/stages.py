@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from core.errors import ExtractError, HTTPStatusFailed
+from core.records import Change, Extracted, FetchResult
 from monitors import signals
 from monitors.base import Monitor
-from monitors.errors import ExtractError, HTTPStatusFailed
-from monitors.records import Change, Extracted, FetchResult
 from monitors.significance import STATUS_FLIP
 from storage.records import Check, MonitorState, PackedContent, Snapshot
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from monitors.errors import StorageError
+from core.errors import StorageError
 from storage.db import Store
 from storage.records import SUCCESS_OUTCOMES
 

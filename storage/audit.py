@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from monitors.errors import StorageError
+from core.errors import StorageError
 from storage.db import Store
 from storage.queries import scope_clauses
 

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitors.errors import ExportFailed
+from core.errors import ExportFailed
 from storage.db import Store
 
 

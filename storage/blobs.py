@@ -21,7 +21,7 @@ from typing import Literal
 import sqlite_utils
 import zstandard
 
-from monitors.errors import StorageError
+from core.errors import StorageError
 
 COMPRESSION = "zstd"
 DELTA = "zstd-delta"

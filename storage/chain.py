@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitors.records import canonical_json
+from core.canonical import canonical_json
 
 GENESIS = "0" * 64
 # Columns outside the hashed payload: the chain itself and the row ids (a change points at

@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlite_utils
 
+from core.canonical import canonical_json, read_json
+from core.errors import StorageError
+from core.records import Change, Extracted
 from monitors.config import EXTRACTION_KEYS
-from monitors.errors import StorageError
-from monitors.records import Change, Extracted, canonical_json, read_json
 from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check

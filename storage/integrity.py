@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitors.errors import StorageError
-from monitors.records import canonical_json
+from core.canonical import canonical_json
+from core.errors import StorageError
 from storage.chain import GENESIS, ChainedRow, chained_rows, record_hash
 from storage.db import Store
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from monitors.errors import StorageError
+from core.errors import StorageError
 from storage.db import Store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monitors.errors import StorageError
+from core.errors import StorageError
 from storage.db import Store
 
 STATUS_KEYS = (

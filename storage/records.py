@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitors.records import Redirect
+from core.records import Redirect
 
 OUTCOMES = ("new", "changed", "unchanged", "not-modified", "blocked", "error")
 # Outcomes that reset the failure count: the source answered and we understood it.

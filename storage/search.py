@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from monitors.errors import BadSearchQuery
+from core.errors import BadSearchQuery
 from storage.audit_schema import FTS_TABLE, SEARCH_DOCS
 from storage.db import Store
 from storage.queries import scope_clauses

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from monitors.records import Change
+from core.records import Change
 from pipeline.config import Config, parse_config
 from pipeline.digest import start_channels
 from storage.db import Store

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
-from pipeline.cli import cli
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from pipeline.cli.group import cli
 
 pytestmark = pytest.mark.integration
 

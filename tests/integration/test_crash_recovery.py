@@ -22,8 +22,8 @@ PARENT = """
 import asyncio, os, sys, threading, time
 from monitors import build_monitor
 from monitors.config import MonitorConfig
-from monitors.records import FetchResult
-from pipeline.workers import Extractor
+from core.records import FetchResult
+from pipeline.pool import Extractor
 from storage.records import MonitorState
 
 async def main():

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from pipeline.config import Config, parse_config
-from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from storage.queries import monitor_status
 from tests.integration.conftest import Site
@@ -784,7 +784,7 @@ async def test_304s_are_not_read_and_their_connection_is_reused(site: Site) -> N
     """A 304 has no content, so its (empty) stream is not read; the connection must still
     go back to the pool: with one connection allowed, every request comes on the same one."""
     from monitors import MonitorConfig, build_monitor
-    from pipeline.fetch import Fetcher, FetchSettings, build_client
+    from pipeline.fetch.client import Fetcher, FetchSettings, build_client
     from storage.records import MonitorState
 
     peers: list[object] = []

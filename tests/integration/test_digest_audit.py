@@ -9,12 +9,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
-from monitors.records import Change
-from pipeline.cli import cli
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from core.records import Change
+from pipeline.cli.group import cli
 from pipeline.config import parse_config
+from pipeline.digest import deliver_due as daemon_digest_job
 from pipeline.digest import deliver_owed, start_channels
-from pipeline.digest_hook import deliver_owed as daemon_digest_job
 from storage.chain import current_heads
 from storage.db import Store
 from storage.records import utc_now

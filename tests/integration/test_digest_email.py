@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
-from monitors.records import Change
-from pipeline.cli import cli
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from core.records import Change
+from pipeline.cli.group import cli
 from pipeline.config import parse_config
 from pipeline.digest import deliver_owed
 from storage.db import Store
@@ -290,7 +290,7 @@ def test_crash_after_send_resends_with_the_same_message_id(tmp_path: Path) -> No
     with smtp_server() as mailbox:
         config_path, db, change_id = database_with_one_change(
             mailbox.port, tmp_path, Change("text", "s", "+crash"))
-        command = [sys.executable, "-c", "from pipeline.cli import main; main()",
+        command = [sys.executable, "-c", "from pipeline.cli.main import main; main()",
                    "--config", str(config_path),
                    "--db", str(db), "digest", "--channel", "email"]
         crashed = subprocess.run(

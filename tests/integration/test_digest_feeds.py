@@ -6,7 +6,7 @@ from pathlib import Path
 
 import feedparser
 
-from monitors.records import Change
+from core.records import Change
 from pipeline.config import Config, parse_config
 from pipeline.digest import deliver_owed, start_channels
 from storage.db import Store

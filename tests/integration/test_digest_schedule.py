@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
-from monitors.errors import LockHeld
-from monitors.records import Change
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from core.errors import LockHeld
+from core.records import Change
 from notifications.outbox import delivery_lock
-from pipeline.cli import cli
+from pipeline.cli.group import cli
 from pipeline.config import parse_config
 from pipeline.digest import deliver_owed, digest_stage
 from storage.db import Store

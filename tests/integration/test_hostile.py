@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
+from core.errors import ConfigError
+from core.records import Extracted
 from monitors.bounds import MAX_DEPTH
-from monitors.errors import ConfigError
-from monitors.records import Extracted
 from pipeline.config import parse_config
-from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests.integration.conftest import Site
 from tests.integration.hostile_server import (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.config import Config, parse_config
-from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests.integration.opsite import OpSite, serving
 

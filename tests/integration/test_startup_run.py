@@ -16,7 +16,7 @@ from tests.unit.test_startup import CHANNELS, DELIVERY, loaded_by
 
 pytestmark = pytest.mark.integration
 
-RUN = "from pipeline.cli import main; main()"
+RUN = "from pipeline.cli.main import main; main()"
 
 
 def run_over_one_page(code: str, site: Site, tmp_path: Path) -> tuple[set[str], str]:

@@ -15,9 +15,9 @@ from pathlib import Path
 import sqlite_utils
 from click.testing import CliRunner, Result
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
 from monitors import FetchResult, build_monitor
-from pipeline.cli import cli
+from pipeline.cli.group import cli
 from pipeline.config import Config, parse_config
 from pipeline.stages import evaluate
 from storage.blobs import compress_body

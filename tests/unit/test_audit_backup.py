@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.records import Extracted
+from core.records import Extracted
 from storage.db import Store
 from storage.records import Check, Snapshot
 from tests.unit.audit_history import CONFIG, History, build_history, govwatch

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitors.diffing import unified_text_diff
-from pipeline.timespec import BadTime, parse_when
+from pipeline.cli.timespec import BadTime, parse_when
 from storage.db import Store
 from tests.unit.audit_history import START, STEP, History, govwatch
 

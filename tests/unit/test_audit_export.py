@@ -13,7 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.config import parse_config
-from pipeline.run import run_cycle, select_monitors
+from pipeline.cycle import run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
 from tests.unit.audit_history import History, govwatch

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitors.errors import ConfigError, StorageError
-from pipeline.cli import cli
+from core.errors import ConfigError, StorageError
+from pipeline.cli.group import cli
 from pipeline.config import parse_config
 from storage.db import Store
 from storage.records import Check, Snapshot

@@ -74,7 +74,7 @@ def test_the_migration_indexes_existing_texts(history: History, store: Store,
 
 
 def test_runs_do_not_index_and_search_catches_up(store: Store) -> None:
-    from monitors.records import Extracted
+    from core.records import Extracted
     from pipeline.config import parse_config
     from storage.records import Check, Snapshot
     from storage.search import refresh_index, search

@@ -8,8 +8,8 @@ import random
 import pytest
 import zstandard
 
-from monitors.errors import StorageError
-from monitors.records import Extracted
+from core.errors import StorageError
+from core.records import Extracted
 from pipeline.config import parse_config
 from storage.blobs import COMPRESSION, DELTA, Base, BlobCodec, compress_body
 from storage.db import Store

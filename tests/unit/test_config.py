@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from monitors.config import format_duration, parse_duration, parse_size
-from monitors.errors import ConfigError
+from core.errors import ConfigError
+from core.units import format_duration, parse_duration, parse_size
 from pipeline.config import config_path, load_config, parse_config
 
 CASES = Path(__file__).parent / "cases"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
 from monitors import MonitorConfig, monitor_kinds
 from notifications.config import (
     EmailSettings,
@@ -15,7 +15,7 @@ from notifications.config import (
     NotificationsConfig,
     SmtpSettings,
 )
-from pipeline.cli import cli
+from pipeline.cli.group import cli
 from pipeline.config import Config, Defaults, Organization, Retention, parse_config
 
 REPO = Path(__file__).resolve().parents[2]

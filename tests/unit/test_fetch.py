@@ -12,15 +12,10 @@ import httpx
 import pytest
 import respx
 
+from core.records import FetchResult
 from monitors import MonitorConfig, build_monitor
-from monitors.records import FetchResult
-from pipeline.fetch import (
-    Fetcher,
-    FetchSettings,
-    build_client,
-    tls_context,
-)
-from pipeline.hosts import host_key
+from pipeline.fetch.client import Fetcher, FetchSettings, build_client, tls_context
+from pipeline.fetch.hosts import host_key
 from storage.records import MonitorState
 from tests import fakes
 

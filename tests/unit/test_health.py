@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import pipeline.commands  # noqa: F401  (registers the subcommands)
-from pipeline.cli import cli
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from pipeline.cli.group import cli
 from pipeline.config import parse_config
 from pipeline.health import health
 from storage.db import Store

@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 import pytest
 from ruamel.yaml import YAML
 
+from core.errors import ConfigError, ExtractError
+from core.records import Extracted
 from monitors import MonitorConfig, build_monitor, monitor_class, monitor_kinds
 from monitors.base import Monitor
-from monitors.errors import ConfigError, ExtractError
 from monitors.html import (
     BLOCK_TAGS,
     PageFacts,
@@ -21,7 +22,6 @@ from monitors.html import (
     parse_bounded,
     prefix_tree,
 )
-from monitors.records import Extracted
 from tests.pdfs import make_pdf
 
 CASES = Path(__file__).parent / "cases"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from monitors.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.config import parse_config
 
 CASES = Path(__file__).parent / "cases" / "notify_config_errors.yaml"

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import ExtractError
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
 from monitors.diffing import diff_lines, plain_lines
-from monitors.errors import ExtractError
 from tests.pdfs import make_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -193,7 +193,8 @@ def test_content_hash_is_the_hash_of_the_canonical_json(text: str, data: dict[st
     # orjson makes the hashed bytes; without floats they are json's canonical form.
     import hashlib
 
-    from monitors.records import Extracted, canonical_json
+    from core.canonical import canonical_json
+    from core.records import Extracted
 
     expected = hashlib.sha256(
         canonical_json({"text": text, "data": data}).encode("utf-8")).hexdigest()
@@ -207,7 +208,7 @@ def test_content_hash_is_the_hash_of_the_canonical_json(text: str, data: dict[st
     [[], {}, "", [{"x": []}]],
 ])
 def test_canonical_bytes_are_canonical_json(value: Any) -> None:
-    from monitors.records import canonical_bytes, canonical_json
+    from core.canonical import canonical_bytes, canonical_json
 
     assert canonical_bytes(value) == canonical_json(value).encode("utf-8")
 
@@ -217,7 +218,7 @@ def test_canonical_bytes_are_canonical_json(value: Any) -> None:
     {1: "a", 2: "b"},          # orjson refuses keys that are not strings
 ])
 def test_canonical_bytes_fall_back_to_json(value: Any) -> None:
-    from monitors.records import canonical_bytes, canonical_json, read_json
+    from core.canonical import canonical_bytes, canonical_json, read_json
 
     assert canonical_bytes(value) == canonical_json(value).encode("utf-8")
     assert read_json(canonical_bytes({"v": 2**70})) == {"v": 2**70}
@@ -225,7 +226,8 @@ def test_canonical_bytes_fall_back_to_json(value: Any) -> None:
 
 @pytest.mark.parametrize("number", [3.1188306256935605e-08, 1e-7, 1e22, 0.1, -0.0, 5e-324])
 def test_canonical_bytes_read_back_floats_exactly(number: float) -> None:
-    from monitors.records import Extracted, canonical_bytes, read_json
+    from core.canonical import canonical_bytes, read_json
+    from core.records import Extracted
 
     assert read_json(canonical_bytes({"x": number})) == {"x": number}
     content = Extracted(text="t", data={"x": number})

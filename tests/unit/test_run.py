@@ -10,7 +10,7 @@ import respx
 
 from monitors.base import Monitor
 from pipeline.config import Config, parse_config
-from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
 
@@ -136,7 +136,7 @@ async def test_empty_200_is_an_error_not_a_blank_version(store: Store) -> None:
                                                  (5, "forkserver")])
 def test_workers_are_forked_only_from_a_single_threaded_parent(threads: int,
                                                                 method: str) -> None:
-    from pipeline.workers import start_method
+    from pipeline.pool import start_method
 
     assert start_method(threads) == method
 
@@ -151,9 +151,9 @@ def _monitors(urls: list[str]) -> list[Monitor]:
 @pytest.mark.parametrize(("first", "keep_body"), [(True, True), (True, False),
                                                   (False, True), (False, False)])
 def test_a_packed_outcome_carries_what_the_writer_needs(first: bool, keep_body: bool) -> None:
-    from monitors.records import FetchResult
+    from core.records import FetchResult
     from pipeline import stages
-    from pipeline.workers import pack_outcome
+    from pipeline.pool import pack_outcome
     from storage.blobs import COMPRESSION, BlobCodec
     from storage.records import MonitorState, PackedContent
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from core.errors import ConfigError
 from monitors import MonitorConfig
-from monitors.errors import ConfigError
 from pipeline.config import parse_config
-from pipeline.run import run_cycle, select_monitors
+from pipeline.cycle import run_cycle, select_monitors
 from pipeline.schedule import (
     SchedulePolicy,
     backoff_delay,

@@ -11,7 +11,7 @@ import respx
 
 from monitors.signals import is_challenge
 from pipeline.config import Config, parse_config
-from pipeline.run import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.config import parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,17 +43,17 @@ def loaded_by(code: str, *args: str) -> tuple[set[str], str]:
 
 
 def test_registering_the_commands_imports_no_heavy_library() -> None:
-    modules, _ = loaded_by("import pipeline.cli, pipeline.commands")
+    modules, _ = loaded_by("import pipeline.cli.main")
     assert "click" in modules and "pipeline" in modules
     assert modules.isdisjoint(PARSERS + DELIVERY + RUN_NEEDS), \
         sorted(modules & set(PARSERS + DELIVERY + RUN_NEEDS))
 
 
 def test_help_lists_every_command_without_loading_them() -> None:
-    import pipeline.commands  # noqa: F401  (registers the subcommands here too)
-    from pipeline.cli import cli
+    import pipeline.cli.main  # noqa: F401  (registers the subcommands here too)
+    from pipeline.cli.group import cli
 
-    modules, stdout = loaded_by("from pipeline.cli import main; main()", "--help")
+    modules, stdout = loaded_by("from pipeline.cli.main import main; main()", "--help")
     for command in cli.commands:
         assert re.search(rf"^  {re.escape(command)}\s", stdout, re.MULTILINE), command
     assert modules.isdisjoint(PARSERS + DELIVERY + RUN_NEEDS), \
@@ -62,8 +62,8 @@ def test_help_lists_every_command_without_loading_them() -> None:
 
 def test_what_run_imports_loads_no_parser_and_no_delivery_code() -> None:
     """The run's process fetches and records; parsers load where a body is parsed."""
-    modules, _ = loaded_by("import pipeline.cli, pipeline.commands, pipeline.config, "
-                           "pipeline.run, pipeline.digest, "
+    modules, _ = loaded_by("import pipeline.cli.main, pipeline.config, "
+                           "pipeline.cycle, pipeline.digest, "
                            "storage.retention, storage.runs; "
                            "from monitors import monitor_kinds; monitor_kinds()")
     assert {"sqlite_utils", "pydantic"} <= modules

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitors.errors import StorageError
-from monitors.records import Change, Extracted
+from core.errors import StorageError
+from core.records import Change, Extracted
 from pipeline.config import parse_config
 from storage.db import Store
 from storage.migrations import MIGRATIONS, schema_version

@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from types import TracebackType
 
+from core.errors import StorageError
+from core.records import Extracted, FetchResult
 from monitors.base import Monitor
-from monitors.errors import StorageError
-from monitors.records import Extracted, FetchResult
 from pipeline import stages
 from pipeline.stages import Outcome
 from storage.blobs import compress_body

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitors.errors import GovwatchError
-from pipeline.cli import Context, cli, pass_context
-from pipeline.timespec import When
+from core.errors import GovwatchError
+from pipeline.cli.group import Context, cli, pass_context
+from pipeline.cli.timespec import When
 
 if TYPE_CHECKING:  # the commands import what they use when they run
     from storage.db import Store

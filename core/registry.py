@@ -18,9 +18,3 @@ def register(registry: dict[str, type[T]], cls: type[T], attribute: str, noun: s
     if name in registry:
         raise TypeError(f"{noun} {name!r} is already registered by {registry[name].__name__}")
     registry[name] = cls
-
-
-def titles_summary(count: int, noun: str, titles: list[str], shown: int = 3) -> str:
-    """``"2 new documents: A; B"``, with ``(+N more)`` past ``shown`` titles."""
-    more = f" (+{count - shown} more)" if count > shown else ""
-    return f"{count} {noun}: {'; '.join(titles[:shown])}{more}"

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitors.errors import GovwatchError, StorageError
-from monitors.records import Change, Extracted, FetchResult
-from pipeline.cli import Context, cli, pass_context
+from core.errors import GovwatchError, StorageError
+from core.records import Change, Extracted, FetchResult
+from pipeline.cli.group import Context, cli, pass_context
 from storage.records import MonitorState
 
 if TYPE_CHECKING:  # the commands import what they use when they run
@@ -144,8 +144,8 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
 
 
 async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
-    from pipeline.fetch import Fetcher, build_client
-    from pipeline.run import fetch_settings
+    from pipeline.cycle import fetch_settings
+    from pipeline.fetch.client import Fetcher, build_client
 
     settings = fetch_settings(config.defaults)
     async with build_client(settings) as client:

@@ -14,8 +14,8 @@ from monitors import build_monitor
 from monitors.base import Monitor
 from pipeline import stages
 from pipeline.config import Config, Defaults
+from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
-from pipeline.workers import Extractor, worker_count
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.records import (
@@ -29,7 +29,7 @@ from storage.records import (
 if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched
     import httpx
 
-    from pipeline.fetch import Fetcher, FetchSettings
+    from pipeline.fetch.client import Fetcher, FetchSettings
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def schedule_policy(defaults: Defaults) -> SchedulePolicy:
 
 
 def fetch_settings(defaults: Defaults) -> FetchSettings:
-    from pipeline.fetch import FetchSettings
+    from pipeline.fetch.client import FetchSettings
 
     return FetchSettings(
         connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout,
@@ -130,7 +130,7 @@ async def check_monitor(
         captures: list[Capture] = []
         change = outcome.change
         if change is not None and monitor.config.capture_new_documents:
-            from pipeline.capture import capture_documents
+            from pipeline.fetch.capture import capture_documents
 
             captures = await capture_documents(monitor, change, fetcher)
         notable = change is None or change.significance >= monitor.config.min_significance
@@ -169,8 +169,7 @@ async def run_cycle(
     check is stored (the progress bar). The digest (stage 5) follows the cycle in
     ``govwatch run``; the daemon calls ``check_monitor`` per job with the same pieces.
     """
-    from pipeline.fetch import build_client
-    from pipeline.politeness import polite_fetcher
+    from pipeline.fetch.client import build_client, polite_fetcher
 
     started = iso(utc_now())
     store.sync_monitors(config.organizations)

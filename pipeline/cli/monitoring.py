@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitors.errors import GovwatchError
-from monitors.units import format_duration
-from pipeline.cli import Context, cli, pass_context
-from pipeline.commands.archive import print_prune
-from pipeline.commands.audit import show_snapshot
-from pipeline.commands.digest import print_delivery
+from core.errors import GovwatchError
+from core.units import format_duration
+from pipeline.cli.archive import print_prune
+from pipeline.cli.audit import show_snapshot
+from pipeline.cli.digest import print_delivery
+from pipeline.cli.group import Context, cli, pass_context
+from pipeline.cli.progress import progress
+from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
-from pipeline.progress import progress
-from pipeline.timespec import When
 
 if TYPE_CHECKING:
     from pipeline.config import Config
-    from pipeline.run import CycleReport
+    from pipeline.cycle import CycleReport
 
 
 @cli.command("check-config")
@@ -63,8 +63,8 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     """Run one cycle over the monitors that are due, then exit."""
     import asyncio
 
+    from pipeline.cycle import run_cycle, select_monitors
     from pipeline.digest import digest_stage, start_channels
-    from pipeline.run import run_cycle, select_monitors
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from monitors.units import parse_duration
+from core.units import parse_duration
 from storage.records import iso
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

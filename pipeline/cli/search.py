@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from monitors.errors import BadSearchQuery
-from pipeline.cli import Context, cli, pass_context
+from core.errors import BadSearchQuery
+from pipeline.cli.group import Context, cli, pass_context
 
 SHOWN_VERSIONS = 8
 

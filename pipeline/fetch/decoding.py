@@ -16,7 +16,7 @@ from typing import IO, cast
 import httpx
 import zstandard
 
-from monitors.errors import ProtocolFailed
+from core.errors import ProtocolFailed
 
 STEP = 256 * 1024
 #: What govwatch asks for, and so what it must be able to decode.

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitors.errors import GovwatchError, VerificationFailed
-from pipeline.cli import Context, cli, pass_context
-from pipeline.timespec import BadTime, When, looks_like_time, parse_when
+from core.errors import GovwatchError, VerificationFailed
+from pipeline.cli.group import Context, cli, pass_context
+from pipeline.cli.timespec import BadTime, When, looks_like_time, parse_when
 from storage.records import iso
 
 if TYPE_CHECKING:  # the commands import what they use when they run

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitors.errors import NotificationError
-from pipeline.cli import Context, cli, pass_context
+from core.errors import NotificationError
+from pipeline.cli.group import Context, cli, pass_context
 
 if TYPE_CHECKING:
     from notifications.outbox import DeliveryReport

@@ -11,18 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from pipeline.config import Config
-from pipeline.fetch import Fetcher, FetchSettings
-from pipeline.hosts import host_key
-from pipeline.robots import RobotsGuard
-from storage.db import Store
-from storage.robots_cache import CachedRobots
+from pipeline.fetch.hosts import host_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +75,3 @@ class HostGate:
                             await asyncio.sleep(wait)
                     self._last_start[host] = time.monotonic()
             yield
-
-
-def polite_fetcher(
-    config: Config, client: httpx.AsyncClient, settings: FetchSettings, store: Store,
-    save_robots: Callable[[CachedRobots], None] | None = None,
-) -> Fetcher:
-    """The fetcher of a run or a daemon: host limits, spacing and robots.txt.
-
-    ``save_robots`` replaces writing fetched robots.txt files to ``store`` (a fetch shard
-    only reads the store; pipeline/shards.py)."""
-    gate = HostGate.from_config(config)
-    robots = RobotsGuard(client, store, gate, ttl=config.defaults.robots_ttl, save=save_robots)
-    return Fetcher(client, settings, gate=gate, robots=robots)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from core.records import Change
 from monitors.base import Monitor
-from monitors.records import Change
-from pipeline.fetch import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, Fetcher
+from pipeline.fetch.client import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, Fetcher
 from storage.records import Capture, Snapshot
 
 # A listing that gains fifty links at once is a redesign, not fifty publications.

@@ -22,8 +22,7 @@ import httpx
 from aiohttp.http_exceptions import HttpProcessingError, PayloadEncodingError
 from httpx_aiohttp import AiohttpTransport
 
-from monitors.base import Monitor
-from monitors.errors import (
+from core.errors import (
     BodyTooLarge,
     ConnectFailed,
     FetchError,
@@ -32,15 +31,18 @@ from monitors.errors import (
     TooManyRedirects,
     UnsupportedURL,
 )
-from monitors.records import FetchResult, Redirect
-from pipeline.bodies import BodyPool, Spool
-from pipeline.decoding import ACCEPT_ENCODING, read_decoded
-from pipeline.hosts import parsed_url
+from core.records import FetchResult, Redirect
+from monitors.base import Monitor
+from pipeline.fetch.bodies import BodyPool, Spool
+from pipeline.fetch.decoding import ACCEPT_ENCODING, read_decoded
+from pipeline.fetch.hosts import parsed_url
+from pipeline.fetch.politeness import HostGate, HostPolicy
+from pipeline.fetch.robots import RobotsGuard
 from storage.records import MonitorState, iso, utc_now
 
 if TYPE_CHECKING:
-    from pipeline.politeness import HostGate
-    from pipeline.robots import RobotsGuard
+    from pipeline.config import Config
+    from storage.db import Store
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_DEADLINE = timedelta(seconds=30)
@@ -123,14 +125,13 @@ class Fetcher:
     """Fetches monitors through one client with a global limit and a per-host gate.
 
     ``gate`` (per-host limit and spacing) and ``robots`` come from
-    ``pipeline.politeness.polite_fetcher``; without them only ``per_host`` applies.
+    ``pipeline.fetch.politeness.polite_fetcher``; without them only ``per_host`` applies.
     """
 
     def __init__(
         self, client: httpx.AsyncClient, settings: FetchSettings, *,
         gate: HostGate | None = None, robots: RobotsGuard | None = None,
     ) -> None:
-        from pipeline.politeness import HostGate, HostPolicy  # politeness builds on this
 
         self.client = client
         self.settings = settings
@@ -321,3 +322,12 @@ def _failed(
 
 def _elapsed_ms(clock: float) -> int:
     return int((time.perf_counter() - clock) * 1000)
+
+
+def polite_fetcher(
+    config: Config, client: httpx.AsyncClient, settings: FetchSettings, store: Store,
+) -> Fetcher:
+    """The fetcher of a run or a daemon: host limits, spacing and robots.txt."""
+    gate = HostGate.from_config(config)
+    robots = RobotsGuard(client, store, gate, ttl=config.defaults.robots_ttl)
+    return Fetcher(client, settings, gate=gate, robots=robots)

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING
 import aiohttp
 import httpx
 
-from monitors.errors import GovwatchError
-from pipeline.decoding import read_decoded
-from pipeline.hosts import host_key
+from core.errors import GovwatchError
+from pipeline.fetch.decoding import read_decoded
+from pipeline.fetch.hosts import host_key
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.robots_cache import CachedRobots, load_robots, save_robots
 
 if TYPE_CHECKING:
-    from pipeline.politeness import HostGate
+    from pipeline.fetch.politeness import HostGate
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.reader import ReaderError
 
-from monitors.errors import ConfigError
+from core.errors import ConfigError
 
 NEWLINE = "\n"
 

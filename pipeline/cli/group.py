@@ -1,8 +1,8 @@
-"""The ``govwatch`` command line.
+"""The ``govwatch`` command group, its shared options and the errors-to-exit-codes rule.
 
-Starting it must stay cheap (docs/architecture.md, "Start-up"): this module and the
-command modules import click and light modules only; the config models, the store and
-the fetch layer are imported by the commands that use them.
+Command modules (one per family) register on ``cli``; ``pipeline.cli.main`` imports them
+all. Starting stays cheap: command modules import click and light modules only, and
+each command imports the config, the store or the fetch layer when it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitors.errors import ConfigError, GovwatchError, LockHeld
+from core.errors import ConfigError, GovwatchError, LockHeld
 from pipeline import VERSION
 from pipeline.logs import FORMATS, setup_logging
 
@@ -85,13 +85,3 @@ def cli(ctx: click.Context, config_option: str | None, db_option: str | None,
     """govwatch: watch official AI-governance sources and record every change."""
     setup_logging(logging.DEBUG if verbose else logging.WARNING, log_format)
     ctx.obj = Context(config_option, db_option, verbose)
-
-
-def main() -> None:
-    import pipeline.commands  # noqa: F401  (registers every subcommand on `cli`)
-
-    cli(prog_name="govwatch")
-
-
-if __name__ == "__main__":
-    main()

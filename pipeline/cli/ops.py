@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from pipeline.cli import EXIT_FAILURE, Context, cli, pass_context
+from pipeline.cli.group import EXIT_FAILURE, Context, cli, pass_context
 from pipeline.lock import RunLock
 from storage.records import utc_now
 

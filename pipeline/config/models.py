@@ -1,0 +1,132 @@
+"""The typed models of ``config.yaml``: defaults, organizations, retention, the whole file.
+
+Each monitor's settings are the monitors package's model, notifications' are the
+notifications package's; this module composes them.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    model_validator,
+)
+
+from core.settings import ByteSize, Duration, HttpURL, StrictModel
+from core.units import check_http_url
+from monitors import MonitorConfig
+from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
+from pipeline import VERSION
+
+DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
+
+
+def _check_contact(value: str) -> str:
+    if value.startswith("mailto:") and "@" in value:
+        return value
+    return check_http_url(value)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC or "
+                         "Europe/Paris)") from exc
+    return value
+
+
+ContactURL = Annotated[str, AfterValidator(_check_contact)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class Defaults(StrictModel):
+    """Values every monitor inherits unless it sets its own."""
+
+    every: Duration = timedelta(hours=6)
+    timeout: Duration = Field(default=timedelta(seconds=30), description="overall deadline")
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=20)
+    max_bytes: ByteSize = 20_000_000
+    max_redirects: int = Field(default=10, ge=0, le=50)
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    per_host: int = Field(default=2, ge=1, le=64)
+    #: Worker processes that parse pages and feeds (None: one per core, at most 4, for cycles
+    #: of 40 monitors or more; 0: parse in the main process).
+    workers: int | None = Field(default=None, ge=0, le=16)
+    # Unattended operation (scheduling, politeness, health); see pipeline/schedule.py.
+    host_delay: Duration = timedelta(0)
+    contact: ContactURL | None = None
+    timezone: TimeZoneName = "UTC"
+    jitter: Duration = timedelta(minutes=1)
+    max_backoff: Duration = timedelta(days=1)
+    robots_ttl: Duration = timedelta(days=1)
+    stale_after: Duration = timedelta(days=3)
+    expect_run_every: Duration = timedelta(hours=1)
+
+    @model_validator(mode="after")
+    def _contact_in_user_agent(self) -> Defaults:
+        # Sites that see an unexpected crawler should find whom to ask, so a contact URL
+        # goes into the default User-Agent; an explicit user_agent is left as written.
+        if self.contact and "user_agent" not in self.model_fields_set:
+            object.__setattr__(self, "user_agent", f"govwatch/{VERSION} (+{self.contact})")
+        return self
+
+
+class Organization(StrictModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str
+    homepage: HttpURL | None = None
+    #: The longest time this organization's sources should go without any change.
+    expect_change_every: Duration | None = None
+    monitors: tuple[MonitorConfig, ...]
+
+
+class Retention(StrictModel):
+    """How long raw bodies are kept. Hashes, extracted text and the chain are always kept."""
+
+    keep_days: int | None = Field(default=None, ge=1)
+    keep_versions: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_rule_at_least(self) -> Retention:
+        if self.keep_days is None and self.keep_versions is None:
+            raise ValueError("retention needs keep_days, keep_versions or both")
+        return self
+
+
+class Config(StrictModel):
+    database: str = "govwatch.db"
+    defaults: Defaults = Defaults()
+    retention: Retention | None = None
+    organizations: tuple[Organization, ...]
+    notifications: NotificationsConfig = NotificationsConfig()
+    digest: Annotated[str, BeforeValidator(parse_digest_schedule)] = AFTER_RUN
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Config:
+        """Fill each monitor's unset keys from ``defaults`` so later stages never branch."""
+        inherited = {"every": self.defaults.every, "timeout": self.defaults.timeout,
+                     "max_bytes": self.defaults.max_bytes, "per_host": self.defaults.per_host,
+                     "host_delay": self.defaults.host_delay}
+        organizations = []
+        for org in self.organizations:
+            resolved = []
+            for monitor in org.monitors:
+                update = {k: v for k, v in inherited.items() if getattr(monitor, k) is None}
+                resolved.append(monitor.model_copy(update=update))
+            organizations.append(org.model_copy(update={"monitors": tuple(resolved)}))
+        object.__setattr__(self, "organizations", tuple(organizations))
+        return self
+
+    def monitors(self) -> Iterator[tuple[Organization, MonitorConfig]]:
+        for org in self.organizations:
+            for monitor in org.monitors:
+                yield org, monitor
