@@ -1,3 +1,3 @@
 """Config loading, the fetch layer, the cycle's stage order and the CLI."""
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline import VERSION
 from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
@@ -120,5 +121,5 @@ async def test_user_agent_carries_the_contact(site: OpSite, store: Store) -> Non
                  [f"{{id: a, kind: page, url: '{site.url('/page')}'}}"])
     await cycle(cfg, store)
     agents = {hit.user_agent for hit in site.hits()}
-    assert agents == {"govwatch/0.1.0 (+https://example.org/govwatch-operator)"}
+    assert agents == {f"govwatch/{VERSION} (+https://example.org/govwatch-operator)"}
     assert {hit.path for hit in site.hits()} == {"/robots.txt", "/page"}
