@@ -50,11 +50,9 @@ def marked_lines(path: Path) -> list[tuple[str, bool]]:
     """Each line of a page, and whether it is inside a fenced code block."""
     marked, fenced = [], False
     for line in text_of(path).splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-            marked.append((line, True))
-        else:
-            marked.append((line, fenced))
+        fence = line.startswith("```")
+        fenced ^= fence
+        marked.append((line, fenced or fence))
     return marked
 
 
@@ -138,11 +136,9 @@ def documented_keys() -> set[str]:
 
 
 def test_the_walk_reaches_every_model() -> None:
-    paths = {path for path, _ in ALL_CONFIG_KEYS}
-    for path in ("defaults.every", "retention.keep_days", "organizations.monitors.select",
-                 "notifications.email.smtp.password_env", "notifications.feed.id_prefix",
-                 "notifications.email.from", "digest"):
-        assert path in paths
+    assert {"defaults.every", "retention.keep_days", "organizations.monitors.select",
+            "notifications.email.smtp.password_env", "notifications.email.from",
+            "notifications.feed.id_prefix", "digest"} <= {path for path, _ in ALL_CONFIG_KEYS}
 
 
 def test_every_config_key_is_documented() -> None:
@@ -208,22 +204,18 @@ def as_config(block: str) -> str:
 BLOCKS = list(yaml_blocks())
 
 
-def test_the_docs_have_yaml_examples() -> None:
-    assert len(BLOCKS) >= 5
-    assert any(FRAGMENT.fullmatch(block.partition("\n")[0]) for _, block in BLOCKS)
-
-
 @pytest.mark.parametrize(("where", "block"), BLOCKS, ids=[where for where, _ in BLOCKS])
 def test_yaml_examples_load(where: str, block: str) -> None:
     config = parse_config(as_config(block), where)
     assert config.organizations
 
 
-def test_readme_examples_are_whole_files() -> None:
+def test_yaml_examples_exist_and_the_readme_has_whole_files() -> None:
+    fragments = [where for where, block in BLOCKS if FRAGMENT.fullmatch(block.split("\n")[0])]
+    assert len(BLOCKS) >= 5 and fragments
     # tests/unit/test_startup.py loads the README's examples as they are.
-    fragments = [where for where, block in BLOCKS if where.startswith("README")
-                 and FRAGMENT.fullmatch(block.partition("\n")[0])]
-    assert not fragments, f"README examples must be whole config files: {fragments}"
+    readme = [where for where in fragments if where.startswith("README")]
+    assert not readme, f"README examples must be whole config files: {readme}"
 
 
 def test_a_fragment_is_wrapped_where_it_says() -> None:
@@ -428,12 +420,6 @@ def anchors(path: Path) -> set[str]:
         seen[base] = count + 1
         found.add(base if count == 0 else f"{base}-{count}")
     return found
-
-
-def test_slugs_follow_github() -> None:
-    assert slug("`notifications.email.smtp`") == "notificationsemailsmtp"
-    assert slug("`govwatch check-config`") == "govwatch-check-config"
-    assert slug("A five-minute tour") == "a-five-minute-tour"
 
 
 def broken_links(path: Path) -> Iterator[str]:
