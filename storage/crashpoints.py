@@ -3,13 +3,10 @@
 Set ``GOVWATCH_TEST_CRASH_AT=POINT`` (or ``POINT:N``, the N-th time the process passes
 it) and the process kills itself there: no ``finally``, no ``atexit``, no flush, exactly
 like a kill from outside but at a precise place. Unset (always, outside the crash tests)
-it costs one environment lookup. The points (docs/architecture.md, "Test hooks"):
+it costs one environment lookup. The points (docs/operations.md):
 
 - ``check-uncommitted``: inside a check's transaction, every row written, before COMMIT;
 - ``check-recorded``: right after a check's transaction committed (mid-cycle);
-- ``shard-sent``: in a fetch shard, right after it handed a check to the writer;
-- ``shard-lent``: in a fetch shard, right after it lent checks to another shard;
-- ``shard-adopted``: in a fetch shard, when a check another shard lent it arrives;
 - ``digest-opened``: a digest and its messages committed, nothing sent yet;
 - ``message-accepted``: the relay accepted a message, its ``sent`` not yet committed
   (the documented duplicate window);
@@ -27,8 +24,8 @@ import signal
 from collections import Counter
 
 CRASH_AT = "GOVWATCH_TEST_CRASH_AT"
-POINTS = ("check-uncommitted", "check-recorded", "shard-sent", "shard-lent",
-          "shard-adopted", "digest-opened", "message-accepted", "channel-published")
+POINTS = ("check-uncommitted", "check-recorded", "digest-opened", "message-accepted",
+          "channel-published")
 _passed: Counter[str] = Counter()
 
 

@@ -1,7 +1,6 @@
 """Hosts, as politeness counts them: the one place that parses a monitor's URL for that.
 
-Apart from ``fetch`` so that the run's process can plan its fetch shards by host without
-importing the HTTP stack, which only the shards use (docs/architecture.md, "Start-up").
+Politeness limits, robots.txt and the fetch client all key their per-host state on it.
 """
 
 from __future__ import annotations
