@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from core.canonical import canonical_bytes, canonical_json
+from core.errors import FailureKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,18 @@ class FetchResult:
     redirects: tuple[Redirect, ...] = ()
     body: bytes | None = None
     bytes_received: int = 0
+    #: ``error_kind.message(...)``: what the check stores and shows.
     error: str | None = None
-    error_kind: str | None = None
+    error_kind: FailureKind | None = None
+
+    @classmethod
+    def failure(
+        cls, monitor_id: str, url: str, started_at: str, duration_ms: int,
+        kind: FailureKind, detail: str,
+    ) -> FetchResult:
+        """A fetch that ended without an answer to use."""
+        return cls(monitor_id=monitor_id, url=url, started_at=started_at,
+                   duration_ms=duration_ms, error=kind.message(detail), error_kind=kind)
 
     @property
     def not_modified(self) -> bool:

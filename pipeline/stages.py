@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from core.errors import ExtractError, HTTPStatusFailed
+from core.errors import ExtractError, FailureKind
 from core.records import Change, Extracted, FetchResult
 from monitors import signals
 from monitors.base import Monitor
@@ -64,10 +64,10 @@ def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted
             body, content_type=fetched.content_type, url=fetched.final_url or fetched.url
         )
     except ExtractError as exc:
-        return snapshot, f"ExtractError: {exc}"
+        return snapshot, exc.kind.message(str(exc))
     except (ValueError, TypeError, RecursionError, UnicodeError, LookupError) as exc:
         # A parser choking on hostile input is a bad source, not a bug in the run.
-        return snapshot, f"ExtractError: {type(exc).__name__}: {exc}"
+        return snapshot, FailureKind.EXTRACT_ERROR.message(f"{type(exc).__name__}: {exc}")
 
 
 def has_body_to_read(fetched: FetchResult) -> bool:
@@ -93,7 +93,7 @@ def evaluate(
         raw = Snapshot.of(fetched.body, fetched.content_type) if fetched.body else None
         if signal is not None:
             return enter_signal(signal, fetched, state, raw)
-        error = f"{HTTPStatusFailed.__name__}: HTTP {status} {fetched.reason}".strip()
+        error = FailureKind.HTTP_STATUS_FAILED.message(f"HTTP {status} {fetched.reason}".strip())
         return failed(fetched, error, raw, signal=state.signal)
     snapshot, extracted = extract(monitor, fetched)                         # extract
     if isinstance(extracted, str):

@@ -25,6 +25,7 @@ from httpx_aiohttp import AiohttpTransport
 from core.errors import (
     BodyTooLarge,
     ConnectFailed,
+    FailureKind,
     FetchError,
     FetchTimeout,
     ProtocolFailed,
@@ -156,10 +157,8 @@ class Fetcher:
                 log.exception("robots.txt check for %s failed; fetching the page anyway", url)
                 refusal = None
             if refusal is not None:
-                return FetchResult(
-                    monitor_id=monitor.id, url=url, started_at=iso(utc_now()), duration_ms=0,
-                    error=f"RobotsDisallowed: {refusal}", error_kind="RobotsDisallowed",
-                )
+                return FetchResult.failure(monitor.id, url, iso(utc_now()), 0,
+                                           FailureKind.ROBOTS_DISALLOWED, refusal)
         headers = {"Accept": monitor.accept}
         if state.last_snapshot_hash is not None:
             if state.etag:
@@ -312,12 +311,10 @@ def _translate(exc: httpx.HTTPError | aiohttp.ClientError) -> FetchError:
 
 
 def _failed(
-    monitor_id: str, url: str, started: str, clock: float, failure: Exception
+    monitor_id: str, url: str, started: str, clock: float, failure: FetchError
 ) -> FetchResult:
-    return FetchResult(
-        monitor_id=monitor_id, url=url, started_at=started, duration_ms=_elapsed_ms(clock),
-        error=f"{type(failure).__name__}: {failure}", error_kind=type(failure).__name__,
-    )
+    return FetchResult.failure(monitor_id, url, started, _elapsed_ms(clock), failure.kind,
+                               str(failure))
 
 
 def _elapsed_ms(clock: float) -> int:

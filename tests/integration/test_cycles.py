@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from core.errors import FailureKind
 from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
@@ -361,13 +362,15 @@ async def test_failures_are_error_checks_and_the_rest_completes(
     for name in failing:
         assert rows[name]["outcome"] == "error" and rows[name]["error"] == errors[name]
 
-    assert "500" in errors["broken"] and "HTTPStatusFailed" in errors["broken"]
+    assert FailureKind.of(errors["broken"]) is FailureKind.HTTP_STATUS_FAILED
+    assert "500" in errors["broken"]
     assert rows["broken"]["status"] == 500
-    assert "FetchTimeout" in errors["slow"] and "1s" in errors["slow"]
+    assert FailureKind.of(errors["slow"]) is FailureKind.FETCH_TIMEOUT and "1s" in errors["slow"]
     assert 900 <= rows["slow"]["duration_ms"] < 2900
-    assert "ConnectFailed" in errors["refused"], errors["refused"]
+    assert FailureKind.of(errors["refused"]) is FailureKind.CONNECT_FAILED, errors["refused"]
     assert rows["refused"]["status"] is None and rows["refused"]["bytes"] == 0
-    assert "invalid feed" in errors["bad-feed"] and "ExtractError" in errors["bad-feed"]
+    assert FailureKind.of(errors["bad-feed"]) is FailureKind.EXTRACT_ERROR
+    assert "invalid feed" in errors["bad-feed"]
     assert rows["bad-feed"]["status"] == 200
     # The body that failed extraction is kept as evidence, but no content is recorded.
     assert store.load_body(rows["bad-feed"]["snapshot_hash"]) == page_html(PAGE_V1).encode()
@@ -447,7 +450,7 @@ async def test_redirect_loop_is_an_error(site: Any, store: Store) -> None:
     report = await cycle(config, store)
 
     assert outcomes(report) == {"loop": "error"}
-    assert "TooManyRedirects" in (report.checks[0].error or "")
+    assert FailureKind.of(report.checks[0].error) is FailureKind.TOO_MANY_REDIRECTS
     assert 1 < site.hits("/loop.html") <= config.defaults.max_redirects + 1
 
 
@@ -463,7 +466,8 @@ async def test_redirect_to_file_url_is_refused(site: Any, store: Store) -> None:
 
     assert outcomes(report) == {"trap": "error", "fine": "new"}
     trap = by_id(report)["trap"]
-    assert "UnsupportedURL" in (trap.error or "") and "file://" in (trap.error or "")
+    assert FailureKind.of(trap.error) is FailureKind.UNSUPPORTED_URL
+    assert "file://" in (trap.error or "")
     assert "non-http" in (trap.error or "")
     row = check_row(store, trap.check_id)
     assert row["bytes"] == 0 and row["snapshot_hash"] is None and row["content_hash"] is None
@@ -646,7 +650,7 @@ organizations:
         line = re.search(rf"^ERROR ministry/{name}: (.+) <{re.escape(url)}>$", result.stdout,
                          re.MULTILINE)
         assert line, result.stdout
-        assert "ConnectFailed" in line.group(1)
+        assert FailureKind.of(line.group(1)) is FailureKind.CONNECT_FAILED
     status = json.loads(govwatch("--config", str(cfg), "status", "--json",
                                  cwd=tmp_path).stdout)
     assert {r["monitor"]: r["consecutive_failures"] for r in status} == {"one": 1, "two": 1}
@@ -751,7 +755,8 @@ async def test_malformed_http_response_is_an_error_check_not_a_crash(
     assert outcomes(report) == {"pubs": "new", "news": "new", "report": "new",
                                 "garbled": "error"}
     error = by_id(report)["garbled"].error or ""
-    assert "ProtocolFailed" in error and "status line" in error.lower(), error
+    assert FailureKind.of(error) is FailureKind.PROTOCOL_FAILED, error
+    assert "status line" in error.lower(), error
     assert count(store, "SELECT count(*) FROM checks") == 4
 
 
@@ -776,7 +781,7 @@ async def test_truncated_body_is_a_protocol_error_not_a_connect_failure(
 
     assert outcomes(report) == {"cut": "error"}
     error = report.checks[0].error or ""
-    assert error.startswith("ProtocolFailed:"), error
+    assert FailureKind.of(error) is FailureKind.PROTOCOL_FAILED, error
     assert "ConnectFailed" not in error
 
 

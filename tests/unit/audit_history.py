@@ -16,6 +16,7 @@ import sqlite_utils
 from click.testing import CliRunner, Result
 
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from core.errors import FailureKind
 from monitors import FetchResult, build_monitor
 from pipeline.cli.group import cli
 from pipeline.config import Config, parse_config
@@ -98,7 +99,7 @@ def _record(store: Store, history: History, monitor_id: str, when: datetime, *,
         monitor_id=monitor_id, url=monitor_config.url, started_at=iso(when), duration_ms=40,
         final_url=monitor_config.url if error is None else None, status=status,
         headers=headers if error is None else {}, body=body,
-        bytes_received=len(body or b""), error=error,
+        bytes_received=len(body or b""), error=error, error_kind=FailureKind.of(error),
     )
     state = store.monitor_state(monitor_id)
     outcome = evaluate(monitor, fetched, state, store.load_content)
@@ -121,7 +122,7 @@ def build_history(store: Store, principles_checks: int = PRINCIPLES_CHECKS) -> H
         phase = i % 10
         if phase == 7:
             _record(store, history, "principles", when, body=None, status=None,
-                    error="ConnectFailed: connection refused")
+                    error=FailureKind.CONNECT_FAILED.message("connection refused"))
         elif phase == 8:
             _record(store, history, "principles", when, body=None, status=304)
         elif phase == 9:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from core.errors import FailureKind
 from core.records import FetchResult
 from monitors import MonitorConfig, build_monitor
 from pipeline.fetch.client import Fetcher, FetchSettings, build_client, tls_context
@@ -116,7 +117,7 @@ async def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(router: respx.R
 async def test_redirect_to_a_file_url_is_refused(router: respx.Router) -> None:
     router.get(URL).respond(302, headers={"Location": "file:///etc/passwd"})
     result = await fetch(router)
-    assert result.error_kind == "UnsupportedURL"
+    assert result.error_kind is FailureKind.UNSUPPORTED_URL
     assert "refusing non-http(s) URL file://" in (result.error or "")
     assert result.body is None
 
@@ -124,7 +125,7 @@ async def test_redirect_to_a_file_url_is_refused(router: respx.Router) -> None:
 async def test_redirect_loop_is_an_error(router: respx.Router) -> None:
     router.get(URL).respond(302, headers={"Location": URL})
     result = await fetch(router, settings=FetchSettings(max_redirects=5))
-    assert result.error_kind == "TooManyRedirects"
+    assert result.error_kind is FailureKind.TOO_MANY_REDIRECTS
 
 
 @pytest.mark.parametrize(("status", "reason"), [(500, "Internal Server Error"), (404, "Not Found"),
@@ -143,14 +144,14 @@ async def test_error_status_is_an_answer_with_its_body(
 async def test_body_over_the_cap_is_refused(router: respx.Router) -> None:
     router.get(URL).respond(200, content=b"x" * 5000)
     result = await fetch(router, max_bytes=1000)
-    assert result.error_kind == "BodyTooLarge"
+    assert result.error_kind is FailureKind.BODY_TOO_LARGE
     assert "1000" in (result.error or "")
 
 
 async def test_declared_length_over_the_cap_is_refused_before_reading(router: respx.Router) -> None:
     router.get(URL).respond(200, content=b"x" * 10, headers={"Content-Length": "999999999"})
     result = await fetch(router, max_bytes=1000)
-    assert result.error_kind == "BodyTooLarge"
+    assert result.error_kind is FailureKind.BODY_TOO_LARGE
     assert "Content-Length 999999999" in (result.error or "")
 
 
@@ -159,19 +160,19 @@ async def test_gzip_bomb_is_stopped_by_the_decoded_cap(router: respx.Router) -> 
     assert len(bomb) < 10_000
     router.get(URL).respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
     result = await fetch(router, max_bytes=100_000)
-    assert result.error_kind == "BodyTooLarge"
+    assert result.error_kind is FailureKind.BODY_TOO_LARGE
 
 
 async def test_read_timeout_is_a_timeout(router: respx.Router) -> None:
     router.get(URL).mock(side_effect=httpx.ReadTimeout("read timed out"))
     result = await fetch(router)
-    assert result.error_kind == "FetchTimeout"
+    assert result.error_kind is FailureKind.FETCH_TIMEOUT
 
 
 async def test_connect_error_is_a_connection_failure(router: respx.Router) -> None:
     router.get(URL).mock(side_effect=httpx.ConnectError("connection refused"))
     result = await fetch(router)
-    assert result.error_kind == "ConnectFailed"
+    assert result.error_kind is FailureKind.CONNECT_FAILED
     assert "connection refused" in (result.error or "")
 
 
@@ -182,7 +183,7 @@ async def test_overall_deadline_stops_a_slow_source(router: respx.Router) -> Non
 
     router.get(URL).mock(side_effect=slow)
     result = await fetch(router, timeout=timedelta(seconds=0.2))
-    assert result.error_kind == "FetchTimeout"
+    assert result.error_kind is FailureKind.FETCH_TIMEOUT
     assert "0.2s" in (result.error or "")
     assert result.duration_ms < 2000
 
@@ -196,7 +197,7 @@ async def test_slow_drip_body_is_stopped_by_the_deadline(router: respx.Router) -
 
     router.get(URL).mock(return_value=httpx.Response(200, stream=Drip()))
     result = await fetch(router, timeout=timedelta(seconds=0.3))
-    assert result.error_kind == "FetchTimeout"
+    assert result.error_kind is FailureKind.FETCH_TIMEOUT
 
 
 async def test_per_host_limit_is_respected(router: respx.Router) -> None:
