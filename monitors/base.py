@@ -8,19 +8,16 @@ does it for every kind with one shared client, which keeps monitors free of I/O.
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
 from typing import ClassVar
 
-from core.errors import ConfigError
 from core.records import Change, Extracted
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
 
-_REGISTRY: dict[str, type[Monitor]] = {}
-#: Modules whose classes are the built-in kinds; imported when the registry is first asked.
-BUILTIN_KINDS = ("monitors.page", "monitors.feed", "monitors.pdf")
+#: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
+#: imports the built-in ones first.
+KINDS: dict[str, type[Monitor]] = {}
 
 
 class Monitor:
@@ -36,7 +33,7 @@ class Monitor:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        register(_REGISTRY, cls, "kind", "monitor kind")
+        register(KINDS, cls, "kind", "monitor kind")
 
     def __init__(self, config: MonitorConfig, org_id: str) -> None:
         self.config = config
@@ -58,34 +55,6 @@ class Monitor:
         return Change(
             kind="text", summary=f"{added} line(s) added, {removed} removed", diff=diff
         )
-
-
-@cache
-def register_builtin_kinds() -> None:
-    """Import the built-in kinds, which registers them (once: a lookup per monitor stays
-    a dict lookup)."""
-    for module in BUILTIN_KINDS:
-        importlib.import_module(module)
-
-
-def monitor_kinds() -> dict[str, type[Monitor]]:
-    """The registered kinds, by name (a copy: the registry only grows by subclassing)."""
-    register_builtin_kinds()
-    return dict(_REGISTRY)
-
-
-def monitor_class(kind: str) -> type[Monitor]:
-    register_builtin_kinds()
-    try:
-        return _REGISTRY[kind]
-    except KeyError:
-        raise ConfigError(
-            f"unknown monitor kind {kind!r}; known kinds: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-
-
-def build_monitor(config: MonitorConfig, org_id: str) -> Monitor:
-    return monitor_class(config.kind)(config, org_id)
 
 
 def titles_summary(count: int, noun: str, titles: list[str], shown: int = 3) -> str:

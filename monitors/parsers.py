@@ -13,6 +13,6 @@ import pypdf  # noqa: F401
 import selectolax.lexbor  # noqa: F401
 import w3lib.url  # noqa: F401
 
-from monitors.base import register_builtin_kinds
+from monitors import monitor_kinds
 
-register_builtin_kinds()
+monitor_kinds()  # imports (so registers) every built-in kind

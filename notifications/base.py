@@ -10,12 +10,10 @@ digests are accepted.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, ClassVar
 
 from core.registry import register
@@ -23,10 +21,9 @@ from notifications.digest import Digest
 from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage
 
-_REGISTRY: dict[str, type[Notifier]] = {}
-#: Modules of the built-in channels: imported (so registered) when the registry is asked,
-#: so a run with no channel enabled never loads SMTP, Jinja2 or feedgen.
-BUILTIN_CHANNELS = ("notifications.mail", "notifications.feeds")
+#: Every subclass by its ``channel``. Look channels up with
+#: ``notifications.notifier_channels``, which imports the built-in ones first.
+CHANNELS: dict[str, type[Notifier]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +50,7 @@ class Notifier:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        register(_REGISTRY, cls, "channel", "channel")
+        register(CHANNELS, cls, "channel", "channel")
 
     def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = ()) -> None:
         self.settings = settings
@@ -81,15 +78,3 @@ class Notifier:
     def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
         """What a dry run prints for this channel."""
         return "\n".join(m.body.decode("utf-8", "replace") for m in messages)
-
-
-@cache
-def register_builtin_channels() -> None:
-    for module in BUILTIN_CHANNELS:
-        importlib.import_module(module)
-
-
-def notifier_channels() -> dict[str, type[Notifier]]:
-    """The registered channels, by name."""
-    register_builtin_channels()
-    return dict(_REGISTRY)

@@ -32,7 +32,8 @@ LAST_DIGEST_DAY = "last_digest_day"
 
 def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
     """The enabled channels, in a fixed order (``only`` narrows to one of them)."""
-    from notifications.base import OrganizationInfo, notifier_channels
+    from notifications import notifier_channels
+    from notifications.base import OrganizationInfo
 
     enabled = config.notifications.enabled_channels()
     if only is not None and only not in enabled:

@@ -64,7 +64,7 @@ def _guess_kind(body: bytes) -> str:
 def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str,
             as_json: bool) -> None:
     """Run the change-detection engine on two local files."""
-    from monitors.base import build_monitor
+    from monitors import build_monitor
     from monitors.config import MonitorConfig
     from pipeline import stages
 
@@ -101,7 +101,7 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     """Fetch one monitor now and show what would be stored and compared (writes nothing)."""
     import asyncio
 
-    from monitors.base import build_monitor
+    from monitors import build_monitor
     from pipeline import stages
 
     config = context.config()

@@ -220,7 +220,7 @@ def show(context: Context, target: str, raw: bool) -> None:
 @cli.command()
 def kinds() -> None:
     """List the registered monitor kinds."""
-    from monitors.base import monitor_kinds
+    from monitors import monitor_kinds
 
     for name, kind_class in sorted(monitor_kinds().items()):
         click.echo(f"{name:<6} {kind_class.description}")

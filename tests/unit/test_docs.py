@@ -27,7 +27,7 @@ from pydantic import BaseModel
 import pipeline.cli.main  # noqa: F401  (registers the commands on the group)
 from core.errors import ConfigError
 from monitors import monitor_kinds
-from notifications.base import notifier_channels
+from notifications import notifier_channels
 from pipeline import VERSION
 from pipeline.cli import group
 from pipeline.config import Config, parse_config

@@ -67,7 +67,7 @@ def test_a_new_kind_registers_itself() -> None:
     finally:
         from monitors import base
 
-        base._REGISTRY.pop("test-shout")
+        base.KINDS.pop("test-shout")
 
 
 def _page_cases() -> list[dict[str, Any]]:

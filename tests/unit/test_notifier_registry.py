@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.base import Notifier, notifier_channels
+from notifications import notifier_channels
+from notifications.base import Notifier
 from notifications.feeds import FeedNotifier
 from notifications.mail import EmailNotifier
 
