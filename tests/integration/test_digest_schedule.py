@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
-from core.errors import LockHeld
+from core.errors import FailureKind, LockHeld
 from core.records import Change
 from notifications.outbox import delivery_lock
 from pipeline.cli.group import cli
@@ -36,21 +36,25 @@ def alert_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.startswith("! ")]
 
 
+REFUSED = FailureKind.CONNECT_FAILED.message("refused")
+TIMED_OUT = FailureKind.FETCH_TIMEOUT.message("30s")
+
+
 def test_failing_monitor_is_alerted_once_and_once_more_when_it_recovers(
     store: Store, tmp_path: Path
 ) -> None:
     with smtp_server() as mailbox:
         config = parse_config(config_text(mailbox.port, tmp_path / "f"))
         started(config, store)
-        record_failure(store, "oecd-news", T.format("10:00"), "ConnectFailed: refused")
-        record_failure(store, "oecd-news", T.format("10:10"), "ConnectFailed: refused")
+        record_failure(store, "oecd-news", T.format("10:00"), REFUSED)
+        record_failure(store, "oecd-news", T.format("10:10"), REFUSED)
         deliver_owed(config, store)  # two failures: below the threshold, nothing to send
         assert mailbox.messages == []
-        record_failure(store, "oecd-news", T.format("10:20"), "FetchTimeout: 30s")
-        record_failure(store, "oecd-news", T.format("10:30"), "FetchTimeout: 30s")
+        record_failure(store, "oecd-news", T.format("10:20"), TIMED_OUT)
+        record_failure(store, "oecd-news", T.format("10:30"), TIMED_OUT)
         first = deliver_owed(config, store)
         assert first.alerts_recorded == 1
-        record_failure(store, "oecd-news", T.format("10:40"), "FetchTimeout: 30s")
+        record_failure(store, "oecd-news", T.format("10:40"), TIMED_OUT)
         deliver_owed(config, store)  # still failing: no second alert
         record_success(store, "oecd-news", T.format("10:50"))
         deliver_owed(config, store)

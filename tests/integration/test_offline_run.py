@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import FailureKind
 from pipeline.config import load_config
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,9 @@ def test_run_without_network_records_every_source_as_an_error(
     )
     error_lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR ")]
     assert len(error_lines) == len(enabled)
-    assert all("ConnectFailed" in line or "FetchTimeout" in line for line in error_lines)
+    # ERROR org/monitor: <error> <url>
+    kinds = {FailureKind.of(line.split(": ", 1)[1]) for line in error_lines}
+    assert kinds <= {FailureKind.CONNECT_FAILED, FailureKind.FETCH_TIMEOUT}, error_lines
 
     status = subprocess.run(
         [GOVWATCH, "--config", str(config_file), "--db", str(db), "status", "--json"],
