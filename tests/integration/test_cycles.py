@@ -763,7 +763,7 @@ async def test_malformed_http_response_is_an_error_check_not_a_crash(
 async def test_truncated_body_is_a_protocol_error_not_a_connect_failure(
     site: Any, store: Store
 ) -> None:
-    """monitors/errors.py: ConnectFailed = host not reachable; ProtocolFailed = truncated body."""
+    """core/errors.py: ConnectFailed = host not reachable; ProtocolFailed = truncated body."""
 
     async def truncated(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
