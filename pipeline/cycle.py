@@ -179,7 +179,8 @@ async def run_cycle(
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         with Extractor(workers) as extractor:
-            extractor.start()  # in the background: ready when the first bodies arrive
+            # Forked now, while this process has no other thread (pool.start_method).
+            extractor.start()
 
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(monitor, fetcher, store, policy, extractor)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from core.errors import ConfigError
 from monitors import MonitorConfig, monitor_class, monitor_kinds
+from pipeline.config.cache import cached_plain, remember_plain
 from pipeline.config.models import Config
 from pipeline.config.yamllines import Budget, describe, line_of, plain, read_with_lines
 
@@ -45,12 +46,22 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG) -> Config:
     """The validated config; every error names its file, line and the allowed keys."""
+    cached = cached_plain(text)
+    if cached is not None:
+        try:
+            config = Config.model_validate(cached)
+            _check_semantics(config, cached, source)
+            return config
+        except (ValidationError, ConfigError):
+            pass  # reported below, by the reading that knows every line
     tree = read_with_lines(text, source)
+    data = plain(tree, Budget(source))
     try:
-        config = Config.model_validate(plain(tree, Budget(source)))
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe(exc, tree, source, Config)) from exc
     _check_semantics(config, tree, source)
+    remember_plain(text, data)
     return config
 
 
