@@ -48,6 +48,9 @@ def ratio_verdict(
     return text, median <= floor and not any(gov.note for gov, _ in pairs)
 
 
+Verdict = tuple[str, bool | None]  # what was compared, and PASS, FAIL or None: not judged
+
+
 def rounds_of(rows: list[Row]) -> list[int]:
     return sorted({r.round for r in rows if r.round})
 

@@ -92,11 +92,11 @@ class Tool:
 class Govwatch(Tool):
     name = "govwatch"
     settings = ("`govwatch run --all` with `defaults: {per_host: 5, concurrency: 100}` (5 "
-                "requests in flight per host, half of the 10 urlwatch sends to one host), "
-                "worker processes one per core (at most 4), each checking a group of hosts "
-                "through its own HTTP client while the main process records every check; "
-                "keeps every raw body plus the extracted text, links and the check history "
-                "in SQLite")
+                "requests in flight per host, half of the 10 urlwatch sends to one host); "
+                "one event loop fetches every source through one HTTP client and records "
+                "every check, while a pool of worker processes, one per core (at most 4), "
+                "parses and compares the bodies; keeps every raw body plus the extracted "
+                "text, links and the check history in SQLite")
     #: ``defaults`` written into the config (None: govwatch's own defaults).
     defaults: str | None = "{per_host: 5, concurrency: 100}"
     #: Only timed: its store is the same as govwatch's.
@@ -117,9 +117,13 @@ class Govwatch(Tool):
                       for s in self.sources if s.org == org]
         (self.home / "config.yaml").write_text("\n".join(lines) + "\n")
 
+    def executable(self) -> Path:
+        """The console script of the venv this benchmark runs in: this checkout's code."""
+        return Path(sys.executable).parent / "govwatch"
+
     def command(self) -> list[str]:
-        govwatch = Path(sys.executable).parent / "govwatch"
-        return [str(govwatch), "--config", str(self.home / "config.yaml"), "run", "--all"]
+        return [str(self.executable()), "--config", str(self.home / "config.yaml"), "run",
+                "--all"]
 
     def storage_note(self) -> str:
         """Raw captures against the rest, from SQLite's dbstat (bytes of pages per table)."""
@@ -286,19 +290,21 @@ def tree_memory_kb(session: int) -> int:
     size), which splits each shared page between the processes that share it. Summing RSS
     would count the libraries govwatch's worker processes share with their parent once
     per process. Falls back to RSS where smaps_rollup is missing."""
-    total = 0
-    for pid in session_pids(session):
+    return sum(process_memory_kb(pid) for pid in session_pids(session))
+
+
+def process_memory_kb(pid: int) -> int:
+    """One process's PSS (its RSS where smaps_rollup is missing), 0 once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        field = "Pss"
+    except OSError:
         try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            field = "Pss"
+            text, field = Path(f"/proc/{pid}/status").read_text(), "VmRSS"
         except OSError:
-            try:
-                text, field = Path(f"/proc/{pid}/status").read_text(), "VmRSS"
-            except OSError:
-                continue
-        match = re.search(rf"^{field}:\s+(\d+)", text, re.MULTILINE)
-        total += int(match[1]) if match else 0
-    return total
+            return 0
+    match = re.search(rf"^{field}:\s+(\d+)", text, re.MULTILINE)
+    return int(match[1]) if match else 0
 
 
 def become_subreaper() -> None:

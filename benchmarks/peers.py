@@ -36,7 +36,8 @@ from pathlib import Path
 
 import httpx
 from localsite import feed_path, layout, page_path
-from peer_report import Row, finder, machine, ratio_verdict, rounds_of, table
+from peer_baseline import BASELINE, baseline_verdicts, register, round_order
+from peer_report import Row, Verdict, finder, machine, ratio_verdict, rounds_of, table
 from peer_runners import TOOLS, Measured, Reported, SourceSpec, Tool, ensure_peers
 
 HERE = Path(__file__).resolve().parent
@@ -44,8 +45,9 @@ FLOOR_STEADY, FLOOR_FIRST, FLOOR_STORAGE = 1 / 4, 1 / 2, 1 / 2
 NOTES = (
     "Each tool runs through its command line, so wall time includes interpreter start, "
     "imports and loading the job list (govwatch: about 0.4 s of interpreter start and "
-    "imports and 0.07 s to load a 1000-monitor config on this machine, "
-    "benchmarks/results/startup-2026-11-28.md; urlwatch starts in about 0.5 s).",
+    "imports, benchmarks/results/startup-2026-11-28.md, and about 0.3 s to read a "
+    "1000-monitor config with ruamel's round-trip loader, pure Python, which keeps every "
+    "line for the error messages; urlwatch starts in about 0.5 s).",
     "Concurrency differs by design. urlwatch runs 10 threads with no per-host limit; its jobs "
     "are listed host by host, so its 10 requests in flight usually go to one host. webchanges "
     "runs Python's default thread pool (6 threads on 2 cores). govwatch is asynchronous, with "
@@ -74,19 +76,25 @@ NOTES = (
     "the peers' `CHANGED: ...` report lines with the job's URL, each job once; a first cycle "
     "is judged by how many sources each tool reported as new.",
     "Peak memory is the largest sum of PSS (proportional set size: a page shared by n "
-    "processes counts 1/n in each) over the tool's processes (govwatch: the main process, "
-    "its shard launcher and the worker processes, which share the libraries), sampled "
+    "processes counts 1/n in each) over the tool's processes (govwatch: the main process "
+    "and its worker processes, forked from it, which share the libraries), sampled "
     "every 0.2 s, or wait4's maximum RSS if larger and above the benchmark's own peak "
     "(Linux carries the spawner's peak into the child: runs before this rule showed 198 MB "
     "for every tool after a noise cycle). CPU is that of every process the tool "
     "started: its own rusage with the children it reaped, plus whatever it left running "
-    "(none here: govwatch's launcher reaps its workers and the run its launcher), reaped "
-    "by the benchmark as a child subreaper.",
+    "(none here: govwatch's run shuts its worker pool down and reaps it before it exits), "
+    "reaped by the benchmark as a child subreaper.",
     "A shared 2-core machine: the site, the tool and other sessions share the cores (see the "
     "load averages), and the same cycle measured twice can differ by tens of percent. So the "
     "timed cycles run in rounds, each on fresh stores after a site reset, and each time "
     "floor is judged by the median of the rounds' govwatch/urlwatch ratios (a round pairs "
     "two runs made seconds apart); every round's figures are in the table.",
+    "With `--baseline DIR` the `govwatch@base` rows run another checkout (its own venv and "
+    "code) on the `govwatch` row's settings, right next to it in every cycle (which of the "
+    "two goes first alternates by round, so a drifting host weighs on both), and the "
+    "section against the baseline gives each figure's ratio govwatch / govwatch@base: the "
+    "median of the rounds' ratios for the timed cycles and their peak memory, one ratio "
+    "for the storage phase.",
 )
 EDITS = {"append": "adds one dated update to the page's list and leaves the rest as it was",
          "rewrite": "adds one dated update and rewrites the whole body (a worst case)"}
@@ -156,7 +164,7 @@ class Bench:
                   requests1 - requests0, bytes1 - bytes0, tool.storage_bytes() / 1e6,
                   *judge(reported, truth, len(tool.sources)), reported.errors,
                   note=problems(measured), round=round_)
-        print(f"  {row.tool:10} {row.cycle:24} {row.wall:7.2f} s  cpu {row.cpu:6.2f} s  "
+        print(f"  {row.tool:17} {row.cycle:24} {row.wall:7.2f} s  cpu {row.cpu:6.2f} s  "
               f"false {row.false}  missed {row.missed}  {row.note}", flush=True)
         return row
 
@@ -232,27 +240,28 @@ def storage_phase(bench: Bench, tools: list[Tool]) -> list[Row]:
             for tool in tools for rs in [totals[tool.name]]]
 
 
-def floors(args: argparse.Namespace, rows: list[Row]) -> list[tuple[str, bool | None]]:
+def floors(args: argparse.Namespace, rows: list[Row], tool: str = "govwatch") -> list[Verdict]:
+    """The floors against urlwatch, for ``tool``."""
     get, rounds = finder(rows), rounds_of(rows)
-    results: list[tuple[str, bool | None]] = []
+    results: list[Verdict] = []
     for prefix, floor, what in (("2", FLOOR_STEADY, "steady-state cycle"),
                                 ("1", FLOOR_FIRST, "first cycle")):
         pairs = [(gov, url) for n in rounds
-                 for gov, url in [(get("govwatch", prefix, n), get("urlwatch", prefix, n))]
+                 for gov, url in [(get(tool, prefix, n), get("urlwatch", prefix, n))]
                  if gov and url]
         if pairs:
             results.append(ratio_verdict(what, floor, pairs))
     for prefix in ("3", "4"):
-        cycles = [row for n in rounds for row in [get("govwatch", prefix, n)] if row]
+        cycles = [row for n in rounds for row in [get(tool, prefix, n)] if row]
         if cycles:
             false = [row.false for row in cycles]
-            results.append((f"cycle {cycles[0].cycle}: govwatch false changes "
+            results.append((f"cycle {cycles[0].cycle}: {tool} false changes "
                             f"{' + '.join(map(str, false))} = 0 (one per round)",
                             not any(false) and not any(row.note for row in cycles)))
-    gov, url = (get(tool, f"{args.revisions} rev", 0) for tool in ("govwatch", "urlwatch"))
+    gov, url = (get(name, f"{args.revisions} rev", 0) for name in (tool, "urlwatch"))
     if gov and url:
         ratio = gov.store_mb / url.store_mb if url.store_mb else float("inf")
-        results.append((f"storage after {args.revisions} revisions: govwatch {gov.store_mb:.1f} "
+        results.append((f"storage after {args.revisions} revisions: {tool} {gov.store_mb:.1f} "
                         f"MB / urlwatch {url.store_mb:.1f} MB = {ratio:.2f} <= "
                         f"{FLOOR_STORAGE:.2f}", ratio <= FLOOR_STORAGE))
     if args.monitors != 1000 or args.latency_ms != 50:
@@ -288,7 +297,15 @@ def main() -> int:
     parser.add_argument("--run-timeout", type=float, default=900, help="limit per tool run")
     parser.add_argument("--no-write", action="store_true", help="do not write the .md file")
     parser.add_argument("--keep-dir", help="write the tools' files and stores here, and keep them")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another checkout of govwatch with its own .venv: adds its "
+                             "govwatch@base row next to govwatch, and its ratios")
+    parser.add_argument("--baseline-limit", type=float, default=1.10,
+                        help="largest govwatch / govwatch@base ratio of time and storage")
+    parser.add_argument("--memory-limit", type=float, default=1.00,
+                        help="largest govwatch / govwatch@base ratio of peak memory")
     args = parser.parse_args()
+    baseline_about = register(args) if args.baseline else []
 
     def expire(_signum: int, _frame: object) -> None:
         raise TimeoutError(f"benchmark exceeded --timeout {args.timeout}s")
@@ -298,7 +315,7 @@ def main() -> int:
     started, deadline = time.monotonic(), time.monotonic() + args.timeout
     versions = ensure_peers()
     print("peers: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
-    about, loads = machine(versions), [("start", os.getloadavg())]
+    about, loads = machine(versions) + baseline_about, [("start", os.getloadavg())]
     site, ports = start_site(args)
     rows: list[Row] = []
     try:
@@ -314,8 +331,8 @@ def main() -> int:
             for round_ in range(1, args.rounds + 1):
                 if round_ > 1:
                     bench.control.post("/_control/reset").raise_for_status()
-                in_round = names if round_ == 1 else [
-                    n for n in args.round_tools.split(",") if n in names]
+                in_round = round_order(names if round_ == 1 else [
+                    n for n in args.round_tools.split(",") if n in names], round_)
                 tools = [TOOLS[n](Path(tmp, "timing", f"round-{round_}", n), sources)
                          for n in in_round]
                 rows += timing_phase(bench, tools, round_)
@@ -332,6 +349,14 @@ def main() -> int:
     verdicts = floors(args, rows)
     lines = [f"{'PASS' if ok else 'FAIL' if ok is False else 'n/a '}  {text}"
              for text, ok in verdicts]
+    versus: list[Verdict] = []
+    if args.baseline:
+        # the baseline's own floors, for reference: only govwatch's decide the exit status
+        lines += [f"ref   {text}" for text, _ in floors(args, rows, BASELINE)]
+        versus = baseline_verdicts(rows, args.revisions, args.baseline_limit,
+                                   args.memory_limit)
+    versus_lines = [f"{'PASS' if ok else 'FAIL' if ok is False else 'ref '}  {text}"
+                    for text, ok in versus]
     command = " ".join([".venv/bin/python benchmarks/peers.py", *sys.argv[1:]])
     storage_n = len(storage_sources)
     setup = (
@@ -349,6 +374,9 @@ def main() -> int:
         f"Whole run: {minutes:.1f} min.")
     report = (f"\n{setup}\n\n{table(rows, markdown=False)}\n\nFloors:\n"
               + "\n".join("  " + ln for ln in lines))
+    if versus_lines:
+        report += "\n\nAgainst the baseline (govwatch / govwatch@base):\n" + "\n".join(
+            "  " + ln for ln in versus_lines)
     print(report)
     if not args.no_write:
         out = HERE / "results" / f"peers-{date.today().isoformat()}.md"
@@ -356,14 +384,18 @@ def main() -> int:
         out.write_text(
             f"# govwatch against urlwatch and webchanges, {date.today().isoformat()}\n\n"
             f"`{command}`\n\n{setup}\n\n{table(rows, markdown=True)}\n\n## Floors\n\n"
-            + "\n".join(f"- {ln}" for ln in lines) + "\n\n## Settings\n\n"
+            + "\n".join(f"- {ln}" for ln in lines)
+            + "".join(f"\n- {ln}" if i else f"\n\n## Against the baseline\n\n- {ln}"
+                      for i, ln in enumerate(versus_lines))
+            + "\n\n## Settings\n\n"
             + "\n".join(settings) + "\n\n## Reading these numbers\n\n"
             + "\n".join(f"- {n}" for n in NOTES) + "\n\n## Machine\n\n"
             + "\n".join(f"- {m}" for m in about)
             + "\n" + "\n".join(f"- load average {when}: {tuple(round(v, 2) for v in load)}"
                                for when, load in loads) + "\n")
         print(f"\nwritten: {out.relative_to(HERE.parent)}")
-    return 0 if verdicts and all(ok is not False for _, ok in verdicts) else 1
+    judged = verdicts + versus
+    return 0 if verdicts and all(ok is not False for _, ok in judged) else 1
 
 
 if __name__ == "__main__":
