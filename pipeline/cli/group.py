@@ -8,12 +8,12 @@ each command imports the config, the store or the fetch layer when it runs.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.errors import ConfigError, GovwatchError, LockHeld
+from core.errors import ConfigError, DatabaseMissing, GovwatchError, LockHeld
 from pipeline import VERSION
 from pipeline.logs import FORMATS, setup_logging
 
@@ -31,24 +31,32 @@ class Context:
     config_option: str | None
     db_option: str | None
     verbose: bool = False
+    _config: Config | None = field(default=None, repr=False)
 
     def config(self) -> Config:
+        """The config (read once): a missing or invalid file raises :class:`ConfigError`."""
         from pipeline.config import config_path, load_config
 
-        return load_config(config_path(self.config_option)).config
+        if self._config is None:
+            self._config = load_config(config_path(self.config_option)).config
+        return self._config
 
-    def store(self, config: Config | None = None) -> Store:
+    def database(self, config: Config | None = None) -> str:
+        """``--db``, else the config's database; readers given ``--db`` need no config."""
+        if self.db_option:
+            return self.db_option
+        if config is not None:
+            return config.database
+        try:
+            return self.config().database
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (--db PATH reads a database without a config)") from exc
+
+    def store(self, config: Config | None = None, *, create: bool = False) -> Store:
+        """The history; only ``run`` and ``daemon`` pass ``create`` (readers create nothing)."""
         from storage.db import Store
 
-        if self.db_option:
-            return Store(self.db_option)
-        if config is None:
-            try:
-                config = self.config()
-            except ConfigError:
-                # Readers can still open the default database without a valid config.
-                return Store("govwatch.db")
-        return Store(config.database)
+        return Store(self.database(config), create=create)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -63,6 +71,9 @@ class GovwatchGroup(click.Group):
         except ConfigError as exc:
             click.echo(f"config error: {exc}", err=True)
             ctx.exit(EXIT_CONFIG)
+        except DatabaseMissing as exc:
+            click.echo(f"error: {exc} (`govwatch run` creates it)", err=True)
+            ctx.exit(EXIT_FAILURE)
         except LockHeld as exc:
             click.echo(f"locked: {exc}", err=True)
             ctx.exit(EXIT_LOCKED)

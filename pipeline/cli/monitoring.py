@@ -70,8 +70,8 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     from storage.runs import RunRecord, record_run
 
     config = _run_config(context, org_ids, monitor_ids)
-    with RunLock(context.db_option or config.database, "cron"), \
-            context.store(config) as store:
+    with RunLock(context.database(config), "cron"), \
+            context.store(config, create=True) as store:
         store.sync_monitors(config.organizations)
         start_channels(config, store)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
