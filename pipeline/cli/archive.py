@@ -12,18 +12,7 @@ from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.timespec import When
 
 if TYPE_CHECKING:  # the commands import what they use when they run
-    from storage.db import Store
     from storage.retention import PruneReport
-
-
-def check_scope(store: Store, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> None:
-    from storage.audit import organization_exists
-    from storage.queries import monitor_exists
-
-    unknown = [f"organization {o!r}" for o in org_ids if not organization_exists(store, o)]
-    unknown += [f"monitor {m!r}" for m in monitor_ids if not monitor_exists(store, m)]
-    if unknown:
-        raise GovwatchError(f"unknown {', '.join(unknown)}")
 
 
 @cli.command("export")
@@ -43,7 +32,6 @@ def export_command(context: Context, export_format: str, output: Path,
     from storage.audit import export_checks
 
     with context.store() as store:
-        check_scope(store, org_ids, monitor_ids)
         counts = export(store, export_checks(store, org_ids, monitor_ids, since), output,
                         export_format)
     if export_format == "warc":

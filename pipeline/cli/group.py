@@ -3,6 +3,26 @@
 Command modules (one per family) register on ``cli``; ``pipeline.cli.main`` imports them
 all. Starting stays cheap: command modules import click and light modules only, and
 each command imports the config, the store or the fetch layer when it runs.
+
+Exit codes, the same for every command:
+
+====  ==============================================================================
+code  meaning
+====  ==============================================================================
+0     success
+1     failure: an error govwatch reports on one line (the database does not exist,
+      verify found a problem, health is not good, a digest was not delivered, an
+      invalid ``search --fts`` query, ...)
+2     usage: a bad command line, an unknown organization or monitor id (``--org``,
+      ``--monitor``, ``MONITOR_ID``), or a config file that is missing or invalid
+75    another govwatch holds the database's lock (EX_TEMPFAIL: try again later)
+====  ==============================================================================
+
+Ids are checked before a command runs, in one place (:class:`GovwatchCommand`): a
+parameter named ``org_ids``, ``monitor_ids`` or ``monitor_id`` names ids that must
+exist, in the history for commands that read it, in the config for ``run`` and
+``preview`` (``ids_from="config"``). The message names them all:
+``unknown organization id(s): nope``.
 """
 
 from __future__ import annotations
@@ -23,8 +43,16 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_CONFIG = 2
+EXIT_USAGE = 2
+EXIT_CONFIG = 2  # a config that cannot be used is a usage error too
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another govwatch holds the lock; try again later
+SCOPE_PARAMETERS = {"org_ids": "organization", "monitor_ids": "monitor",
+                    "monitor_id": "monitor"}
+
+
+class UnknownIds(GovwatchError):
+    """The command line names organizations or monitors that do not exist (exit 2)."""
+
 
 @dataclass
 class Context:
@@ -58,12 +86,57 @@ class Context:
 
         return Store(self.database(config), create=create)
 
+    def check_ids(self, params: dict[str, Any], ids_from: str) -> None:
+        """Raise :class:`UnknownIds` naming every unknown id among a command's ids."""
+        wanted: dict[str, list[str]] = {}
+        for name, kind in SCOPE_PARAMETERS.items():
+            value = params.get(name)
+            ids = [value] if isinstance(value, str) else list(value or ())
+            if ids:
+                wanted.setdefault(kind, []).extend(dict.fromkeys(ids))
+        if not wanted:
+            return
+        if ids_from == "config":
+            config = self.config()
+            known = {"organization": {org.id for org in config.organizations},
+                     "monitor": {monitor.id for _, monitor in config.monitors()}}
+            unknown = {kind: [i for i in ids if i not in known[kind]]
+                       for kind, ids in wanted.items()}
+        else:
+            from storage.audit import organization_exists
+            from storage.queries import monitor_exists
+
+            exists = {"organization": organization_exists, "monitor": monitor_exists}
+            with self.store() as store:
+                unknown = {kind: [i for i in ids if not exists[kind](store, i)]
+                           for kind, ids in wanted.items()}
+        problems = [f"unknown {kind} id(s): {', '.join(ids)}"
+                    for kind, ids in unknown.items() if ids]
+        if problems:
+            raise UnknownIds("; ".join(problems))
+
 
 pass_context = click.make_pass_decorator(Context)
 
 
+class GovwatchCommand(click.Command):
+    """A command whose organization and monitor ids are checked before it runs."""
+
+    def __init__(self, *args: Any, ids_from: str = "history", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ids_from = ids_from
+
+    def invoke(self, ctx: click.Context) -> Any:
+        context = ctx.find_object(Context)
+        if context is not None:
+            context.check_ids(ctx.params, self.ids_from)
+        return super().invoke(ctx)
+
+
 class GovwatchGroup(click.Group):
     """Turns govwatch errors into one clear line and the documented exit codes."""
+
+    command_class = GovwatchCommand
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -74,6 +147,9 @@ class GovwatchGroup(click.Group):
         except DatabaseMissing as exc:
             click.echo(f"error: {exc} (`govwatch run` creates it)", err=True)
             ctx.exit(EXIT_FAILURE)
+        except UnknownIds as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
         except LockHeld as exc:
             click.echo(f"locked: {exc}", err=True)
             ctx.exit(EXIT_LOCKED)

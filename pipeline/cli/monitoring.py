@@ -23,7 +23,6 @@ from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
 
 if TYPE_CHECKING:
-    from pipeline.config import Config
     from pipeline.cycle import CycleReport
 
 
@@ -52,7 +51,7 @@ def check_config(context: Context) -> None:
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
 
 
-@cli.command()
+@cli.command(ids_from="config")
 @click.option("--all", "run_all", is_flag=True, help="Run every enabled monitor, due or not.")
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
 @click.option("--monitor", "monitor_ids", multiple=True, metavar="ID",
@@ -69,7 +68,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
-    config = _run_config(context, org_ids, monitor_ids)
+    config = context.config()
     with RunLock(context.database(config), "cron"), \
             context.store(config, create=True) as store:
         store.sync_monitors(config.organizations)
@@ -91,21 +90,6 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
         click.echo(print_prune(pruned))
-
-
-def _run_config(
-    context: Context, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]
-) -> Config:
-    """The config, once every organization and monitor named on the command line is in it."""
-    config = context.config()
-    known_orgs = {org.id for org in config.organizations}
-    known_monitors = {m.id for _, m in config.monitors()}
-    for name, wanted, known in (("organization", org_ids, known_orgs),
-                                ("monitor", monitor_ids, known_monitors)):
-        unknown = sorted(set(wanted) - known)
-        if unknown:
-            raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
-    return config
 
 
 def print_report(report: CycleReport) -> None:
@@ -158,11 +142,9 @@ def status(context: Context, as_json: bool) -> None:
 def history(context: Context, monitor_id: str, limit: int, since: str | None,
             until: str | None, as_json: bool) -> None:
     """A monitor's checks and changes, newest first, with their ids."""
-    from storage.queries import monitor_exists, monitor_history
+    from storage.queries import monitor_history
 
     with context.store() as store:
-        if not monitor_exists(store, monitor_id):
-            raise GovwatchError(f"unknown monitor {monitor_id!r}")
         rows = monitor_history(store, monitor_id, limit, since, until)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
