@@ -9,6 +9,7 @@ import click
 
 from core.errors import GovwatchError
 from pipeline.cli.group import Context, cli, pass_context
+from pipeline.cli.output import emit
 from pipeline.cli.timespec import When
 
 if TYPE_CHECKING:  # the commands import what they use when they run
@@ -83,10 +84,12 @@ def prune_command(context: Context, keep_days: int | None, keep_versions: int | 
     with context.store(config) as store:
         report = prune_bodies(store, keep_days=keep_days, keep_versions=keep_versions,
                               now=utc_now(), dry_run=dry_run)
-    click.echo(print_prune(report))
+    print_prune(report)
 
 
-def print_prune(report: PruneReport) -> str:
+def print_prune(report: PruneReport) -> None:
     verb = "would prune" if report.dry_run else "pruned"
-    return (f"{verb} {report.pruned} bodies ({report.bytes_freed} B compressed); "
-            f"{report.kept} bodies kept")
+    emit("prune", f"{verb} {report.pruned} bodies ({report.bytes_freed} B compressed); "
+                  f"{report.kept} bodies kept",
+         dry_run=report.dry_run, pruned=report.pruned, bytes_freed=report.bytes_freed,
+         kept=report.kept)

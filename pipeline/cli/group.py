@@ -28,13 +28,15 @@ exist, in the history for commands that read it, in the config for ``run`` and
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from core.errors import ConfigError, DatabaseMissing, GovwatchError, LockHeld
 from pipeline import VERSION
+from pipeline.cli.output import emit, json_output
 from pipeline.logs import FORMATS, setup_logging
 
 if TYPE_CHECKING:
@@ -142,20 +144,33 @@ class GovwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo(f"config error: {exc}", err=True)
-            ctx.exit(EXIT_CONFIG)
+            _fail(ctx, "config", f"config error: {exc}", EXIT_CONFIG)
         except DatabaseMissing as exc:
-            click.echo(f"error: {exc} (`govwatch run` creates it)", err=True)
-            ctx.exit(EXIT_FAILURE)
+            _fail(ctx, "error", f"error: {exc} (`govwatch run` creates it)", EXIT_FAILURE)
         except UnknownIds as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_USAGE)
+            _fail(ctx, "usage", f"error: {exc}", EXIT_USAGE)
         except LockHeld as exc:
-            click.echo(f"locked: {exc}", err=True)
-            ctx.exit(EXIT_LOCKED)
+            _fail(ctx, "locked", f"locked: {exc}", EXIT_LOCKED)
         except GovwatchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _fail(ctx, "error", f"error: {exc}", EXIT_FAILURE)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as exc:
+            if not json_output():
+                raise  # click prints the usage with it
+            _fail(ctx, "usage", f"error: {exc.format_message()}", exc.exit_code)
+        except Exception as exc:
+            if not json_output():
+                raise
+            # A bug: still one JSON line, the traceback in it, for whoever reads the logs.
+            emit("error", f"error: unexpected {exc!r}", err=True, level="critical",
+                 kind="crash", exit_code=EXIT_FAILURE, exception=traceback.format_exc())
             ctx.exit(EXIT_FAILURE)
+
+
+def _fail(ctx: click.Context, kind: str, message: str, code: int) -> NoReturn:
+    emit("error", message, err=True, level="error", kind=kind, exit_code=code)
+    ctx.exit(code)
 
 
 @click.group(cls=GovwatchGroup)

@@ -18,6 +18,7 @@ from pipeline.cli.archive import print_prune
 from pipeline.cli.audit import show_snapshot
 from pipeline.cli.digest import print_delivery
 from pipeline.cli.group import Context, cli, pass_context
+from pipeline.cli.output import emit
 from pipeline.cli.progress import progress
 from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
@@ -89,24 +90,31 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     if delivery is not None:
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
-        click.echo(print_prune(pruned))
+        print_prune(pruned)
 
 
 def print_report(report: CycleReport) -> None:
     counts = report.counts
-    click.echo(
-        f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
-        f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
-        f"blocked {counts['blocked']}, errors {counts['error']}"
-    )
+    emit("checked",
+         f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
+         f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
+         f"blocked {counts['blocked']}, errors {counts['error']}",
+         checked=len(report.checks), new=counts["new"], changed=counts["changed"],
+         unchanged=counts["unchanged"], not_modified=counts["not-modified"],
+         blocked=counts["blocked"], errors=counts["error"])
     for check in report.changes:
-        click.echo(f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
-                   f"{check.summary} <{check.url}>")
+        emit("change", f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
+                       f"{check.summary} <{check.url}>",
+             change_id=check.change_id, organization=check.org_id, monitor=check.monitor_id,
+             summary=check.summary, url=check.url)
     if report.muted:
-        click.echo(f"({len(report.muted)} change(s) below their monitor's min_significance "
-                   "recorded without notice)")
+        emit("muted", f"({len(report.muted)} change(s) below their monitor's "
+                      "min_significance recorded without notice)", count=len(report.muted))
     for check in report.errors:
-        click.echo(f"ERROR {check.org_id}/{check.monitor_id}: {check.error} <{check.url}>")
+        emit("check-error", f"ERROR {check.org_id}/{check.monitor_id}: {check.error} "
+                            f"<{check.url}>",
+             level="warning", organization=check.org_id, monitor=check.monitor_id,
+             error=check.error, url=check.url)
 
 
 @cli.command()
