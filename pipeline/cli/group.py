@@ -179,7 +179,8 @@ def _fail(ctx: click.Context, kind: str, message: str, code: int) -> NoReturn:
 @click.option("--db", "db_option", metavar="PATH", help="SQLite database (overrides config).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
 @click.option("--log-format", type=click.Choice(FORMATS), default="plain", show_default=True,
-              help="Logs on stderr as plain lines or one JSON object per line.")
+              help="Plain lines, or one JSON object per line for the logs (stderr) and "
+                   "for run, daemon, digest and prune reports and errors.")
 @click.version_option(VERSION, prog_name="govwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_option: str | None, db_option: str | None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +25,7 @@ from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
 
 if TYPE_CHECKING:
+    from pipeline.config import Config
     from pipeline.cycle import CycleReport
 
 
@@ -57,9 +59,11 @@ def check_config(context: Context) -> None:
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
 @click.option("--monitor", "monitor_ids", multiple=True, metavar="ID",
               help="Only this monitor (runs it even if not due).")
+@click.option("--where", is_flag=True,
+              help="End by saying where the results are and which commands show them.")
 @pass_context
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
-        monitor_ids: tuple[str, ...]) -> None:
+        monitor_ids: tuple[str, ...], where: bool) -> None:
     """Run one cycle over the monitors that are due, then exit."""
     import asyncio
 
@@ -91,6 +95,26 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
         print_prune(pruned)
+    if where:
+        print_where(context, config)
+
+
+def print_where(context: Context, config: Config) -> None:
+    """The database, the feed directory, and the commands that read them (as typed)."""
+    import shlex
+
+    database = str(Path(context.database(config)).resolve())
+    feed = config.notifications.feed
+    feeds, described = None, "none (no feed channel is enabled)"
+    if feed is not None and feed.enabled:
+        feeds = str(Path(feed.directory).resolve())
+        described = f"{feeds} ({', '.join(feed.formats)})"
+    options = "".join(f" {flag} {shlex.quote(value)}" for flag, value in (
+        ("--config", context.config_option), ("--db", context.db_option)) if value)
+    commands = [f"govwatch{options} {command}" for command in ("status", "timeline", "show ID")]
+    emit("where", f"database: {database}\nfeeds:    {described}\n"
+                  f"next:     {' | '.join(commands)}",
+         database=database, feeds=feeds, next=commands)
 
 
 def print_report(report: CycleReport) -> None:
