@@ -18,6 +18,10 @@ code  meaning
 75    another govwatch holds the database's lock (EX_TEMPFAIL: try again later)
 ====  ==============================================================================
 
+An error is one line on stderr (``config error: ...``, ``error: ...``, ``locked: ...``);
+under ``--log-format json`` one object: ``{"event": "error", "kind": "config" | "usage" |
+"locked" | "error" | "crash", "exit_code": N, "message": the plain line, ...}``.
+
 Ids are checked before a command runs, in one place (:class:`GovwatchCommand`): a
 parameter named ``org_ids``, ``monitor_ids`` or ``monitor_id`` names ids that must
 exist, in the history for commands that read it, in the config for ``run`` and

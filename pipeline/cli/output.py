@@ -18,10 +18,12 @@ from pipeline.logs import json_line, output_format
 def emit(event: str, message: str, *, err: bool = False, level: str = "info",
          **facts: Any) -> None:
     """Write ``message`` (plain) or the event with its facts (json) as one line."""
-    if output_format() == "json":
-        message = json_line(datetime.now(UTC), level, {"event": event, "message": message, **facts})
+    if json_output():
+        message = json_line(datetime.now(UTC), level,
+                            {"event": event, "message": message, **facts})
     click.echo(message, err=err)
 
 
 def json_output() -> bool:
+    """Whether lines are JSON objects (``--log-format json``)."""
     return output_format() == "json"
