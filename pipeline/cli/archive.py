@@ -9,8 +9,8 @@ import click
 
 from core.errors import GovwatchError
 from pipeline.cli.group import Context, cli, pass_context
-from pipeline.cli.output import emit
 from pipeline.cli.timespec import When
+from pipeline.logs import emit
 
 if TYPE_CHECKING:  # the commands import what they use when they run
     from storage.retention import PruneReport

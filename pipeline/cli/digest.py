@@ -8,7 +8,7 @@ import click
 
 from core.errors import NotificationError
 from pipeline.cli.group import Context, cli, pass_context
-from pipeline.cli.output import emit
+from pipeline.logs import emit
 
 if TYPE_CHECKING:
     from notifications.outbox import DeliveryReport

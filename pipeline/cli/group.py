@@ -40,8 +40,7 @@ import click
 
 from core.errors import ConfigError, DatabaseMissing, GovwatchError, LockHeld
 from pipeline import VERSION
-from pipeline.cli.output import emit, json_output
-from pipeline.logs import FORMATS, setup_logging
+from pipeline.logs import FORMATS, emit, json_output, setup_logging
 
 if TYPE_CHECKING:
     from pipeline.config import Config

@@ -19,10 +19,10 @@ from pipeline.cli.archive import print_prune
 from pipeline.cli.audit import show_snapshot
 from pipeline.cli.digest import print_delivery
 from pipeline.cli.group import Context, cli, pass_context
-from pipeline.cli.output import emit
 from pipeline.cli.progress import progress
 from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
+from pipeline.logs import emit
 
 if TYPE_CHECKING:
     from pipeline.config import Config
