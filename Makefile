@@ -2,21 +2,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pip's output (and setuptools' build warnings) go here; shown only when pip fails.
+PIP_LOG := $(VENV)/pip.log
+PIP := $(BIN)/python -m pip install -q
 
 .PHONY: install install-test run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	@$(PIP) --upgrade pip >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); exit 1; }
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+# Installed once per change of pyproject.toml (the install is editable: code changes
+# need no reinstall); the stamps record that it was done.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "installing govwatch into $(VENV)"
+	@$(PIP) -e . >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); exit 1; }
+	@touch $@
 
-install-test: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@echo "installing govwatch and its test tools into $(VENV)"
+	@$(PIP) -e '.[test]' >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); exit 1; }
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/govwatch run
+	$(BIN)/govwatch run --where
+	@echo "(govwatch is $(BIN)/govwatch; or activate the environment: . $(BIN)/activate)"
 
 lint: install-test
 	$(BIN)/ruff check core monitors pipeline storage notifications tests $(wildcard benchmarks)

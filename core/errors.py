@@ -155,3 +155,7 @@ class DeliveryFailed(NotificationError):
 
     What was owed stays owed; the next delivery run tries again.
     """
+
+
+class DatabaseMissing(StorageError):
+    """A command that only reads was pointed at a database that does not exist."""

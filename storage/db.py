@@ -9,12 +9,12 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlite_utils
 
 from core.canonical import canonical_json, read_json
-from core.errors import StorageError
+from core.errors import DatabaseMissing, StorageError
 from core.records import Change, Extracted
 from monitors.config import EXTRACTION_KEYS
 from storage.audit_schema import TEXT_FUNCTION
@@ -53,8 +53,12 @@ def _extraction(settings: dict[str, Any]) -> list[Any]:
 class Store:
     """Reads and writes govwatch's history. Every public write is one transaction."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        """Open (creating and migrating) the store; ``readonly`` opens it untouched."""
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True) -> None:
+        """Open (creating and migrating) the store; ``readonly`` opens it untouched.
+
+        ``create=False`` opens an existing database only: a missing one raises
+        :class:`DatabaseMissing` and nothing is created, not even its directory.
+        """
         self.path = Path(path)
         self._codec = BlobCodec()
         self._synced: Iterable[Any] | None = None
@@ -65,12 +69,15 @@ class Store:
                 self._register_functions()
                 self.schema_version = schema_version(self.db)
             except sqlite3.Error as exc:
-                raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+                self._raise_missing_or(exc)
             return
         try:
-            if self.path.parent and not self.path.parent.exists():
+            if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30)
+                conn = sqlite3.connect(str(self.path), timeout=30)
+            else:  # mode=rw: SQLite itself refuses to create the file
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
+                                       timeout=30)
             self.db = sqlite_utils.Database(conn)
             self._register_functions()
             self.db.enable_wal()
@@ -80,7 +87,15 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.schema_version = migrate(self.db)
         except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+            if create:
+                raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+            self._raise_missing_or(exc)
+
+    def _raise_missing_or(self, exc: Exception) -> NoReturn:
+        """Why an existing-only open failed: the file is missing, or something else."""
+        if not self.path.exists():
+            raise DatabaseMissing(f"database {self.path} does not exist") from exc
+        raise StorageError(f"cannot open database {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()

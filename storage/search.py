@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any
 
-from core.errors import BadSearchQuery
+from core.errors import BadSearchQuery, StorageError
 from storage.audit_schema import FTS_TABLE, SEARCH_DOCS
 from storage.db import Store
 from storage.queries import scope_clauses
 
 SNIPPET_TOKENS = 16
+# A "quoted phrase" (optionally followed by * for a prefix), else a run of non-blanks.
+_CHUNK = re.compile(r'"([^"]*)"(\*?)|(\S+)')
+
+
+def plain_query(text: str) -> str:
+    """The FTS5 expression that searches ``text`` as a person typed it.
+
+    Every blank-separated word, and every "quoted phrase", becomes an FTS5 string, which
+    the tokenizer splits as it split the indexed text: ``high-risk`` is the phrase
+    "high risk", ``AI Act's`` the words "ai" and the phrase "act s". All must appear.
+    A word ending in ``*`` is a prefix. Operators (OR, NOT, NEAR, column:) are plain words.
+    """
+    phrases = []
+    # FTS5 ends a query at NUL, leaving a string unterminated: NUL separates words.
+    for match in _CHUNK.finditer(text.replace("\0", " ")):
+        quoted, star, word = match.groups()
+        if word is not None:
+            star = "*" if len(word) > 1 and word.endswith("*") else ""
+            quoted = word[:-1] if star else word
+        phrases.append('"' + quoted.replace('"', '""') + '"' + star)
+    return " ".join(phrases)
 
 
 def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -43,12 +65,18 @@ def search(
     org_ids: tuple[str, ...] = (),
     monitor_ids: tuple[str, ...] = (),
     limit: int = 20,
+    fts: bool = False,
 ) -> list[dict[str, Any]]:
     """Best matches first: each distinct extracted text with a snippet and its versions.
 
-    ``query`` is FTS5 syntax: words (all must appear), "a phrase", OR, NOT, prefix*.
-    A version is a check that saw the text; ``versions`` lists them oldest first.
+    ``query`` is plain words (:func:`plain_query`), or with ``fts`` FTS5 syntax: words,
+    "a phrase", OR, NOT, NEAR, prefix*; only the latter can be invalid
+    (:class:`BadSearchQuery`). A version is a check that saw the text; ``versions`` lists
+    them oldest first.
     """
+    expression = query if fts else plain_query(query)
+    if not expression.strip():
+        return []
     refresh_index(store)
     scope, scope_params = _scope(org_ids, monitor_ids)
     in_scope = ("SELECT 1 FROM checks JOIN monitors ON monitors.id = checks.monitor_id "
@@ -60,9 +88,11 @@ def search(
             f"FROM {FTS_TABLE} JOIN {SEARCH_DOCS} ON {SEARCH_DOCS}.id = {FTS_TABLE}.rowid "
             f"WHERE {FTS_TABLE} MATCH ? AND EXISTS ({in_scope}) "
             f"ORDER BY bm25({FTS_TABLE}) LIMIT ?",
-            [query, *scope_params, limit]))
+            [expression, *scope_params, limit]))
     except sqlite3.OperationalError as exc:
-        raise BadSearchQuery(f"bad search query {query!r}: {exc}") from exc
+        if fts:  # SQLite's own words ("no such column: risk") would only mislead
+            raise BadSearchQuery(f"not a valid FTS5 query: {query!r}") from exc
+        raise StorageError(f"search for {query!r} failed: {exc}") from exc
     for match in matches:
         match["versions"] = list(store.db.query(
             "SELECT checks.id AS check_id, checks.started_at, checks.outcome, "

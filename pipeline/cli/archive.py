@@ -10,20 +10,10 @@ import click
 from core.errors import GovwatchError
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.timespec import When
+from pipeline.logs import emit
 
 if TYPE_CHECKING:  # the commands import what they use when they run
-    from storage.db import Store
     from storage.retention import PruneReport
-
-
-def check_scope(store: Store, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> None:
-    from storage.audit import organization_exists
-    from storage.queries import monitor_exists
-
-    unknown = [f"organization {o!r}" for o in org_ids if not organization_exists(store, o)]
-    unknown += [f"monitor {m!r}" for m in monitor_ids if not monitor_exists(store, m)]
-    if unknown:
-        raise GovwatchError(f"unknown {', '.join(unknown)}")
 
 
 @cli.command("export")
@@ -43,7 +33,6 @@ def export_command(context: Context, export_format: str, output: Path,
     from storage.audit import export_checks
 
     with context.store() as store:
-        check_scope(store, org_ids, monitor_ids)
         counts = export(store, export_checks(store, org_ids, monitor_ids, since), output,
                         export_format)
     if export_format == "warc":
@@ -95,10 +84,12 @@ def prune_command(context: Context, keep_days: int | None, keep_versions: int | 
     with context.store(config) as store:
         report = prune_bodies(store, keep_days=keep_days, keep_versions=keep_versions,
                               now=utc_now(), dry_run=dry_run)
-    click.echo(print_prune(report))
+    print_prune(report)
 
 
-def print_prune(report: PruneReport) -> str:
+def print_prune(report: PruneReport) -> None:
     verb = "would prune" if report.dry_run else "pruned"
-    return (f"{verb} {report.pruned} bodies ({report.bytes_freed} B compressed); "
-            f"{report.kept} bodies kept")
+    emit("prune", f"{verb} {report.pruned} bodies ({report.bytes_freed} B compressed); "
+                  f"{report.kept} bodies kept",
+         dry_run=report.dry_run, pruned=report.pruned, bytes_freed=report.bytes_freed,
+         kept=report.kept)

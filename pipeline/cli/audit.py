@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.errors import GovwatchError, VerificationFailed
+from core.errors import VerificationFailed
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.timespec import BadTime, When, looks_like_time, parse_when
 from storage.records import iso
@@ -98,11 +98,8 @@ def _describe(version: dict[str, Any]) -> str:
 def diff(context: Context, monitor_id: str, from_spec: str, to_spec: str) -> None:
     """Diff the extracted text of any two versions of a monitor."""
     from monitors.diffing import unified_text_diff
-    from storage.queries import monitor_exists
 
     with context.store() as store:
-        if not monitor_exists(store, monitor_id):
-            raise GovwatchError(f"unknown monitor {monitor_id!r}")
         old = resolve_version(store, monitor_id, from_spec)
         new = resolve_version(store, monitor_id, to_spec)
     click.echo(f"{monitor_id}: from {_describe(old)}")
@@ -125,12 +122,9 @@ def diff(context: Context, monitor_id: str, from_spec: str, to_spec: str) -> Non
 def timeline_command(context: Context, org_ids: tuple[str, ...], since: str | None,
                      until: str | None, limit: int, as_json: bool) -> None:
     """What changed when, across monitors, oldest first."""
-    from storage.audit import organization_exists, timeline
+    from storage.audit import timeline
 
     with context.store() as store:
-        unknown = [org for org in org_ids if not organization_exists(store, org)]
-        if unknown:
-            raise GovwatchError(f"unknown organization(s): {', '.join(unknown)}")
         rows = timeline(store, org_ids, since, until, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -93,7 +93,7 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
         click.echo(change.diff)
 
 
-@cli.command()
+@cli.command(ids_from="config")
 @click.argument("monitor_id")
 @click.option("--lines", default=SHOWN_LINES, show_default=True, help="Lines of text to show.")
 @pass_context
@@ -105,10 +105,7 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     from pipeline import stages
 
     config = context.config()
-    found = [(org, m) for org, m in config.monitors() if m.id == monitor_id]
-    if not found:
-        raise GovwatchError(f"unknown monitor {monitor_id!r}")
-    org, monitor_config = found[0]
+    org, monitor_config = next((org, m) for org, m in config.monitors() if m.id == monitor_id)
     monitor = build_monitor(monitor_config, org.id)
     fetched = asyncio.run(_fetch_once(monitor, config))
     click.echo(f"{org.id}/{monitor.id} [{monitor.kind}] {monitor_config.url}")

@@ -8,6 +8,7 @@ import click
 
 from core.errors import NotificationError
 from pipeline.cli.group import Context, cli, pass_context
+from pipeline.logs import emit
 
 if TYPE_CHECKING:
     from notifications.outbox import DeliveryReport
@@ -28,7 +29,8 @@ def digest(context: Context, channel: str | None, dry_run: bool) -> None:
         if dry_run:
             report = preview_owed(config, store, channel=channel)
             for part in report.channels:
-                click.echo(part.preview or f"{part.channel}: nothing owed")
+                emit("digest-preview", part.preview or f"{part.channel}: nothing owed",
+                     channel=part.channel, preview=part.preview or None)
             return
         report = deliver_owed(config, store, channel=channel)
     print_delivery(report)
@@ -39,17 +41,20 @@ def digest(context: Context, channel: str | None, dry_run: bool) -> None:
 
 def print_delivery(report: DeliveryReport) -> None:
     if not report.channels:
-        click.echo("digest: no notification channel is enabled")
+        emit("digest", "digest: no notification channel is enabled", channel=None)
     for part in report.channels:
         if not (part.delivered or part.messages_sent or part.error):
-            click.echo(f"digest {part.channel}: nothing owed")
-            continue
-        line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
-                f"{part.messages_sent} message(s) sent")
-        if part.refused:
-            line += f", refused recipients: {', '.join(part.refused)}"
-        if part.error:
-            line += f"; FAILED, still owed: {part.error}"
-        click.echo(line)
+            line = f"digest {part.channel}: nothing owed"
+        else:
+            line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
+                    f"{part.messages_sent} message(s) sent")
+            if part.refused:
+                line += f", refused recipients: {', '.join(part.refused)}"
+            if part.error:
+                line += f"; FAILED, still owed: {part.error}"
+        emit("digest", line, level="error" if part.error else "info", channel=part.channel,
+             delivered=part.delivered, messages_sent=part.messages_sent,
+             refused=list(part.refused), error=part.error or None)
     if report.alerts_recorded:
-        click.echo(f"failure alerts recorded: {report.alerts_recorded}")
+        emit("alerts", f"failure alerts recorded: {report.alerts_recorded}",
+             recorded=report.alerts_recorded)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -21,6 +22,7 @@ from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.progress import progress
 from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
+from pipeline.logs import emit
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -52,14 +54,16 @@ def check_config(context: Context) -> None:
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
 
 
-@cli.command()
+@cli.command(ids_from="config")
 @click.option("--all", "run_all", is_flag=True, help="Run every enabled monitor, due or not.")
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
 @click.option("--monitor", "monitor_ids", multiple=True, metavar="ID",
               help="Only this monitor (runs it even if not due).")
+@click.option("--where", is_flag=True,
+              help="End by saying where the results are and which commands show them.")
 @pass_context
 def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
-        monitor_ids: tuple[str, ...]) -> None:
+        monitor_ids: tuple[str, ...], where: bool) -> None:
     """Run one cycle over the monitors that are due, then exit."""
     import asyncio
 
@@ -69,9 +73,9 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
 
-    config = _run_config(context, org_ids, monitor_ids)
-    with RunLock(context.db_option or config.database, "cron"), \
-            context.store(config) as store:
+    config = context.config()
+    with RunLock(context.database(config), "cron"), \
+            context.store(config, create=True) as store:
         store.sync_monitors(config.organizations)
         start_channels(config, store)
         monitors = select_monitors(config, store, run_all=run_all, org_ids=org_ids,
@@ -90,39 +94,51 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
     if delivery is not None:
         print_delivery(delivery)
     if pruned is not None and pruned.pruned:
-        click.echo(print_prune(pruned))
+        print_prune(pruned)
+    if where:
+        print_where(context, config)
 
 
-def _run_config(
-    context: Context, org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]
-) -> Config:
-    """The config, once every organization and monitor named on the command line is in it."""
-    config = context.config()
-    known_orgs = {org.id for org in config.organizations}
-    known_monitors = {m.id for _, m in config.monitors()}
-    for name, wanted, known in (("organization", org_ids, known_orgs),
-                                ("monitor", monitor_ids, known_monitors)):
-        unknown = sorted(set(wanted) - known)
-        if unknown:
-            raise click.BadParameter(f"unknown {name} id(s): {', '.join(unknown)}")
-    return config
+def print_where(context: Context, config: Config) -> None:
+    """The database, the feed directory, and the commands that read them (as typed)."""
+    import shlex
+
+    database = str(Path(context.database(config)).resolve())
+    feed = config.notifications.feed
+    feeds, described = None, "none (no feed channel is enabled)"
+    if feed is not None and feed.enabled:
+        feeds = str(Path(feed.directory).resolve())
+        described = f"{feeds} ({', '.join(feed.formats)})"
+    options = "".join(f" {flag} {shlex.quote(value)}" for flag, value in (
+        ("--config", context.config_option), ("--db", context.db_option)) if value)
+    commands = [f"govwatch{options} {command}" for command in ("status", "timeline", "show ID")]
+    emit("where", f"database: {database}\nfeeds:    {described}\n"
+                  f"next:     {' | '.join(commands)}",
+         database=database, feeds=feeds, next=commands)
 
 
 def print_report(report: CycleReport) -> None:
     counts = report.counts
-    click.echo(
-        f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
-        f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
-        f"blocked {counts['blocked']}, errors {counts['error']}"
-    )
+    emit("checked",
+         f"checked {len(report.checks)}: new {counts['new']}, changed {counts['changed']}, "
+         f"unchanged {counts['unchanged']}, not-modified {counts['not-modified']}, "
+         f"blocked {counts['blocked']}, errors {counts['error']}",
+         checked=len(report.checks), new=counts["new"], changed=counts["changed"],
+         unchanged=counts["unchanged"], not_modified=counts["not-modified"],
+         blocked=counts["blocked"], errors=counts["error"])
     for check in report.changes:
-        click.echo(f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
-                   f"{check.summary} <{check.url}>")
+        emit("change", f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
+                       f"{check.summary} <{check.url}>",
+             change_id=check.change_id, organization=check.org_id, monitor=check.monitor_id,
+             summary=check.summary, url=check.url)
     if report.muted:
-        click.echo(f"({len(report.muted)} change(s) below their monitor's min_significance "
-                   "recorded without notice)")
+        emit("muted", f"({len(report.muted)} change(s) below their monitor's "
+                      "min_significance recorded without notice)", count=len(report.muted))
     for check in report.errors:
-        click.echo(f"ERROR {check.org_id}/{check.monitor_id}: {check.error} <{check.url}>")
+        emit("check-error", f"ERROR {check.org_id}/{check.monitor_id}: {check.error} "
+                            f"<{check.url}>",
+             level="warning", organization=check.org_id, monitor=check.monitor_id,
+             error=check.error, url=check.url)
 
 
 @cli.command()
@@ -158,11 +174,9 @@ def status(context: Context, as_json: bool) -> None:
 def history(context: Context, monitor_id: str, limit: int, since: str | None,
             until: str | None, as_json: bool) -> None:
     """A monitor's checks and changes, newest first, with their ids."""
-    from storage.queries import monitor_exists, monitor_history
+    from storage.queries import monitor_history
 
     with context.store() as store:
-        if not monitor_exists(store, monitor_id):
-            raise GovwatchError(f"unknown monitor {monitor_id!r}")
         rows = monitor_history(store, monitor_id, limit, since, until)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

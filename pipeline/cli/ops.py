@@ -26,8 +26,8 @@ def daemon(context: Context) -> None:
     if not context.verbose:
         logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    with RunLock(context.db_option or config.database, "daemon"), \
-            context.store(config) as store:
+    with RunLock(context.database(config), "daemon"), \
+            context.store(config, create=True) as store:
         store.sync_monitors(config.organizations)
         asyncio.run(run_daemon(path, config, store))
 

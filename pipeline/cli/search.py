@@ -30,19 +30,27 @@ def _version_line(versions: list[dict[str, Any]]) -> str:
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
 @click.option("--monitor", "monitor_ids", multiple=True, metavar="ID", help="Only this monitor.")
 @click.option("--limit", default=20, show_default=True, help="How many texts to show.")
+@click.option("--fts", is_flag=True,
+              help="QUERY is SQLite FTS5 syntax (OR, NOT, NEAR, prefix*) instead of words.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @pass_context
 def search_command(context: Context, query: str, org_ids: tuple[str, ...],
-                   monitor_ids: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Full-text search (FTS5 syntax) over every version's extracted text."""
+                   monitor_ids: tuple[str, ...], limit: int, fts: bool, as_json: bool) -> None:
+    """Full-text search over every version's extracted text.
+
+    QUERY is words, all of which must appear, as typed: punctuation splits them the way
+    the text was split (high-risk finds "high risk"), "a phrase" keeps its words
+    together, and a word ending in * is a prefix. --fts takes FTS5 syntax instead.
+    """
     from storage.search import search
 
     with context.store() as store:
         try:
             matches = search(store, query, org_ids=org_ids, monitor_ids=monitor_ids,
-                             limit=limit)
+                             limit=limit, fts=fts)
         except BadSearchQuery as exc:
-            raise click.BadParameter(str(exc), param_hint="QUERY") from exc
+            raise BadSearchQuery(f"{exc}; without --fts the words are searched as typed"
+                                 ) from exc
     if as_json:
         click.echo(json.dumps(matches, indent=2))
         return

@@ -36,7 +36,8 @@ def test_piped_run_has_json_logs_and_no_bar(config: tuple[Path, OpSite]) -> None
     result = subprocess.run([GOVWATCH, "--config", str(path), "--log-format", "json", "-v",
                              "run"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("checked 3: new 3")
+    report = [json.loads(line) for line in result.stdout.splitlines()]
+    assert report[0]["event"] == "checked" and report[0]["new"] == 3
     assert "\x1b" not in result.stdout + result.stderr
     assert "checking" not in result.stderr and "#" not in result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]

@@ -594,7 +594,7 @@ organizations:
     assert f"  + Second notice <{site.url('/news/2')}>" in show_feed.stdout.splitlines()
 
     missing = govwatch("--config", str(cfg), "history", "nope", cwd=tmp_path)
-    assert missing.returncode == 1 and "nope" in missing.stderr
+    assert missing.returncode == 2 and "unknown monitor id(s): nope" in missing.stderr
 
 
 def test_cli_bad_config_names_file_line_and_allowed_keys(tmp_path: Path) -> None:

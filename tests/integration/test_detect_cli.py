@@ -87,7 +87,7 @@ def test_preview_reports_a_failed_fetch_and_an_unknown_monitor(
     assert result.returncode == 0
     assert "fetch failed: ConnectFailed" in result.stdout
     unknown = govwatch("--config", str(config), "preview", "nope", cwd=tmp_path)
-    assert unknown.returncode == 1 and "unknown monitor 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and unknown.stderr == "error: unknown monitor id(s): nope\n"
 
 
 def test_compare_pages_as_json(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def test_diff_errors_are_clear(history: History, db: Path) -> None:
     assert f"check #{error_check} of principles has no extracted version" in result.stderr
     early = govwatch(db, "diff", "principles", "--from", "2025-01-01")
     assert early.exit_code == 1 and "had no version at" in early.stderr
-    assert govwatch(db, "diff", "nobody", "--from", "1").exit_code == 1
+    assert govwatch(db, "diff", "nobody", "--from", "1").exit_code == 2
     nonsense = govwatch(db, "diff", "principles", "--from", "banana")
     assert nonsense.exit_code == 2
 
@@ -146,7 +146,7 @@ def test_timeline_across_an_organization(history: History, db: Path, store: Stor
     assert all(" change #" in line for line in lines[1:]) and len(lines) > 1
     assert any("unesco/ethics" in line for line in lines)
     unknown = govwatch(db, "timeline", "--org", "nasa")
-    assert unknown.exit_code == 1 and "unknown organization" in unknown.stderr
+    assert unknown.exit_code == 2 and "unknown organization id(s): nasa" in unknown.stderr
 
 
 def test_timeline_limit_keeps_the_newest(history: History, db: Path) -> None:

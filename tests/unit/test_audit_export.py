@@ -90,7 +90,7 @@ def test_warc_export_filters(history: History, db: Path, tmp_path: Path) -> None
     assert dates and min(dates) >= "2026-01-10"
     unknown = govwatch(db, "export", "--format", "warc", "--output", str(output),
                        "--monitor", "nope")
-    assert unknown.exit_code == 1 and "unknown monitor 'nope'" in unknown.stderr
+    assert unknown.exit_code == 2 and "unknown monitor id(s): nope" in unknown.stderr
 
 
 def test_jsonl_exports_checks_and_changes(history: History, db: Path, store: Store,

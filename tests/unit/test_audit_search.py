@@ -54,15 +54,16 @@ def test_search_is_scoped_by_org_and_monitor(history: History, db: Path) -> None
     assert {v["monitor_id"] for m in feed for v in m["versions"]} == {"wonk"}
 
 
-def test_fts_syntax_works_and_bad_syntax_is_a_usage_error(history: History, db: Path) -> None:
-    both = json.loads(govwatch(db, "search", "sandbox OR accountability", "--limit", "100",
-                               "--json").stdout)
+def test_fts_syntax_works_with_the_switch_and_bad_syntax_is_an_error(history: History,
+                                                                      db: Path) -> None:
+    both = json.loads(govwatch(db, "search", "--fts", "sandbox OR accountability", "--limit",
+                               "100", "--json").stdout)
     assert len(both) == 1 + len([v for v in history.versions if v >= 30])
     prefix = json.loads(govwatch(db, "search", "sandb*", "--json").stdout)
     assert len(prefix) == 1
-    bad = govwatch(db, "search", '"unbalanced')
-    assert bad.exit_code == 2
-    assert "bad search query" in bad.output
+    bad = govwatch(db, "search", "--fts", '"unbalanced')
+    assert bad.exit_code == 1
+    assert "not a valid FTS5 query" in bad.output
 
 
 def test_the_migration_indexes_existing_texts(history: History, store: Store,
