@@ -42,13 +42,15 @@ WAIT_SECONDS = 30.0
 HOLD_LIMIT = 120.0
 
 
-def eventually(condition: Callable[[], object], what: str,
+def eventually(condition: Callable[[], object], what: str | Callable[[], str],
                seconds: float = WAIT_SECONDS) -> None:
-    """Wait until ``condition()`` is true; fail naming ``what`` after ``seconds``."""
+    """Wait until ``condition()`` is true; fail naming ``what`` after ``seconds`` (a
+    callable ``what`` is asked then, to describe the state the wait ended in)."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds:g} s: {what}")
+            raise AssertionError(f"not within {seconds:g} s: "
+                                 f"{what() if callable(what) else what}")
         time.sleep(0.02)
 
 
