@@ -5,6 +5,11 @@ thread and hands the test a :class:`Site`: the test decides what each path serve
 (``site.set``), may change it between cycles, and can inspect what the server received
 (``site.requests``). Conditional GET is honoured per resource: ``ETag``/``If-None-Match``
 and ``Last-Modified``/``If-Modified-Since`` answer 304 when the client's validators match.
+
+Tests wait on events, never on the clock: :class:`Hold` is an answer the server keeps back
+until the test releases it, and it sees the client give up; :func:`eventually` waits for
+a condition with a deadline generous enough for a loaded machine and fails naming what
+it waited for.
 """
 
 from __future__ import annotations
@@ -13,20 +18,115 @@ import asyncio
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pytest
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 VALIDATOR_MODES = ("both", "etag", "last-modified", "none")
 # Last-Modified comes from a fake clock that moves a minute per edit, so two edits within
 # the same wall-clock second still get different (second-resolution) dates.
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+# How long a test waits for something that takes milliseconds on an idle machine: a
+# deadline only a hang reaches, even on a loaded CI machine.
+WAIT_SECONDS = 30.0
+# A held answer is given up after this, so the server can always stop; longer than any
+# wait of a test, so a test that forgot to release it fails on its own wait first.
+HOLD_LIMIT = 120.0
+
+
+def eventually(condition: Callable[[], object], what: str | Callable[[], str],
+               seconds: float = WAIT_SECONDS) -> None:
+    """Wait until ``condition()`` is true; fail naming ``what`` after ``seconds`` (a
+    callable ``what`` is asked then, to describe the state the wait ended in)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:g} s: "
+                                 f"{what() if callable(what) else what}")
+        time.sleep(0.02)
+
+
+async def within(awaitable: Awaitable[T], what: str, seconds: float = WAIT_SECONDS) -> T:
+    """Await ``awaitable``; fail naming ``what`` if it has not finished after ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise AssertionError(f"not within {seconds:g} s: {what}") from None
+
+
+class Hold:
+    """An answer the server keeps back until the test releases it or the client leaves.
+
+    While it holds a request the handler watches the connection: a client that gives up
+    (a timeout, a cancelled check, a killed process) is counted as ``abandoned``, so a test
+    proves "the client did not wait for the server" by an event instead of a stopwatch.
+    """
+
+    def __init__(self, body: str = "<p>released</p>", content_type: str = "text/html") -> None:
+        self.body = body
+        self.content_type = content_type
+        self._changed = threading.Condition()
+        self._released = threading.Event()
+        self._arrived = 0
+        self._abandoned = 0
+        self._answered = 0
+
+    @property
+    def arrived(self) -> int:
+        with self._changed:
+            return self._arrived
+
+    @property
+    def abandoned(self) -> int:
+        """Requests whose client hung up while the answer was held."""
+        with self._changed:
+            return self._abandoned
+
+    @property
+    def answered(self) -> int:
+        with self._changed:
+            return self._answered
+
+    def release(self) -> None:
+        """Answer every held request and every later one at once."""
+        self._released.set()
+
+    def wait(self, condition: Callable[[Hold], bool], what: str,
+             seconds: float = WAIT_SECONDS) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: condition(self), seconds):
+                raise AssertionError(
+                    f"not within {seconds:g} s: {what} (arrived {self._arrived}, abandoned "
+                    f"{self._abandoned}, answered {self._answered})")
+
+    def _count(self, name: str) -> None:
+        with self._changed:
+            setattr(self, name, getattr(self, name) + 1)
+            self._changed.notify_all()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self._count("_arrived")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HOLD_LIMIT
+        while not self._released.is_set():
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self._count("_abandoned")
+                return web.Response(status=499)  # nobody is left to read it
+            if loop.time() > deadline:
+                return web.Response(status=504, text="held answer never released")
+            await asyncio.sleep(0.01)
+        self._count("_answered")
+        return web.Response(text=self.body, content_type=self.content_type)
 
 
 @dataclass(frozen=True)
@@ -50,6 +150,7 @@ class Site:
         self._requests: dict[str, list[dict[str, str]]] = {}
         self._edits = 0
         self._handlers: dict[str, Handler] = {}
+        self._holds: list[Hold] = []
         self.base_url = ""  # set once the server is listening
 
     # -- configuring ----------------------------------------------------------------
@@ -96,6 +197,20 @@ class Site:
         """Serve ``path`` with a raw aiohttp handler (for broken-protocol behaviours)."""
         with self._lock:
             self._handlers[path] = handler
+
+    def hold(self, path: str, body: str = "<p>released</p>") -> Hold:
+        """Serve ``path`` with a :class:`Hold` (released at the latest when the site stops)."""
+        hold = Hold(body)
+        with self._lock:
+            self._holds.append(hold)
+        self.route(path, hold.handle)
+        return hold
+
+    def release_all(self) -> None:
+        with self._lock:
+            holds = list(self._holds)
+        for hold in holds:
+            hold.release()
 
     def fail(self, path: str, status: int = 500) -> None:
         self.set(path, f"<h1>{status}</h1>", status=status, validators="none")
@@ -224,6 +339,7 @@ def site() -> Iterator[Site]:
     try:
         yield site
     finally:
+        site.release_all()
         server.stop()
 
 

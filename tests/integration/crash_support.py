@@ -150,7 +150,7 @@ class Govwatch:
                 pids.append(int(entry.name))
         return pids
 
-    def wait_no_descendants(self, seconds: float = 10.0) -> list[int]:
+    def wait_no_descendants(self, seconds: float = 30.0) -> list[int]:
         """Wait for every tagged process to end; returns those still alive after ``seconds``."""
         deadline = time.monotonic() + seconds
         while True:

@@ -8,12 +8,16 @@ every half second. ``/robots.txt`` answers 404 unless a test routes it.
 Everything is bounded: every socket has a timeout, a drip stops as soon as the client
 goes away or the server stops, and :meth:`HostileServer.stop` joins every thread it
 started (it raises if one does not end).
+
+The server records how each answer ended (:meth:`HostileServer.endings`): sent whole,
+``left`` (the client hung up before the server was done) or ``stalled`` (the client
+stopped reading). A test proves that the client gave up on a slow or endless answer by
+that event, not by timing the cycle.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import socket
 import threading
 import time
@@ -25,6 +29,10 @@ import zstandard
 
 SOCKET_TIMEOUT = 5.0
 MAX_REQUEST_HEAD = 64 * 1024
+# A wait for the server to see something the client does in milliseconds: only a hang
+# reaches it, even on a loaded machine.
+WAIT_SECONDS = 30.0
+SENT, LEFT, STALLED = "sent", "left", "stalled"
 
 
 @dataclass
@@ -35,6 +43,8 @@ class Connection:
     path: str
     request_head: bytes
     stopping: threading.Event
+    #: How the answer ended: SENT unless a send found the client gone or not reading.
+    ending: str = SENT
 
     def send(self, data: bytes) -> bool:
         """Send ``data``; False when the client has gone (or the server is stopping)."""
@@ -42,7 +52,11 @@ class Connection:
             return False
         try:
             self.sock.sendall(data)
+        except TimeoutError:
+            self.ending = STALLED  # connected, but not reading
+            return False
         except OSError:
+            self.ending = LEFT
             return False
         return True
 
@@ -149,24 +163,39 @@ def streamed(
     return behave
 
 
-@functools.cache
-def gzip_bomb(decoded_size: int = 1 << 30) -> bytes:
-    """A gzip stream of ``decoded_size`` zero bytes (about 1/1000 of that on the wire)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
-    zeros = bytes(1 << 20)
-    parts = [packer.compress(zeros) for _ in range(decoded_size >> 20)]
-    parts.append(packer.flush())
-    return b"".join(parts)
+def endless_bomb(
+    coding: str, *, status: int = 200, reason: str = "OK",
+    headers: Sequence[tuple[str, str]] = (), content_type: str = "text/html",
+) -> Behaviour:
+    """Zeros compressed with ``coding`` ("gzip" or "zstd"), a mebibyte at a time, with no
+    length and no end: it stops only when the client hangs up (or the server stops).
+
+    A client cannot read it to the end: only its size cap (or, failing that, its timeout)
+    ends the exchange, and the error says which. On the wire it is about a thousandth
+    (gzip) or a thirty-thousandth (zstd) of what it decodes to.
+    """
+    message = head(status, reason, [*headers, ("Content-Type", content_type),
+                                    ("Content-Encoding", coding), ("Connection", "close")])
+
+    def behave(conn: Connection) -> None:
+        if not conn.send(message):
+            return
+        for block in _compressed_zeros(coding):
+            if not conn.send(block):
+                return
+    return behave
 
 
-@functools.cache
-def zstd_bomb(decoded_size: int = 1 << 30) -> bytes:
-    """A zstd frame of ``decoded_size`` zero bytes (about 1/30000 of that on the wire)."""
-    packer = zstandard.ZstdCompressor(level=19).compressobj()
+def _compressed_zeros(coding: str) -> Iterator[bytes]:
+    """An endless stream of zeros compressed with ``coding``, a mebibyte per block."""
     zeros = bytes(1 << 20)
-    parts = [packer.compress(zeros) for _ in range(decoded_size >> 20)]
-    parts.append(packer.flush())
-    return b"".join(parts)
+    if coding == "gzip":
+        gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+        while True:
+            yield gzip.compress(zeros) + gzip.flush(zlib.Z_SYNC_FLUSH)
+    zstd = zstandard.ZstdCompressor(level=3).compressobj()
+    while True:
+        yield zstd.compress(zeros) + zstd.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
 
 
 def redirect(location: str, status: int = 302) -> Behaviour:
@@ -185,7 +214,8 @@ class HostileServer:
     host: str = "127.0.0.1"
     base_url: str = ""
     _hits: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _endings: dict[str, list[str]] = field(default_factory=dict)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _listener: socket.socket | None = None
@@ -201,6 +231,23 @@ class HostileServer:
     def hits(self, path: str) -> int:
         with self._lock:
             return self._hits.get(path, 0)
+
+    def endings(self, path: str) -> list[str]:
+        """How each answer on ``path`` ended so far (SENT, LEFT or STALLED), in order."""
+        with self._lock:
+            return list(self._endings.get(path, []))
+
+    def wait_endings(self, path: str, count: int = 1, seconds: float = WAIT_SECONDS
+                     ) -> list[str]:
+        """The endings of the first ``count`` answers on ``path``, once they ended."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._endings.get(path, [])) >= count,
+                                       seconds):
+                raise AssertionError(
+                    f"not within {seconds:g} s: {count} answer(s) on {path} ended "
+                    f"(ended so far: {self._endings.get(path, [])}, hits "
+                    f"{self._hits.get(path, 0)})")
+            return self._endings[path][:count]
 
     def start(self) -> HostileServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -265,9 +312,14 @@ class HostileServer:
                 behaviour = self.routes.get(path) or (
                     NOT_FOUND if path == "/robots.txt" else None)
             conn = Connection(sock, path, request, self._stopping)
-            (behaviour or NOT_FOUND)(conn)
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_WR)
+            try:
+                (behaviour or NOT_FOUND)(conn)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+            finally:
+                with self._lock:
+                    self._endings.setdefault(path, []).append(conn.ending)
+                    self._lock.notify_all()
 
 
 def _read_head(sock: socket.socket) -> bytes | None:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from pipeline.lock import lock_path
 from storage.db import Store
+from tests.integration.conftest import WAIT_SECONDS
 from tests.integration.opsite import OpSite, serving
 
 pytestmark = pytest.mark.integration
@@ -48,56 +48,52 @@ def govwatch(config: Path, db: Path, *args: str) -> subprocess.Popen[str]:
 def stop(process: subprocess.Popen[str]) -> None:
     if process.poll() is None:
         process.kill()
-    process.communicate(timeout=10)
-
-
-def wait_for(predicate: object, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+    process.communicate(timeout=WAIT_SECONDS)
 
 
 def test_a_second_concurrent_run_exits_75_at_once(tmp_path: Path, site: OpSite) -> None:
-    site.set("/slow", delay=2.0)
+    slow = site.hold("/slow")  # answered only when the test says so
     config, db = write_config(tmp_path, site), tmp_path / "gw.db"
     first = govwatch(config, db, "run")
     try:
-        wait_for(lambda: site.count("/slow") == 1)  # the first run holds the lock now
-        started = time.monotonic()
+        slow.wait(lambda held: held.arrived == 1, "the first run fetches /slow (so it holds "
+                  "the lock)")
         second = govwatch(config, db, "run")
         try:
-            out, err = second.communicate(timeout=30)
+            out, err = second.communicate(timeout=WAIT_SECONDS)
         finally:
             stop(second)
         assert second.returncode == 75, err
-        assert time.monotonic() - started < 1.5, "the loser must not wait for the winner"
+        # The loser did not wait for the winner: the winner's request is still held.
+        assert (slow.arrived, slow.answered, slow.abandoned) == (1, 0, 0), \
+            "the loser exited only once the winner's fetch had ended"
+        assert first.poll() is None, "the winner is still running"
         assert "another govwatch is running on this database" in err
         assert f"pid {first.pid} cron" in err
         assert out == ""
-        first_out, first_err = first.communicate(timeout=30)
+        slow.release()
+        first_out, first_err = first.communicate(timeout=WAIT_SECONDS)
     finally:
         stop(first)
     assert first.returncode == 0, first_err
     assert first_out.startswith("checked 1: new 1")
-    assert site.count("/slow") == 1, "the second run fetched nothing"
+    assert site.count("/slow") == 1 and slow.answered == 1, "the second run fetched nothing"
     with Store(db) as store:
         runs = list(store.db.query("SELECT mode, checked, new FROM runs"))
     assert runs == [{"mode": "cron", "checked": 1, "new": 1}]
 
 
 def test_a_stale_lock_of_a_killed_run_is_taken_over(tmp_path: Path, site: OpSite) -> None:
-    site.set("/slow", delay=5.0)
+    slow = site.hold("/slow")
     config, db = write_config(tmp_path, site), tmp_path / "gw.db"
     victim = govwatch(config, db, "run")
     try:
-        wait_for(lambda: site.count("/slow") == 1)
+        slow.wait(lambda held: held.arrived == 1, "the victim fetches /slow")
         os.kill(victim.pid, signal.SIGKILL)
-        victim.communicate(timeout=10)
+        victim.communicate(timeout=WAIT_SECONDS)
     finally:
         stop(victim)
+    slow.wait(lambda held: held.abandoned == 1, "the killed run's request is dropped")
     assert f"pid {victim.pid}" in lock_path(db).read_text(), "the killed run left its lock"
     site.set("/slow", "<p>fast now</p>")
     heir = govwatch(config, db, "run")

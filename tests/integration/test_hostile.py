@@ -8,6 +8,11 @@ lengths, drips) next to the aiohttp ``site`` fixture serving three normal monito
 reads back what the SQLite store recorded. Config cases go through ``parse_config`` and
 the CLI; the memory case runs the CLI over a few hundred hostile sources and reads its
 peak RSS.
+
+No test times the cycle: a loaded machine can make anything slow. "The client gave up"
+is the server seeing it hang up (``HostileServer.wait_endings``), and answers that never
+end (a drip, an endless compressed stream) turn a client that waits for them into a
+cycle that does not finish within ``CYCLE_BOUND``, a failure that names it.
 """
 
 from __future__ import annotations
@@ -31,26 +36,29 @@ from monitors.bounds import MAX_DEPTH
 from pipeline.config import parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
-from tests.integration.conftest import Site
+from tests.integration.conftest import Site, within
 from tests.integration.hostile_server import (
+    LEFT,
+    WAIT_SECONDS,
     Connection,
     HostileServer,
     chunked,
     drip,
-    gzip_bomb,
+    endless_bomb,
     head,
     hostile_server,
     raw,
     redirect,
     respond,
     streamed,
-    zstd_bomb,
 )
 
 pytestmark = pytest.mark.integration
 
 GOVWATCH = Path(sys.executable).parent / "govwatch"
 MB = 1_000_000
+# A cycle takes seconds; only one that waits for an answer that never ends reaches this.
+CYCLE_BOUND = 60.0
 
 NORMAL_PAGE = ("<html><head><title>Guidance</title></head><body><main><h1>Guidance</h1>"
                "<p>The normal page of this cycle.</p></main></body></html>")
@@ -110,7 +118,6 @@ def normal_monitors(site: Site) -> list[dict[str, Any]]:
 class Cycle:
     report: CycleReport
     store: Store
-    seconds: float
 
     def row(self, monitor_id: str) -> dict[str, Any]:
         check = next(c for c in self.report.checks if c.monitor_id == monitor_id)
@@ -149,8 +156,10 @@ class Cycle:
 
 
 def make_config(monitors: list[dict[str, Any]], **defaults: Any) -> Any:
+    # Small cycles parse on the event loop: a 10,000-entry feed holds it for seconds, and
+    # on a loaded machine the normal monitors' deadlines would run out meanwhile.
     document = {
-        "defaults": {"every": "1h", "timeout": "5s", **defaults},
+        "defaults": {"every": "1h", "timeout": "30s", **defaults},
         "organizations": [{"id": "hostile", "name": "Hostile sources", "monitors": monitors}],
     }
     return parse_config(json.dumps(document), "hostile-test.yaml")
@@ -161,9 +170,11 @@ async def run_with_others(
 ) -> Cycle:
     config = make_config([*monitors, *normal_monitors(site)], **defaults)
     store.sync_monitors(config.organizations)
-    started = time.perf_counter()
-    report = await run_cycle(config, store, select_monitors(config, store, run_all=True))
-    cycle = Cycle(report, store, time.perf_counter() - started)
+    report = await within(
+        run_cycle(config, store, select_monitors(config, store, run_all=True)),
+        "a cycle next to a hostile server (did it wait for an answer that never ends?)",
+        CYCLE_BOUND)
+    cycle = Cycle(report, store)
     cycle.assert_others_normal()
     return cycle
 
@@ -189,29 +200,33 @@ def assert_stored_nowhere(
 async def test_slow_drip_is_cut_at_the_monitor_timeout(
     hostile: HostileServer, site: Site, store: Store
 ) -> None:
-    url = hostile.route("/drip", drip(b"<p>" + b"x" * 100 + b"</p>", interval=0.5))
+    # A byte every half second: the whole body would take a minute.
+    url = hostile.route("/drip", drip(b"<p>" + b"x" * 120 + b"</p>", interval=0.5))
     cycle = await run_with_others(
         store, site, [{"id": "drip", "kind": "page", "url": url, "timeout": "2s"}])
 
     error = cycle.error("drip")
     assert error == "FetchTimeout: no complete answer within 2s"
-    assert 1900 <= cycle.row("drip")["duration_ms"] <= 2500
+    assert cycle.row("drip")["duration_ms"] >= 1900  # it waited for its timeout
     assert cycle.row("drip")["snapshot_hash"] is None
-    assert cycle.seconds < 4
+    assert hostile.wait_endings("/drip") == [LEFT], "the client hung up mid-drip"
 
 
 async def test_slow_drip_on_robots_txt_is_bounded_by_the_monitor_timeout(
     hostile: HostileServer, site: Site, store: Store
 ) -> None:
-    # robots.txt used to have its own 30 s deadline, whatever the monitor's timeout.
-    hostile.route("/robots.txt", drip(b"User-agent: *\nDisallow: /private\n", interval=0.5))
+    # robots.txt used to have its own 30 s deadline, whatever the monitor's timeout. This
+    # one drips for 25 s: only a client that gives up at the monitor's 2 s hangs up on it.
+    robots = b"User-agent: *\nDisallow: /private\n" + b"# " + b"-" * 12 + b"\n"
+    hostile.route("/robots.txt", drip(robots, interval=0.5))
     url = hostile.route("/page.html", respond(b"<p>Behind a slow robots.txt</p>"))
     cycle = await run_with_others(
         store, site, [{"id": "behind", "kind": "page", "url": url, "timeout": "2s"}])
 
     assert cycle.outcome("behind") == "new"
     assert "Behind a slow robots.txt" in cycle.content("behind").text
-    assert cycle.seconds < 4
+    assert hostile.wait_endings("/robots.txt") == [LEFT], \
+        "the client waited for the whole robots.txt instead of the monitor's timeout"
 
 
 # -- the network: broken HTTP ---------------------------------------------------------
@@ -264,11 +279,13 @@ async def test_bytes_past_the_content_length_never_answer_another_request(
                   + b"<p>hello</p>"
                   + head(headers=[("Content-Type", "text/html"), ("Content-Length", "19")])
                   + b"<p>PLANTED FAKE</p>")
-        conn.sock.settimeout(1.0)
+        # Whatever the client sends next on this connection, or b"" once it closes it
+        # (at the latest when the cycle ends and the client shuts down).
+        conn.sock.settimeout(WAIT_SECONDS)
         try:
             second_requests.append(conn.sock.recv(4096))
-        except OSError:  # nothing came within a second: never asked again either
-            second_requests.append(b"")
+        except OSError as exc:
+            second_requests.append(f"never closed: {exc!r}".encode())
 
     first = hostile.route("/first", smuggle)
     real = hostile.route("/real", respond(b"<p>The real second page</p>"))
@@ -282,7 +299,8 @@ async def test_bytes_past_the_content_length_never_answer_another_request(
     assert cycle.outcome("second") == "new"
     assert cycle.content("second").text == "The real second page"
     assert_stored_nowhere(store, "PLANTED")
-    assert second_requests in ([b""], [])  # the connection was never asked again
+    hostile.wait_endings("/first")
+    assert second_requests == [b""], "the connection was closed, never asked again"
 
 
 @pytest.mark.parametrize("garbage", [
@@ -319,12 +337,14 @@ async def test_connection_closed_without_an_answer_is_not_a_timeout(
     hostile: HostileServer, site: Site, store: Store
 ) -> None:
     url = hostile.route("/hangup", raw(b""))
-    cycle = await run_with_others(store, site, [{"id": "hangup", "kind": "page", "url": url}])
+    # Every timeout far past the cycle's bound: reported at once, or the cycle fails.
+    cycle = await run_with_others(
+        store, site, [{"id": "hangup", "kind": "page", "url": url, "timeout": "10m"}],
+        connect_timeout="10m", read_timeout="10m")
 
     error = cycle.error("hangup")
     assert error == ("ProtocolFailed: the server closed the connection without a complete "
                      "answer")
-    assert cycle.row("hangup")["duration_ms"] < 1000
 
 
 # -- the network: size ----------------------------------------------------------------
@@ -372,16 +392,15 @@ async def test_20_mb_body_under_the_cap_is_a_snapshot_without_blowing_memory(
     # A million tiny elements: parsed up to the tag budget, and the content says so.
     assert content.data["unparsed_chars"] > 10 * MB
     assert peak < 160, f"{peak:.0f} MB traced for a 20 MB page"
-    assert cycle.seconds < 10
 
 
 @pytest.mark.parametrize("coding", ["gzip", "zstd"])
 async def test_compression_bomb_is_stopped_at_the_decoded_cap(
     hostile: HostileServer, site: Site, store: Store, coding: str
 ) -> None:
-    bomb = gzip_bomb() if coding == "gzip" else zstd_bomb()
-    assert len(bomb) < 2 * MB  # small on the wire, 1 GiB decoded
-    url = hostile.route("/bomb", respond(bomb, headers=[("Content-Encoding", coding)]))
+    # Compressed zeros with no end: a client that did not stop at its cap would read on
+    # until its timeout, and say FetchTimeout.
+    url = hostile.route("/bomb", endless_bomb(coding))
     tracemalloc.start()
     try:
         cycle = await run_with_others(store, site, [{"id": "bomb", "kind": "page", "url": url}])
@@ -394,7 +413,7 @@ async def test_compression_bomb_is_stopped_at_the_decoded_cap(
     # Decoded in 256 KiB steps: httpx decoded a network chunk whole (16 MB of gzip, and
     # 1.2 GB of zstd at once).
     assert peak < 8, f"{peak:.1f} MB traced while refusing a {coding} bomb"
-    assert cycle.seconds < 5
+    assert hostile.wait_endings("/bomb") == [LEFT], "the client hung up at its cap"
 
 
 # -- the network: redirects -----------------------------------------------------------
@@ -439,18 +458,18 @@ async def test_a_redirect_body_is_never_read(
 ) -> None:
     """httpx read every redirect's whole body, decoded and uncapped, before the next hop:
     a 302 carrying a gzip bomb took 2 GB."""
+    # Both bodies never end: a client that read one would time out instead of arriving.
     final = hostile.route("/final", respond(b"<p>Arrived</p>"))
     if body == "bomb":
-        hostile.route("/moved", respond(gzip_bomb(), status=302,
-                                        reason="Found", headers=[("Location", final),
-                                                                 ("Content-Encoding", "gzip")]))
+        hostile.route("/moved", endless_bomb("gzip", status=302, reason="Found",
+                                             headers=[("Location", final)]))
     else:
         def endless(conn: Connection) -> None:
-            conn.send(head(302, "Found", [("Location", final), ("Connection", "close")]))
+            if not conn.send(head(302, "Found", [("Location", final), ("Connection", "close")])):
+                return
             block = b"x" * 65536
-            for _ in range(5000):  # 300 MB, unless the client hangs up first
-                if not conn.send(block):
-                    return
+            while conn.send(block):  # until the client hangs up
+                pass
         hostile.route("/moved", endless)
     tracemalloc.start()
     try:
@@ -466,7 +485,7 @@ async def test_a_redirect_body_is_never_read(
     assert json.loads(cycle.row("moved")["redirects"]) == [
         {"status": 302, "url": hostile.url("/moved")}]
     assert peak < 8, f"{peak:.1f} MB traced for a redirect"
-    assert cycle.seconds < 5
+    assert hostile.wait_endings("/moved") == [LEFT], "the client hung up on the redirect"
 
 
 # -- bodies: text -------------------------------------------------------------------
@@ -539,8 +558,8 @@ async def test_100k_nested_tags_are_flattened_quickly(
     content = cycle.content("nested")
     assert content.text.splitlines()[0] == "Top" and "deep text" in content.text
     assert content.text.splitlines()[-1] == "Bottom"
+    # The depth cap is what keeps the parser linear: every tag past it was dropped.
     assert content.data["flattened_tags"] == 2 * (100_000 - MAX_DEPTH)
-    assert cycle.seconds < 4
 
 
 # -- bodies: feeds ------------------------------------------------------------------
@@ -562,7 +581,7 @@ async def test_billion_laughs_feed_is_refused_before_parsing(
         "ExtractError: feed refused: the document declares XML entity 'lol0'; govwatch "
         "never expands XML entities (they can grow without bound or read local files)")
     assert cycle.body("laughs") == billion_laughs()
-    assert peak < 8 and cycle.seconds < 2
+    assert peak < 8, f"{peak:.1f} MB traced while refusing a billion laughs"
 
 
 async def test_external_entity_is_never_resolved(
@@ -613,8 +632,8 @@ async def test_feed_with_10000_entries_is_handled_in_bounded_time(
 
     assert cycle.outcome("big") == "new"
     entries = cycle.content("big").data["entries"]
+    # Bounded time is CYCLE_BOUND (run_with_others): a hang fails, a slow machine does not.
     assert len(entries) == 10_000 and entries[9_999]["title"] == "Entry 9999"
-    assert cycle.seconds < 15
 
     newer = "<item><title>Brand new</title><link>http://127.0.0.1/new</link></item>"
     hostile.route("/big.xml", respond(big_feed(10_000, first=newer),
@@ -626,7 +645,6 @@ async def test_feed_with_10000_entries_is_handled_in_bounded_time(
     detail = json.loads(change["detail"])
     assert [e["title"] for e in detail["entries_added"]] == ["Brand new"]
     assert detail["entries_removed"] == [] and detail["entries_updated"] == []
-    assert again.seconds < 15
 
 
 # -- bodies: PDFs -------------------------------------------------------------------
@@ -697,11 +715,10 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_config_line_is_named(case: str) -> None:
     text, line, message = BAD_CONFIGS[case]
-    started = time.perf_counter()
+    # The alias bomb would be 10^9 values: its message shows expansion stopped at the cap.
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "govwatch.yaml")
     assert str(caught.value).startswith(f"govwatch.yaml:{line}: {message}"), str(caught.value)
-    assert time.perf_counter() - started < 2
 
 
 def test_config_nested_too_deeply_is_a_config_error_not_a_recursion_error() -> None:
@@ -732,6 +749,7 @@ def test_cli_exits_2_naming_the_file_and_line(tmp_path: Path, case: str, command
 # -- memory over a run of hostile sources ----------------------------------------------
 
 PEAK_RSS_LIMIT_MB = 400
+RUN_BOUND = 100.0  # seconds; the run takes about 15 on two idle cores
 
 
 def hostile_mix(server: HostileServer) -> list[dict[str, Any]]:
@@ -746,9 +764,8 @@ def hostile_mix(server: HostileServer) -> list[dict[str, Any]]:
         "hangup": ("page", raw(b""), {}, 15),
         "big-ok": ("page", streamed(20 * MB), {"max_bytes": "25MB"}, 3),
         "big-over": ("page", streamed(20 * MB, declare_length=False), {"max_bytes": "5MB"}, 10),
-        "gzip-bomb": ("page", respond(gzip_bomb(),
-                                      headers=[("Content-Encoding", "gzip")]), {}, 10),
-        "zstd-bomb": ("page", respond(zstd_bomb(), headers=[("Content-Encoding", "zstd")]), {}, 10),
+        "gzip-bomb": ("page", endless_bomb("gzip"), {}, 10),
+        "zstd-bomb": ("page", endless_bomb("zstd"), {}, 10),
         "laughs": ("feed", respond(billion_laughs(), content_type="application/rss+xml"), {}, 20),
         "to-file": ("page", redirect("file:///etc/passwd"), {}, 15),
         "loop": ("page", redirect("/loop"), {}, 5),
@@ -762,7 +779,7 @@ def hostile_mix(server: HostileServer) -> list[dict[str, Any]]:
         "not-pdf": ("pdf", respond(b"<html>moved</html>", content_type="text/html"), {}, 15),
         "cut-pdf": ("pdf", respond(b"%PDF-1.7\n", content_type="application/pdf"), {}, 15),
     }
-    monitors = []
+    monitors: list[dict[str, Any]] = []
     for name, (kind, behaviour, options, count) in cases.items():
         server.route(f"/{name}", behaviour)
         monitors.extend({"id": f"{name}-{n}", "kind": kind, **options,
@@ -806,22 +823,28 @@ def test_peak_memory_of_a_run_over_hundreds_of_hostile_sources(
         "organizations": [{"id": "hostile", "name": "Hostile", "monitors": monitors}],
     }), encoding="utf-8")
     database = tmp_path / "hostile.db"
+    out, err = tmp_path / "run.out", tmp_path / "run.err"
     started = time.perf_counter()
-    run = subprocess.Popen(
-        [str(GOVWATCH), "--config", str(config), "--db", str(database), "run", "--all"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # Output to files: a pipe nobody reads while the loop samples memory could fill up.
+    with out.open("wb") as stdout_file, err.open("wb") as stderr_file:
+        run = subprocess.Popen(
+            [str(GOVWATCH), "--config", str(config), "--db", str(database), "run", "--all"],
+            stdout=stdout_file, stderr=stderr_file, start_new_session=True)
     peak_mb = 0.0
     try:
-        while run.poll() is None and time.perf_counter() - started < 150:
+        while run.poll() is None:
+            # A bound below pytest's own timeout, so a hang fails here, saying so.
+            assert time.perf_counter() - started < RUN_BOUND, \
+                f"the run did not finish within {RUN_BOUND:g} s"
             # The whole run: govwatch, its worker fork server and the parsing workers.
             peak_mb = max(peak_mb, session_memory_kb(run.pid) / 1024)
             time.sleep(0.05)
-        stdout, stderr = run.communicate(timeout=10)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, 9)
             run.wait()
     seconds = time.perf_counter() - started
+    stdout, stderr = out.read_text("utf-8"), err.read_text("utf-8")
     returncode, summary = str(run.returncode), stdout.splitlines()[0]
     print(f"\npeak memory (sum of PSS over its processes) of `govwatch run --all` over "
           f"{len(monitors)} hostile sources: {peak_mb:.0f} MB in {seconds:.1f} s")
