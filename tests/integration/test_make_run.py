@@ -22,7 +22,10 @@ pytestmark = [pytest.mark.integration,
 
 
 def make(*args: str, cwd: Path, venv: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GOVWATCH_CONFIG"}
+    # Run as a user would, not as a sub-make of `make test` (which would print
+    # "Entering directory" lines and pass its own flags down).
+    inherited = {"GOVWATCH_CONFIG", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
     return subprocess.run(["make", *args, f"VENV={venv}"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
