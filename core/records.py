@@ -94,6 +94,11 @@ class Extracted:
         return {k: v for k, v in self.__dict__.items() if k not in ("payload", "data_json")}
 
 
+# Why a change is recorded without being announced (``Change.quiet``).
+TEMPLATE_ONLY = "site template only"
+METADATA_ONLY = "PDF metadata only, same text"
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """A difference between two versions of one monitor's extracted content."""
@@ -105,3 +110,15 @@ class Change:
     #: 0..1, how much this change should matter to a reader, with the reasons why.
     significance: float = 1.0
     reasons: tuple[str, ...] = ()
+    #: Why the change is kept in the history but not announced (None: announced).
+    quiet: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Volatile:
+    """One thing a monitor learned changes by itself on its source: its kind (line, slot,
+    link, link-slot, param, field), where on the source, and what (``monitors.volatility``)."""
+
+    kind: str
+    where: str
+    what: str

@@ -8,12 +8,14 @@ does it for every kind with one shared client, which keeps monitors free of I/O.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
-from core.records import Change, Extracted
+from core.records import Change, Extracted, Volatile
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
+from monitors.volatility import NO_NOISE, Noise, learn_lines
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
 #: imports the built-in ones first.
@@ -46,15 +48,27 @@ class Monitor:
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
         raise NotImplementedError
 
-    def compare(self, old: Extracted, new: Extracted) -> Change | None:
-        """Default comparison: any difference in extracted content is a text change."""
+    def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> Change | None:
+        """Default comparison: a difference in the text, after what ``noise`` knows of
+        the source and the clocks of each version's fetch time, is a text change."""
         if old.content_hash == new.content_hash:
+            return None
+        before = [key for key, _ in noise.comparable(old.text.splitlines(), old_at)]
+        after = [key for key, _ in noise.comparable(new.text.splitlines(), new_at)]
+        if sorted(before) == sorted(after):
             return None
         diff = unified_text_diff(old.text, new.text)
         added, removed = count_changed_lines(diff)
         return Change(
             kind="text", summary=f"{added} line(s) added, {removed} removed", diff=diff
         )
+
+    def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
+              at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
+        """What differs between two copies fetched moments apart: it changes by itself."""
+        return learn_lines(a.text.splitlines(), b.text.splitlines(), noise, at_a, at_b)
 
 
 def titles_summary(count: int, noun: str, titles: list[str], shown: int = 3) -> str:

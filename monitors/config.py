@@ -37,10 +37,12 @@ class MonitorConfig(StrictModel):
     exclude: SelectorList = ()
     timeout: Duration | None = None
     max_bytes: ByteSize | None = None
-    # Noise control (applied before comparing; the snapshot is always stored whole).
+    # Noise the user names (applied before comparing; the snapshot is always stored
+    # whole). What changes by itself is learned per monitor, without configuration.
     ignore: PatternList = ()
     ignore_selectors: SelectorList = ()
-    filter_dates: bool = True
+    #: The order of lines and links is content (a ranked list): a reordering is a change.
+    ordered: bool = False
     # Focus: only entries / new links whose title or summary match count as changes.
     keywords: WordList = ()
     exclude_keywords: WordList = ()

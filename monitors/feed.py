@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from core.errors import ExtractError
-from core.records import Change, Extracted
+from core.records import Change, Extracted, Volatile
 from monitors.base import Monitor, titles_summary
+from monitors.clocks import mask_clocks
 from monitors.diffing import unified_text_diff
 from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
-from monitors.normalize import mask_volatile, normalize_url
+from monitors.normalize import normalize_url
 from monitors.significance import Evidence, score
 from monitors.sniff import entity_declaration
+from monitors.volatility import NO_NOISE, Noise, learn_fields, learn_links, words
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
+#: Where a feed's volatile fields are learned (``Volatile.where``).
+ENTRY = "entry"
 
 
 def _plain(html_or_text: str) -> str:
@@ -23,9 +28,13 @@ def _plain(html_or_text: str) -> str:
     return readable_text(html_or_text)
 
 
-def entry_key(entry: dict[str, str]) -> str:
-    """Identity of an entry: its guid/id, else its link, else its title."""
-    return entry.get("id") or entry.get("link") or entry.get("title") or ""
+def entry_key(entry: dict[str, str], noise: Noise = NO_NOISE) -> str:
+    """Identity of an entry: its guid/id, else its link, else its title (an id or link
+    as it compares: without the parameters the feed learned change by themselves)."""
+    identity = entry.get("id") or entry.get("link")
+    if identity:
+        return noise.link_key(normalize_url(identity)) if "://" in identity else identity
+    return entry.get("title") or ""
 
 
 def entry_record(raw: Any) -> dict[str, str]:
@@ -76,19 +85,31 @@ class FeedMonitor(Monitor):
             text=render_entries(entries), data={"title": feed_title, "entries": entries}
         )
 
-    def compare(self, old: Extracted, new: Extracted) -> Change | None:
+    def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
+              at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
+        links_a = [e["link"] for e in a.data.get("entries", []) if e.get("link")]
+        links_b = [e["link"] for e in b.data.get("entries", []) if e.get("link")]
+        learned = learn_links([normalize_url(u) for u in links_a],
+                              [normalize_url(u) for u in links_b])
+        keyed = Noise(noise.learned | frozenset(learned))
+        return learned | learn_fields(
+            ENTRY, {entry_key(e, keyed): e for e in a.data.get("entries", [])},
+            {entry_key(e, keyed): e for e in b.data.get("entries", [])}, at_a, at_b)
+
+    def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        filter_dates = self.config.filter_dates
-        old_entries = {entry_key(e): e for e in old.data.get("entries", [])}
-        new_entries = {entry_key(e): e for e in new.data.get("entries", [])}
+        old_entries = {entry_key(e, noise): e for e in old.data.get("entries", [])}
+        new_entries = {entry_key(e, noise): e for e in new.data.get("entries", [])}
         added = [e for key, e in new_entries.items() if key not in old_entries]
         removed = [e for key, e in old_entries.items() if key not in new_entries]
         updated = []
         for key, entry in new_entries.items():
             before = old_entries.get(key)
             if before is not None:
-                fields = changed_fields(before, entry, filter_dates=filter_dates)
+                fields = changed_fields(before, entry, noise, old_at, new_at)
                 if fields:
                     updated.append({**entry, "fields": fields})
         config = self.config
@@ -120,16 +141,20 @@ class FeedMonitor(Monitor):
 
 
 def changed_fields(
-    old: dict[str, str], new: dict[str, str], *, filter_dates: bool = True
+    old: dict[str, str], new: dict[str, str], noise: Noise = NO_NOISE,
+    old_at: datetime | None = None, new_at: datetime | None = None,
 ) -> list[str]:
-    """Fields of an entry that changed in substance (a re-stamped date alone is not one)."""
+    """Fields of an entry that changed in substance: not a field the feed learned changes
+    by itself, not a clock of its fetch, and never the date the entry carries."""
     fields = []
     for name in ("title", "link", "summary"):
-        before, after = old.get(name, ""), new.get(name, "")
-        if filter_dates:
-            before, after = mask_volatile(before), mask_volatile(after)
+        if (ENTRY, name) in noise.fields:
+            continue
+        before = mask_clocks(words(old.get(name, "")), old_at)
+        after = mask_clocks(words(new.get(name, "")), new_at)
         if name == "link":
-            before, after = normalize_url(before), normalize_url(after)
+            before = noise.link_key(normalize_url(before)) if before else before
+            after = noise.link_key(normalize_url(after)) if after else after
         if before != after:
             fields.append(name)
     return fields

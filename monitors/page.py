@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from core.errors import ExtractError
-from core.records import Change, Extracted
+from core.records import TEMPLATE_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor, titles_summary
 from monitors.diffing import diff_lines
 from monitors.html import (
@@ -20,16 +21,23 @@ from monitors.html import (
 )
 from monitors.keywords import focused
 from monitors.normalize import (
-    NORMALIZE_BUDGET,
     TEMPLATE_SELECTORS,
-    VOLATILE_SELECTORS,
     ComparablePair,
+    apply_ignores,
     comparable_pair,
     compile_ignores,
     normalize_url,
 )
 from monitors.significance import Evidence, score
 from monitors.sniff import binary_kind
+from monitors.volatility import (
+    NO_NOISE,
+    Noise,
+    learn_lines,
+    learn_link_order,
+    learn_links,
+    words,
+)
 
 
 class PageMonitor(Monitor):
@@ -58,7 +66,7 @@ class PageMonitor(Monitor):
                 raise ExtractError(f"select {self.config.select!r} matched nothing on the page")
         else:
             regions = [root]
-        noise_selector = ", ".join((VOLATILE_SELECTORS, *self.config.ignore_selectors))
+        ignored = ", ".join(self.config.ignore_selectors)
         lines: list[str] = []
         links: list[list[str]] = []
         noise: list[str] = []
@@ -67,7 +75,7 @@ class PageMonitor(Monitor):
         template_links: list[str] = []
         for region in regions:
             remove_invisible(region, self.config.exclude)
-            for node in outermost(region.css(noise_selector)):
+            for node in outermost(region.css(ignored)) if ignored else ():
                 noise.extend(lines_of(node))
                 noise_links.extend(link_urls(node, base))
             for node in outermost(region.css(TEMPLATE_SELECTORS)):
@@ -85,35 +93,55 @@ class PageMonitor(Monitor):
             data.update(template=template, template_links=template_links)
         return Extracted(text="\n".join(lines), data=data)
 
-    def _lines(self, old: Extracted, new: Extracted) -> ComparablePair:
+    def _lines(self, old: Extracted, new: Extracted, noise: Noise,
+               old_at: datetime | None, new_at: datetime | None) -> ComparablePair:
         return comparable_pair(
-            old.text.splitlines(), old.data.get("noise", ()),
-            new.text.splitlines(), new.data.get("noise", ()),
-            ignore=compile_ignores(self.config.ignore), filter_dates=self.config.filter_dates,
-            budget=NORMALIZE_BUDGET,
+            old.text.splitlines(), new.text.splitlines(), noise=noise,
+            old_at=old_at, new_at=new_at, removed=(*old.data.get("noise", ()),
+                                                   *new.data.get("noise", ())),
+            ignore=compile_ignores(self.config.ignore),
         )
 
     @staticmethod
-    def _links(version: Extracted) -> dict[str, list[str]]:
-        """Comparable links: normalized URL -> [url, text], noise regions left out."""
-        noise = {normalize_url(u) for u in version.data.get("noise_links", ())}
-        links: dict[str, list[str]] = {}
+    def _links(version: Extracted, noise: Noise) -> dict[str, list[str]]:
+        """Comparable links: key -> [url, text], without ignored regions and without what
+        the monitor learned changes by itself (volatile parameters, rotating links)."""
+        ignored = {normalize_url(u) for u in version.data.get("noise_links", ())}
+        by_key: dict[str, list[str]] = {}
         for link, text in version.data.get("links", ()):
-            key = normalize_url(link)
-            if key not in noise:
-                links.setdefault(key, [link, text])
-        return links
+            canonical = normalize_url(link)
+            if canonical not in ignored:
+                by_key.setdefault(noise.link_key(canonical), [link, text])
+        kept = {key for key, _ in noise.links.comparable(list(by_key))}
+        return {key: value for key, value in by_key.items() if key in kept}
 
-    def compare(self, old: Extracted, new: Extracted) -> Change | None:
+    def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
+              at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
+        ignore = compile_ignores(self.config.ignore)
+        lines_a = [apply_ignores(line, ignore) if ignore else line
+                   for line in a.text.splitlines()]
+        lines_b = [apply_ignores(line, ignore) if ignore else line
+                   for line in b.text.splitlines()]
+        learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
+        urls_a = [normalize_url(u) for u, _ in a.data.get("links", ())]
+        urls_b = [normalize_url(u) for u, _ in b.data.get("links", ())]
+        learned |= learn_links(urls_a, urls_b)
+        keyed = Noise(noise.learned | frozenset(learned))
+        learned |= learn_link_order([keyed.link_key(u) for u in urls_a],
+                                    [keyed.link_key(u) for u in urls_b], keyed)
+        return learned
+
+    def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        pair = self._lines(old, new)
-        old_lines, new_lines = pair.old, pair.new
-        diff = diff_lines(old_lines, new_lines)
-        coarse = diff.coarse or not pair.complete
-        old_links, new_links = self._links(old), self._links(new)
+        pair = self._lines(old, new, noise, old_at, new_at)
+        old_links, new_links = self._links(old, noise), self._links(new, noise)
         added = [new_links[k] for k in new_links if k not in old_links]
         removed = [old_links[k] for k in old_links if k not in new_links]
+        reordered = pair.same_lines() and not self.config.ordered
+        diff = diff_lines([] if reordered else pair.old, [] if reordered else pair.new)
         config = self.config
         if config.keywords or config.exclude_keywords:
             # Focused pages: only new (or withdrawn) matching links count, not text edits.
@@ -124,21 +152,23 @@ class PageMonitor(Monitor):
                 return None
         elif not diff and not added and not removed:
             return None
-        template = set(old.data.get("template", ())) | set(new.data.get("template", ()))
+        template = {words(line) for line in (*old.data.get("template", ()),
+                                             *new.data.get("template", ()))} | noise.template
         template_links = {
-            normalize_url(u)
+            noise.link_key(normalize_url(u))
             for u in (*old.data.get("template_links", ()), *new.data.get("template_links", ()))
         }
         documents = [{"url": url, "title": text} for url, text in added
-                     if normalize_url(url) not in template_links]
+                     if noise.link_key(normalize_url(url)) not in template_links]
+        template_only = all(words(line) in template for line in (*diff.added, *diff.removed)) \
+            and not documents
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
-            lines_total=max(len(old_lines), len(new_lines)),
+            lines_total=max(len(pair.old), len(pair.new)),
             links_added=len(added), links_removed=len(removed), documents=len(documents),
-            template_only=all(line in template for line in (*diff.added, *diff.removed))
-            and not documents,
+            template_only=template_only,
         )
-        if coarse:
+        if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
         significance, reasons = score(evidence)
         return Change(
@@ -147,11 +177,12 @@ class PageMonitor(Monitor):
             diff=diff.unified,
             detail={
                 "added": list(diff.added), "removed": list(diff.removed),
-                "inline": diff.inline, "coarse": coarse,
+                "inline": diff.inline, "coarse": diff.coarse,
                 "links_added": added, "links_removed": removed, "documents": documents,
             },
             significance=significance,
             reasons=reasons,
+            quiet=TEMPLATE_ONLY if template_only else None,
         )
 
 

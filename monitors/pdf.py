@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
 from core.errors import ExtractError
-from core.records import Change, Extracted
+from core.records import METADATA_ONLY, Change, Extracted
 from monitors.base import Monitor
 from monitors.diffing import diff_lines
 from monitors.html import normalize_text
-from monitors.normalize import (
-    NORMALIZE_BUDGET,
-    comparable_pair,
-    compile_ignores,
-    mask_volatile,
-)
+from monitors.normalize import comparable_pair, compile_ignores
 from monitors.significance import Evidence, score
+from monitors.volatility import NO_NOISE, Noise
 
 # The PDF header may follow a little junk; readers look in the first kilobyte.
 _HEADER_WINDOW = 1024
@@ -74,30 +71,28 @@ class PdfMonitor(Monitor):
                 "page_hashes": [hashlib.sha256(p.encode()).hexdigest()[:16] for p in pages]}
         return Extracted(text=text, data=data)
 
-    def _pages(self, version: Extracted) -> list[str]:
+    @staticmethod
+    def _pages(lines: list[tuple[str, str]]) -> list[str]:
+        """Comparable text per page, from the comparable lines (page marks included)."""
         pages: list[str] = []
-        for line in version.text.splitlines():
+        for key, line in lines:
             if line.startswith("[page ") and line.endswith("]"):
                 pages.append("")
             elif pages:
-                pages[-1] += line + "\n"
-        if self.config.filter_dates:
-            pages = [mask_volatile(page) for page in pages]
+                pages[-1] += key + "\n"
         return pages
 
-    def compare(self, old: Extracted, new: Extracted) -> Change | None:
+    def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        ignore = compile_ignores(self.config.ignore)
-        filter_dates = self.config.filter_dates
         pair = comparable_pair(
-            old.text.splitlines(), (), new.text.splitlines(), (), ignore=ignore,
-            filter_dates=filter_dates, budget=NORMALIZE_BUDGET,
+            old.text.splitlines(), new.text.splitlines(), noise=noise, old_at=old_at,
+            new_at=new_at, ignore=compile_ignores(self.config.ignore),
         )
-        old_lines, new_lines = pair.old, pair.new
-        diff = diff_lines(old_lines, new_lines)
-        coarse = diff.coarse or not pair.complete
-        old_pages, new_pages = self._pages(old), self._pages(new)
+        diff = diff_lines(pair.old, pair.new)
+        old_pages, new_pages = self._pages(pair.old), self._pages(pair.new)
         changed_pages = [
             n + 1 for n in range(min(len(old_pages), len(new_pages)))
             if old_pages[n] != new_pages[n]
@@ -107,10 +102,10 @@ class PdfMonitor(Monitor):
             return None
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
-            lines_total=max(len(old_lines), len(new_lines)),
+            lines_total=max(len(pair.old), len(pair.new)),
             metadata_only=not diff,
         )
-        if coarse:
+        if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
         significance, reasons = score(evidence)
         return Change(
@@ -121,10 +116,13 @@ class PdfMonitor(Monitor):
             detail={
                 "old": _facts(old.data), "new": _facts(new.data), "metadata_changed": metadata,
                 "pages_changed": changed_pages, "added": list(diff.added),
-                "removed": list(diff.removed), "inline": diff.inline, "coarse": coarse,
+                "removed": list(diff.removed), "inline": diff.inline, "coarse": diff.coarse,
             },
             significance=significance,
             reasons=reasons,
+            # A new edition whose pages read the same (a regenerated file: new dates,
+            # ids, producer) is kept, not announced.
+            quiet=METADATA_ONLY if not diff and set(metadata) <= {"modified"} else None,
         )
 
 

@@ -6,25 +6,35 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.records import FetchResult
 from monitors import build_monitor
 from monitors.base import Monitor
+from monitors.volatility import Noise
 from pipeline import stages
 from pipeline.config import Config, Defaults
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
+from pipeline.stages import Outcome
 from storage.crashpoints import crash_point
 from storage.db import Store
+from storage.noise import learned as learned_noise
 from storage.records import (
+    CONFIRM,
     SUCCESS_OUTCOMES,
     Capture,
+    Copy,
+    MonitorState,
     Recorded,
     iso,
     utc_now,
 )
+
+#: Between a check and its confirming copy: a clock that ticks every second has ticked.
+CONFIRM_PAUSE = 1.1
 
 if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched
     import httpx
@@ -45,6 +55,8 @@ class CheckReport:
     notable: bool = True
     summary: str = ""
     error: str | None = None
+    #: A second copy was fetched to tell noise from a change.
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,27 +125,31 @@ def select_monitors(
 
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
-    extractor: Extractor | None = None,
+    extractor: Extractor | None = None, *, forget_noise_after: int | None = None,
 ) -> CheckReport:
-    """Fetch, extract, compare and store one monitor. Never raises for a bad source."""
+    """Fetch, extract, compare and store one monitor. Never raises for a bad source.
+
+    A difference is confirmed on a second copy first: what differs between two copies
+    fetched moments apart changes by itself, and is learned as such (``confirm``)."""
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
+        noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
         fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
-        try:
-            if extractor is not None:                                    # 2-3. (worker)
-                outcome = await extractor.evaluate(monitor, fetched, state, store.load_content)
-            else:                                                        # 2-3.
-                outcome = stages.evaluate(monitor, fetched, state, store.load_content)
-        except Exception as exc:  # one broken source must not stop the run
-            log.exception("internal error while processing %s", monitor.id)
-            outcome = stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+        outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
+        copy = None
+        if outcome.confirmable:                                          # 2-3. again
+            copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
+                                          extractor, noise, outcome)
         captures: list[Capture] = []
         change = outcome.change
-        if change is not None and monitor.config.capture_new_documents:
+        if change is not None and change.quiet is not None:
+            change = replace(change, reasons=(*change.reasons, f"not announced: {change.quiet}"))
+        if change is not None and monitor.config.capture_new_documents and change.quiet is None:
             from pipeline.fetch.capture import capture_documents
 
             captures = await capture_documents(monitor, change, fetcher)
-        notable = change is None or change.significance >= monitor.config.min_significance
+        notable = change is None or (change.significance >= monitor.config.min_significance
+                                     and change.quiet is None)
         check = outcome.check
         failures = 0 if check.outcome in SUCCESS_OUTCOMES else state.consecutive_failures + 1
         next_attempt = plan_next(
@@ -143,7 +159,7 @@ async def check_monitor(
         recorded: Recorded = store.record(                               # 4. store
             check, snapshot=outcome.snapshot, content=outcome.content,
             change=change, every=monitor.config.every, signal=outcome.signal,
-            notable=notable, captures=tuple(captures), next_attempt=next_attempt,
+            notable=notable, captures=tuple(captures), next_attempt=next_attempt, copy=copy,
         )
         crash_point("check-recorded")
         return CheckReport(
@@ -151,7 +167,53 @@ async def check_monitor(
             outcome=check.outcome, check_id=recorded.check_id,
             change_id=recorded.change_id, notable=notable,
             summary=change.summary if change else "", error=check.error,
+            confirmed=copy is not None,
         )
+
+
+async def _evaluate(
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store,
+    extractor: Extractor | None, noise: Noise,
+) -> Outcome:
+    """Stages 2-3, in the pool when there is one. Never raises for a bad source."""
+    try:
+        if extractor is not None:
+            return await extractor.evaluate(monitor, fetched, state, store.load_content, noise)
+        return stages.evaluate(monitor, fetched, state, store.load_content, noise)
+    except Exception as exc:  # one broken source must not stop the run
+        log.exception("internal error while processing %s", monitor.id)
+        return stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def confirm(
+    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
+    store: Store, extractor: Extractor | None, noise: Noise, outcome: Outcome,
+) -> tuple[Copy, Outcome]:
+    """Fetch a second copy, learn what differs between the two, and judge the first copy
+    again with what was learned. The copy is recorded as a check of its own."""
+    await asyncio.sleep(CONFIRM_PAUSE)  # long enough for a one-second clock to tick
+    unconditional = replace(state, etag=None, last_modified=None)
+    second = await fetcher.fetch(monitor, unconditional)
+    try:
+        if extractor is not None:
+            copied, learned = await extractor.learn_from_copy(monitor, fetched, second, noise)
+        else:
+            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise)
+    except Exception as exc:  # a copy that cannot be read teaches nothing
+        log.exception("internal error while learning from a copy of %s", monitor.id)
+        copied = stages.Outcome(stages.base_check(
+            second, CONFIRM, note=f"confirming copy unusable: {type(exc).__name__}"))
+        learned = frozenset()
+    copy = Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
+    if not learned:
+        return copy, outcome
+    wiser = Noise(noise.learned | learned)
+    again = await _evaluate(monitor, fetched, state, store, extractor, wiser)
+    if again.change is None and again.check.outcome == "unchanged":
+        again = replace(again, check=replace(
+            again.check, note="differs only in what changes by itself, learned from a "
+                              "second copy fetched moments later"))
+    return copy, again
 
 
 async def run_cycle(
@@ -178,12 +240,12 @@ async def run_cycle(
     workers = worker_count(len(monitors), config.defaults.workers)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
+        # The pool starts with the first body to parse: a cycle of 304s never starts it.
         with Extractor(workers) as extractor:
-            # Forked now, while this process has no other thread (pool.start_method).
-            extractor.start()
-
             async def one(monitor: Monitor) -> CheckReport:
-                report = await check_monitor(monitor, fetcher, store, policy, extractor)
+                report = await check_monitor(
+                    monitor, fetcher, store, policy, extractor,
+                    forget_noise_after=config.defaults.forget_noise_after)
                 if on_check is not None:
                     on_check(report)
                 return report

@@ -177,8 +177,9 @@ class Daemon:
             if due is not None and due > iso(utc_now()):
                 log.debug("%s not due until %s (back-off or Retry-After)", monitor_id, due)
                 return
-            report = await check_monitor(monitor, self.fetcher, self.store, self.policy,
-                                         self.extractor)
+            report = await check_monitor(
+                monitor, self.fetcher, self.store, self.policy, self.extractor,
+                forget_noise_after=self.config.defaults.forget_noise_after)
             self._counts[report.outcome] += 1
             if report.outcome == "error":
                 log.warning("%s: %s", monitor_id, report.error)

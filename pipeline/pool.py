@@ -23,8 +23,9 @@ from dataclasses import replace
 from types import TracebackType
 
 from core.errors import StorageError
-from core.records import Extracted, FetchResult
+from core.records import Extracted, FetchResult, Volatile
 from monitors.base import Monitor
+from monitors.volatility import NO_NOISE, Noise
 from pipeline import stages
 from pipeline.stages import Outcome
 from storage.blobs import compress_body
@@ -67,7 +68,8 @@ def exit_with_parent(parent_pid: int) -> None:
 
 
 def evaluate_job(
-    monitor: Monitor, fetched: FetchResult, state: MonitorState, previous: Extracted | None
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, previous: Extracted | None,
+    noise: Noise = NO_NOISE,
 ) -> Outcome:
     """Runs in a worker: ``stages.evaluate``, then what the store would compress.
 
@@ -76,7 +78,8 @@ def evaluate_job(
     compressed here. The content goes back packed (hash and compressed JSON): a sixth of
     the bytes of its text and data, which cost more to pickle than to compress.
     """
-    outcome = stages.evaluate(monitor, fetched, state, _previous_loader(state, previous))
+    outcome = stages.evaluate(monitor, fetched, state, _previous_loader(state, previous),
+                              noise)
     return pack_outcome(outcome, state, keep_body=False)
 
 
@@ -174,18 +177,17 @@ class Extractor:
     def start(self) -> None:
         """Start the workers now (from the event loop), without waiting for them.
 
-        A cycle calls this first, so the workers are up when the first bodies arrive (the
-        first body that needs a worker calls it otherwise). A single-threaded parent forks
-        them on the spot (milliseconds). Otherwise the forkserver takes 0.2-0.4 s to
-        import the parsers, so the processes are started from a helper thread: from the
-        event loop's thread, the loop would stop while the forkserver answers.
+        The first body that needs a worker calls it. A single-threaded parent imports
+        the parsers, which its forked workers then share, and forks them on the spot
+        (milliseconds). A parent with other threads (the daemon's scheduler, a DNS lookup
+        in aiohttp's executor) uses the forkserver, which takes 0.2-0.4 s to import the
+        parsers, so the processes are started from a helper thread: from the event
+        loop's thread, the loop would stop while the forkserver answers.
         """
         pool = self._ensure_pool()
         if pool is None or self._ready is not None:
             return
         if self.start_method == "fork":
-            # Imported once here, the parsers' pages are shared by every forked worker
-            # instead of being imported again in each (less memory and CPU per worker).
             import monitors.parsers  # noqa: F401
 
             self._spawn(pool)  # all processes fork now, before the pool's own thread
@@ -208,14 +210,30 @@ class Extractor:
             )
         return self._pool
 
+    async def learn_from_copy(
+        self, monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise,
+    ) -> tuple[Outcome, frozenset[Volatile]]:
+        """``stages.learn_from_copy`` in a worker when there are workers."""
+        pool = self._ensure_pool()
+        if pool is None:
+            return stages.learn_from_copy(monitor, fetched, copy, noise)
+        self.start()
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            pool, stages.learn_from_copy, monitor, fetched, copy, noise)
+
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
-        load_content: Callable[[str], Extracted],
+        load_content: Callable[[str], Extracted], noise: Noise = NO_NOISE,
     ) -> Outcome:
         """``stages.evaluate`` in a worker when there are workers, in-process otherwise."""
+        if not stages.has_body_to_read(fetched):  # a 304, an error: nothing to parse
+            return stages.evaluate(monitor, fetched, state, load_content, noise)
         pool = self._ensure_pool()
-        if pool is None or not stages.has_body_to_read(fetched):
-            return stages.evaluate(monitor, fetched, state, load_content)
+        if pool is None:
+            return stages.evaluate(monitor, fetched, state, load_content, noise)
         self.start()
         assert self._ready is not None
         await asyncio.shield(self._ready)
@@ -224,7 +242,7 @@ class Extractor:
             previous = load_content(state.last_content_hash)
         loop = asyncio.get_running_loop()
         outcome: Outcome = await loop.run_in_executor(
-            pool, evaluate_job, monitor, fetched, state, previous
+            pool, evaluate_job, monitor, fetched, state, previous, noise
         )
         if outcome.snapshot is None:
             return outcome

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from core.errors import ExtractError, FailureKind
-from core.records import Change, Extracted, FetchResult
+from core.records import Change, Extracted, FetchResult, Volatile
 from monitors import signals
 from monitors.base import Monitor
 from monitors.significance import STATUS_FLIP
-from storage.records import Check, MonitorState, PackedContent, Snapshot
+from monitors.volatility import NO_NOISE, Noise
+from storage.records import CONFIRM, Check, MonitorState, PackedContent, Snapshot
 
 # A redirect that moves a page elsewhere matters, but less than the page disappearing.
 MOVED_SIGNIFICANCE = 0.7
@@ -32,6 +34,8 @@ class Outcome:
     change: Change | None = None
     #: The status signal the monitor is in after this check (None: a normal page).
     signal: str | None = None
+    #: A difference in content that a confirming copy may show to be noise.
+    confirmable: bool = False
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
@@ -81,8 +85,11 @@ def evaluate(
     fetched: FetchResult,
     state: MonitorState,
     load_content: Callable[[str], Extracted],
+    noise: Noise = NO_NOISE,
 ) -> Outcome:
-    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged."""
+    """Decide what one fetch means: error, signal, not-modified, new, changed, unchanged.
+
+    ``noise`` is what the monitor learned changes by itself on its source."""
     if fetched.error is not None:
         return failed(fetched, fetched.error, signal=state.signal)
     if fetched.status == 304:
@@ -106,7 +113,8 @@ def evaluate(
         previous = extracted  # equal content: compare() finds nothing without a read
     elif state.last_content_hash is not None:
         previous = load_content(state.last_content_hash)
-    outcome = compare(monitor, fetched, snapshot, extracted, previous)      # compare
+    outcome = compare(monitor, fetched, snapshot, extracted, previous, noise,
+                      _moment(state.last_content_at))                       # compare
     return _after_signals(outcome, fetched, state)
 
 
@@ -188,11 +196,50 @@ def compare(
     snapshot: Snapshot,
     new: Extracted,
     previous: Extracted | None,
+    noise: Noise = NO_NOISE,
+    previous_at: datetime | None = None,
 ) -> Outcome:
     """``new`` against the monitor's previous content (None for a first check)."""
     ids = {"snapshot_hash": snapshot.hash, "content_hash": new.content_hash}
     if previous is None:
         return Outcome(base_check(fetched, "new", **ids), snapshot, new)
-    change = monitor.compare(previous, new)
-    outcome = "changed" if change is not None else "unchanged"
-    return Outcome(base_check(fetched, outcome, **ids), snapshot, new, change)
+    change = monitor.compare(previous, new, noise, old_at=previous_at,
+                             new_at=_moment(fetched.started_at))
+    if change is None:
+        note = None
+        if previous.content_hash != new.content_hash:
+            note = "differs only in what changes by itself (clocks, learned noise, order)"
+        return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
+    return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
+                   confirmable=True)
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def learn_from_copy(
+    monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
+) -> tuple[Outcome, frozenset[Volatile]]:
+    """A confirming copy's outcome (``confirm``) and what differs between it and the
+    first copy: that changes by itself. Nothing is learned from a copy that failed."""
+    snapshot = Snapshot.of(copy.body, copy.content_type) if copy.body else None
+    if not has_body_to_read(copy):
+        error = copy.error or f"HTTP {copy.status}: not a copy to compare"
+        check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash if snapshot else None,
+                           note=f"confirming copy unusable: {error}")
+        return Outcome(check, snapshot), frozenset()
+    _, first = extract(monitor, fetched)
+    snapshot, second = extract(monitor, copy)
+    if isinstance(first, str) or isinstance(second, str):
+        problem = second if isinstance(second, str) else first
+        check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
+                           note=f"confirming copy unusable: {problem}")
+        return Outcome(check, snapshot), frozenset()
+    learned = frozenset(monitor.learn(first, second, noise, _moment(fetched.started_at),
+                                      _moment(copy.started_at)))
+    note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
+            if learned else "second copy: the same, so the difference is real")
+    check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
+                       content_hash=second.content_hash, note=note)
+    return Outcome(check, snapshot, second), learned

@@ -26,6 +26,7 @@ from storage.records import (
     SUCCESS_OUTCOMES,
     Capture,
     Check,
+    Copy,
     MonitorState,
     NextAttempt,
     PackedContent,
@@ -48,6 +49,19 @@ _SYNCED = ("org_id", "kind", "url", "name", "every_seconds", "enabled", "options
 
 def _extraction(settings: dict[str, Any]) -> list[Any]:
     return [settings.get(key) for key in EXTRACTION_KEYS]
+
+
+def _check_row(check: Check) -> dict[str, Any]:
+    headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
+    return {
+        "monitor_id": check.monitor_id, "started_at": check.started_at,
+        "duration_ms": check.duration_ms, "url": check.url, "final_url": check.final_url,
+        "redirects": json.dumps([asdict(r) for r in check.redirects]),
+        "status": check.status, "headers": canonical_json(headers),
+        "bytes": check.bytes, "outcome": check.outcome, "error": check.error,
+        "snapshot_hash": check.snapshot_hash, "content_hash": check.content_hash,
+        "note": check.note,
+    }
 
 
 class Store:
@@ -177,17 +191,21 @@ class Store:
     def monitor_state(self, monitor_id: str) -> MonitorState:
         row = self.db.execute(
             "SELECT etag, last_modified, last_snapshot_hash, last_content_hash, "
-            "last_check_at, next_due_at, consecutive_failures, signal, last_final_url "
+            "last_check_at, next_due_at, consecutive_failures, signal, last_final_url, "
+            # When the baseline was fetched: its clocks read as that time.
+            "(SELECT started_at FROM checks WHERE checks.monitor_id = monitors.id "
+            " AND checks.content_hash = monitors.last_content_hash "
+            " AND checks.outcome != 'confirm' ORDER BY checks.id DESC LIMIT 1) "
             "FROM monitors WHERE id = ?",
             [monitor_id],
         ).fetchone()
         if row is None:
             return MonitorState(monitor_id, None, None, None, None, None, None, 0)
         (etag, last_modified, snapshot_hash, content_hash, checked_at, due_at, failures,
-         signal, final_url) = row
+         signal, final_url, content_at) = row
         return MonitorState(
             monitor_id, etag, last_modified, snapshot_hash, content_hash, checked_at, due_at,
-            failures or 0, signal, final_url,
+            failures or 0, signal, final_url, content_at,
         )
 
     def due_monitor_ids(self, now: datetime) -> set[str]:
@@ -233,15 +251,20 @@ class Store:
         notable: bool = True,
         captures: Sequence[Capture] = (),
         next_attempt: NextAttempt | None = None,
+        copy: Copy | None = None,
     ) -> Recorded:
         """Commit a check with its snapshot, content, change and captures atomically.
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
+        ``copy``, a confirming copy, is recorded just before the check, in the same
+        transaction, with what the two copies taught the monitor.
         """
         now = iso(utc_now())
         try:
             with self.db.atomic():
+                if copy is not None:
+                    self._record_copy(copy, now)
                 recorded = self._record(
                     check, snapshot, content, change, every, now, notable, signal,
                     next_attempt,
@@ -272,18 +295,7 @@ class Store:
             self._store_snapshot(snapshot, now, previous.last_snapshot_hash)
         if content is not None:
             self._store_content(content, previous.last_content_hash)
-        headers = {k: v for k, v in check.headers.items() if k in KEPT_HEADERS}
-        check_id = self._insert(
-            "checks", {
-                "monitor_id": check.monitor_id, "started_at": check.started_at,
-                "duration_ms": check.duration_ms, "url": check.url,
-                "final_url": check.final_url,
-                "redirects": json.dumps([asdict(r) for r in check.redirects]),
-                "status": check.status, "headers": canonical_json(headers),
-                "bytes": check.bytes, "outcome": check.outcome, "error": check.error,
-                "snapshot_hash": check.snapshot_hash, "content_hash": check.content_hash,
-            }
-        )
+        check_id = self._insert("checks", _check_row(check))
         change_id = None
         if change is not None:
             change_id = self._insert(
@@ -308,6 +320,28 @@ class Store:
         db.execute(f"UPDATE monitors SET {assignments} WHERE id = ?",
                    [*state.values(), check.monitor_id])
         return Recorded(check_id=check_id, change_id=change_id)
+
+    def _record_copy(self, copy: Copy, now: str) -> None:
+        """A confirming copy's check, chained like any check; the monitor's state (its
+        baseline, validators, due time) stays that of the check it confirms."""
+        check = copy.check
+        previous = self.monitor_state(check.monitor_id)
+        if copy.snapshot is not None:
+            self._store_snapshot(copy.snapshot, now, previous.last_snapshot_hash)
+        if copy.content is not None:
+            self._store_content(copy.content, previous.last_content_hash)
+        check_id = self._insert("checks", _check_row(check))
+        head = chain_check(self.db, check_id, check.monitor_id, with_change=False)
+        self.db.execute("UPDATE monitors SET chain_head = ? WHERE id = ?",
+                        [head, check.monitor_id])
+        for item in copy.learned:
+            self.db.execute(
+                "INSERT INTO volatility (monitor_id, kind, place, what, first_seen_at, "
+                "last_seen_at, seen, learned_by_check) VALUES (?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+                "seen = seen + 1",
+                [check.monitor_id, item.kind, item.where, item.what, check.started_at,
+                 check.started_at, check_id])
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         """One row, through the connection: sqlite-utils' insert() costs 0.1 ms more."""

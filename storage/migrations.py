@@ -146,9 +146,24 @@ def _delta_storage(db: sqlite_utils.Database) -> None:
     contents.add_column("packed", bytes)
 
 
+def _learned_noise(db: sqlite_utils.Database) -> None:
+    """What each monitor learned changes by itself on its source (monitors/volatility.py),
+    and a note on a check saying why it was judged as it was (a confirming copy, noise)."""
+    db.table("checks").add_column("note", str)
+    db.table("volatility").create(
+        {
+            "monitor_id": str, "kind": str, "place": str, "what": str,
+            "first_seen_at": str, "last_seen_at": str, "seen": int, "learned_by_check": int,
+        },
+        pk=("monitor_id", "kind", "place", "what"),
+        not_null={"first_seen_at", "last_seen_at", "seen"},
+        foreign_keys=[("monitor_id", "monitors", "id"), ("learned_by_check", "checks", "id")],
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage, search_index_only,
+    _delta_storage, search_index_only, _learned_noise,
 ]
 
 

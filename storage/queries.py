@@ -65,8 +65,9 @@ def monitor_history(
     """
     rows = store.db.query(
         "SELECT checks.id AS check_id, checks.started_at, checks.outcome, checks.status, "
-        "checks.duration_ms, checks.bytes, checks.error, checks.snapshot_hash, "
-        "changes.id AS change_id, changes.kind AS change_kind, changes.summary "
+        "checks.duration_ms, checks.bytes, checks.error, checks.snapshot_hash, checks.note, "
+        "changes.id AS change_id, changes.kind AS change_kind, changes.summary, "
+        "changes.notable "
         "FROM checks LEFT JOIN changes ON changes.check_id = checks.id "
         "WHERE checks.monitor_id = ? AND checks.started_at >= coalesce(?, '') "
         "AND checks.started_at <= coalesce(?, '9') ORDER BY checks.id DESC LIMIT ?",

@@ -6,9 +6,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.records import Redirect
+from core.records import Extracted, Redirect, Volatile
 
-OUTCOMES = ("new", "changed", "unchanged", "not-modified", "blocked", "error")
+OUTCOMES = ("new", "changed", "unchanged", "not-modified", "blocked", "error", "confirm")
+#: A second copy fetched moments after a check that found a difference: what differs
+#: between the two copies changes by itself. It leaves the monitor's state as it was.
+CONFIRM = "confirm"
 # Outcomes that reset the failure count: the source answered and we understood it.
 SUCCESS_OUTCOMES = frozenset({"new", "changed", "unchanged", "not-modified"})
 
@@ -70,10 +73,23 @@ class Check:
     error: str | None = None
     snapshot_hash: str | None = None
     content_hash: str | None = None
+    #: Why the check was judged as it was, when that needs saying (noise, a copy).
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown check outcome {self.outcome!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A confirming copy: its check (outcome ``confirm``), body and content, recorded
+    just before the check it confirms, and what the two copies taught (``learned``)."""
+
+    check: Check
+    snapshot: Snapshot | None = None
+    content: Extracted | PackedContent | None = None
+    learned: tuple[Volatile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +127,8 @@ class MonitorState:
     consecutive_failures: int
     signal: str | None = None
     last_final_url: str | None = None
+    #: When the baseline content (``last_content_hash``) was fetched.
+    last_content_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import GovwatchError, StorageError
-from core.records import Change, Extracted, FetchResult
+from core.records import Change, Extracted, FetchResult, Volatile
 from pipeline.cli.group import Context, cli, pass_context
 from storage.records import MonitorState
 
@@ -26,6 +26,9 @@ def change_json(kind: str, change: Change | None) -> dict[str, Any]:
         "kind": change.kind if change else None,
         "monitor_kind": kind,
         "changed": change is not None,
+        # What a digest would carry: a change kept in the history may stay unannounced.
+        "announced": change is not None and change.quiet is None,
+        "not_announced_because": change.quiet if change else None,
         "summary": change.summary if change else "",
         "significance": change.significance if change else 0.0,
         "reasons": list(change.reasons) if change else [],
@@ -60,35 +63,51 @@ def _guess_kind(body: bytes) -> str:
 @click.option("--select", metavar="CSS", help="Page region to compare.")
 @click.option("--url", default="https://example.org/", show_default=True,
               help="Base URL for relative links.")
+@click.option("--again", "again", metavar="NEW2",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A second copy of NEW fetched moments later: what differs between NEW "
+                   "and NEW2 changes by itself, and is learned as a run would learn it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str,
-            as_json: bool) -> None:
+            again: Path | None, as_json: bool) -> None:
     """Run the change-detection engine on two local files."""
     from monitors import build_monitor
     from monitors.config import MonitorConfig
+    from monitors.volatility import NO_NOISE, Noise
     from pipeline import stages
 
-    old_body, new_body = old.read_bytes(), new.read_bytes()
-    kind = kind or _guess_kind(new_body)
+    kind = kind or _guess_kind(new.read_bytes())
     options: dict[str, Any] = {"select": select} if select else {}
     monitor = build_monitor(MonitorConfig(id="compare", kind=kind, url=url, **options), "local")
     extracted = []
-    for path, body in ((old, old_body), (new, new_body)):
+    for path in (old, new, *([again] if again else [])):
         fetched = FetchResult(monitor_id="compare", url=url, started_at="", duration_ms=0,
-                              status=200, body=body, final_url=url)
+                              status=200, body=path.read_bytes(), final_url=url)
         _, result = stages.extract(monitor, fetched)
         if isinstance(result, str):
             raise GovwatchError(f"{path}: {result}")
         extracted.append(result)
-    change = monitor.compare(extracted[0], extracted[1])
+    noise = NO_NOISE
+    if again is not None:
+        noise = Noise(frozenset(monitor.learn(extracted[1], extracted[2])))
+    change = monitor.compare(extracted[0], extracted[1], noise)
     if as_json:
-        click.echo(json.dumps(change_json(kind, change), indent=2, ensure_ascii=False))
+        result = change_json(kind, change)
+        result["learned"] = [list(item) for item in sorted(
+            (v.kind, v.where, v.what) for v in noise.learned)]
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
+    for item in sorted(noise.learned):
+        where = f" after {item.where!r}" if item.where else ""
+        click.echo(f"learned from --again: {item.kind} {item.what!r}{where}")
     if change is None:
-        click.echo("no change (after noise filters)")
+        click.echo("no change" + (" (after what --again showed changes by itself)"
+                                  if noise.learned else ""))
         return
     click.echo(f"[{change.kind}] {change.summary}")
     click.echo(f"significance: {change.significance:.2f} ({'; '.join(change.reasons)})")
+    if change.quiet:
+        click.echo(f"not announced by default: {change.quiet}")
     if change.diff:
         click.echo(change.diff)
 
@@ -102,6 +121,7 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     import asyncio
 
     from monitors import build_monitor
+    from monitors.volatility import Noise
     from pipeline import stages
 
     config = context.config()
@@ -116,22 +136,33 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     click.echo(f"HTTP {fetched.status} {fetched.reason}, {fetched.bytes_received} bytes, "
                f"{fetched.duration_ms} ms" + (f", redirected via {hops}" if hops else "")
                + f", final URL {fetched.final_url}")
-    previous = _stored_content(context, config.database, monitor_id)
+    previous, previous_at, learned = _stored(context, config.database, monitor_id)
     state = MonitorState(monitor_id, None, None, None, None, None, None, 0)
     if previous is not None:
         state = MonitorState(monitor_id, None, None, "stored", previous.content_hash, None,
-                             None, 0)
-    outcome = stages.evaluate(monitor, fetched, state, lambda _hash: previous or Extracted(""))
+                             None, 0, last_content_at=previous_at)
+    noise = Noise(learned)
+    outcome = stages.evaluate(monitor, fetched, state, lambda _hash: previous or Extracted(""),
+                              noise)
     if not isinstance(outcome.content, Extracted):  # evaluated in-process: never packed
         click.echo(f"would record: {outcome.check.outcome}"
                    + (f" - {outcome.check.error}" if outcome.check.error else "")
                    + (f" [{outcome.change.summary}]" if outcome.change else ""))
         return
     _show_content(monitor, outcome.content, lines)
+    _show_learned(learned)
     if previous is None:
         click.echo("\nno stored version: this would be the first (new)")
     elif outcome.change is None:
-        click.echo("\nagainst the stored version: no change (after noise filters)")
+        click.echo("\nagainst the stored version: no change"
+                   + (f" ({outcome.check.note})" if outcome.check.note else ""))
+    elif outcome.confirmable:
+        change = outcome.change
+        click.echo(f"\nagainst the stored version: [{change.kind}] {change.summary} "
+                   f"(significance {change.significance:.2f}); a run would fetch a second "
+                   "copy first, to learn what of it changes by itself")
+        if change.diff:
+            click.echo(change.diff)
     else:
         change = outcome.change
         click.echo(f"\nagainst the stored version: [{change.kind}] {change.summary} "
@@ -150,24 +181,36 @@ async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
         return await Fetcher(client, settings).fetch(monitor, empty)
 
 
-def _stored_content(context: Context, database: str, monitor_id: str) -> Extracted | None:
+def _stored(context: Context, database: str, monitor_id: str
+            ) -> tuple[Extracted | None, str | None, frozenset[Volatile]]:
+    """The monitor's baseline, when it was fetched, and what it learned (or nothing)."""
+    from storage import noise
     from storage.db import Store
 
     path = Path(context.db_option or database)
     if not path.exists():
-        return None
+        return None, None, frozenset()
     try:
         store = Store(path, readonly=True)
     except StorageError:
-        return None
+        return None, None, frozenset()
     with store:
         try:
             state = store.monitor_state(monitor_id)
+            learned = noise.learned(store, monitor_id)
             if state.last_content_hash is None:
-                return None
-            return store.load_content(state.last_content_hash)
+                return None, None, learned
+            return store.load_content(state.last_content_hash), state.last_content_at, learned
         except (StorageError, Exception):  # noqa: BLE001 - an old or foreign file: no baseline
-            return None
+            return None, None, frozenset()
+
+
+def _show_learned(learned: frozenset[Volatile]) -> None:
+    click.echo(f"\n--- learned as changing by itself ({len(learned)}) ---")
+    for item in sorted(learned):
+        where = f" after {item.where!r}" if item.where else ""
+        click.echo(f"  {item.kind} {item.what!r}{where}")
+    click.echo("  (clocks, a date or time that reads as the fetch time, are masked as well)")
 
 
 def _show_content(monitor: Monitor, content: Extracted, limit: int) -> None:
@@ -195,3 +238,33 @@ def _show_content(monitor: Monitor, content: Extracted, limit: int) -> None:
     keywords = monitor.config.keywords
     if keywords:
         click.echo(f"\nkeywords: {', '.join(keywords)} (only matching new links/entries count)")
+
+
+@cli.command("noise")
+@click.argument("monitor_id")
+@click.option("--forget", is_flag=True,
+              help="Forget everything the monitor learned (it learns again from its next "
+                   "confirming copies).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def noise_command(context: Context, monitor_id: str, forget: bool, as_json: bool) -> None:
+    """What a monitor learned changes by itself on its source, where, since when and from
+    which confirming check."""
+    from storage import noise
+
+    with context.store() as store:
+        if forget:
+            click.echo(f"{monitor_id}: forgot {noise.forget(store, monitor_id)} learned fact(s)")
+            return
+        rows = noise.listing(store, monitor_id)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"{monitor_id}: nothing learned (no difference has needed a second copy)")
+        return
+    for row in rows:
+        where = f" after {row['where']!r}" if row["where"] else ""
+        click.echo(f"{row['kind']:<9} {row['what']!r}{where}  seen {row['seen']}x, "
+                   f"{row['first_seen_at']} .. {row['last_seen_at']} "
+                   f"(check #{row['learned_by_check']})")

@@ -186,8 +186,12 @@ def history(context: Context, monitor_id: str, limit: int, since: str | None,
                 f"HTTP {row['status'] or '-'} {row['bytes'] or 0} B {row['duration_ms']} ms")
         if row["change_id"] is not None:
             line += f"  change #{row['change_id']} [{row['change_kind']}] {row['summary']}"
+            if not row["notable"]:
+                line += " (not announced)"
         if row["error"]:
             line += f"  {row['error']}"
+        if row["note"]:
+            line += f"  ({row['note']})"
         click.echo(line)
 
 

@@ -68,6 +68,9 @@ class Defaults(StrictModel):
     jitter: Duration = timedelta(minutes=1)
     max_backoff: Duration = timedelta(days=1)
     robots_ttl: Duration = timedelta(days=1)
+    #: What a monitor learned changes by itself is forgotten when it has not been seen
+    #: again within this many of its checks (it is learned again if it comes back).
+    forget_noise_after: int = Field(default=100, ge=1)
     stale_after: Duration = timedelta(days=3)
     expect_run_every: Duration = timedelta(hours=1)
 

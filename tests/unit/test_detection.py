@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -14,7 +15,9 @@ from ruamel.yaml import YAML
 
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
-from monitors.normalize import comparable_lines, compile_ignores, mask_volatile, normalize_url
+from monitors.clocks import mask_clocks
+from monitors.normalize import comparable_pair, compile_ignores, normalize_url
+from monitors.volatility import NO_NOISE, Noise
 from tests.pdfs import make_pdf
 
 CASES = Path(__file__).parent / "cases"
@@ -33,9 +36,11 @@ def make(kind: str, **options: Any) -> Monitor:
 NORMALIZE = load("normalize.yaml")
 
 
-@pytest.mark.parametrize(("line", "expected"), NORMALIZE["mask"])
-def test_mask_volatile(line: str, expected: str) -> None:
-    assert mask_volatile(line) == expected
+@pytest.mark.parametrize(("line", "at", "expected"), NORMALIZE["clocks"])
+def test_a_stamp_is_a_clock_only_when_it_reads_as_its_fetch_time(
+    line: str, at: str | None, expected: str
+) -> None:
+    assert mask_clocks(line, _moment(at)) == expected
 
 
 @pytest.mark.parametrize(("url", "expected"), NORMALIZE["url"])
@@ -66,11 +71,9 @@ def test_normalize_url_keeps_a_link_with_a_broken_port(url: str) -> None:
 
 @pytest.mark.parametrize("case", NORMALIZE["comparable"], ids=lambda c: c["name"])
 def test_comparable_lines(case: dict[str, Any]) -> None:
-    keyed = comparable_lines(
-        case["lines"], case.get("noise", ()), ignore=compile_ignores(case.get("ignore", ())),
-        filter_dates=case.get("filter_dates", True),
-    )
-    assert [key for key, _ in keyed] == case["keys"]
+    pair = comparable_pair(case["lines"], [], removed=case.get("noise", ()),
+                           ignore=compile_ignores(case.get("ignore", ())))
+    assert [key for key, _ in pair.old] == case["keys"]
 
 
 def _within(value: float, bounds: list[float]) -> None:
@@ -80,9 +83,15 @@ def _within(value: float, bounds: list[float]) -> None:
 @pytest.mark.parametrize("case", load("page_compare.yaml"), ids=lambda c: c["name"])
 def test_page_compare(case: dict[str, Any]) -> None:
     monitor = make("page", **case.get("config", {}))
-    old = monitor.extract(f"<html><body>{case['old']}</body></html>".encode())
-    new = monitor.extract(f"<html><body>{case['new']}</body></html>".encode())
-    change = monitor.compare(old, new)
+    old, new = (monitor.extract(f"<html><body>{case[side]}</body></html>".encode())
+                for side in ("old", "new"))
+    old_at, new_at = (_moment(case.get(f"{side}_at")) for side in ("old", "new"))
+    noise = NO_NOISE
+    if "again" in case:
+        again = monitor.extract(f"<html><body>{case['again']}</body></html>".encode())
+        learned = monitor.learn(new, again, NO_NOISE, new_at, new_at)
+        noise = Noise(frozenset(learned))
+    change = monitor.compare(old, new, noise, old_at=old_at, new_at=new_at)
     expect = case["expect"]
     if expect is None:
         assert change is None, change
@@ -107,6 +116,11 @@ def test_page_compare(case: dict[str, Any]) -> None:
         _within(change.significance, expect["significance"])
     for fragment in expect.get("reasons", []):
         assert any(fragment in reason for reason in change.reasons), change.reasons
+    assert change.quiet == expect.get("quiet")
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def rss(entries: list[dict[str, str]]) -> bytes:
@@ -161,7 +175,9 @@ def _pdf(spec: dict[str, Any]) -> bytes:
 def test_pdf_compare(case: dict[str, Any]) -> None:
     monitor = make("pdf")
     change = monitor.compare(monitor.extract(_pdf(case["old"])),
-                             monitor.extract(_pdf(case["new"])))
+                             monitor.extract(_pdf(case["new"])), NO_NOISE,
+                             old_at=_moment(case.get("old_at")),
+                             new_at=_moment(case.get("new_at")))
     expect = case["expect"]
     if expect is None:
         assert change is None
@@ -175,6 +191,7 @@ def test_pdf_compare(case: dict[str, Any]) -> None:
         assert fragment in change.diff.splitlines()
     if "significance" in expect:
         _within(change.significance, expect["significance"])
+    assert change.quiet == expect.get("quiet")
 
 
 def test_bounded_diff_falls_back_and_says_so() -> None:

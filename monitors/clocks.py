@@ -1,0 +1,112 @@
+"""Clocks: a date or time in a page that reads as the moment the page was fetched.
+
+A page that stamps itself ("generated 2026-12-07 02:45:45 UTC", "Tuesday 7 December
+2026, 2:45 pm", an epoch in a footer) changes at every request, and a second copy
+fetched a second later cannot show a clock that ticks once a minute. Such a stamp is
+recognised by what it says, not by how it is written: whatever dateutil reads as a date
+with a time (or a full date) is a clock when it falls on its own fetch time, at the
+stamp's resolution. A date in the content ("Entry into force: 2 August 2026") is not
+the time of its fetch, so it is compared like any other text.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from dateutil import parser as dateparser
+from dateutil.parser import UnknownTimezoneWarning
+
+#: What a clock becomes in a comparable line: equal on both sides whatever its value.
+CLOCK = "\u231a"
+#: How far a stamp may be from the fetch: network time, generation time, clock skew.
+SKEW = timedelta(minutes=5)
+#: Longest run of words one stamp may span ("Tuesday, 7 December 2026, 2:45:45 pm UTC").
+MAX_SPAN = 7
+#: Sites print local times: a naive stamp may be off by any whole or half hour offset.
+_OFFSETS = tuple(timedelta(minutes=30 * n) for n in range(-24, 29))
+_STRIP = "()[]{}<>,;|\"'«»“”"
+_DIGIT = re.compile(r"\d")
+_EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
+_DEFAULTS = (datetime(2001, 1, 1, 0, 0, 0), datetime(2002, 2, 2, 1, 1, 1))
+
+
+@lru_cache(maxsize=65536)
+def _read(span: str, dayfirst: bool) -> tuple[datetime, frozenset[str]] | None:
+    """The moment ``span`` states and which of its fields the text gave, or None."""
+    try:
+        with warnings.catch_warnings():
+            # "CET" and the like: read as a naive local time, which is what it is.
+            warnings.simplefilter("ignore", UnknownTimezoneWarning)
+            first, second = (dateparser.parse(span, default=d, dayfirst=dayfirst)
+                             for d in _DEFAULTS)
+    except (ValueError, OverflowError):
+        return None
+    given = frozenset(name for name in ("year", "month", "day", "hour", "minute", "second")
+                      if getattr(first, name) == getattr(second, name))
+    return first, given
+
+
+def _reads_as(stamp: datetime, given: frozenset[str], at: datetime) -> bool:
+    """Whether a stamp falls on ``at`` (naive UTC) at its resolution.
+
+    A naive stamp may be in the site's zone, any whole or half hour off UTC; what keeps
+    that from matching content times is the rest of the stamp: a full timestamp must
+    fall within minutes of ``at`` on its day, a bare time of day must carry seconds, a
+    bare date must be the fetch's date in some zone.
+    """
+    has_date = {"year", "month", "day"} <= given
+    has_time = {"hour", "minute"} <= given
+    if stamp.tzinfo is not None:
+        deltas = [stamp.astimezone(UTC).replace(tzinfo=None) - at]
+    else:
+        deltas = [stamp - at + offset for offset in _OFFSETS]
+    if has_date and has_time:
+        return any(abs(delta) <= SKEW for delta in deltas)
+    if has_time and "second" in given:
+        day = timedelta(days=1)
+        return any(abs((delta + day / 2) % day - day / 2) <= SKEW for delta in deltas)
+    if has_date and not given & {"hour", "minute", "second"}:
+        return stamp.date() in {(at + timedelta(hours=h)).date() for h in (-12, 0, 14)}
+    return False
+
+
+def _is_clock(span: str, at: datetime) -> bool:
+    core = span.strip(_STRIP)
+    if not core or not _DIGIT.search(core):
+        return False
+    if _EPOCH.match(core):
+        seconds = int(core) / (1000 if len(core) == 13 else 1)
+        return abs(datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None) - at) <= SKEW
+    for dayfirst in (False, True):
+        read = _read(core, dayfirst)
+        if read is not None and _reads_as(read[0], read[1], at):
+            return True
+    return False
+
+
+def mask_clocks(line: str, at: datetime | None) -> str:
+    """``line`` with every stamp that reads as ``at`` (the fetch time) replaced by CLOCK.
+
+    Longest spans first, so a date and its time become one clock. Without a fetch time
+    (two files compared by hand) nothing is a clock.
+    """
+    if at is None or not _DIGIT.search(line):
+        return line
+    naive = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    words = line.split()
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        for length in range(min(MAX_SPAN, len(words) - index), 0, -1):
+            span = " ".join(words[index:index + length])
+            if _is_clock(span, naive):
+                out.append(CLOCK)
+                index += length
+                break
+        else:
+            out.append(words[index])
+            index += 1
+    return " ".join(out)

@@ -1,0 +1,169 @@
+"""Noise is learned, not listed: pages whose noise is made up at random, in forms no code
+can know, are judged by what two copies fetched moments apart show.
+
+Each generated page has stable content (paragraphs, labelled dates and amounts, links)
+and noise of random kinds: a number after a random label that changes at every request,
+a random token, a rotating block of random lines, a volatile query parameter with a
+random name, the same list in a random order. The learning sees one pair of fresh copies;
+the comparison then sees an older version and a newer one.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.records import Extracted, Volatile
+from monitors import MonitorConfig, build_monitor
+from monitors.base import Monitor
+from monitors.volatility import (
+    LINE,
+    PARAM,
+    SLOT,
+    WILD,
+    Noise,
+    learn_lines,
+    learn_links,
+    line_template,
+    matches,
+)
+
+T0 = datetime(2026, 12, 7, 9, 0, 0, tzinfo=UTC)
+
+
+def word(rng: random.Random, low: int = 3, high: int = 9) -> str:
+    return "".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(low, high)))
+
+
+def phrase(rng: random.Random, words: int) -> str:
+    return " ".join(word(rng) for _ in range(words))
+
+
+@dataclass
+class World:
+    """One random site page: its stable content, and noise that differs per request."""
+
+    rng: random.Random
+    content: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    label: str = ""
+    unit: str = ""
+    param: str = ""
+
+    @classmethod
+    def make(cls, seed: int) -> World:
+        rng = random.Random(seed)
+        world = cls(rng)
+        world.content = [phrase(rng, rng.randint(4, 12)) for _ in range(rng.randint(4, 12))]
+        world.content.append(f"{word(rng)}: {rng.randint(1, 28)} August {rng.randint(2024, 2030)}")
+        world.content.append(f"{word(rng)} {word(rng)}: EUR {rng.randint(10, 9999)},000")
+        world.links = [f"https://site.example/{word(rng)}/{word(rng)}.pdf"
+                       for _ in range(rng.randint(2, 6))]
+        world.kinds = rng.sample(["counter", "token", "rotating", "param", "order"],
+                                 rng.randint(1, 5))
+        world.label, world.unit = phrase(rng, rng.randint(1, 3)), word(rng)
+        world.param = word(rng, 1, 6).lower()
+        return world
+
+    def page(self, request: random.Random, content: list[str] | None = None) -> Extracted:
+        lines = list(content or self.content)
+        links = [[url, f"doc {n}"] for n, url in enumerate(self.links)]
+        if "counter" in self.kinds:
+            lines.insert(1, f"{self.label} {request.randint(1, 10**6):,} {self.unit}")
+        if "token" in self.kinds:
+            lines.append(f"{self.unit} {request.getrandbits(64):x}")
+        if "rotating" in self.kinds:
+            lines.insert(len(lines) // 2, "Stable heading of the aside")
+            lines[len(lines) // 2 + 1:len(lines) // 2 + 1] = [
+                phrase(request, 3) for _ in range(request.randint(1, 3))]
+        if "param" in self.kinds:
+            links = [[f"{url}?{self.param}={request.getrandbits(32)}", text]
+                     for url, text in links]
+        if "order" in self.kinds:
+            request.shuffle(links)
+        return Extracted("\n".join(lines), {"links": links, "title": "t"})
+
+
+def page_monitor(**options: object) -> Monitor:
+    return build_monitor(MonitorConfig(id="m", kind="page", url="https://site.example/",
+                                       **options), "org")
+
+
+def learned_from_two_copies(monitor: Monitor, world: World, seed: int) -> Noise:
+    first = world.page(random.Random(seed))
+    second = world.page(random.Random(seed + 1))
+    return Noise(frozenset(monitor.learn(first, second, Noise(), T0, T0 + timedelta(seconds=1))))
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 10**9))
+def test_noise_in_forms_nobody_listed_is_not_a_change_once_learned(seed: int) -> None:
+    world, monitor = World.make(seed), page_monitor()
+    noise = learned_from_two_copies(monitor, world, seed)
+    old = world.page(random.Random(seed + 2))
+    new = world.page(random.Random(seed + 3))
+    change = monitor.compare(old, new, noise, old_at=T0 - timedelta(hours=6), new_at=T0)
+    assert change is None, (world.kinds, change.summary if change else None, noise.learned)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 10**9), edit=st.sampled_from(["paragraph", "date", "amount",
+                                                         "added", "removed"]))
+def test_a_real_edit_is_never_masked_by_what_was_learned(seed: int, edit: str) -> None:
+    world, monitor = World.make(seed), page_monitor()
+    noise = learned_from_two_copies(monitor, world, seed)
+    edited = list(world.content)
+    rng = random.Random(seed)
+    if edit == "paragraph":
+        edited[0] = edited[0] + " " + word(rng)
+    elif edit == "date":
+        edited[-2] = edited[-2].replace("August", "September")
+    elif edit == "amount":
+        edited[-1] = edited[-1].replace(",000", ",500")
+    elif edit == "added":
+        edited.insert(2, phrase(rng, 6))
+    else:
+        del edited[0]
+    old = world.page(random.Random(seed + 2))
+    new = world.page(random.Random(seed + 3), content=edited)
+    change = monitor.compare(old, new, noise, old_at=T0 - timedelta(hours=6), new_at=T0)
+    assert change is not None, (world.kinds, edit, noise.learned)
+
+
+@pytest.mark.parametrize(("a", "b", "template"), [
+    ("Seen by 1,234 visitors", "Seen by 1,240 visitors", f"Seen by {WILD} visitors"),
+    ("x 1 y", "x 2 y", f"x {WILD} y"),
+    ("Statement on AI", "Budget for 2027 adopted", None),  # not versions of one line
+])
+def test_two_versions_of_a_line_make_a_template(a: str, b: str, template: str | None) -> None:
+    assert line_template(a, b) == template
+    if template is not None:
+        assert matches(template, a) and matches(template, b)
+
+
+def test_a_slot_needs_a_stable_line_beside_it() -> None:
+    assert learn_lines(["a", "b"], ["c", "d", "e"]) == set()
+    assert learn_lines(["top", "a", "end"], ["top", "x", "y", "end"]) == {
+        Volatile(SLOT, "top", "end")}
+
+
+def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
+    noise = Noise(frozenset({Volatile(LINE, "Views", WILD)}))
+    assert [k for k, _ in noise.comparable(["Views", "123"])] == ["Views", WILD]
+    assert [k for k, _ in noise.comparable(["Budget", "123"])] == ["Budget", "123"]
+
+
+def test_a_parameter_is_learned_for_its_path_only() -> None:
+    learned = learn_links(["https://s.example/a/doc?q1=5&id=3"],
+                          ["https://s.example/a/doc?q1=6&id=3"])
+    assert learned == {Volatile(PARAM, "https://s.example/a/", "q1")}
+    noise = Noise(frozenset(learned))
+    assert noise.link_key("https://s.example/a/doc?q1=7&id=3") == "https://s.example/a/doc?id=3"
+    assert noise.link_key("https://s.example/b/doc?q1=7") == "https://s.example/b/doc?q1=7"
