@@ -178,10 +178,8 @@ async def run_cycle(
     workers = worker_count(len(monitors), config.defaults.workers)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
-        with Extractor(workers) as extractor:
-            # Forked now, while this process has no other thread (pool.start_method).
-            extractor.start()
-
+        # The pool starts with the first body to parse: a cycle of 304s never starts it.
+        with Extractor(workers, store.path) as extractor:
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(monitor, fetcher, store, policy, extractor)
                 if on_check is not None:
