@@ -241,7 +241,7 @@ async def run_cycle(
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         # The pool starts with the first body to parse: a cycle of 304s never starts it.
-        with Extractor(workers) as extractor:
+        with Extractor(workers, store.path) as extractor:
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(
                     monitor, fetcher, store, policy, extractor,

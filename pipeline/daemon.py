@@ -93,7 +93,7 @@ class Daemon:
         workers = worker_count(len(self.monitors), self.config.defaults.workers)
         try:
             async with build_client(settings) as client:
-                self.extractor = Extractor(workers)
+                self.extractor = Extractor(workers, self.store.path)
                 self.fetcher = polite_fetcher(self.config, client, settings, self.store)
                 self._client, self._settings = client, settings
                 for monitor_id in self.monitors:

@@ -3,9 +3,9 @@
 On a two-core machine the event loop (HTTP, SQLite) fills one core and parsing and
 comparing pages and feeds would fill another; threads would not help, since the parsers
 hold the GIL. A pool of worker processes runs ``stages.evaluate`` (signals, extraction,
-comparison with the previous content, which the parent reads from the store and sends
-along) and hands back the outcome, with the new body and content compressed whole when
-the store will want them so. Small cycles skip the pool: starting a worker costs more
+comparison with the previous content, which each worker reads from the store itself)
+and hands back the outcome, with the new body and content compressed whole when the
+store will want them so. Small cycles skip the pool: starting a worker costs more
 than a few dozen parses.
 """
 
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 
 from core.errors import StorageError
@@ -29,6 +30,7 @@ from monitors.volatility import NO_NOISE, Noise
 from pipeline import stages
 from pipeline.stages import Outcome
 from storage.blobs import compress_body
+from storage.db import Store
 from storage.records import MonitorState, PackedContent
 
 # Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
@@ -65,6 +67,29 @@ def exit_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="govwatch-parent-watch", daemon=True).start()
+
+
+#: In a worker: one read-only connection per database, opened by its first job.
+_READERS: dict[str, Store] = {}
+
+
+def read_previous(database: str, state: MonitorState) -> Extracted | None:
+    """In a worker: the monitor's previous content, read from the store by the worker
+    itself (reading, decompressing and sending it would cost the parent as much again)."""
+    if state.last_content_hash is None:
+        return None
+    reader = _READERS.get(database)
+    if reader is None:
+        reader = _READERS[database] = Store(database, readonly=True)
+    return reader.load_content(state.last_content_hash)
+
+
+def evaluate_stored_job(
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, database: str,
+    noise: Noise = NO_NOISE,
+) -> Outcome:
+    """``evaluate_job`` for a worker that reads the previous content itself."""
+    return evaluate_job(monitor, fetched, state, read_previous(database, state), noise)
 
 
 def evaluate_job(
@@ -167,8 +192,11 @@ def _worker_init(parent_pid: int) -> None:
 class Extractor:
     """Evaluates in worker processes when it has any, in-process otherwise."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, database: str | Path | None = None) -> None:
         self.workers = workers
+        #: A database the workers read previous contents from themselves (WAL lets them
+        #: read while this process writes); without one, this process sends them along.
+        self.database = str(database) if database is not None else None
         self._pool: ProcessPoolExecutor | None = None
         self._ready: asyncio.Future[None] | None = None
         #: "fork", "forkserver" or "spawn", chosen when the pool is made.
@@ -237,13 +265,17 @@ class Extractor:
         self.start()
         assert self._ready is not None
         await asyncio.shield(self._ready)
-        previous = None
-        if state.last_content_hash is not None:
-            previous = load_content(state.last_content_hash)
         loop = asyncio.get_running_loop()
-        outcome: Outcome = await loop.run_in_executor(
-            pool, evaluate_job, monitor, fetched, state, previous, noise
-        )
+        outcome: Outcome
+        if self.database is not None:
+            outcome = await loop.run_in_executor(
+                pool, evaluate_stored_job, monitor, fetched, state, self.database, noise)
+        else:
+            previous = None
+            if state.last_content_hash is not None:
+                previous = load_content(state.last_content_hash)
+            outcome = await loop.run_in_executor(
+                pool, evaluate_job, monitor, fetched, state, previous, noise)
         if outcome.snapshot is None:
             return outcome
         body = fetched.body or b""
