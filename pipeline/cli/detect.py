@@ -92,10 +92,10 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
         noise = Noise(frozenset(monitor.learn(extracted[1], extracted[2])))
     change = monitor.compare(extracted[0], extracted[1], noise)
     if as_json:
-        result = change_json(kind, change)
-        result["learned"] = [list(item) for item in sorted(
+        report = change_json(kind, change)
+        report["learned"] = [list(item) for item in sorted(
             (v.kind, v.where, v.what) for v in noise.learned)]
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     for item in sorted(noise.learned):
         where = f" after {item.where!r}" if item.where else ""
