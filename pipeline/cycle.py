@@ -240,8 +240,14 @@ async def run_cycle(
     workers = worker_count(len(monitors), config.defaults.workers)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
-        # The pool starts with the first body to parse: a cycle of 304s never starts it.
         with Extractor(workers, store.path) as extractor:
+            if store.without_validators([m.id for m in monitors]):
+                # Bodies are coming (a monitor without ETag or Last-Modified is always
+                # sent one): fork now, while this process is small, so that workers share
+                # its pages instead of copying a heap that fetching has grown. A cycle that
+                # only expects 304s starts the pool with its first body, if one comes.
+                extractor.start()
+
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(
                     monitor, fetcher, store, policy, extractor,

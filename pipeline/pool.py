@@ -205,7 +205,8 @@ class Extractor:
     def start(self) -> None:
         """Start the workers now (from the event loop), without waiting for them.
 
-        The first body that needs a worker calls it. A single-threaded parent imports
+        A cycle that expects bodies calls it before fetching; otherwise the first body
+        that needs a worker does. A single-threaded parent imports
         the parsers, which its forked workers then share, and forks them on the spot
         (milliseconds). A parent with other threads (the daemon's scheduler, a DNS lookup
         in aiohttp's executor) uses the forkserver, which takes 0.2-0.4 s to import the

@@ -208,6 +208,15 @@ class Store:
             failures or 0, signal, final_url, content_at,
         )
 
+    def without_validators(self, monitor_ids: Sequence[str]) -> int:
+        """How many of ``monitor_ids`` have no ETag and no Last-Modified stored (their next
+        fetch cannot be answered 304)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM json_each(?) LEFT JOIN monitors ON monitors.id = value "
+            "WHERE monitors.etag IS NULL AND monitors.last_modified IS NULL",
+            [json.dumps(list(monitor_ids))]).fetchone()
+        return int(row[0])
+
     def due_monitor_ids(self, now: datetime) -> set[str]:
         rows = self.db.execute(
             "SELECT id FROM monitors WHERE enabled AND (next_due_at IS NULL OR next_due_at <= ?)",
