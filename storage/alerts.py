@@ -12,7 +12,7 @@ import sqlite3
 
 from core.errors import StorageError
 from storage.db import Store
-from storage.records import SUCCESS_OUTCOMES
+from storage.records import CONFIRM, SUCCESS_OUTCOMES
 
 SCAN_KEY = "alerts_scanned_check_id"
 
@@ -48,6 +48,8 @@ def _scan(store: Store, threshold: int) -> int:
             "WHERE id > ? AND id <= ? ORDER BY id", [int(row[0]), last_id]).fetchall()
     recorded = 0
     for check_id, monitor_id, outcome, error, started_at in checks:
+        if outcome == CONFIRM:  # a second copy, not an attempt: it neither fails nor heals
+            continue
         state = db.execute(
             "SELECT streak, alerting FROM alert_state WHERE monitor_id = ?", [monitor_id]
         ).fetchone()

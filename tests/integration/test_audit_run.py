@@ -55,7 +55,8 @@ def test_runs_chain_prune_and_export(site: Any, tmp_path: Path) -> None:
 
     warc = tmp_path / "guidance.warc.gz"
     exported = govwatch(config, "export", "--format", "warc", "--output", str(warc))
-    assert "1 responses" in exported.stdout and "2 with pruned bodies" in exported.stdout
+    # The two changed checks and the confirming copy of the first: bodies pruned.
+    assert "1 responses" in exported.stdout and "3 with pruned bodies" in exported.stdout
     assert "1 not-modified" in exported.stdout
     checked = subprocess.run([WARCIO, "check", str(warc)], capture_output=True, text=True,
                              timeout=60, check=False)

@@ -586,7 +586,9 @@ organizations:
     with Store(db) as store:
         stored = [r[0] for r in store.db.execute(
             "SELECT id FROM checks WHERE monitor_id = 'pubs' ORDER BY id DESC")]
-    assert listed == stored and len(listed) == 2
+    # Two checks, and the confirming copy fetched before the change was recorded.
+    assert listed == stored and len(listed) == 3
+    assert " confirm " in history.stdout.splitlines()[1]
     newest = history.stdout.splitlines()[0]
     assert "changed" in newest and f"change #{change_id}" in newest
 

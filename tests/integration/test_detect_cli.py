@@ -60,17 +60,16 @@ def test_preview_shows_what_would_be_stored_and_writes_nothing(
 
     run = govwatch("--config", str(config), "run", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    site.set("/publications", listing(["Space security", "AI and arms control"],
-                                      date="28 November 2026", slide=4),
+    site.set("/publications", listing(["Space security", "AI and arms control"]),
              content_type="text/html")
     db = tmp_path / "gw.db"
     before = db.stat().st_mtime_ns, db.stat().st_size
     result = govwatch("--config", str(config), "preview", "pubs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "against the stored version: [links] 1 new document: Space security" in result.stdout
+    assert "a run would fetch a second copy first" in result.stdout
+    assert "--- learned as changing by itself (0) ---" in result.stdout
     assert "+Space security" in result.stdout.splitlines()
-    assert "Last updated" not in "\n".join(
-        line for line in result.stdout.splitlines() if line.startswith(("+", "-")))
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
     assert not (tmp_path / "gw.db-wal").exists() or (tmp_path / "gw.db-wal").stat().st_size == 0
 
@@ -93,13 +92,12 @@ def test_preview_reports_a_failed_fetch_and_an_unknown_monitor(
 def test_compare_pages_as_json(tmp_path: Path) -> None:
     old, new = tmp_path / "old.html", tmp_path / "new.html"
     old.write_text(listing(["AI and arms control"]))
-    new.write_text(listing(["Space security", "AI and arms control"], date="9 May 2026",
-                           slide=7))
+    new.write_text(listing(["Space security", "AI and arms control"]))
     result = govwatch("compare", str(old), str(new), "--select", "main", "--json",
                       "--url", "https://unidir.org/publications", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["kind"] == "links" and data["changed"] is True
+    assert data["kind"] == "links" and data["changed"] is True and data["announced"] is True
     assert data["links_added"] == [["https://unidir.org/pub/space-security", "Space security"]]
     assert data["links_removed"] == []
     assert data["added"] == ["Space security"] and data["removed"] == []
@@ -109,15 +107,28 @@ def test_compare_pages_as_json(tmp_path: Path) -> None:
         assert key in data
 
 
-def test_compare_noise_only_pages_reports_no_change(tmp_path: Path) -> None:
-    old, new = tmp_path / "a.html", tmp_path / "b.html"
+def test_compare_learns_from_a_second_copy_and_keeps_every_edit(tmp_path: Path) -> None:
+    old, new, again = tmp_path / "a.html", tmp_path / "b.html", tmp_path / "b2.html"
     old.write_text(listing(["X"]))
-    new.write_text(listing(["X"], date="30 November 2026", slide=9))
-    result = govwatch("compare", str(old), str(new), cwd=tmp_path)
-    assert result.returncode == 0
-    assert result.stdout.strip() == "no change (after noise filters)"
-    as_json = json.loads(govwatch("compare", str(old), str(new), "--json", cwd=tmp_path).stdout)
-    assert as_json["kind"] is None and as_json["significance"] == 0.0
+    new.write_text(listing(["X"], slide=9))
+    again.write_text(listing(["X"], slide=3))
+    alone = json.loads(govwatch("compare", str(old), str(new), "--json", cwd=tmp_path).stdout)
+    assert alone["changed"] is True, "two files alone cannot tell a slider from an edit"
+    result = govwatch("compare", str(old), str(new), "--again", str(again), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == \
+        "no change (after what --again showed changes by itself)"
+    as_json = json.loads(govwatch("compare", str(old), str(new), "--again", str(again),
+                                  "--json", cwd=tmp_path).stdout)
+    assert as_json["kind"] is None and as_json["announced"] is False
+    assert as_json["learned"] == [["line", "X", "Slide \u2217"]]  # after the line "X"
+    # An edited date is reported, whatever a second copy (identical) shows.
+    edited = tmp_path / "c.html"
+    edited.write_text(listing(["X"], date="30 November 2026"))
+    dated = json.loads(govwatch("compare", str(old), str(edited), "--again", str(edited),
+                                "--json", cwd=tmp_path).stdout)
+    assert dated["changed"] is True and dated["announced"] is True
+    assert dated["added"] == ["Last updated: 30 November 2026"]
 
 
 def test_compare_feeds_lists_entries(tmp_path: Path) -> None:

@@ -70,7 +70,9 @@ async def test_three_cycles_new_changed_unchanged(store: Store, workers: int) ->
     summaries = {c.monitor_id: c.summary for c in second.changes}
     assert summaries["feed"] == "1 new entry: Report B"
     assert summaries["pubs"] == "1 new document: Report B"
-    assert summaries["poster"].startswith("PDF: new edition")
+    # A new PDF edition with the same text is kept, not announced.
+    assert [(c.monitor_id, c.summary[:16]) for c in second.muted] == [
+        ("poster", "PDF: new edition")]
     page_change = store.db.table("changes").get(
         next(c.change_id for c in second.changes if c.monitor_id == "pubs"))
     assert "+Report B" in page_change["diff"]
@@ -88,7 +90,10 @@ async def test_three_cycles_new_changed_unchanged(store: Store, workers: int) ->
     assert outcomes(third) == {
         "pubs": "unchanged", "feed": "unchanged", "poster": "unchanged", "broken": "error"}
     assert store.monitor_state("broken").consecutive_failures == 3
-    assert store.db.table("checks").count == 12
+    # 12 checks, and one confirming copy for each of the 3 differences of the second cycle.
+    assert store.db.table("checks").count == 15
+    assert store.db.execute("SELECT count(*) FROM checks WHERE outcome = 'confirm'"
+                            ).fetchone() == (3,)
     assert store.db.table("changes").count == 3
 
 
