@@ -96,38 +96,32 @@ class Noise:
     """What a monitor has learned, ready to apply to one version's lines and links."""
 
     learned: frozenset[Volatile] = frozenset()
-    #: Compare lines and links as multisets: the same lines in another order are equal.
-    any_order: bool = True
     #: Lines, by their words, that the site's template shares (organization-wide).
     template: frozenset[str] = field(default_factory=frozenset)
 
+    def _by_place(self, kind: str) -> dict[str, list[str]]:
+        """What was learned of one kind, by where, in a fixed order."""
+        grouped: dict[str, list[str]] = {}
+        for item in sorted(self.learned):
+            if item.kind == kind:
+                grouped.setdefault(item.where, []).append(item.what)
+        return grouped
+
     @cached_property
     def _lines(self) -> dict[str, list[str]]:
-        by_anchor: dict[str, list[str]] = {}
-        for item in self.learned:
-            if item.kind == LINE:
-                by_anchor.setdefault(item.where, []).append(item.what)
-        return by_anchor
+        return self._by_place(LINE)
 
     @cached_property
     def _anywhere(self) -> list[str]:
         return sorted({v.what for v in self.learned if v.kind == LINE and _literal(v.what)})
 
     @cached_property
-    def _slots(self) -> dict[str, set[str]]:
-        slots: dict[str, set[str]] = {}
-        for item in self.learned:
-            if item.kind == SLOT:
-                slots.setdefault(item.where, set()).add(item.what)
-        return slots
+    def _slots(self) -> dict[str, list[str]]:
+        return self._by_place(SLOT)
 
     @cached_property
-    def _params(self) -> dict[str, set[str]]:
-        params: dict[str, set[str]] = {}
-        for item in self.learned:
-            if item.kind == PARAM:
-                params.setdefault(item.where, set()).add(item.what)
-        return params
+    def _params(self) -> dict[str, list[str]]:
+        return self._by_place(PARAM)
 
     def key(self, line: str, anchor: str) -> str:
         """A line as it compares: clocks already masked, then the learned templates."""
@@ -189,7 +183,7 @@ class Noise:
 NO_NOISE = Noise()
 
 
-def _slot_length(keys: Sequence[str], start: int, ends: set[str], noise: Noise,
+def _slot_length(keys: Sequence[str], start: int, ends: Sequence[str], noise: Noise,
                  anchor: str) -> int:
     """How many lines from ``start`` a learned slot covers: up to the first line that
     ends it (within MAX_SLOT_LINES), or to the page's end for a slot that ends there."""
