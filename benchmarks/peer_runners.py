@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,6 +345,29 @@ def trusted_maxrss(maxrss_kb: int) -> int:
     return maxrss_kb if maxrss_kb > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss else 0
 
 
+class PeakSampler:
+    """The largest value ``measure()`` returns, sampled every 0.2 s in a thread while the
+    ``with`` block runs (a process tree's memory, while the benchmark waits for it)."""
+
+    def __init__(self, measure: Callable[[], int]) -> None:
+        self.measure = measure
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self.peak = max(self.peak, self.measure())
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
     """Runs one command in its own session; kills the whole session at the deadline.
 
@@ -356,40 +380,31 @@ def run_measured(command: list[str], home: Path, timeout: float) -> Measured:
         start = time.perf_counter()
         proc = subprocess.Popen(command, cwd=home, env=child_env(home), stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    peak_kb, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak_kb
-        while not done.wait(0.2):
-            peak_kb = max(peak_kb, tree_memory_kb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     deadline = start + timeout
     status, usage = 0, None
-    try:
-        while usage is None:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                usage = rusage
-            elif time.perf_counter() > deadline:
-                break
+    with PeakSampler(lambda: tree_memory_kb(proc.pid)) as sampler:
+        try:
+            while usage is None:
+                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    usage = rusage
+                elif time.perf_counter() > deadline:
+                    break
+                else:
+                    time.sleep(0.02)
+        finally:
+            wall = time.perf_counter() - start
+            if usage is None:  # timed out (or interrupted): stop the whole tree, then reap
+                stop_session(proc.pid)
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                code: int | None = None
             else:
-                time.sleep(0.02)
-    finally:
-        wall = time.perf_counter() - start
-        if usage is None:  # timed out (or interrupted): stop the whole tree, then reap
-            stop_session(proc.pid)
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = -9
-            code: int | None = None
-        else:
-            code = proc.returncode = os.waitstatus_to_exitcode(status)
-        orphans = reap_orphans(proc.pid)
-        stop_session(proc.pid)  # anything the tool left behind in its session
-        orphans += reap_orphans(proc.pid, patience=1.0)
-        done.set()
-        sampler.join()
+                code = proc.returncode = os.waitstatus_to_exitcode(status)
+            orphans = reap_orphans(proc.pid)
+            stop_session(proc.pid)  # anything the tool left behind in its session
+            orphans += reap_orphans(proc.pid, patience=1.0)
+    peak_kb = sampler.peak
     return Measured(wall, usage.ru_utime + usage.ru_stime + orphans,
                     max(peak_kb, trusted_maxrss(usage.ru_maxrss)) / 1024, code,
                     out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))

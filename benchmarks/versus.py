@@ -29,13 +29,12 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from peer_baseline import checkout_code
-from peer_runners import process_memory_kb, session_pids, stop_session
+from peer_runners import PeakSampler, process_memory_kb, session_pids, stop_session
 
 HERE = Path(__file__).resolve().parent
 FORWARDED = ("monitors", "hosts", "latency_ms", "feed_share", "change_share", "timeout")
@@ -159,23 +158,13 @@ def run_once(side: Side, variant: str, round_: int, args: argparse.Namespace) ->
     proc = subprocess.Popen(command, cwd=side.checkout, env=child_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    peak_kb, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak_kb
-        while not done.wait(0.2):
-            peak_kb = max(peak_kb, govwatch_memory_kb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        stdout, stderr = proc.communicate(timeout=args.timeout + 90)
-    except subprocess.TimeoutExpired:
-        stop_session(proc.pid)
-        stdout, stderr = proc.communicate()
-    finally:
-        done.set()
-        sampler.join()
+    with PeakSampler(lambda: govwatch_memory_kb(proc.pid)) as sampler:
+        try:
+            stdout, stderr = proc.communicate(timeout=args.timeout + 90)
+        except subprocess.TimeoutExpired:
+            stop_session(proc.pid)
+            stdout, stderr = proc.communicate()
+    peak_kb = sampler.peak
     wall = time.perf_counter() - start
     try:
         header, cycles = parse_table(stdout)
