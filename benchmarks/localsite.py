@@ -10,8 +10,9 @@ counts what it sends. Control endpoints (never delayed, never counted) on every 
     POST /_control/bump?share=0.1  bump the revision of that share of sources; lists URLs
     POST /_control/validators?on=1 send and honour ETag / Last-Modified (on=0: neither)
 
-``--noise`` stamps every page's footer with the time of the request (to the microsecond),
-so the body differs on every request while the page's revision, and so its ETag (then a
+``--noise`` stamps every page's footer with the time of the request (to the microsecond)
+and a request number, in a form no filter names (``2026-12-07 02:45:45.123456 UTC
+(request 1234)``), so the body differs on every request while the page's revision, and so its ETag (then a
 weak one, as a CMS would send), stays the same. ``--etags off`` starts with validators off.
 ``--edits append`` makes a page revision add one update and leave the rest of the page as it
 was (the default, ``rewrite``, also reshuffles the whole body, as cycle.py measured it).
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -54,6 +56,7 @@ NAV = ("About us", "Topics", "Publications", "News", "Consultations", "Legislati
        "Data", "Contact")
 BASE_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 ROBOTS = "User-agent: *\nDisallow: /search\n"
+REQUESTS = itertools.count(1)
 
 
 def layout(monitors: int, hosts: int, feed_share: float) -> list[tuple[int, int]]:
@@ -214,7 +217,7 @@ class Source:
         if not noise or self.stamp_at < 0:
             return self.body
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        stamp = f'<p class="generated">Page generated: {now} UTC</p>'.encode()
+        stamp = f"<p>{now} UTC (request {next(REQUESTS)})</p>".encode()
         return self.body[:self.stamp_at] + stamp + self.body[self.stamp_at:]
 
 

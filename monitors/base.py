@@ -15,7 +15,7 @@ from core.records import Change, Extracted, Volatile
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
-from monitors.volatility import NO_NOISE, Noise, learn_lines
+from monitors.volatility import NO_NOISE, Noise, learn_lines, shared_lines
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
 #: imports the built-in ones first.
@@ -55,8 +55,10 @@ class Monitor:
         the source and the clocks of each version's fetch time, is a text change."""
         if old.content_hash == new.content_hash:
             return None
-        before = [key for key, _ in noise.comparable(old.text.splitlines(), old_at)]
-        after = [key for key, _ in noise.comparable(new.text.splitlines(), new_at)]
+        old_lines, new_lines = old.text.splitlines(), new.text.splitlines()
+        shared = shared_lines(old_lines, new_lines)
+        before = [key for key, _ in noise.comparable(old_lines, old_at, shared)]
+        after = [key for key, _ in noise.comparable(new_lines, new_at, shared)]
         if sorted(before) == sorted(after):
             return None
         diff = unified_text_diff(old.text, new.text)

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
-from monitors.volatility import NO_NOISE, Noise
+from monitors.volatility import NO_NOISE, Noise, shared_lines
 
 # Site furniture by what HTML says it is (not by class names): a change only there is a
 # template change. What an organization's pages share is learned on top of this.
@@ -70,20 +70,25 @@ class ComparablePair:
 def comparable_pair(
     old: Sequence[str], new: Sequence[str], *, noise: Noise = NO_NOISE,
     old_at: datetime | None = None, new_at: datetime | None = None,
-    removed: Iterable[str] = (), ignore: Sequence[re.Pattern[str]] = (),
+    removed: Iterable[str] = (), new_removed: Iterable[str] | None = None,
+    ignore: Sequence[re.Pattern[str]] = (),
 ) -> ComparablePair:
-    """Both versions' comparable lines: ``removed`` lines (regions the user ignores) left
-    out once each, ``ignore`` patterns applied, then what ``noise`` knows of the source
-    (its learned volatile lines and slots, and each side's clocks)."""
-    return ComparablePair(
-        _comparable(old, noise, old_at, removed, ignore),
-        _comparable(new, noise, new_at, removed, ignore),
-    )
+    """Both versions' comparable lines: ``removed`` lines (regions the user ignores; for
+    the new version ``new_removed`` when given) left out once each, ``ignore`` patterns
+    applied, then what ``noise`` knows of the source (its learned volatile lines and
+    slots, and each side's clocks)."""
+    removed = tuple(removed)
+    old_kept = _kept(old, removed, ignore)
+    new_kept = _kept(new, removed if new_removed is None else new_removed, ignore)
+    shared = shared_lines((c for c, _ in old_kept), (c for c, _ in new_kept))
+    return ComparablePair(_keyed(old_kept, noise, old_at, shared),
+                          _keyed(new_kept, noise, new_at, shared))
 
 
-def _comparable(lines: Sequence[str], noise: Noise, at: datetime | None,
-                removed: Iterable[str], ignore: Sequence[re.Pattern[str]]
-                ) -> list[tuple[str, str]]:
+def _kept(lines: Sequence[str], removed: Iterable[str], ignore: Sequence[re.Pattern[str]]
+          ) -> list[tuple[str, str]]:
+    """(cleaned, original) per line that counts: ``removed`` lines left out once each,
+    ``ignore`` patterns applied."""
     to_drop = Counter(removed)
     kept: list[str] = []
     for line in lines:
@@ -91,9 +96,13 @@ def _comparable(lines: Sequence[str], noise: Noise, at: datetime | None,
             to_drop[line] -= 1
             continue
         kept.append(line)
-    cleaned = [apply_ignores(line, ignore) if ignore else line for line in kept]
-    keyed = noise.comparable(cleaned, at)
-    originals = dict(zip(cleaned, kept, strict=True))
+    return [(apply_ignores(line, ignore) if ignore else line, line) for line in kept]
+
+
+def _keyed(kept: list[tuple[str, str]], noise: Noise, at: datetime | None,
+           shared: frozenset[str]) -> list[tuple[str, str]]:
+    originals = dict(kept)
+    keyed = noise.comparable([cleaned for cleaned, _ in kept], at, shared)
     return [(key, originals.get(line, line)) for key, line in keyed]
 
 

@@ -97,8 +97,8 @@ class PageMonitor(Monitor):
                old_at: datetime | None, new_at: datetime | None) -> ComparablePair:
         return comparable_pair(
             old.text.splitlines(), new.text.splitlines(), noise=noise,
-            old_at=old_at, new_at=new_at, removed=(*old.data.get("noise", ()),
-                                                   *new.data.get("noise", ())),
+            old_at=old_at, new_at=new_at, removed=old.data.get("noise", ()),
+            new_removed=new.data.get("noise", ()),
             ignore=compile_ignores(self.config.ignore),
         )
 

@@ -20,7 +20,7 @@ learns a footer in Finnish and a counter phrased in a way nobody listed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -46,6 +46,11 @@ SAME_LINE_SHARE = 0.5
 
 def words(line: str) -> str:
     return " ".join(line.split())
+
+
+def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
+    """Lines (folded) found in both versions."""
+    return frozenset(words(line) for line in a) & frozenset(words(line) for line in b)
 
 
 def line_template(a: str, b: str) -> str | None:
@@ -133,13 +138,18 @@ class Noise:
                 return template
         return line
 
-    def comparable(self, lines: Sequence[str], at: datetime | None = None
-                   ) -> list[tuple[str, str]]:
+    def comparable(self, lines: Sequence[str], at: datetime | None = None,
+                   shared: Collection[str] = frozenset()) -> list[tuple[str, str]]:
         """One version's lines as ``(key, line)``: whitespace folded and the clocks of
         ``at`` (its fetch time) masked in the key, learned lines keyed by their template,
-        learned slots left out, empty lines dropped."""
+        learned slots left out, empty lines dropped.
+
+        Lines in ``shared`` (as folded by ``words``) are in both versions compared: equal
+        whatever a clock in them says, so only the lines that differ pay for reading
+        dates, and the cost follows the size of the change, not of the page."""
         keyed: list[tuple[str, str]] = []
-        masked = [mask_clocks(words(line), at) for line in lines]
+        folded = [words(line) for line in lines]
+        masked = [line if line in shared else mask_clocks(line, at) for line in folded]
         index, anchor = 0, ""
         while index < len(masked):
             ends = self._slots.get(anchor)
@@ -210,8 +220,9 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     The copies are first seen through what is already known (``noise``), so what is
     learned adds to it. Lines in another order teach nothing: order is never a change.
     """
-    ka = [key for key, _ in noise.comparable(a, at_a)]
-    kb = [key for key, _ in noise.comparable(b, at_b)]
+    shared = shared_lines(a, b)
+    ka = [key for key, _ in noise.comparable(a, at_a, shared)]
+    kb = [key for key, _ in noise.comparable(b, at_b, shared)]
     if sorted(ka) == sorted(kb):
         return set()
     learned: set[Volatile] = set()
