@@ -228,6 +228,8 @@ def show(context: Context, target: str, raw: bool) -> None:
     for entry in detail.get("entries_updated", []):
         fields = ", ".join(entry.get("fields", []))
         click.echo(f"  ~ {entry.get('title') or '(untitled)'} <{entry.get('link')}> ({fields})")
+        for name, edit in (entry.get("changes") or {}).items():
+            click.echo(f"      {name}: {edit.get('words', '')}")
     for entry in detail.get("entries_removed", []):
         click.echo(f"  - {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
     if row["diff"]:
