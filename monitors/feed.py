@@ -21,6 +21,8 @@ from monitors.volatility import NO_NOISE, Noise, learn_fields, learn_links, word
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 #: Fields whose edit makes an entry updated, in the order a person reads them.
 SUBSTANTIVE_FIELDS = ("title", "summary", "link")
+#: The order a changed entry's fields are shown in (stored records sort their keys).
+SHOWN_FIELDS = (*SUBSTANTIVE_FIELDS, "published")
 #: Unchanged words kept on each side of an edit in a field's word diff.
 WORD_CONTEXT = 12
 #: An updated entry's summary in the change's diff: wrapped, so the diff shows the lines
@@ -201,6 +203,12 @@ def field_changes(
         changes[name] = {"old": before, "new": after,
                          "words": word_diff(before, after, context=WORD_CONTEXT)}
     return changes
+
+
+def ordered_changes(changes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An updated entry's ``changes`` in reading order, as stored records lose it."""
+    rank = {name: n for n, name in enumerate(SHOWN_FIELDS)}
+    return sorted(changes.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
 def _summary(

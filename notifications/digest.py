@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from monitors.diffing import WordSegment, format_words, word_segments
+from monitors.feed import ordered_changes
 from storage.outbox import OwedAlert, OwedChange
 
 MAX_LINE = 300
@@ -185,7 +186,7 @@ def entry_updates(change: OwedChange) -> tuple[EntryUpdate, ...]:
     for entry in change.detail.get("entries_updated") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), dict):
             continue
-        fields = [_field_edit(name, edit) for name, edit in entry["changes"].items()]
+        fields = [_field_edit(name, edit) for name, edit in ordered_changes(entry["changes"])]
         link = str(entry.get("link") or "")
         updates.append(EntryUpdate(_clip(entry.get("title") or "") or "(untitled)", link,
                                    is_web_url(link), tuple(f for f in fields if f)))
