@@ -185,23 +185,62 @@ def _inline(
     return text if len(text) <= _INLINE_MAX_CHARS else text[:_INLINE_MAX_CHARS] + " …"
 
 
-def word_diff(old: str, new: str, deadline: float = DEFAULT_DEADLINE) -> str:
+WordSegment = tuple[str, str]  # (op, words) with op in ``= - +``; ``…`` stands for cut words
+
+
+def word_segments(
+    old: str, new: str, deadline: float = DEFAULT_DEADLINE, *, context: int | None = None
+) -> list[WordSegment]:
+    """The word-level edit of ``old`` into ``new`` as runs of kept, removed and added words.
+
+    With ``context``, a kept run longer than that many words on each side of a change is
+    cut to them around an ellipsis: a one-word edit of a long summary stays one line.
+    """
     old_words, new_words = old.split(), new.split()
     ops, _ = edit_script(old_words, new_words, deadline)
-    out: list[str] = []
+    out: list[WordSegment] = []
     i = j = 0
-    for op, count in ops:
+    for position, (op, count) in enumerate(ops):
         if op == "=":
-            out.extend(old_words[i:i + count])
+            kept = old_words[i:i + count]
             i += count
             j += count
+            if context is not None:
+                kept = _around_changes(kept, context, first=position == 0,
+                                       last=position == len(ops) - 1)
+            if kept:
+                out.append(("=", " ".join(kept)))
         elif op == "-":
-            out.append("[-" + " ".join(old_words[i:i + count]) + "-]")
+            out.append(("-", " ".join(old_words[i:i + count])))
             i += count
         else:
-            out.append("{+" + " ".join(new_words[j:j + count]) + "+}")
+            out.append(("+", " ".join(new_words[j:j + count])))
             j += count
-    return " ".join(out)
+    return out
+
+
+def _around_changes(kept: list[str], context: int, *, first: bool, last: bool) -> list[str]:
+    """The words of a kept run that touch a change: ``context`` after the change before it
+    (none for the first run), ``context`` before the next one (none for the last run)."""
+    if first and last:  # nothing changed: nothing to cut around
+        return kept
+    head = [] if first else kept[:context]
+    tail = [] if last or context == 0 else kept[-context:]
+    if len(head) + len(tail) >= len(kept):
+        return kept
+    return [*head, "…", *tail]
+
+
+def word_diff(
+    old: str, new: str, deadline: float = DEFAULT_DEADLINE, *, context: int | None = None
+) -> str:
+    """``old`` turned into ``new`` word by word, written ``kept [-removed-] {+added+}``."""
+    return format_words(word_segments(old, new, deadline, context=context))
+
+
+def format_words(segments: Sequence[WordSegment]) -> str:
+    marks = {"=": ("", ""), "-": ("[-", "-]"), "+": ("{+", "+}")}
+    return " ".join(marks[op][0] + text + marks[op][1] for op, text in segments)
 
 
 def plain_lines(text: str) -> list[Line]:

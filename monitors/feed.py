@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from core.errors import ExtractError
 from core.records import Change, Extracted, Volatile
 from monitors.base import Monitor, titles_summary
 from monitors.clocks import mask_clocks
-from monitors.diffing import unified_text_diff
+from monitors.diffing import unified_text_diff, word_diff
 from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
 from monitors.normalize import normalize_url
@@ -18,6 +19,16 @@ from monitors.sniff import entity_declaration
 from monitors.volatility import NO_NOISE, Noise, learn_fields, learn_links, words
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
+#: Fields whose edit makes an entry updated, in the order a person reads them.
+SUBSTANTIVE_FIELDS = ("title", "summary", "link")
+#: The order a changed entry's fields are shown in (stored records sort their keys).
+SHOWN_FIELDS = (*SUBSTANTIVE_FIELDS, "published")
+#: Unchanged words kept on each side of an edit in a field's word diff.
+WORD_CONTEXT = 12
+#: An updated entry's summary in the change's diff: wrapped, so the diff shows the lines
+#: around the edit, and cut, so a rewritten article does not flood it.
+SUMMARY_WIDTH = 100
+SUMMARY_LINES = 30
 #: Where a feed's volatile fields are learned (``Volatile.where``).
 ENTRY = "entry"
 
@@ -52,6 +63,20 @@ def render_entries(entries: list[dict[str, str]]) -> str:
     blocks = []
     for entry in entries:
         lines = [entry["title"] or "(untitled)", entry["link"], entry["published"]]
+        blocks.append("\n".join(line for line in lines if line))
+    return "\n".join(blocks)
+
+
+def _diff_text(entries: dict[str, dict[str, str]], updated: set[str]) -> str:
+    """``render_entries`` plus, for the updated entries only, their summary, so an edit
+    that touches only a summary still shows in the change's diff."""
+    blocks = []
+    for key, entry in entries.items():
+        lines = [entry["title"] or "(untitled)", entry["link"], entry["published"]]
+        if key in updated and entry.get("summary"):
+            wrapped = textwrap.wrap(entry["summary"], SUMMARY_WIDTH)
+            cut = wrapped[SUMMARY_LINES:]
+            lines += ["  " + line for line in wrapped[:SUMMARY_LINES]] + (["  …"] if cut else [])
         blocks.append("\n".join(line for line in lines if line))
     return "\n".join(blocks)
 
@@ -106,12 +131,15 @@ class FeedMonitor(Monitor):
         added = [e for key, e in new_entries.items() if key not in old_entries]
         removed = [e for key, e in old_entries.items() if key not in new_entries]
         updated = []
+        updated_keys = set()
         for key, entry in new_entries.items():
             before = old_entries.get(key)
             if before is not None:
                 fields = changed_fields(before, entry, noise, old_at, new_at)
                 if fields:
-                    updated.append({**entry, "fields": fields})
+                    updated_keys.add(key)
+                    updated.append({**entry, "fields": fields,
+                                    "changes": field_changes(before, entry, fields, noise)})
         config = self.config
         if config.keywords or config.exclude_keywords:
             def matches(e: dict[str, Any]) -> bool:
@@ -129,8 +157,8 @@ class FeedMonitor(Monitor):
         return Change(
             kind="feed",
             summary=_summary(added, updated, removed),
-            diff=unified_text_diff(render_entries(list(old_entries.values())),
-                                   render_entries(list(new_entries.values()))),
+            diff=unified_text_diff(_diff_text(old_entries, updated_keys),
+                                   _diff_text(new_entries, updated_keys)),
             detail={
                 "entries_added": added, "entries_updated": updated, "entries_removed": removed,
                 "documents": [{"url": e["link"], "title": e["title"]} for e in added if e["link"]],
@@ -158,6 +186,29 @@ def changed_fields(
         if before != after:
             fields.append(name)
     return fields
+
+
+def field_changes(
+    old: dict[str, str], new: dict[str, str], fields: list[str], noise: Noise = NO_NOISE,
+) -> dict[str, dict[str, str]]:
+    """What each changed field said before and after, and the edit word by word. The date
+    the entry carries is shown beside a substantive edit, never as one of its own."""
+    shown = [name for name in SUBSTANTIVE_FIELDS if name in fields]
+    if (shown and (ENTRY, "published") not in noise.fields
+            and old.get("published", "") != new.get("published", "")):
+        shown.append("published")
+    changes = {}
+    for name in shown:
+        before, after = old.get(name) or "", new.get(name) or ""
+        changes[name] = {"old": before, "new": after,
+                         "words": word_diff(before, after, context=WORD_CONTEXT)}
+    return changes
+
+
+def ordered_changes(changes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An updated entry's ``changes`` in reading order, as stored records lose it."""
+    rank = {name: n for n, name in enumerate(SHOWN_FIELDS)}
+    return sorted(changes.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
 def _summary(

@@ -13,9 +13,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from monitors.diffing import WordSegment, format_words, word_segments
+from monitors.feed import ordered_changes
 from storage.outbox import OwedAlert, OwedChange
 
 MAX_LINE = 300
+#: Unchanged words shown on each side of an edit of a feed entry's field.
+FIELD_CONTEXT = 10
+#: Characters of one field's word diff in a digest (``govwatch show`` prints it all).
+MAX_FIELD = 1200
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +73,34 @@ class ExcerptLine:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldEdit:
+    """One changed field of a feed entry, word by word: the segments are fetched text, so
+    a template escapes them and marks the removed and added runs itself."""
+
+    name: str
+    segments: tuple[WordSegment, ...]
+
+    @property
+    def words(self) -> str:
+        """The plain-text notation, as page diffs write it: ``[-old-] {+new+}``."""
+        return format_words(self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryUpdate:
+    title: str
+    link: str
+    linkable: bool
+    fields: tuple[FieldEdit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeView:
     change: OwedChange
     lines: tuple[ExcerptLine, ...]
     more_lines: int
     documents: tuple[Document, ...]
+    updates: tuple[EntryUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +158,47 @@ def announced(change: OwedChange) -> list[tuple[str, str]]:
     return list(found.values())
 
 
+def _field_edit(name: str, edit: Any) -> FieldEdit | None:
+    if not isinstance(edit, dict):
+        return None
+    old, new = edit.get("old"), edit.get("new")
+    if isinstance(old, str) and isinstance(new, str):
+        segments = word_segments(old, new, context=FIELD_CONTEXT)
+    elif isinstance(edit.get("words"), str):  # only the notation: shown as it is
+        segments = [("=", edit["words"])]
+    else:
+        return None
+    kept: list[WordSegment] = []
+    size = 0
+    for op, text in segments:
+        if size + len(text) > MAX_FIELD:
+            kept.append((op, text[: max(0, MAX_FIELD - size)] + " …"))
+            break
+        kept.append((op, text))
+        size += len(text)
+    return FieldEdit(str(name), tuple(kept))
+
+
+def entry_updates(change: OwedChange) -> tuple[EntryUpdate, ...]:
+    """The updated entries of a feed change with each changed field's word diff (entries
+    recorded before fields were kept have none and are left to the diff lines)."""
+    updates = []
+    for entry in change.detail.get("entries_updated") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes"), dict):
+            continue
+        fields = [_field_edit(name, edit) for name, edit in ordered_changes(entry["changes"])]
+        link = str(entry.get("link") or "")
+        updates.append(EntryUpdate(_clip(entry.get("title") or "") or "(untitled)", link,
+                                   is_web_url(link), tuple(f for f in fields if f)))
+    return tuple(updates)
+
+
 def excerpt(change: OwedChange, limit: int) -> tuple[tuple[ExcerptLine, ...], int]:
-    """Added and removed lines of the diff (or removed entries), at most ``limit``."""
+    """Added and removed lines of the diff (or removed entries), at most ``limit``. A feed
+    change's new and updated entries say it better than its diff: then the diff is left out."""
     lines: list[ExcerptLine] = []
-    feed_entries = change.detail.get("entries_added") or change.detail.get("documents")
+    feed_entries = (change.detail.get("entries_added") or change.detail.get("documents")
+                    or entry_updates(change))
     if not (change.kind == "feed" and feed_entries):
         for raw in change.diff.splitlines():
             if raw.startswith(("+++", "---", "@@")) or raw[:1] not in ("+", "-"):
@@ -171,7 +237,7 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
             lines, more = excerpt(change, max_lines)
             docs = tuple(doc_by_key[_url_key(url)] for url, _ in announced(change))
             monitors.setdefault(change.monitor_id, []).append(
-                ChangeView(change, lines, more, docs))
+                ChangeView(change, lines, more, docs, entry_updates(change)))
         result.append(OrgSection(
             org_id=org_id, name=names[org_id], documents=documents,
             monitors=tuple(

@@ -22,7 +22,7 @@ from core.canonical import canonical_json
 from core.errors import DeliveryFailed
 from notifications.base import Notifier, OrganizationInfo
 from notifications.config import FeedSettings
-from notifications.digest import Digest, announced, excerpt, is_web_url
+from notifications.digest import Digest, announced, entry_updates, excerpt, is_web_url
 from notifications.render import render
 from storage.chain import current_heads
 from storage.db import Store
@@ -72,7 +72,7 @@ def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
     content = render(
         "entry.html", org_name=change.org_name, monitor_name=change.monitor_name,
         monitor_url=change.monitor_url, change=change, alert=None, lines=lines,
-        more_lines=more, documents=docs,
+        more_lines=more, documents=docs, updates=entry_updates(change),
     )
     return FeedEntry(f"{prefix}/change/{change.change_id}", title, link,
                      datetime.fromisoformat(change.detected_at), content)
@@ -88,7 +88,7 @@ def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
     content = render(
         "entry.html", org_name=alert.org_name, monitor_name=alert.monitor_name,
         monitor_url=alert.monitor_url, change=None, alert=alert, lines=(), more_lines=0,
-        documents=(),
+        documents=(), updates=(),
     )
     return FeedEntry(f"{prefix}/alert/{alert.alert_id}", title, alert.monitor_url,
                      datetime.fromisoformat(alert.created_at), content)

@@ -201,6 +201,7 @@ def history(context: Context, monitor_id: str, limit: int, since: str | None,
 @pass_context
 def show(context: Context, target: str, raw: bool) -> None:
     """Print one change with its diff, or one snapshot (hash or 8+ hex prefix) and its text."""
+    from monitors.feed import ordered_changes
     from storage.audit import find_snapshot
     from storage.queries import change_detail
 
@@ -228,6 +229,8 @@ def show(context: Context, target: str, raw: bool) -> None:
     for entry in detail.get("entries_updated", []):
         fields = ", ".join(entry.get("fields", []))
         click.echo(f"  ~ {entry.get('title') or '(untitled)'} <{entry.get('link')}> ({fields})")
+        for name, edit in ordered_changes(entry.get("changes") or {}):
+            click.echo(f"      {name}: {edit.get('words', '')}")
     for entry in detail.get("entries_removed", []):
         click.echo(f"  - {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
     if row["diff"]:

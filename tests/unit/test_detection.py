@@ -162,6 +162,14 @@ def test_feed_compare(case: dict[str, Any]) -> None:
         assert change.summary == expect["summary"]
     if "significance" in expect:
         _within(change.significance, expect["significance"])
+    if "words" in expect:
+        edits = change.detail["entries_updated"][0]["changes"]
+        assert {name: edit["words"] for name, edit in edits.items()} == expect["words"]
+        before, after = case["old"][0], case["new"][0]
+        for name, edit in edits.items():
+            assert (edit["old"], edit["new"]) == (before.get(name, ""), after.get(name, ""))
+    for line in expect.get("diff", []):
+        assert line in change.diff.splitlines()
     added_links = [e["link"] for e in change.detail["entries_added"]]
     assert [d["url"] for d in change.detail["documents"]] == added_links
 
