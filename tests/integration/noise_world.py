@@ -1,0 +1,521 @@
+"""A noisy world of official sites, its ground truth, and a judge of govwatch's digests.
+
+:class:`World` builds ``orgs`` organizations, each with a listing page, a policy page, a
+feed (RSS or Atom) and a PDF report, and renders every answer per request with noise:
+kinds of :data:`HTML_NOISE`, :data:`FEED_NOISE` and :data:`PDF_NOISE`, each in several
+surface forms, many built from random words, labels and parameter names made at world
+build time, so that no list in the engine can name them. ``revise`` applies the next
+revision (publications, edits, removals, redirects, PDF editions, template changes) and
+returns its ground truth. :func:`drive` runs the real ``govwatch run`` after each
+revision, with the email digest going to a real aiosmtpd relay, and :func:`judge_run`
+reads each digest against the ground truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from tests.pdfs import make_pdf
+
+SYLLABLES = ("ka", "lo", "mi", "zu", "re", "ta", "vo", "ne", "shi", "pa", "dri", "qu", "el",
+             "om", "ba", "ry", "fe", "xo", "gu", "ni")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def word(rng: random.Random, parts: int = 3) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts))
+
+
+def words(rng: random.Random, count: int) -> str:
+    return " ".join(word(rng, rng.randint(2, 4)) for _ in range(count))
+
+
+@dataclass
+class Req:
+    """One request's randomness and clock."""
+
+    n: int
+    now: datetime
+    rng: random.Random
+    vocab: dict[str, str]
+
+
+def _stamp(r: Req, form: int) -> str:
+    now = r.now
+    return (f"{now:%Y-%m-%d %H:%M:%S.%f} UTC (request {r.n})",
+            f"Generated {now.day} {MONTHS[now.month - 1]} {now.year}, {now:%H:%M:%S} · req {r.n}",
+            f"{now:%m/%d/%Y %I:%M:%S %p} #{r.n}")[form]
+
+
+# Each kind: forms, each form renders (req) -> (where, html). "links" forms return a
+# suffix for document links instead. Vocabulary keys name random words built per org.
+Form = Callable[[Req], tuple[str, str]]
+HTML_NOISE: dict[str, list[Form]] = {
+    "counter": [lambda r: ("top", f"<p>{r.vocab['label']} {r.n * 7 + 3}</p>"),
+                lambda r: ("aside", f"<p>{r.n + 100} {r.vocab['label2']}</p>")],
+    "session": [lambda r: ("links", f"?{r.vocab['param']}={r.rng.getrandbits(64):x}"),
+                lambda r: ("links-path", f"s{r.rng.getrandbits(40):x}")],
+    "related-order": [lambda r: ("aside", "<ul>" + "".join(
+                          f"<li>{t}</li>" for t in r.rng.sample(r.vocab["related"].split("|"), 4))
+                          + "</ul>"),
+                      lambda r: ("mid", "<p>See also: " + " · ".join(
+                          r.rng.sample(r.vocab["related"].split("|"), 4)) + "</p>")],
+    "rotating-aside": [lambda r: ("aside", f"<p>{r.rng.choice(r.vocab['asides'].split('|'))}</p>"),
+                       lambda r: ("mid", f"<p>Tip: {words(r.rng, 5)}</p>")],
+    "footer-stamp": [lambda r: ("footer", f"<p>{_stamp(r, 0)}</p>"),
+                     lambda r: ("footer", f"<p>{_stamp(r, 1)}</p>"),
+                     lambda r: ("footer", f"<p>{_stamp(r, 2)}</p>")],
+    "csrf": [lambda r: ("links", f"?{r.vocab['param2']}={r.rng.getrandbits(128):032x}"),
+             lambda r: ("nav-param", f"{r.vocab['param2']}={r.rng.getrandbits(96):x}")],
+    "cache-buster": [lambda r: ("head", f'<link rel="stylesheet" href="/s.css?{r.vocab["param3"]}'
+                                f'={r.rng.getrandbits(32)}">'),
+                     lambda r: ("top", f'<img alt="" src="/b.png?{r.vocab["param3"]}='
+                                f'{r.rng.getrandbits(32)}">')],
+    "promo": [lambda r: ("mid", f"<p>{words(r.rng, 3).capitalize()} now: {words(r.rng, 2)}!</p>"),
+              lambda r: ("mid", f"<div>{r.vocab['sponsor']} — {words(r.rng, 4)}</div>")],
+    "clock": [lambda r: ("top", f"<p>{r.vocab['label3']} {r.now:%Y-%m-%dT%H:%M:%SZ}</p>"),
+              lambda r: ("aside", f"<p>{r.vocab['label3']}: {r.now:%H:%M:%S}</p>")],
+    "random-class": [lambda r: ("wrap-class", word(r.rng, 4)),
+                     lambda r: ("wrap-id", word(r.rng, 4))],
+    "presence": [lambda r: ("aside", f"<p>{r.rng.randint(2, 900)} {r.vocab['label4']}</p>"),
+                 lambda r: ("top", f"<p>{r.vocab['label4'].capitalize()}: "
+                            f"{r.rng.randint(2, 900)}</p>")],
+    "ticker": [lambda r: ("aside", f"<p>{r.vocab['label5'].upper()} "
+                          f"{r.rng.uniform(0.5, 2):.4f}</p>"),
+               lambda r: ("footer", f"<p>{r.vocab['label5']}: +{r.rng.uniform(0, 9):.2f}%</p>")],
+    "trending": [lambda r: ("aside", "<ol>" + "".join(
+                     f"<li>{t}</li>" for t in r.rng.sample(r.vocab["pool"].split("|"), 3))
+                     + "</ol>"),
+                 lambda r: ("aside", "<p>Most read: " + ", ".join(
+                     r.rng.sample(r.vocab["pool"].split("|"), 3)) + "</p>")],
+    "comments": [lambda r: ("mid", f"<p>{r.n % 97 + 2} comments</p>"),
+                 lambda r: ("mid", f"<p>Comments ({r.n % 89 + 1})</p>")],
+    "relative-time": [lambda r: ("top", f"<p>Updated {r.rng.randint(2, 59)} seconds ago</p>"),
+                      lambda r: ("aside", f"<p>{r.rng.randint(2, 59)} min. ago</p>")],
+    "quote": [lambda r: ("aside", f"<blockquote>{words(r.rng, 7)}</blockquote>"),
+              lambda r: ("footer", f"<p>“{words(r.rng, 6)}” — {word(r.rng).title()}</p>")],
+    "nonce": [lambda r: ("head", f'<script nonce="{r.rng.getrandbits(64):x}">var t='
+                         f'"{r.rng.getrandbits(64):x}";</script>'),
+              lambda r: ("head", f'<meta name="{r.vocab["param"]}" '
+                         f'content="{r.rng.getrandbits(64):x}">')],
+    "share": [lambda r: ("footer", f'<a href="https://share.example.net/?u=x&amp;t={r.n}">'
+                         "Share</a>"),
+              lambda r: ("footer", f'<a href="mailto:?subject=page&amp;body=ref{r.n}">'
+                         "Email this page</a>")],
+    "poll": [lambda r: ("aside", f"<p>Yes {(a := r.rng.randint(1, 99))}% · No {100 - a}%</p>"),
+             lambda r: ("aside", f"<p>{r.vocab['label6']}: {r.rng.randint(10, 9999)} votes</p>")],
+    "nav-order": [lambda r: ("nav-shuffle", "1"), lambda r: ("footer-shuffle", "1")],
+    "weather": [lambda r: ("top", f"<p>{r.vocab['city']}: {r.rng.randint(-5, 35)}°C</p>"),
+                lambda r: ("footer", f"<p>{r.vocab['city']} {r.rng.randint(20, 99)}°F, "
+                           f"{r.vocab['sky']}</p>")],
+    "ad-slot": [lambda r: ("mid", f'<a href="/ads/click?{r.vocab["param4"]}='
+                           f'{r.rng.getrandbits(48):x}">Advertisement</a>'),
+                lambda r: ("aside", f'<img alt="Advert {r.rng.getrandbits(24):x}" src="/a.png">')],
+}
+FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2}
+PDF_NOISE = {"pdf-regenerated": 2, "pdf-stamp": 2}
+RANDOM_BUILT = ("counter", "session", "related-order", "rotating-aside", "csrf", "cache-buster",
+                "promo", "clock", "random-class", "presence", "ticker", "trending", "poll",
+                "weather", "ad-slot", "feed-tracking")
+EVENT_KINDS = ("publication", "paragraph", "labelled-date", "sentence-date", "amount",
+               "removal", "redirect", "pdf-edition", "template")
+
+
+@dataclass(frozen=True)
+class Event:
+    revision: int
+    org: str
+    monitor: str
+    kind: str
+    marker: str
+
+
+@dataclass
+class Org:
+    id: str
+    name: str
+    vocab: dict[str, str]
+    page_noise: dict[str, list[tuple[str, int]]]
+    docs: list[str]
+    feed_entries: list[str]
+    paragraph: str
+    force: str
+    deadline: str
+    amount: int
+    pdf_lines: list[str]
+    nav: list[str]
+    footer: str
+    policy_path: str = "policy"
+    moved_notice: str = ""
+
+
+def _vocab(rng: random.Random) -> dict[str, str]:
+    return {"label": f"{word(rng).title()} {word(rng)}:", "label2": words(rng, 2),
+            "label3": f"{word(rng).title()} {word(rng)}", "label4": words(rng, 2),
+            "label5": word(rng), "label6": word(rng).title(), "param": word(rng, 2),
+            "param2": "_" + word(rng, 2), "param3": word(rng, 1) + word(rng, 1),
+            "param4": word(rng, 2) + "id", "sponsor": f"{word(rng).title()} {word(rng)}",
+            "city": word(rng).title(), "sky": word(rng),
+            "related": "|".join(words(rng, 3).capitalize() for _ in range(6)),
+            "asides": "|".join(words(rng, 6).capitalize() for _ in range(5)),
+            "pool": "|".join(words(rng, 3).capitalize() for _ in range(8))}
+
+
+class World:
+    """The sites, their revisions and what each request served."""
+
+    def __init__(self, seed: int, orgs: int = 20, *, etags: bool = False) -> None:
+        self.rng = random.Random(seed)
+        self.etags = etags
+        self.revision = 0
+        self.requests = 0
+        self.base_url = ""
+        self.served: Counter[tuple[str, int]] = Counter()
+        self.fragments: dict[str, set[str]] = defaultdict(set)
+        self._lock = threading.Lock()
+        kinds = list(HTML_NOISE)
+        self.orgs: list[Org] = []
+        for i in range(orgs):
+            rng = self.rng
+            noise = {page: [(kinds[(i * 4 + j + shift) % len(kinds)],
+                             (i + j) % len(HTML_NOISE[kinds[(i * 4 + j + shift) % len(kinds)]]))
+                            for j in range(4)]
+                     for page, shift in (("pubs", 0), ("policy", 11))}
+            noise["feed"] = [("feed-build-time", i % 2), ("feed-tracking", (i // 2) % 2)]
+            noise["report"] = [("pdf-regenerated", i % 2), ("pdf-stamp", (i // 2) % 2)]
+            self.orgs.append(Org(
+                id=f"o{i:02d}", name=f"{word(rng).title()} Agency {i:02d}", vocab=_vocab(rng),
+                page_noise=noise, docs=[self._title() for _ in range(3)], feed_entries=[],
+                paragraph=f"The board adopted {words(rng, 6)} in plenary.",
+                force=f"{rng.randint(1, 28)} {rng.choice(MONTHS)} 2026",
+                deadline=f"{rng.randint(1, 28)} {rng.choice(MONTHS)} 2025",
+                amount=rng.randint(10, 900) * 1000,
+                pdf_lines=[f"Annual report of {word(rng).title()}", words(rng, 8)],
+                nav=["Home", "About us", "Publications", "Contact"],
+                footer=f"© {word(rng).title()} Agency. All rights reserved."))
+            self.orgs[-1].feed_entries = list(self.orgs[-1].docs)
+
+    def _title(self) -> str:
+        return f"Report on {words(self.rng, 3)}"
+
+    # -- serving ----------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+            req = Req(n, datetime.now(UTC), random.Random(f"{n}-{request.path}"), {})
+            parts = request.path.strip("/").split("/")
+            org = next((o for o in self.orgs if parts and o.id == parts[0]), None)
+            if org is None or len(parts) != 2:
+                return web.Response(status=404, text="not found")
+            req.vocab = org.vocab
+            name = parts[1]
+            if name == "policy" and org.policy_path != "policy":
+                return web.HTTPMovedPermanently(f"/{org.id}/{org.policy_path}")
+            if name in ("pubs", org.policy_path):
+                body = self._page(org, "pubs" if name == "pubs" else "policy", req).encode()
+                ctype = "text/html"
+            elif name == "feed":
+                body, ctype = self._feed(org, req).encode(), "application/xml"
+            elif name == "report.pdf":
+                body, ctype = self._pdf(org, req), "application/pdf"
+            else:
+                return web.Response(status=404, text="not found")
+        headers = {"Content-Type": ctype}
+        if self.etags:
+            tag = f'W/"{hashlib.sha1(body).hexdigest()[:16]}"'
+            headers["ETag"] = tag
+            if request.headers.get("If-None-Match") == tag:
+                return web.Response(status=304, headers={"ETag": tag})
+        return web.Response(body=body, headers=headers)
+
+    def _noise(self, org: Org, page: str, req: Req) -> dict[str, list[str]]:
+        slots: dict[str, list[str]] = defaultdict(list)
+        for kind, form in org.page_noise[page]:
+            where, html = HTML_NOISE[kind][form](req)
+            slots[where].append(html)
+            self.served[(kind, form)] += 1
+            pieces = [t.strip() for t in re.split(r"<[^>]+>", html) if t.strip()]
+            self.fragments[kind].update(pieces or [html])
+        return slots
+
+    def _page(self, org: Org, page: str, req: Req) -> str:
+        slots = self._noise(org, page, req)
+        link_suffix = "".join(slots.get("links", []))
+        path_session = "".join(f"/{s}" for s in slots.get("links-path", []))
+        nav = list(org.nav)
+        footer = [org.footer, "Privacy", "Terms", "Accessibility"]
+        if slots.get("nav-shuffle"):
+            req.rng.shuffle(nav)
+        if slots.get("footer-shuffle"):
+            req.rng.shuffle(footer)
+        nav_param = "".join(f"?{p}" for p in slots.get("nav-param", []))
+        nav_html = "".join(f'<li><a href="/{org.id}/{n.lower().replace(" ", "-")}{nav_param}">'
+                           f"{n}</a></li>" for n in nav)
+        if page == "pubs":
+            content = "<h2>Latest publications</h2><ul>" + "".join(
+                f'<li><a href="/{org.id}{path_session}/docs/{self.slug(t)}.pdf{link_suffix}">'
+                f"{t}</a></li>" for t in org.docs) + "</ul>"
+        else:
+            content = (f"<h2>Overview</h2><p>{org.paragraph}</p>{org.moved_notice}"
+                       f"<h2>Key dates</h2><p>Entry into force: {org.force}</p>"
+                       f"<p>The consultation deadline was extended to {org.deadline}.</p>"
+                       f"<h2>Funding</h2><p>Budget: EUR {org.amount:,}</p>")
+        mid = "".join(slots.get("mid", []))
+        content = content.replace("</ul>", "</ul>" + mid, 1) if page == "pubs" else \
+            content.replace("<h2>Key dates</h2>", mid + "<h2>Key dates</h2>", 1)
+        wrap = " ".join([f'class="{c}"' for c in slots.get("wrap-class", [])]
+                        + [f'id="{c}"' for c in slots.get("wrap-id", [])])
+        return (f"<html><head><title>{org.name} — {page}</title>{''.join(slots['head'])}</head>"
+                f"<body><header><nav><ul>{nav_html}</ul></nav></header>"
+                f"<main {wrap}><h1>{org.name}: {page}</h1>{''.join(slots['top'])}{content}</main>"
+                f"<aside>{''.join(slots['aside'])}</aside><footer>"
+                + "".join(f"<p>{f}</p>" for f in footer) + "".join(slots["footer"])
+                + "</footer></body></html>")
+
+    @staticmethod
+    def slug(title: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+    def _feed(self, org: Org, req: Req) -> str:
+        (_, build), (_, tracking) = org.page_noise["feed"]
+        for kind, form in org.page_noise["feed"]:
+            self.served[(kind, form)] += 1
+        now = req.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        base = f"{self.base_url}/{org.id}"
+
+        def link(title: str) -> str:
+            token = f"{req.rng.getrandbits(48):x}"
+            return (f"{base}/docs/{self.slug(title)}.pdf?{org.vocab['param']}={token}"
+                    if tracking == 0 else f"{base}/t{token}/docs/{self.slug(title)}.pdf")
+
+        if org.id[-1] in "02468":  # RSS
+            items = "".join(
+                f"<item><title>{t}</title><link>{link(t)}</link>"
+                f"<guid isPermaLink=\"false\">{org.id}-{self.slug(t)}</guid>"
+                + (f"<pubDate>{req.now:%a, %d %b %Y %H:%M:%S} GMT</pubDate>"
+                   if build == 1 and k == 0 else "") + "</item>"
+                for k, t in enumerate(reversed(org.feed_entries)))
+            build_date = f"<lastBuildDate>{req.now:%a, %d %b %Y %H:%M:%S} GMT</lastBuildDate>"
+            return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{org.name}</title>'
+                    f"<link>{base}/pubs</link><description>News</description>"
+                    f"{build_date if build == 0 else ''}{items}</channel></rss>")
+        entries = "".join(
+            f"<entry><title>{t}</title><link href=\"{link(t)}\"/><id>urn:{org.id}:{self.slug(t)}"
+            f"</id><updated>{now if build == 1 and k == 0 else '2026-01-01T00:00:00Z'}</updated>"
+            "</entry>" for k, t in enumerate(reversed(org.feed_entries)))
+        return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                f"<title>{org.name}</title><id>urn:{org.id}</id>"
+                f"<updated>{now if build == 0 else '2026-01-01T00:00:00Z'}</updated>"
+                f"{entries}</feed>")
+
+    def _pdf(self, org: Org, req: Req) -> bytes:
+        (_, regen), (_, stamp) = org.page_noise["report"]
+        for kind, form in org.page_noise["report"]:
+            self.served[(kind, form)] += 1
+        lines = list(org.pdf_lines)
+        lines.append(_stamp(req, 0 if stamp == 0 else 1))
+        modified = (f"D:{req.now:%Y%m%d%H%M%S}Z" if regen == 0 else req.now.isoformat())
+        return make_pdf([lines], title=f"{org.name} report {req.rng.getrandbits(32):x}",
+                        modified=modified)
+
+    # -- revisions --------------------------------------------------------------------
+    def revise(self) -> list[Event]:
+        """Apply the next revision; return its ground truth."""
+        with self._lock:
+            self.revision += 1
+            rev, events = self.revision, []
+            for i, org in enumerate(self.orgs):
+                if (i + rev) % 3 == 0:
+                    continue  # this organization does not change in this revision
+                kind = EVENT_KINDS[(i * 2 + rev) % len(EVENT_KINDS)]
+                if kind == "redirect" and org.policy_path != "policy":
+                    kind = "paragraph"
+                if kind == "removal" and len(org.docs) < 2:
+                    kind = "publication"
+                events += self._apply(org, kind, rev)
+            return events
+
+    def _apply(self, org: Org, kind: str, rev: int) -> list[Event]:
+        rng = self.rng
+
+        def event(monitor: str, marker: str) -> Event:
+            return Event(rev, org.id, f"{org.id}-{monitor}", kind, marker)
+
+        if kind == "publication":
+            title = self._title()
+            org.docs.insert(0, title)
+            org.feed_entries.append(title)
+            return [event("pubs", title), event("feed", title)]
+        if kind == "removal":
+            return [event("pubs", org.docs.pop(rng.randrange(len(org.docs))))]
+        if kind == "paragraph":
+            new = words(rng, 3)
+            org.paragraph = f"The board adopted {new} after {words(rng, 2)} in plenary."
+            return [event("policy", new)]
+        if kind == "labelled-date":
+            day, month, year = org.force.split()
+            org.force = f"{day} {month} {int(year) + 1}"
+            return [event("policy", org.force)]
+        if kind == "sentence-date":
+            day, month, year = org.deadline.split()
+            org.deadline = f"{day} {MONTHS[(MONTHS.index(month) + 1) % 12]} {year}"
+            return [event("policy", org.deadline)]
+        if kind == "amount":
+            org.amount += rng.randint(1, 90) * 1000
+            return [event("policy", f"{org.amount:,}")]
+        if kind == "redirect":
+            org.policy_path = f"policy-{rev}"
+            org.moved_notice = f"<p>This page moved: {words(rng, 3)}.</p>"
+            return [event("policy", re.sub(r"<[^>]+>", "", org.moved_notice))]
+        if kind == "pdf-edition":
+            org.pdf_lines[1] = words(rng, 8)
+            return [event("report", org.pdf_lines[1].split()[0])]
+        # template: navigation renamed and extended, footer reworded, on every page
+        org.nav = [n if n != "About us" else "Who we are" for n in org.nav] + [word(rng).title()]
+        org.footer = f"© {word(rng).title()} {rev}. {words(rng, 2)}."
+        return [event("pubs", "template"), event("policy", "template")]
+
+
+def monitor_ids(world: World) -> dict[str, str]:
+    """monitor id -> organization id."""
+    return {f"{o.id}-{m}": o.id for o in world.orgs for m in ("pubs", "policy", "feed", "report")}
+
+
+def config_text(world: World, smtp_port: int) -> str:
+    lines = ["defaults: {per_host: 64, concurrency: 64}", "organizations:"]
+    for o in world.orgs:
+        lines += [f"  - id: {o.id}", f"    name: {o.name}", "    monitors:"]
+        for m, kind, path in (("pubs", "page", "pubs"), ("policy", "page", "policy"),
+                              ("feed", "feed", "feed"), ("report", "pdf", "report.pdf")):
+            lines.append(f'      - {{id: {o.id}-{m}, name: {o.id} {m}, kind: {kind}, '
+                         f'url: "{world.base_url}/{o.id}/{path}"}}')
+    lines += ["notifications:", "  email:",
+              f"    smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout: 5s}}",
+              "    from: govwatch@example.org", "    to: [analyst@example.org]",
+              'digest: "after-run"']
+    return "\n".join(lines) + "\n"
+
+
+def govwatch_run(config: Path, db: Path) -> str:
+    command = [sys.executable, "-c", "from pipeline.cli.main import main; main()",
+               "--config", str(config), "--db", str(db), "run", "--all"]
+    done = subprocess.run(command, capture_output=True, timeout=300, check=False,
+                          cwd=config.parent)
+    assert done.returncode in (0, 1), done.stderr.decode()[-3000:]
+    return done.stdout.decode()
+
+
+@dataclass
+class Verdict:
+    """One run judged against its revision's ground truth."""
+
+    revision: int
+    events: list[Event]
+    detected: list[Event] = field(default_factory=list)
+    missed: list[Event] = field(default_factory=list)
+    false_alerts: list[tuple[str, int, str]] = field(default_factory=list)  # monitor, id, diff
+    template_announcements: Counter[str] = field(default_factory=Counter)
+    confirms: Counter[str] = field(default_factory=Counter)
+    checks: int = 0
+
+
+def judge_run(world: World, db: Path, email_text: str, events: list[Event],
+              first_check_id: int) -> Verdict:
+    """What the digest of one run announced, against what happened in its revision."""
+    verdict = Verdict(world.revision, events)
+    with sqlite3.connect(db) as conn:
+        announced = dict(conn.execute(
+            "SELECT c.id, c.monitor_id FROM changes c WHERE c.check_id >= ?", (first_check_id,)))
+        diffs = {i: f"{s}\n{d}\n{x}" for i, s, d, x in conn.execute(
+            "SELECT id, summary, diff, detail FROM changes WHERE check_id >= ?",
+            (first_check_id,))}
+        for monitor, outcome in conn.execute(
+                "SELECT monitor_id, outcome FROM checks WHERE id >= ?", (first_check_id,)):
+            verdict.checks += 1
+            if outcome == "confirm":
+                verdict.confirms[monitor] += 1
+    in_email = [int(n) for n in re.findall(r"\* change #(\d+) \[", email_text)]
+    sections = re.split(r"(?=\n\s+\* change #)", email_text)
+    by_change = {int(m.group(1)): s for s in sections
+                 if (m := re.search(r"\* change #(\d+) \[", s))}
+    by_monitor: dict[str, list[int]] = defaultdict(list)
+    for change_id in in_email:
+        by_monitor[announced.get(change_id, "?")].append(change_id)
+    names = {o.id: o.name for o in world.orgs}
+    for ev in events:
+        if ev.kind == "template":
+            continue
+        shown = " ".join(by_change.get(c, "") for c in by_monitor.get(ev.monitor, []))
+        org_part = email_text.split(f"== {names[ev.org]} ==")[-1].split("\n== ")[0] \
+            if f"== {names[ev.org]} ==" in email_text else ""
+        documents = org_part.split("\n-- ")[0]
+        found = ev.marker in shown or (ev.marker in documents and by_monitor.get(ev.monitor))
+        (verdict.detected if found else verdict.missed).append(ev)
+    real = {ev.monitor for ev in events if ev.kind != "template"}
+    template = {ev.monitor for ev in events if ev.kind == "template"}
+    for monitor, change_ids in by_monitor.items():
+        if monitor in real:
+            continue
+        if monitor in template:
+            verdict.template_announcements[monitor.split("-")[0]] += len(change_ids)
+            continue
+        for change_id in change_ids:
+            verdict.false_alerts.append((monitor, change_id, diffs.get(change_id, "")))
+    return verdict
+
+
+def noise_of(world: World, monitor: str, diff: str) -> list[str]:
+    """The noise kinds whose served text shows in ``diff`` (else every kind of the page)."""
+    org_id, page = monitor.split("-", 1)
+    org = next(o for o in world.orgs if o.id == org_id)
+    kinds = [k for k, _ in org.page_noise[page]]
+    if page == "report" and '"metadata_changed":[]' not in diff:
+        return ["pdf-regenerated"]
+    seen = [k for k in kinds if any(f and f in diff for f in world.fragments.get(k, ()))]
+    return seen or [f"{k}?" for k in kinds]
+
+
+def drive(world: World, workdir: Path, revisions: int, steady: int = 1) -> list[Verdict]:
+    """Serve ``world``, run govwatch once as a baseline, then after each of ``revisions``
+    revisions and ``steady`` times more with nothing changed; judge every run."""
+    from tests.integration.conftest import SiteServer
+    from tests.integration.digest_support import smtp_server
+
+    server = SiteServer(world)
+    server.start()
+    verdicts = []
+    try:
+        with smtp_server() as mailbox:
+            config, db = workdir / "config.yaml", workdir / "govwatch.db"
+            config.write_text(config_text(world, mailbox.port))
+            govwatch_run(config, db)  # the baseline: every monitor new
+            for step in range(revisions + steady):
+                events = world.revise() if step < revisions else []
+                with sqlite3.connect(db) as conn:
+                    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM checks"
+                                         ).fetchone()[0]
+                sent = len(mailbox.messages)
+                govwatch_run(config, db)
+                text = "\n".join(m.part("plain") for m in mailbox.messages[sent:])
+                verdict = judge_run(world, db, text, events, first)
+                if step >= revisions:
+                    verdict.revision = -step  # steady state: nothing changed
+                verdicts.append(verdict)
+    finally:
+        server.stop()
+    return verdicts
