@@ -9,13 +9,13 @@ from io import BytesIO
 from typing import Any
 
 from core.errors import ExtractError
-from core.records import METADATA_ONLY, Change, Extracted
+from core.records import METADATA_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor
 from monitors.diffing import diff_lines
 from monitors.html import normalize_text
 from monitors.normalize import comparable_pair, compile_ignores
 from monitors.significance import Evidence, score
-from monitors.volatility import NO_NOISE, Noise
+from monitors.volatility import NO_NOISE, Noise, learn_fields
 
 # The PDF header may follow a little junk; readers look in the first kilobyte.
 _HEADER_WINDOW = 1024
@@ -23,6 +23,8 @@ _HEADER_WINDOW = 1024
 MAX_PAGES = 1000
 PAGE_MARK = "[page {}]"
 TRACKED_METADATA = ("title", "pages", "modified")
+#: Where a PDF's volatile metadata is learned (``Volatile.where``).
+PDF = "pdf"
 
 # pypdf reports recoverable damage through logging; a damaged PDF is the source's
 # problem, recorded in the content, not noise on our stderr.
@@ -71,6 +73,15 @@ class PdfMonitor(Monitor):
                 "page_hashes": [hashlib.sha256(p.encode()).hexdigest()[:16] for p in pages]}
         return Extracted(text=text, data=data)
 
+    def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
+              at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
+        """The text's volatile lines, and metadata that differs between two copies (a
+        file regenerated at each request: a new title stamp, ids, dates)."""
+        learned = super().learn(a, b, noise, at_a, at_b)
+        facts = {key: str(a.data.get(key)) for key in TRACKED_METADATA}
+        other = {key: str(b.data.get(key)) for key in TRACKED_METADATA}
+        return learned | learn_fields(PDF, {"file": facts}, {"file": other}, at_a, at_b)
+
     @staticmethod
     def _pages(lines: list[tuple[str, str]]) -> list[str]:
         """Comparable text per page, from the comparable lines (page marks included)."""
@@ -97,7 +108,8 @@ class PdfMonitor(Monitor):
             n + 1 for n in range(min(len(old_pages), len(new_pages)))
             if old_pages[n] != new_pages[n]
         ]
-        metadata = [key for key in TRACKED_METADATA if old.data.get(key) != new.data.get(key)]
+        metadata = [key for key in TRACKED_METADATA if old.data.get(key) != new.data.get(key)
+                    and (PDF, key) not in noise.fields]
         if not diff and not metadata and old.data.get("sha256") == new.data.get("sha256"):
             return None
         evidence = Evidence(

@@ -40,6 +40,9 @@ LINK, LINK_SLOT = "link", "link-slot"
 KINDS = (LINE, SLOT, LINK, LINK_SLOT, PARAM, FIELD)
 #: A slot masks at most this many lines: a rotating block, not a page.
 MAX_SLOT_LINES = 12
+#: In a slot's ``what``: the line that ends it, then how many lines it held (folded lines
+#: never contain a tab).
+SLOT_SIZE = "\t"
 #: Two versions of one line share at least this share of their words.
 SAME_LINE_SHARE = 0.5
 
@@ -121,8 +124,16 @@ class Noise:
         return sorted({v.what for v in self.learned if v.kind == LINE and _literal(v.what)})
 
     @cached_property
-    def _slots(self) -> dict[str, list[str]]:
-        return self._by_place(SLOT)
+    def _slots(self) -> dict[str, dict[str, int]]:
+        """Slots by the line before them: the line that ends each, and how many lines it
+        held in the copies that taught it."""
+        slots: dict[str, dict[str, int]] = {}
+        for where, whats in self._by_place(SLOT).items():
+            for what in whats:
+                after, _, size = what.rpartition(SLOT_SIZE)
+                ends = slots.setdefault(where, {})
+                ends[after] = max(ends.get(after, 0), int(size))
+        return slots
 
     @cached_property
     def _params(self) -> dict[str, list[str]]:
@@ -193,15 +204,17 @@ class Noise:
 NO_NOISE = Noise()
 
 
-def _slot_length(keys: Sequence[str], start: int, ends: Sequence[str], noise: Noise,
+def _slot_length(keys: Sequence[str], start: int, ends: dict[str, int], noise: Noise,
                  anchor: str) -> int:
     """How many lines from ``start`` a learned slot covers: up to the first line that
-    ends it (within MAX_SLOT_LINES), or to the page's end for a slot that ends there."""
+    ends it, or to the page's end for a slot that ends there; never more lines than the
+    slot was seen to hold, so a sentence added beside a rotating line is not masked."""
     for offset in range(min(MAX_SLOT_LINES + 1, len(keys) - start + 1)):
+        end = "" if start + offset == len(keys) else noise.key(keys[start + offset], anchor)
+        if end in ends:
+            return offset if offset <= ends[end] else 0
         if start + offset == len(keys):
-            return offset if "" in ends else 0
-        if noise.key(keys[start + offset], anchor) in ends:
-            return offset
+            return 0
     return 0
 
 
@@ -236,8 +249,9 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
         if templates is None:
             # A slot is known by a stable line on at least one side; two copies that
             # share nothing around the difference say nothing about where noise is.
-            if (before or after) and max(i2 - i1, j2 - j1) <= MAX_SLOT_LINES:
-                learned.add(Volatile(SLOT, before, after))
+            size = max(i2 - i1, j2 - j1)
+            if (before or after) and size <= MAX_SLOT_LINES:
+                learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
             continue
         anchor = before
         for template in templates:

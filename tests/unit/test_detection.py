@@ -182,8 +182,11 @@ def _pdf(spec: dict[str, Any]) -> bytes:
 @pytest.mark.parametrize("case", load("pdf_compare.yaml"), ids=lambda c: c["name"])
 def test_pdf_compare(case: dict[str, Any]) -> None:
     monitor = make("pdf")
-    change = monitor.compare(monitor.extract(_pdf(case["old"])),
-                             monitor.extract(_pdf(case["new"])), NO_NOISE,
+    new = monitor.extract(_pdf(case["new"]))
+    noise = NO_NOISE
+    if "again" in case:
+        noise = Noise(frozenset(monitor.learn(new, monitor.extract(_pdf(case["again"])))))
+    change = monitor.compare(monitor.extract(_pdf(case["old"])), new, noise,
                              old_at=_moment(case.get("old_at")),
                              new_at=_moment(case.get("new_at")))
     expect = case["expect"]
