@@ -100,6 +100,8 @@ class Noise:
     any_order: bool = True
     #: Lines, by their words, that the site's template shares (organization-wide).
     template: frozenset[str] = field(default_factory=frozenset)
+    #: Links (normalized URLs) that the site's template shares: never new documents.
+    template_links: frozenset[str] = field(default_factory=frozenset)
 
     @cached_property
     def _lines(self) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from core.records import FetchResult
 from monitors import build_monitor
 from monitors.base import Monitor
+from monitors.templates import NO_TEMPLATE, SiteTemplate, host_of
 from monitors.volatility import Noise
 from pipeline import stages
 from pipeline.config import Config, Defaults
@@ -32,6 +33,7 @@ from storage.records import (
     iso,
     utc_now,
 )
+from storage.templates import templates as site_templates
 
 #: Between a check and its confirming copy: a clock that ticks every second has ticked.
 CONFIRM_PAUSE = 1.1
@@ -126,14 +128,18 @@ def select_monitors(
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
     extractor: Extractor | None = None, *, forget_noise_after: int | None = None,
+    template: SiteTemplate = NO_TEMPLATE,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source.
 
     A difference is confirmed on a second copy first: what differs between two copies
-    fetched moments apart changes by itself, and is learned as such (``confirm``)."""
+    fetched moments apart changes by itself, and is learned as such (``confirm``).
+    ``template`` is what the monitor's page shares with its organization's other pages on
+    its host: a change only there is recorded but not announced."""
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
-        noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
+        noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after),
+                      template=template.lines, template_links=template.links)
         fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
         outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
         copy = None
@@ -207,7 +213,7 @@ async def confirm(
     copy = Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
     if not learned:
         return copy, outcome
-    wiser = Noise(noise.learned | learned)
+    wiser = replace(noise, learned=noise.learned | learned)
     again = await _evaluate(monitor, fetched, state, store, extractor, wiser)
     if again.change is None and again.check.outcome == "unchanged":
         again = replace(again, check=replace(
@@ -238,6 +244,8 @@ async def run_cycle(
     settings = fetch_settings(config.defaults)
     policy = schedule_policy(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
+    # Once per cycle, from what is stored: the same template for every page of a site.
+    learned_templates = site_templates(store, {m.org_id for m in monitors})
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         with Extractor(workers, store.path) as extractor:
@@ -251,10 +259,18 @@ async def run_cycle(
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(
                     monitor, fetcher, store, policy, extractor,
-                    forget_noise_after=config.defaults.forget_noise_after)
+                    forget_noise_after=config.defaults.forget_noise_after,
+                    template=_template_of(monitor, learned_templates))
                 if on_check is not None:
                     on_check(report)
                 return report
 
             reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
+
+
+def _template_of(monitor: Monitor, learned: dict[tuple[str, str], SiteTemplate]
+                 ) -> SiteTemplate:
+    if monitor.kind != "page":
+        return NO_TEMPLATE
+    return learned.get((monitor.org_id, host_of(monitor.config.url)), NO_TEMPLATE)
