@@ -224,7 +224,7 @@ def _merge_documents(changes: list[OwedChange]) -> tuple[Document, ...]:
 def counts(digest: Digest) -> str:
     """``3 changes, 1 alert``; template-only changes as the pages they touched."""
     shown, pages = announced_and_template(digest.changes)
-    parts = [f"{len(shown)} change{'s' * (len(shown) != 1)}"]
+    parts = [f"{len(shown)} change{'s' * (len(shown) != 1)}"] if shown or not pages else []
     if pages:
         parts.append(template_line(pages))
     if digest.alerts:

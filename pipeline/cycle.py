@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 from core.records import FetchResult
 from monitors import build_monitor
 from monitors.base import Monitor
-from monitors.templates import NO_TEMPLATE, SiteTemplate, host_of
 from monitors.volatility import Noise
 from pipeline import stages
 from pipeline.config import Config, Defaults
+from pipeline.fetch.bodies import SMALL_BODY
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from pipeline.stages import Outcome
+from pipeline.templates import SiteRound, site_rounds
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.noise import learned as learned_noise
@@ -33,7 +34,6 @@ from storage.records import (
     iso,
     utc_now,
 )
-from storage.templates import templates as site_templates
 
 #: Between a check and its confirming copy: a clock that ticks every second has ticked.
 CONFIRM_PAUSE = 1.1
@@ -128,24 +128,48 @@ def select_monitors(
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
     extractor: Extractor | None = None, *, forget_noise_after: int | None = None,
-    template: SiteTemplate = NO_TEMPLATE,
+    site: SiteRound | None = None,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source.
 
     A difference is confirmed on a second copy first: what differs between two copies
     fetched moments apart changes by itself, and is learned as such (``confirm``).
-    ``template`` is what the monitor's page shares with its organization's other pages on
-    its host: a change only there is recorded but not announced."""
+    ``site`` holds the pages of the monitor's organization on its host checked in this
+    cycle: a change only in what they share (the site's template) is recorded but not
+    announced, and its links are not new documents."""
+    try:
+        return await _check(monitor, fetcher, store, policy, extractor,
+                            forget_noise_after, site)
+    finally:
+        if site is not None:  # a check that ended early must not keep its siblings waiting
+            site.report(monitor.id, monitor.config.url, None)
+
+
+async def _check(
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy,
+    extractor: Extractor | None, forget_noise_after: int | None, site: SiteRound | None,
+) -> CheckReport:
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
-        noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after),
-                      template=template.lines, template_links=template.links)
+        noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
+        if site is not None:
+            noise = replace(noise, template=site.before.lines,
+                            template_links=site.before.links)
         fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
         outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
+        if site is not None:
+            fresh = outcome.change is not None or state.last_content_hash is None
+            site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
         copy = None
         if outcome.confirmable:                                          # 2-3. again
             copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
                                           extractor, noise, outcome)
+        if (site is not None and outcome.change is not None and outcome.change.quiet is None
+                and fetched.bytes_received <= SMALL_BODY):               # 3. with the site
+            if copy is not None:
+                noise = replace(noise, learned=noise.learned | frozenset(copy.learned))
+            outcome = await _judge_with_site(monitor, fetched, state, store, extractor,
+                                             noise, outcome, site)
         captures: list[Capture] = []
         change = outcome.change
         if change is not None and change.quiet is not None:
@@ -189,6 +213,22 @@ async def _evaluate(
     except Exception as exc:  # one broken source must not stop the run
         log.exception("internal error while processing %s", monitor.id)
         return stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def _judge_with_site(
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store,
+    extractor: Extractor | None, noise: Noise, outcome: Outcome, site: SiteRound,
+) -> Outcome:
+    """The change judged again once every page of the site has been fetched, against
+    what they share before and now (a new footer is on every page, not yet stored)."""
+    template = await site.template()
+    if template == site.before:
+        return outcome
+    noise = replace(noise, template=template.lines, template_links=template.links)
+    again = await _evaluate(monitor, fetched, state, store, extractor, noise)
+    if again.change is None:  # the same comparison: it cannot, but never lose a change
+        return outcome
+    return replace(again, check=replace(again.check, note=outcome.check.note))
 
 
 async def confirm(
@@ -244,8 +284,8 @@ async def run_cycle(
     settings = fetch_settings(config.defaults)
     policy = schedule_policy(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
-    # Once per cycle, from what is stored: the same template for every page of a site.
-    learned_templates = site_templates(store, {m.org_id for m in monitors})
+    # Once per cycle, from what is stored: the pages of each site judged together.
+    rounds = site_rounds(store, monitors)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         with Extractor(workers, store.path) as extractor:
@@ -260,7 +300,7 @@ async def run_cycle(
                 report = await check_monitor(
                     monitor, fetcher, store, policy, extractor,
                     forget_noise_after=config.defaults.forget_noise_after,
-                    template=_template_of(monitor, learned_templates))
+                    site=rounds.get(monitor.id))
                 if on_check is not None:
                     on_check(report)
                 return report
@@ -268,9 +308,3 @@ async def run_cycle(
             reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
 
-
-def _template_of(monitor: Monitor, learned: dict[tuple[str, str], SiteTemplate]
-                 ) -> SiteTemplate:
-    if monitor.kind != "page":
-        return NO_TEMPLATE
-    return learned.get((monitor.org_id, host_of(monitor.config.url)), NO_TEMPLATE)

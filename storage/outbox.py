@@ -216,6 +216,17 @@ def published(
     return [_change(r) for r in changes.fetchall()], [_alert(r) for r in alerts.fetchall()]
 
 
+def digests_of(store: Store, channel: str, change_ids: Iterable[int]) -> dict[int, int]:
+    """The digest that carried each of these changes on ``channel`` (by change id)."""
+    ids = list(change_ids)
+    if not ids:
+        return {}
+    rows = store.db.execute(
+        f"SELECT change_id, digest_id FROM deliveries WHERE channel = ? AND digest_id IS NOT "
+        f"NULL AND change_id IN ({', '.join('?' for _ in ids)})", [channel, *ids]).fetchall()
+    return {int(change_id): int(digest_id) for change_id, digest_id in rows}
+
+
 def skip(store: Store, channel: str, change_ids: Iterable[int], alert_ids: Iterable[int]) -> None:
     """Owed items this channel has nobody to send to (no recipient for the organization)."""
     with _writing(store, f"skip items on {channel}"):

@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
+import zstandard
+
+from core.canonical import read_json
 from core.errors import StorageError
+from core.records import Extracted
 from monitors.normalize import normalize_url
-from monitors.templates import SHARED_BY, PageContent, SiteTemplate, host_of, site_templates
+from monitors.templates import PageContent, host_of
 from storage.db import Store
+from storage.records import PackedContent
+
+#: Pages by (organization, host), each page by its monitor id.
+SitePages = dict[tuple[str, str], dict[str, PageContent]]
 
 
-def latest_pages(store: Store, org_ids: Iterable[str] | None = None
-                 ) -> list[tuple[str, PageContent]]:
-    """(org_id, latest content) of every page monitor that shares its organization and
-    host with another page monitor; a page alone on its host is not read."""
-    wanted = None if org_ids is None else set(org_ids)
+def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
+    """A page's lines and links (normalized) as template learning compares them."""
+    if isinstance(content, PackedContent):  # from a parsing worker: one zstd frame
+        try:
+            payload = read_json(zstandard.ZstdDecompressor().decompress(content.compressed))
+        except zstandard.ZstdError as exc:
+            raise StorageError(f"packed content is corrupt: {exc}") from exc
+        content = Extracted(text=payload["text"], data=payload["data"])
+    links = [normalize_url(pair[0]) for pair in content.data.get("links", ()) if pair]
+    return PageContent(url, content.text.splitlines(), links)
+
+
+def latest_pages(store: Store, sites: Collection[tuple[str, str]]) -> SitePages:
+    """The latest stored content of every page monitor of these (organization, host)
+    sites; a page whose content cannot be read is left out (``verify`` reports it)."""
     rows = store.db.execute(
-        "SELECT org_id, url, last_content_hash FROM monitors WHERE kind = 'page' "
+        "SELECT id, org_id, url, last_content_hash FROM monitors WHERE kind = 'page' "
         "AND last_content_hash IS NOT NULL ORDER BY org_id, id").fetchall()
-    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for org_id, url, content_hash in rows:
-        if wanted is None or org_id in wanted:
-            groups.setdefault((org_id, host_of(url)), []).append((url, content_hash))
-    pages: list[tuple[str, PageContent]] = []
-    for (org_id, _), members in groups.items():
-        if len(members) < SHARED_BY:
+    pages: SitePages = {}
+    for monitor_id, org_id, url, content_hash in rows:
+        site = (org_id, host_of(url))
+        if site not in sites:
             continue
-        for url, content_hash in members:
-            try:
-                content = store.load_content(content_hash)
-            except StorageError:  # a damaged row teaches nothing; verify reports it
-                continue
-            links = [normalize_url(pair[0]) for pair in content.data.get("links", ()) if pair]
-            pages.append((org_id, PageContent(url, content.text.splitlines(), links)))
+        try:
+            content = store.load_content(content_hash)
+        except StorageError:
+            continue
+        pages.setdefault(site, {})[monitor_id] = page_content(url, content)
     return pages
-
-
-def templates(store: Store, org_ids: Iterable[str] | None = None
-              ) -> dict[tuple[str, str], SiteTemplate]:
-    """Each (organization, host)'s learned template, from what is stored now."""
-    return site_templates(latest_pages(store, org_ids))

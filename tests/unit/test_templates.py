@@ -130,3 +130,5 @@ def test_the_digest_says_once_per_organization_on_how_many_pages_the_template_ch
     assert by_org["unidir"].template_line == "site template changed on 1 page"
     assert by_org["unidir"].monitors == ()
     assert counts(digest) == "1 change, site template changed on 3 pages"
+    alone = Digest("email", digest.created_at, changes=(owed(1, "oecd", "a", template=True),))
+    assert counts(alone) == "site template changed on 1 page"
