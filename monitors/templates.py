@@ -40,17 +40,17 @@ def host_of(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
-def shared(pages: Iterable[PageContent]) -> SiteTemplate:
-    """Lines (word-folded) and links on at least SHARED_BY of ``pages``; one page
-    alone shares nothing."""
+def shared(pages: Iterable[PageContent], by: int = SHARED_BY) -> SiteTemplate:
+    """Lines (word-folded) and links on at least ``by`` of ``pages``; one page alone
+    shares nothing."""
     line_counts: Counter[str] = Counter()
     link_counts: Counter[str] = Counter()
     for page in pages:
         line_counts.update({folded for folded in map(words, page.lines) if folded})
         link_counts.update(set(page.links))
     return SiteTemplate(
-        lines=frozenset(k for k, n in line_counts.items() if n >= SHARED_BY),
-        links=frozenset(k for k, n in link_counts.items() if n >= SHARED_BY),
+        lines=frozenset(k for k, n in line_counts.items() if n >= max(by, 2)),
+        links=frozenset(k for k, n in link_counts.items() if n >= max(by, 2)),
     )
 
 

@@ -19,10 +19,22 @@ from collections.abc import Iterable
 
 from core.records import Extracted
 from monitors.base import Monitor
-from monitors.templates import SHARED_BY, PageContent, SiteTemplate, host_of, shared
+from monitors.templates import (
+    NO_TEMPLATE,
+    SHARED_BY,
+    PageContent,
+    SiteTemplate,
+    host_of,
+    shared,
+)
 from storage.db import Store
 from storage.records import PackedContent
 from storage.templates import latest_pages, page_content
+
+#: What is new in this cycle is template only when every page of a site of at least
+#: this many pages shows it: a new publication linked from the home page and from the
+#: publications page (two pages) is a document, never a template.
+NEW_TEMPLATE_PAGES = 3
 
 
 class SiteRound:
@@ -52,13 +64,15 @@ class SiteRound:
             self._all_in.set()
 
     async def template(self) -> SiteTemplate:
-        """What the site shares before this cycle or now, once every page reported."""
+        """What the site's stored pages share, and what every page shows now (on a site of
+        NEW_TEMPLATE_PAGES pages or more), once every page reported."""
         await self._all_in.wait()
         if self._now is None:
             pages = dict(self._stored)
             for monitor_id, (url, content) in self._fresh.items():
                 pages[monitor_id] = page_content(url, content)
-            now = shared(pages.values())
+            now = (shared(pages.values(), by=len(pages))
+                   if len(pages) >= NEW_TEMPLATE_PAGES else NO_TEMPLATE)
             self._now = SiteTemplate(self.before.lines | now.lines,
                                      self.before.links | now.links)
         return self._now

@@ -147,6 +147,15 @@ async def test_a_template_change_on_every_page_is_one_digest_line(
             "Ministry - New document: Rivers 2026 data",
             "Ministry - site template changed on 3 pages"]
 
+        # A publication linked from two pages of three is a document on both, not template.
+        rivers = [("/docs/rivers-2026.pdf", "Rivers 2026 data")]
+        bridge = [("/docs/bridge.pdf", "Bridge plans")]
+        serve(site, template, {"/water": rivers, "/tenders": bridge, "/about": bridge})
+        fourth = await cycle(cfg, store)
+        assert sorted(c.monitor_id for c in fourth.changes) == ["about", "tenders"]
+        for report in fourth.changes:
+            assert report.summary == "1 new document: Bridge plans"
+
 
 async def test_a_page_alone_on_its_host_learns_no_template(
         site: Site, store: Store, tmp_path: Path) -> None:

@@ -3,15 +3,17 @@ pages and what they share, then what the comparison and the digest make of it.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
-from core.records import TEMPLATE_ONLY
+from core.records import TEMPLATE_ONLY, Extracted
 from monitors import MonitorConfig, build_monitor
 from monitors.templates import PageContent, SiteTemplate, shared, site_templates
 from monitors.volatility import Noise
 from notifications.digest import Digest, counts, sections
+from pipeline.templates import SiteRound
 from storage.outbox import OwedChange
 
 HEADER = ["Ministry of Examples", "Home News Contact"]
@@ -132,3 +134,37 @@ def test_the_digest_says_once_per_organization_on_how_many_pages_the_template_ch
     assert counts(digest) == "1 change, site template changed on 3 pages"
     alone = Digest("email", digest.created_at, changes=(owed(1, "oecd", "a", template=True),))
     assert counts(alone) == "site template changed on 1 page"
+
+
+def lines_of(*body: str) -> Extracted:
+    return Extracted("\n".join([*HEADER, *body, *FOOTER]), {"links": []})
+
+
+@pytest.mark.parametrize(("fresh", "now_lines"), [
+    pytest.param({"a": ["New footer"], "b": ["New footer"], "c": ["New footer"]},
+                 {"New footer"}, id="on every page of three: template"),
+    pytest.param({"a": ["New report"], "b": ["New report"], "c": None},
+                 set(), id="on two pages of three: content (a document on two pages)"),
+])
+async def test_a_round_adds_what_every_page_shows_now(
+        fresh: dict[str, list[str] | None], now_lines: set[str]) -> None:
+    stored = {m: PageContent(f"https://a.example/{m}", [*HEADER, m, *FOOTER])
+              for m in ("a", "b", "c")}
+    site = SiteRound(stored, stored)
+    for monitor_id, body in fresh.items():
+        content = None if body is None else lines_of(monitor_id, *body)
+        site.report(monitor_id, f"https://a.example/{monitor_id}", content)
+        site.report(monitor_id, "ignored", lines_of("only the first report counts"))
+    template = await asyncio.wait_for(site.template(), 5)
+    assert template.lines == site.before.lines | now_lines
+    assert site.before.lines == {*HEADER, *FOOTER}
+
+
+async def test_a_round_waits_for_every_page() -> None:
+    site = SiteRound({}, ["a", "b"])
+    site.report("a", "https://a.example/a", lines_of("a"))
+    waiting = asyncio.ensure_future(site.template())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    site.report("b", "https://a.example/b", None)
+    assert (await asyncio.wait_for(waiting, 5)) == SiteTemplate()
