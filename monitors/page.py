@@ -156,7 +156,8 @@ class PageMonitor(Monitor):
                                              *new.data.get("template", ()))} | noise.template
         template_links = {
             noise.link_key(normalize_url(u))
-            for u in (*old.data.get("template_links", ()), *new.data.get("template_links", ()))
+            for u in (*old.data.get("template_links", ()), *new.data.get("template_links", ()),
+                      *noise.template_links)
         }
         documents = [{"url": url, "title": text} for url, text in added
                      if noise.link_key(normalize_url(url)) not in template_links]

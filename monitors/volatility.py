@@ -106,6 +106,8 @@ class Noise:
     learned: frozenset[Volatile] = frozenset()
     #: Lines, by their words, that the site's template shares (organization-wide).
     template: frozenset[str] = field(default_factory=frozenset)
+    #: Links (normalized URLs) that the site's template shares: never new documents.
+    template_links: frozenset[str] = field(default_factory=frozenset)
 
     def _by_place(self, kind: str) -> dict[str, list[str]]:
         """What was learned of one kind, by where, in a fixed order."""

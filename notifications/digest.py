@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from core.records import TEMPLATE_ONLY
 from monitors.diffing import WordSegment, format_words, word_segments
 from monitors.feed import ordered_changes
 from storage.outbox import OwedAlert, OwedChange
@@ -118,6 +119,28 @@ class OrgSection:
     documents: tuple[Document, ...]
     monitors: tuple[MonitorSection, ...]
     alerts: tuple[OwedAlert, ...]
+    #: Pages whose only change since the last digest was the site's template.
+    template_pages: int = 0
+
+    @property
+    def template_line(self) -> str:
+        return template_line(self.template_pages)
+
+
+def template_only(change: OwedChange) -> bool:
+    """A change only in the site's template: owed to channels, but shown as one line per
+    organization, never as a change of its own."""
+    return f"not announced: {TEMPLATE_ONLY}" in change.reasons
+
+
+def announced_and_template(changes: Iterable[OwedChange]) -> tuple[list[OwedChange], int]:
+    """The changes shown one by one, and on how many pages the template alone changed."""
+    shown = [c for c in changes if not template_only(c)]
+    return shown, len({c.monitor_id for c in changes if template_only(c)})
+
+
+def template_line(pages: int) -> str:
+    return f"site template changed on {pages} page{'s' * (pages != 1)}" if pages else ""
 
 
 def is_web_url(url: str) -> bool:
@@ -229,7 +252,7 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
         names[alert.org_id] = alert.org_name
     result = []
     for org_id in sorted(names, key=lambda key: (names[key].lower(), key)):
-        changes = by_org.get(org_id, [])
+        changes, template_pages = announced_and_template(by_org.get(org_id, []))
         documents = _merge_documents(changes)
         doc_by_key = {_url_key(d.url): d for d in documents}
         monitors: dict[str, list[ChangeView]] = {}
@@ -244,7 +267,7 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
                 MonitorSection(views[0].change.monitor_id, views[0].change.monitor_name,
                                views[0].change.monitor_url, tuple(views))
                 for views in monitors.values()),
-            alerts=tuple(alerts_by_org.get(org_id, ())),
+            alerts=tuple(alerts_by_org.get(org_id, ())), template_pages=template_pages,
         ))
     return tuple(result)
 
@@ -265,8 +288,11 @@ def _merge_documents(changes: list[OwedChange]) -> tuple[Document, ...]:
 
 
 def counts(digest: Digest) -> str:
-    """``3 changes, 1 alert``."""
-    parts = [f"{len(digest.changes)} change{'s' * (len(digest.changes) != 1)}"]
+    """``3 changes, 1 alert``; template-only changes as the pages they touched."""
+    shown, pages = announced_and_template(digest.changes)
+    parts = [f"{len(shown)} change{'s' * (len(shown) != 1)}"] if shown or not pages else []
+    if pages:
+        parts.append(template_line(pages))
     if digest.alerts:
         parts.append(f"{len(digest.alerts)} alert{'s' * (len(digest.alerts) != 1)}")
     return ", ".join(parts)

@@ -13,8 +13,10 @@ import glob
 import os
 import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,11 +24,27 @@ from core.canonical import canonical_json
 from core.errors import DeliveryFailed
 from notifications.base import Notifier, OrganizationInfo
 from notifications.config import FeedSettings
-from notifications.digest import Digest, announced, entry_updates, excerpt, is_web_url
+from notifications.digest import (
+    Digest,
+    announced,
+    entry_updates,
+    excerpt,
+    is_web_url,
+    template_line,
+    template_only,
+)
 from notifications.render import render
 from storage.chain import current_heads
 from storage.db import Store
-from storage.outbox import OutgoingMessage, OwedAlert, OwedChange, get_state, published, set_state
+from storage.outbox import (
+    OutgoingMessage,
+    OwedAlert,
+    OwedChange,
+    digests_of,
+    get_state,
+    published,
+    set_state,
+)
 
 if TYPE_CHECKING:  # feedgen (and lxml under it) load when a feed is written
     from feedgen.feed import FeedGenerator
@@ -76,6 +94,32 @@ def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
     )
     return FeedEntry(f"{prefix}/change/{change.change_id}", title, link,
                      datetime.fromisoformat(change.detected_at), content)
+
+
+def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[int, int],
+                     with_org: bool) -> list[FeedEntry]:
+    """One entry per organization and digest for changes only in the site's template,
+    as in the email: "site template changed on N pages", never one entry per page."""
+    groups: dict[tuple[str, int], list[OwedChange]] = {}
+    for change in changes:
+        digest_id = digests.get(change.change_id, -change.change_id)
+        groups.setdefault((change.org_id, digest_id), []).append(change)
+    entries = []
+    for (org_id, digest_id), group in groups.items():
+        pages = {c.monitor_id: c for c in group}
+        title = template_line(len(pages))
+        if with_org:
+            title = f"{group[0].org_name} - {title}"
+        items = "".join(f'<li><a href="{escape(c.monitor_url)}">{escape(c.monitor_name)}</a>'
+                        f" (change #{c.change_id})</li>" for c in pages.values())
+        content = (f"<p><strong>{escape(group[0].org_name)}</strong> &middot; "
+                   f"{escape(template_line(len(pages)))}: only what the site's pages share "
+                   f"(header, navigation, footer) changed.</p><ul>{items}</ul>")
+        newest = max(group, key=lambda c: c.detected_at)
+        entries.append(FeedEntry(
+            f"{prefix}/template/{org_id}/{digest_id}", title, group[0].monitor_url,
+            datetime.fromisoformat(newest.detected_at), content))
+    return entries
 
 
 def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
@@ -150,7 +194,12 @@ class FeedNotifier(Notifier):
         for org in scopes:
             changes, alerts = published(store, self.channel, self.settings.max_entries,
                                         org.id if org else None)
-            entries = [change_entry(prefix, c, org is None) for c in changes]
+            template = [c for c in changes if template_only(c)]
+            entries = [change_entry(prefix, c, org is None) for c in changes
+                       if not template_only(c)]
+            entries += template_entries(
+                prefix, template, digests_of(store, self.channel, (c.change_id for c in template)),
+                org is None)
             entries += [alert_entry(prefix, a, org is None) for a in alerts]
             entries.sort(key=lambda e: (e.updated, e.id), reverse=True)
             entries = entries[: self.settings.max_entries]

@@ -16,9 +16,11 @@ from monitors.base import Monitor
 from monitors.volatility import Noise
 from pipeline import stages
 from pipeline.config import Config, Defaults
+from pipeline.fetch.bodies import SMALL_BODY
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
 from pipeline.stages import Outcome
+from pipeline.templates import SiteRound, site_rounds
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.noise import learned as learned_noise
@@ -126,20 +128,48 @@ def select_monitors(
 async def check_monitor(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy = DEFAULT_POLICY,
     extractor: Extractor | None = None, *, forget_noise_after: int | None = None,
+    site: SiteRound | None = None,
 ) -> CheckReport:
     """Fetch, extract, compare and store one monitor. Never raises for a bad source.
 
     A difference is confirmed on a second copy first: what differs between two copies
-    fetched moments apart changes by itself, and is learned as such (``confirm``)."""
+    fetched moments apart changes by itself, and is learned as such (``confirm``).
+    ``site`` holds the pages of the monitor's organization on its host checked in this
+    cycle: a change only in what they share (the site's template) is recorded but not
+    announced, and its links are not new documents."""
+    try:
+        return await _check(monitor, fetcher, store, policy, extractor,
+                            forget_noise_after, site)
+    finally:
+        if site is not None:  # a check that ended early must not keep its siblings waiting
+            site.report(monitor.id, monitor.config.url, None)
+
+
+async def _check(
+    monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy,
+    extractor: Extractor | None, forget_noise_after: int | None, site: SiteRound | None,
+) -> CheckReport:
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
         noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
+        if site is not None:
+            noise = replace(noise, template=site.before.lines,
+                            template_links=site.before.links)
         fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
         outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
+        if site is not None:
+            fresh = outcome.change is not None or state.last_content_hash is None
+            site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
         copy = None
         if outcome.confirmable:                                          # 2-3. again
             copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
                                           extractor, noise, outcome)
+        if (site is not None and outcome.change is not None and outcome.change.quiet is None
+                and fetched.bytes_received <= SMALL_BODY):               # 3. with the site
+            if copy is not None:
+                noise = replace(noise, learned=noise.learned | frozenset(copy.learned))
+            outcome = await _judge_with_site(monitor, fetched, state, store, extractor,
+                                             noise, outcome, site)
         captures: list[Capture] = []
         change = outcome.change
         if change is not None and change.quiet is not None:
@@ -185,6 +215,22 @@ async def _evaluate(
         return stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
 
 
+async def _judge_with_site(
+    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store,
+    extractor: Extractor | None, noise: Noise, outcome: Outcome, site: SiteRound,
+) -> Outcome:
+    """The change judged again once every page of the site has been fetched, against
+    what they share before and now (a new footer is on every page, not yet stored)."""
+    template = await site.template()
+    if template == site.before:
+        return outcome
+    noise = replace(noise, template=template.lines, template_links=template.links)
+    again = await _evaluate(monitor, fetched, state, store, extractor, noise)
+    if again.change is None:  # the same comparison: it cannot, but never lose a change
+        return outcome
+    return replace(again, check=replace(again.check, note=outcome.check.note))
+
+
 async def confirm(
     monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
     store: Store, extractor: Extractor | None, noise: Noise, outcome: Outcome,
@@ -207,7 +253,7 @@ async def confirm(
     copy = Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
     if not learned:
         return copy, outcome
-    wiser = Noise(noise.learned | learned)
+    wiser = replace(noise, learned=noise.learned | learned)
     again = await _evaluate(monitor, fetched, state, store, extractor, wiser)
     if again.change is None and again.check.outcome == "unchanged":
         again = replace(again, check=replace(
@@ -238,6 +284,8 @@ async def run_cycle(
     settings = fetch_settings(config.defaults)
     policy = schedule_policy(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
+    # Once per cycle, from what is stored: the pages of each site judged together.
+    rounds = site_rounds(store, monitors)
     async with build_client(settings, transport) as client:
         fetcher = polite_fetcher(config, client, settings, store)
         with Extractor(workers, store.path) as extractor:
@@ -251,10 +299,12 @@ async def run_cycle(
             async def one(monitor: Monitor) -> CheckReport:
                 report = await check_monitor(
                     monitor, fetcher, store, policy, extractor,
-                    forget_noise_after=config.defaults.forget_noise_after)
+                    forget_noise_after=config.defaults.forget_noise_after,
+                    site=rounds.get(monitor.id))
                 if on_check is not None:
                     on_check(report)
                 return report
 
             reports = await asyncio.gather(*(one(m) for m in monitors))
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
+

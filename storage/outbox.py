@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import StorageError
+from core.records import TEMPLATE_ONLY
 from storage.db import Store
+
+#: A change only in the site's template is owed (whatever its significance) so that the
+#: digest can say once per organization that the template changed; it is never shown
+#: as a change of its own (notifications.digest).
+TEMPLATE_OWED = f'%"not announced: {TEMPLATE_ONLY}"%'
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +133,19 @@ def add_owed(store: Store, channel: str, now: str, min_significance: float = 0.0
 
     Done from the changes table itself (not from a list handed over by the run), so a change
     recorded by any process, while the channel was down or disabled, cannot be missed.
-    Changes below ``min_significance`` are recorded as ``skipped``. Returns rows added.
+    Changes below ``min_significance`` or not notable are recorded as ``skipped``, except
+    template-only changes (``TEMPLATE_OWED``). Returns rows added.
     """
     with _writing(store, f"mark what {channel} owes"):
         changes = store.db.execute(
             "INSERT INTO deliveries (channel, change_id, state, owed_at) "
-            "SELECT ?, changes.id, CASE WHEN changes.significance < ? OR changes.notable = 0 "
-            "THEN 'skipped' "
+            "SELECT ?, changes.id, CASE WHEN changes.reasons LIKE ? THEN 'pending' "
+            "WHEN changes.significance < ? OR changes.notable = 0 THEN 'skipped' "
             "ELSE 'pending' END, ? FROM changes, channels "
             "WHERE channels.channel = ? AND changes.id > channels.start_change_id "
             "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.change_id = changes.id "
             "AND d.channel = ?) ORDER BY changes.id",
-            [channel, min_significance, now, channel, channel]).rowcount
+            [channel, TEMPLATE_OWED, min_significance, now, channel, channel]).rowcount
         alerts = store.db.execute(
             "INSERT INTO deliveries (channel, alert_id, state, owed_at) "
             "SELECT ?, alerts.id, 'pending', ? FROM alerts, channels "
@@ -207,6 +214,17 @@ def published(
     changes = store.db.execute(f"SELECT {_CHANGE_COLUMNS}{where}{order}", [*args, limit])
     alerts = store.db.execute(f"SELECT {_ALERT_COLUMNS}{where}{order}", [*args, limit])
     return [_change(r) for r in changes.fetchall()], [_alert(r) for r in alerts.fetchall()]
+
+
+def digests_of(store: Store, channel: str, change_ids: Iterable[int]) -> dict[int, int]:
+    """The digest that carried each of these changes on ``channel`` (by change id)."""
+    ids = list(change_ids)
+    if not ids:
+        return {}
+    rows = store.db.execute(
+        f"SELECT change_id, digest_id FROM deliveries WHERE channel = ? AND digest_id IS NOT "
+        f"NULL AND change_id IN ({', '.join('?' for _ in ids)})", [channel, *ids]).fetchall()
+    return {int(change_id): int(digest_id) for change_id, digest_id in rows}
 
 
 def skip(store: Store, channel: str, change_ids: Iterable[int], alert_ids: Iterable[int]) -> None:

@@ -1,0 +1,97 @@
+"""A site's template within one cycle: the pages of an organization on one host, judged
+against what they all share once each has been fetched.
+
+A page whose template changed shows new lines that no stored page has yet: the footer of
+this year, a new entry in the navigation. Judged alone, the first page fetched would
+announce them. So each page of a site reports its new content as soon as it is
+extracted, and a page with a change that is not yet known as template-only waits for
+its siblings before it is judged again against what the site shares, before and now.
+
+No deadlock: a page reports before it waits, waits only after its fetches have ended
+(holding no connection, host or fetch slot) and only when its body took no share of the
+large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from core.records import Extracted
+from monitors.base import Monitor
+from monitors.templates import (
+    NO_TEMPLATE,
+    SHARED_BY,
+    PageContent,
+    SiteTemplate,
+    host_of,
+    shared,
+)
+from storage.db import Store
+from storage.records import PackedContent
+from storage.templates import latest_pages, page_content
+
+#: What is new in this cycle is template only when every page of a site of at least
+#: this many pages shows it: a new publication linked from the home page and from the
+#: publications page (two pages) is a document, never a template.
+NEW_TEMPLATE_PAGES = 3
+
+
+class SiteRound:
+    """One site's pages checked in this cycle; ``before`` is what their stored versions
+    share (the template known when the cycle starts)."""
+
+    def __init__(self, stored: dict[str, PageContent], members: Iterable[str]) -> None:
+        self._stored = stored
+        self._waiting = set(members)
+        self._fresh: dict[str, tuple[str, Extracted | PackedContent]] = {}
+        self._all_in = asyncio.Event()
+        self.before = shared(stored.values())
+        self._now: SiteTemplate | None = None
+        if not self._waiting:
+            self._all_in.set()
+
+    def report(self, monitor_id: str, url: str,
+               content: Extracted | PackedContent | None) -> None:
+        """A page's new content (None: unchanged or unreadable, its stored one stands).
+        Only its first report counts."""
+        if monitor_id not in self._waiting:
+            return
+        if content is not None:
+            self._fresh[monitor_id] = (url, content)
+        self._waiting.discard(monitor_id)
+        if not self._waiting:
+            self._all_in.set()
+
+    async def template(self) -> SiteTemplate:
+        """What the site's stored pages share, and what every page shows now (on a site of
+        NEW_TEMPLATE_PAGES pages or more), once every page reported."""
+        await self._all_in.wait()
+        if self._now is None:
+            pages = dict(self._stored)
+            for monitor_id, (url, content) in self._fresh.items():
+                pages[monitor_id] = page_content(url, content)
+            now = (shared(pages.values(), by=len(pages))
+                   if len(pages) >= NEW_TEMPLATE_PAGES else NO_TEMPLATE)
+            self._now = SiteTemplate(self.before.lines | now.lines,
+                                     self.before.links | now.links)
+        return self._now
+
+
+def site_rounds(store: Store, monitors: Iterable[Monitor]) -> dict[str, SiteRound]:
+    """Each page monitor's round, for sites of two pages or more (stored or checked now);
+    a page alone on its host has no learned template."""
+    checked: dict[tuple[str, str], list[str]] = {}
+    for monitor in monitors:
+        if monitor.kind == "page":
+            checked.setdefault((monitor.org_id, host_of(monitor.config.url)), []).append(
+                monitor.id)
+    stored = latest_pages(store, checked.keys())
+    rounds: dict[str, SiteRound] = {}
+    for site, members in checked.items():
+        pages = stored.get(site, {})
+        if len(pages.keys() | set(members)) < SHARED_BY:
+            continue
+        site_round = SiteRound(pages, members)
+        rounds.update(dict.fromkeys(members, site_round))
+    return rounds

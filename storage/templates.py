@@ -1,0 +1,49 @@
+"""The latest stored content of an organization's page monitors, for template learning."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import zstandard
+
+from core.canonical import read_json
+from core.errors import StorageError
+from core.records import Extracted
+from monitors.normalize import normalize_url
+from monitors.templates import PageContent, host_of
+from storage.db import Store
+from storage.records import PackedContent
+
+#: Pages by (organization, host), each page by its monitor id.
+SitePages = dict[tuple[str, str], dict[str, PageContent]]
+
+
+def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
+    """A page's lines and links (normalized) as template learning compares them."""
+    if isinstance(content, PackedContent):  # from a parsing worker: one zstd frame
+        try:
+            payload = read_json(zstandard.ZstdDecompressor().decompress(content.compressed))
+        except zstandard.ZstdError as exc:
+            raise StorageError(f"packed content is corrupt: {exc}") from exc
+        content = Extracted(text=payload["text"], data=payload["data"])
+    links = [normalize_url(pair[0]) for pair in content.data.get("links", ()) if pair]
+    return PageContent(url, content.text.splitlines(), links)
+
+
+def latest_pages(store: Store, sites: Collection[tuple[str, str]]) -> SitePages:
+    """The latest stored content of every page monitor of these (organization, host)
+    sites; a page whose content cannot be read is left out (``verify`` reports it)."""
+    rows = store.db.execute(
+        "SELECT id, org_id, url, last_content_hash FROM monitors WHERE kind = 'page' "
+        "AND last_content_hash IS NOT NULL ORDER BY org_id, id").fetchall()
+    pages: SitePages = {}
+    for monitor_id, org_id, url, content_hash in rows:
+        site = (org_id, host_of(url))
+        if site not in sites:
+            continue
+        try:
+            content = store.load_content(content_hash)
+        except StorageError:
+            continue
+        pages.setdefault(site, {})[monitor_id] = page_content(url, content)
+    return pages
