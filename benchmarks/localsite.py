@@ -14,8 +14,9 @@ counts what it sends. Control endpoints (never delayed, never counted) on every 
 and a request number, in a form no filter names (``2026-12-07 02:45:45.123456 UTC
 (request 1234)``), so the body differs on every request while the page's revision, and
 so its ETag (then a weak one, as a CMS would send), stays the same. ``--etags off``
-starts with validators off. ``--edits append`` makes a page revision add one update and leave the rest of the page as it
-was (the default, ``rewrite``, also reshuffles the whole body, as cycle.py measured it).
+starts with validators off. ``--edits append`` makes a page revision add one update and
+leave the rest of the page as it was (the default, ``rewrite``, also reshuffles the whole
+body, as cycle.py measured it).
 
 Run as a script it prints one ``READY {"ports": [...]}`` line and serves until it is
 terminated, its parent goes away or ``--lifetime`` seconds have passed.
