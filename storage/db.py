@@ -16,7 +16,6 @@ import sqlite_utils
 from core.canonical import canonical_json, read_json
 from core.errors import DatabaseMissing, StorageError
 from core.records import Change, Extracted
-from monitors.config import EXTRACTION_KEYS
 from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
@@ -35,20 +34,13 @@ from storage.records import (
     iso,
     utc_now,
 )
+from storage.sync import sync_config
 
 # Response headers worth keeping as evidence; the rest is noise (cookies, tracing ids).
 KEPT_HEADERS = (
     "content-type", "content-length", "etag", "last-modified", "date", "server",
     "cache-control", "expires", "location", "retry-after", "content-encoding",
 )
-
-
-# The monitors columns sync_monitors writes from the config (besides id); options last.
-_SYNCED = ("org_id", "kind", "url", "name", "every_seconds", "enabled", "options")
-
-
-def _extraction(settings: dict[str, Any]) -> list[Any]:
-    return [settings.get(key) for key in EXTRACTION_KEYS]
 
 
 def _check_row(check: Check) -> dict[str, Any]:
@@ -137,54 +129,12 @@ class Store:
 
     # -- configuration -------------------------------------------------------------
     def sync_monitors(self, organizations: Iterable[Any]) -> None:
-        """Upsert organizations and monitor settings, keeping each monitor's state.
-
-        When what a monitor extracts changes (its URL, kind or selectors), its validators
-        and baseline are reset: a 304 from the old URL must not vouch for the new one, and
-        the next check starts a new baseline instead of diffing two different regions.
-        """
-        # Unchanged rows are not written: a run with 1000 unchanged monitors writes nothing
-        # here (it used to upsert every row, twice per run). The very list synced last
-        # (``govwatch run`` syncs, then its cycle does) is not even compared again: 20 ms.
+        """Upsert organizations and monitor settings, keeping each monitor's state
+        (``storage.sync``). The very list synced last (``govwatch run`` syncs, then its
+        cycle does) is not compared again: 20 ms at 1000 monitors."""
         if organizations is self._synced:
             return
-        known = {row[0]: row[1:] for row in self.db.execute(
-            f"SELECT id, {', '.join(_SYNCED)} FROM monitors")}
-        known_orgs = {row[0]: row[1:] for row in self.db.execute(
-            "SELECT id, name, homepage FROM organizations")}
-        organization_rows, monitor_rows, rebased = [], [], []
-        for org in organizations:
-            if known_orgs.get(org.id) != (org.name, org.homepage):
-                organization_rows.append(
-                    {"id": org.id, "name": org.name, "homepage": org.homepage})
-            for monitor in org.monitors:
-                settings = monitor.model_dump(mode="json")
-                row = {
-                    "id": monitor.id, "org_id": org.id, "kind": monitor.kind,
-                    "url": monitor.url, "name": monitor.name,
-                    "every_seconds": monitor.every.total_seconds(),
-                    "enabled": int(monitor.enabled), "options": canonical_json(settings),
-                }
-                before = known.get(monitor.id)
-                if before == tuple(row[column] for column in _SYNCED):
-                    continue
-                if before is not None and \
-                        _extraction(json.loads(before[-1] or "{}")) != _extraction(settings):
-                    rebased.append(monitor.id)
-                monitor_rows.append(row)
-        if not (organization_rows or monitor_rows):
-            self._synced = organizations
-            return
-        with self.db.atomic():
-            self.db.table("organizations").upsert_all(organization_rows, pk="id")
-            self.db.table("monitors").upsert_all(monitor_rows, pk="id")
-            for monitor_id in rebased:
-                self.db.execute(
-                    "UPDATE monitors SET etag = NULL, last_modified = NULL, "
-                    "last_snapshot_hash = NULL, last_content_hash = NULL, next_due_at = NULL "
-                    "WHERE id = ?",
-                    [monitor_id],
-                )
+        sync_config(self.db, organizations)
         self._synced = organizations  # only once written: a failed sync is retried
 
     # -- the pipeline's reads --------------------------------------------------------
