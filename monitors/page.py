@@ -168,7 +168,6 @@ class PageMonitor(Monitor):
             lines_total=max(len(pair.old), len(pair.new)),
             links_added=len(added), links_removed=len(removed), documents=len(documents),
             template_only=template_only,
-            numbers_only=numbers_only(diff.removed, diff.added),
         )
         if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
@@ -199,18 +198,3 @@ def _summary(
     if links_added or links_removed:
         return f"links: {len(links_added)} added, {len(links_removed)} removed"
     return f"{len(lines_added)} line(s) added, {len(lines_removed)} removed"
-
-
-def numbers_only(removed: tuple[str, ...], added: tuple[str, ...]) -> bool:
-    """Every changed line is another version of a removed one that differs only in words
-    with digits ("1,204 views" -> "1,391 views")."""
-    if not removed or len(removed) != len(added):
-        return False
-    for old, new in zip(removed, added, strict=True):
-        before, after = old.split(), new.split()
-        if len(before) != len(after):
-            return False
-        if any(a != b and not (any(c.isdigit() for c in a) and any(c.isdigit() for c in b))
-               for a, b in zip(before, after, strict=True)):
-            return False
-    return True

@@ -18,10 +18,6 @@ UPDATED_ENTRY = 0.4
 REMOVED_ENTRY = 0.3
 METADATA_ONLY = 0.2
 TEMPLATE_ONLY_CAP = 0.15
-# Lines that differ only in a number (a count, an amount, a date's day) still matter, but
-# less than a sentence rewritten or a link gone: a ticking counter never seen to tick
-# between two copies ranks below every other kind of edit.
-NUMBERS_ONLY_CAP = 0.18
 TEXT_BASE = 0.2
 
 
@@ -38,7 +34,6 @@ class Evidence:
     entries_updated: int = 0
     entries_removed: int = 0
     template_only: bool = False
-    numbers_only: bool = False
     metadata_only: bool = False
     status: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -76,10 +71,6 @@ def score(evidence: Evidence) -> tuple[float, tuple[str, ...]]:
         text_share = min(1.0, TEXT_BASE + share)
         reasons.append(f"{evidence.lines_changed} line(s) changed ({share:.0%} of the text)")
     value = max(floor, text_share)
-    if evidence.numbers_only and not (evidence.status or evidence.documents
-                                      or evidence.links_added or evidence.links_removed):
-        value = min(value, NUMBERS_ONLY_CAP)
-        reasons.append("only numbers changed")
     if evidence.template_only and not (evidence.status or evidence.documents):
         value = min(value, TEMPLATE_ONLY_CAP)
         reasons.append("only in template regions (header, navigation, footer)")
