@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP_LOG := $(VENV)/pip.log
 PIP := $(BIN)/python -m pip install -q
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test browser run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,17 @@ lint: install-test
 	$(BIN)/ruff check core monitors pipeline storage notifications tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
-test: lint
+# The browser tests (and `render: browser`) use the operating system's Chromium; nothing
+# downloads a browser build. As root on Debian it is installed when missing; without root,
+# ask an administrator for `apt-get install chromium` (the browser tests skip without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing Debian's chromium"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "no chromium on PATH (not root): the browser tests will be skipped"; fi; }
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: install-test
