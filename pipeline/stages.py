@@ -220,9 +220,12 @@ def _moment(stamp: str | None) -> datetime | None:
 
 def learn_from_copy(
     monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
+    before: Extracted | None = None,
 ) -> tuple[Outcome, frozenset[Volatile]]:
     """A confirming copy's outcome (``confirm``) and what differs between it and the
-    first copy: that changes by itself. Nothing is learned from a copy that failed."""
+    first copy: that changes by itself. Nothing is learned from a copy that failed.
+    ``before`` is the version stored before the difference: what it shows too is not
+    chance, and is never taken into a learned slot."""
     snapshot = Snapshot.of(copy.body, copy.content_type) if copy.body else None
     if not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
@@ -236,6 +239,8 @@ def learn_from_copy(
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                            note=f"confirming copy unusable: {problem}")
         return Outcome(check, snapshot), frozenset()
+    if before is not None:
+        noise = replace(noise, stable=monitor.stood(before))
     learned = frozenset(monitor.learn(first, second, noise, _moment(fetched.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
