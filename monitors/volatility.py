@@ -188,7 +188,8 @@ class Noise:
         return line
 
     def comparable(self, lines: Sequence[str], at: datetime | None = None,
-                   shared: Collection[str] = frozenset()) -> list[tuple[str, str]]:
+                   shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
+                   ) -> list[tuple[str, str]]:
         """One version's lines as ``(key, line)``: whitespace folded and the clocks of
         ``at`` (its fetch time) masked in the key, learned lines keyed by their template,
         learned slots left out, empty lines dropped.
@@ -199,12 +200,12 @@ class Noise:
         keyed: list[tuple[str, str]] = []
         folded = [words(line) for line in lines]
         masked = [line if line in shared else mask_clocks(line, at) for line in folded]
-        rotating = self._rotating_run(masked)
+        rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
         index, anchor = 0, ""
         while index < len(masked):
             ends = self._slots.get(anchor)
             if ends:
-                skip = _slot_length(masked, index, ends, self, anchor, rotating)
+                skip = _slot_length(masked, index, ends, self, anchor)
                 if skip:
                     index += skip
                     continue
@@ -253,22 +254,16 @@ NO_NOISE = Noise()
 
 
 def _slot_length(keys: Sequence[str], start: int, ends: dict[str, int], noise: Noise,
-                 anchor: str, rotating: Sequence[bool]) -> int:
+                 anchor: str) -> int:
     """How many lines from ``start`` a learned slot covers: up to a line that ends it
     (the farthest one), or to the page's end for a slot that ends there; never more lines
     than the slot was seen to hold, so a sentence added beside a rotating line is not
-    masked. Items of a rotating list are left out wherever they are: they count for
-    nothing."""
-    held = covered = 0
-    for index in range(start, len(keys) + 1):
-        if index < len(keys) and rotating[index]:
-            continue
-        end = "" if index == len(keys) else noise.key(keys[index], anchor)
-        if end in ends and held <= ends[end]:
-            covered = index - start
-        held += 1
-        if held > MAX_SLOT_LINES:
-            break
+    masked."""
+    covered = 0
+    for offset in range(min(MAX_SLOT_LINES + 1, len(keys) - start + 1)):
+        end = "" if start + offset == len(keys) else noise.key(keys[start + offset], anchor)
+        if end in ends and offset <= ends[end]:
+            covered = offset
     return covered
 
 
@@ -288,9 +283,10 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     learned adds to it. Lines in another order teach nothing: order is never a change.
     """
     shared = shared_lines(a, b)
-    keyed_a = noise.comparable(a, at_a, shared)
+    # Rotating items stay in place here: a slot's size counts every line it held.
+    keyed_a = noise.comparable(a, at_a, shared, drop_rotating=False)
     ka = [key for key, _ in keyed_a]
-    kb = [key for key, _ in noise.comparable(b, at_b, shared)]
+    kb = [key for key, _ in noise.comparable(b, at_b, shared, drop_rotating=False)]
     if sorted(ka) == sorted(kb):
         return set()
     stood = [words(line) in noise.stable for _, line in keyed_a]

@@ -225,6 +225,21 @@ def test_a_slot_never_masks_more_lines_than_it_was_seen_to_hold() -> None:
                      "end"]
 
 
+def test_a_line_added_beside_a_rotating_line_shows_once_it_is_known_to_rotate() -> None:
+    noise = Noise()
+    for a, b in (("Visit the shop today", "Our podcast is out"),
+                 ("Read the annual report", "Follow us elsewhere")):
+        noise = Noise(noise.learned | frozenset(learn_lines(
+            ["Overview", "The board met.", a, "Key dates"],
+            ["Overview", "The board met.", b, "Key dates"], noise)))
+    assert Volatile(ROTATING, "", "Our podcast is out") in noise.learned
+    old = ["Overview", "The board met.", "Our podcast is out", "Key dates"]
+    moved = ["Overview", "The board met.", "This page moved to a new address.",
+             "Visit the shop today", "Key dates"]
+    assert "This page moved to a new address." in [k for k, _ in noise.comparable(moved)]
+    assert _same(noise, old, ["Overview", "The board met.", "A new tip", "Key dates"])
+
+
 def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
     noise = Noise(frozenset({Volatile(LINE, "Views", WILD)}))
     assert [k for k, _ in noise.comparable(["Views", "123"])] == ["Views", WILD]
