@@ -210,8 +210,10 @@ def compare(
         if previous.content_hash != new.content_hash:
             note = "differs only in what changes by itself (clocks, learned noise, order)"
         return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
+    # A change already known not to be announced (a regenerated PDF, the site's
+    # template) has nothing a second copy could overturn: no confirming fetch for it.
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
-                   confirmable=True)
+                   confirmable=change.quiet is None)
 
 
 def _moment(stamp: str | None) -> datetime | None:
