@@ -69,6 +69,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
 
     from pipeline.cycle import run_cycle, select_monitors
     from pipeline.digest import digest_stage, start_channels
+    from pipeline.site import site_stage
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
@@ -86,6 +87,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
         print_report(report)
         delivery = digest_stage(config, store)                            # 5. digest
+        site_stage(config, store)                                         # 6. site
         pruned = None
         if config.retention is not None:
             pruned = prune_bodies(store, keep_days=config.retention.keep_days,

@@ -1,0 +1,31 @@
+"""The site command: write the static archive site from the history."""
+
+from __future__ import annotations
+
+import click
+
+from core.errors import ConfigError
+from pipeline.cli.group import Context, cli, pass_context
+from pipeline.logs import emit
+
+
+@cli.command()
+@click.option("--output", metavar="DIR",
+              help="Directory to write (default: the config's site.directory).")
+@click.option("--full", is_flag=True,
+              help="Write every page, not only what changed since the last build.")
+@pass_context
+def site(context: Context, output: str | None, full: bool) -> None:
+    """Write the static archive site: organizations, monitors, every change with its diff."""
+    from pipeline.site import write_site
+
+    config = context.config()
+    if output is None and config.site is None:
+        raise ConfigError("no site: section in the config; give --output DIR")
+    with context.store(config) as store:
+        report = write_site(config, store, output, full=full)
+    kind = "full build" if report.full else "update"
+    emit("site", f"site {report.directory}: {kind}, {report.changes} new change page(s), "
+                 f"{report.written} file(s) written, {report.unchanged} unchanged",
+         directory=str(report.directory), full=report.full, changes=report.changes,
+         written=report.written, unchanged=report.unchanged)
