@@ -52,6 +52,32 @@ def check_config(context: Context) -> None:
     for org in config.organizations:
         kinds = ", ".join(sorted({m.kind for m in org.monitors}))
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
+    for line in publishing_notes(config):
+        click.echo(line)
+
+
+def publishing_notes(config: Config) -> list[str]:
+    """Where the site and the feeds are written, and what a missing public_url leaves out
+    (govwatch never writes a ``file://`` link in their place)."""
+    notes = []
+    site = config.site
+    if site is not None and site.enabled:
+        if site.public_url:
+            notes.append(f"site: {site.directory}, served at {site.public_url}; digests and "
+                         "feeds link each change to its page")
+        else:
+            notes.append(f"site: {site.directory}; no site.public_url: links inside the site "
+                         "are relative, and digests and feeds do not link to change pages")
+    feed = config.notifications.feed
+    if feed is not None and feed.enabled:
+        if feed.public_url:
+            notes.append(f"feeds: {feed.directory}, served at {feed.public_url}")
+        else:
+            notes.append(f"feeds: {feed.directory}; no notifications.feed.public_url: the "
+                         "feeds have no self link" + ("" if config.site_url else
+                                                      ", and the global RSS feed no channel "
+                                                      "link unless site.public_url is set"))
+    return notes
 
 
 @cli.command(ids_from="config")
