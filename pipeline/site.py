@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def write_site(config: Config, store: Store, directory: str | Path | None = None, *,
+def write_site(config: Config | None, store: Store, directory: str | Path | None = None, *,
                full: bool = False) -> SiteReport:
-    """Build the site into ``directory`` (default: the config's ``site.directory``)."""
+    """Build the site into ``directory`` (default: the config's ``site.directory``); with
+    no config or no ``site`` section, with the default settings."""
     from notifications.config import SiteSettings
     from notifications.site.build import build_site
 
-    settings = config.site if config.site is not None else SiteSettings()
-    return build_site(store, settings, directory, full=full)
+    settings = config.site if config is not None and config.site is not None else None
+    return build_site(store, settings or SiteSettings(), directory, full=full)
 
 
 def site_stage(config: Config, store: Store) -> SiteReport | None:

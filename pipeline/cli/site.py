@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from core.errors import ConfigError
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.logs import emit
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 
 @cli.command()
@@ -19,10 +24,15 @@ def site(context: Context, output: str | None, full: bool) -> None:
     """Write the static archive site: organizations, monitors, every change with its diff."""
     from pipeline.site import write_site
 
-    config = context.config()
-    if output is None and config.site is None:
-        raise ConfigError("no site: section in the config; give --output DIR")
+    try:
+        config: Config | None = context.config()
+    except ConfigError:
+        if not (context.db_option and output):
+            raise
+        config = None  # a database and a directory are enough: the default settings
     with context.store(config) as store:
+        if output is None and (config is None or config.site is None):
+            raise ConfigError("no site: section in the config; give --output DIR")
         report = write_site(config, store, output, full=full)
     kind = "full build" if report.full else "update"
     emit("site", f"site {report.directory}: {kind}, {report.changes} new change page(s), "

@@ -177,3 +177,9 @@ def test_the_site_command_needs_a_directory(tmp_path: Path) -> None:
     Store(tmp_path / "gw.db").close()
     result = CliRunner().invoke(cli, ["--config", str(config), "site"])
     assert result.exit_code == 2 and "give --output DIR" in result.output
+    # A database and a directory are enough: no config is read.
+    built = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "--db",
+                                     str(tmp_path / "gw.db"), "site", "--output",
+                                     str(tmp_path / "out")])
+    assert built.exit_code == 0, built.output
+    assert (tmp_path / "out/index.html").is_file()
