@@ -107,7 +107,7 @@ def change_entry(prefix: str, change: OwedChange, with_org: bool,
 
 
 def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[int, int],
-                     with_org: bool) -> list[FeedEntry]:
+                     with_org: bool, site: SiteLinks = NO_SITE) -> list[FeedEntry]:
     """One entry per organization and digest for changes only in the site's template,
     as in the email: "site template changed on N pages", never one entry per page."""
     groups: dict[tuple[str, int], list[OwedChange]] = {}
@@ -127,7 +127,8 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
                    f"(header, navigation, footer) changed.</p><ul>{items}</ul>")
         newest = max(group, key=lambda c: c.detected_at)
         entries.append(FeedEntry(
-            f"{prefix}/template/{org_id}/{digest_id}", title, group[0].monitor_url,
+            f"{prefix}/template/{org_id}/{digest_id}", title,
+            site.change(newest.change_id) or group[0].monitor_url,
             datetime.fromisoformat(newest.detected_at), content))
     return entries
 
@@ -210,7 +211,7 @@ class FeedNotifier(Notifier):
                        if not template_only(c)]
             entries += template_entries(
                 "", template, digests_of(store, self.channel, (c.change_id for c in template)),
-                org is None)
+                org is None, self.links)
             entries += [alert_entry("", a, org is None) for a in alerts]
             entries.sort(key=lambda e: (e.updated, e.id), reverse=True)
             entries = entries[: self.settings.max_entries]

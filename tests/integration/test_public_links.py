@@ -98,6 +98,7 @@ def test_the_email_links_each_change_to_its_page(store: Store, tmp_path: Path) -
         assert f'<a href="{SITE_URL}change/{change_id}.html" style="color:#0b5cad;">View the ' \
                "full diff</a>" in html
     assert "govwatch show" not in plain and "file://" not in plain + html
+    assert f"The current heads are published at {SITE_URL}heads.json" in plain
 
 
 def test_without_a_site_the_email_names_the_command(store: Store, tmp_path: Path) -> None:

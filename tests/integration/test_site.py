@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
-from core.records import Change
+from core.records import Change, Redirect
 from notifications.site.build import MANIFEST
 from pipeline.cli.group import cli
 from pipeline.site import write_site
 from storage.chain import current_heads
 from storage.db import Store
+from storage.records import Check
 from tests.integration.digest_support import record_change
 from tests.integration.site_support import (
     check_links,
@@ -183,3 +184,28 @@ def test_the_site_command_needs_a_directory(tmp_path: Path) -> None:
                                      str(tmp_path / "out")])
     assert built.exit_code == 0, built.output
     assert (tmp_path / "out/index.html").is_file()
+
+
+def test_a_change_page_shows_the_redirects_and_a_monitor_its_learned_noise(
+    store: Store, tmp_path: Path
+) -> None:
+    history = record_history(store, site_config(tmp_path))
+    recorded = store.record(Check(
+        monitor_id="oecd-news", started_at="2026-11-28T13:00:00.000+00:00", duration_ms=9,
+        url="https://oecd.ai/en/news", final_url="https://www.oecd.ai/en/news",
+        redirects=(Redirect(301, "https://www.oecd.ai/en/news"),), outcome="changed",
+        status=200, headers={"content-type": "text/html; charset=utf-8"}, bytes=2048),
+        change=Change("text", "moved", "+moved"))
+    store.db.table("volatility").insert({
+        "monitor_id": "oecd-news", "kind": "slot", "place": "after 'Latest'",
+        "what": "<b>rotating</b> teaser", "first_seen_at": "2026-11-28T10:00:00+00:00",
+        "last_seen_at": "2026-11-28T12:00:00+00:00", "seen": 4, "learned_by_check": 1})
+    write_site(history.config, store)
+    directory = tmp_path / "site"
+    page = (directory / f"change/{recorded.change_id}.html").read_text()
+    assert "<li>301 <span class=\"mono\">https://www.oecd.ai/en/news</span></li>" in page
+    assert "HTTP 200, 2048 bytes" in page and "text/html; charset=utf-8" in page
+    assert "check 3 of this monitor's chain" in page
+    monitor = (directory / "monitor/oecd-news.html").read_text()
+    assert "&lt;b&gt;rotating&lt;/b&gt; teaser" in monitor and "after &#39;Latest&#39;" in monitor
+    assert "Nothing learned as noise" in (directory / "monitor/unidir-pubs.html").read_text()
