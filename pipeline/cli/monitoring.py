@@ -20,6 +20,7 @@ from pipeline.cli.audit import show_snapshot
 from pipeline.cli.digest import print_delivery
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.progress import progress
+from pipeline.cli.site import print_site
 from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
 from pipeline.logs import emit
@@ -113,7 +114,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
         print_report(report)
         delivery = digest_stage(config, store)                            # 5. digest
-        site_stage(config, store)                                         # 6. site
+        written = site_stage(config, store)                               # 6. site
         pruned = None
         if config.retention is not None:
             pruned = prune_bodies(store, keep_days=config.retention.keep_days,
@@ -121,6 +122,8 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
                                   now=utc_now())
     if delivery is not None:
         print_delivery(delivery)
+    if written is not None and written.written:
+        print_site(written)
     if pruned is not None and pruned.pruned:
         print_prune(pruned)
     if where:

@@ -11,6 +11,7 @@ from pipeline.cli.group import Context, cli, pass_context
 from pipeline.logs import emit
 
 if TYPE_CHECKING:
+    from notifications.site.build import SiteReport
     from pipeline.config import Config
 
 
@@ -34,6 +35,10 @@ def site(context: Context, output: str | None, full: bool) -> None:
         if output is None and (config is None or config.site is None):
             raise ConfigError("no site: section in the config; give --output DIR")
         report = write_site(config, store, output, full=full)
+    print_site(report)
+
+
+def print_site(report: SiteReport) -> None:
     kind = "full build" if report.full else "update"
     emit("site", f"site {report.directory}: {kind}, {report.changes} new change page(s), "
                  f"{report.written} file(s) written, {report.unchanged} unchanged",

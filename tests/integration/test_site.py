@@ -12,14 +12,17 @@ from click.testing import CliRunner
 
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
 from core.records import Change, Redirect
-from notifications.site.build import MANIFEST
+from notifications.site.build import MANIFEST, site_lock
 from pipeline.cli.group import cli
-from pipeline.site import write_site
+from pipeline.cli.monitoring import publishing_notes
+from pipeline.site import site_stage, write_site
 from storage.chain import current_heads
 from storage.db import Store
 from storage.records import Check
 from tests.integration.digest_support import record_change
 from tests.integration.site_support import (
+    FEED_URL,
+    SITE_URL,
     check_links,
     record_history,
     site_config,
@@ -152,9 +155,11 @@ def test_run_writes_the_site_and_the_command_builds_one_anywhere(
         f"      - {{id: guidance, kind: page, url: '{site.url('/guidance')}', select: main}}\n"
         f"site:\n  directory: {tmp_path / 'site'}\n")
     runner = CliRunner()
-    assert runner.invoke(cli, ["--config", str(config), "run", "--all"]).exit_code == 0
+    first = runner.invoke(cli, ["--config", str(config), "run", "--all"])
+    assert first.exit_code == 0 and f"site {tmp_path / 'site'}: full build" in first.output
     site.set("/guidance", "<html><body><main><p>Edition 2</p></main></body></html>")
-    assert runner.invoke(cli, ["--config", str(config), "run", "--all"]).exit_code == 0
+    second = runner.invoke(cli, ["--config", str(config), "run", "--all"])
+    assert "update, 1 new change page(s)" in second.output, second.output
     page = (tmp_path / "site/change/1.html").read_text()
     assert "Edition <del>1</del> <ins>2</ins>" in page
     assert (tmp_path / "site/monitor/guidance.txt").read_text() == "Edition 2"
@@ -209,3 +214,24 @@ def test_a_change_page_shows_the_redirects_and_a_monitor_its_learned_noise(
     monitor = (directory / "monitor/oecd-news.html").read_text()
     assert "&lt;b&gt;rotating&lt;/b&gt; teaser" in monitor and "after &#39;Latest&#39;" in monitor
     assert "Nothing learned as noise" in (directory / "monitor/unidir-pubs.html").read_text()
+
+
+def test_the_site_stage_steps_aside_and_says_what_public_urls_leave_out(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = record_history(store, site_config(tmp_path, site_url=None, feed_url=None))
+    with site_lock(tmp_path / "site"):  # another process writes the site right now
+        assert site_stage(history.config, store) is None
+    assert "another govwatch process is writing the site" in caplog.text
+    assert not (tmp_path / "site/index.html").exists()
+    report = site_stage(history.config, store)
+    assert report is not None and report.full and report.changes == 5
+
+    notes = publishing_notes(history.config)
+    assert any("no site.public_url" in note for note in notes)
+    assert any("no notifications.feed.public_url: the feeds have no self link, and the "
+               "global RSS feed no channel link" in note for note in notes)
+    served = publishing_notes(site_config(tmp_path))
+    assert served == [f"site: {tmp_path / 'site'}, served at {SITE_URL}; digests and feeds "
+                      "link each change to its page",
+                      f"feeds: {tmp_path / 'feeds'}, served at {FEED_URL}"]
