@@ -106,3 +106,9 @@ def newest_ids(store: Store) -> tuple[int, int]:
 def monitors_checked_after(store: Store, check_id: int) -> set[str]:
     return {row[0] for row in store.db.execute(
         "SELECT DISTINCT monitor_id FROM checks WHERE id > ?", [check_id])}
+
+
+def identity(store: Store) -> str | None:
+    """What tells this history from another: the record hash of its first check."""
+    row = store.db.execute("SELECT record_hash FROM checks ORDER BY id LIMIT 1").fetchone()
+    return None if row is None else str(row[0])

@@ -3,7 +3,8 @@ changes touch.
 
 A manifest in the directory (``.govwatch-site.json``) remembers the newest change and
 check the site shows, and a fingerprint of what every page depends on besides them (the
-templates, the settings, the organizations' and monitors' names, URLs and schedules).
+templates, the settings, the organizations' and monitors' names, URLs and schedules, and
+which history it is: the hash of its first check).
 When the fingerprint differs, or there is no manifest, every page is written; otherwise a
 build writes the pages of the new changes, the change before each (its "next" link), the
 pages of the monitors checked since, the newest pages of their organizations, and the
@@ -38,6 +39,8 @@ from storage.queries import monitor_history
 
 MANIFEST = ".govwatch-site.json"
 LOCK = ".govwatch-site.lock"
+#: The folders of pages (see ``notifications.links``).
+PAGE_FOLDERS = ("change", "monitor", "org")
 #: Raised whenever what a page shows for the same data changes (a full rebuild follows).
 FORMAT = 1
 
@@ -67,9 +70,9 @@ def site_lock(directory: Path) -> Iterator[None]:
 
 
 def fingerprint(settings: SiteSettings, organizations: dict[str, dict[str, Any]],
-                monitors: dict[str, dict[str, Any]]) -> str:
+                monitors: dict[str, dict[str, Any]], history: str | None) -> str:
     described = {
-        "format": FORMAT, "templates": pages.template_sources(),
+        "format": FORMAT, "templates": pages.template_sources(), "history": history,
         "settings": [settings.page_size, settings.checks_shown, settings.public_url],
         "organizations": sorted([o["id"], o["name"], o["homepage"]]
                                 for o in organizations.values()),
@@ -96,11 +99,13 @@ class SiteWriter:
         self.written = 0
         self.unchanged = 0
         self._made: set[Path] = set()
+        self.seen: set[str] = set()
         for stale in directory.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
 
     def write(self, path: str, data: bytes) -> None:
         target = self.directory / path
+        self.seen.add(path)
         try:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
                 self.unchanged += 1
@@ -113,6 +118,15 @@ class SiteWriter:
         temporary.write_bytes(data)
         os.replace(temporary, target)
         self.written += 1
+
+    def remove_unseen(self) -> None:
+        """After a full build: pages of the site's own kinds that no longer exist (another
+        history was written here before). Nothing else in the directory is touched."""
+        for folder in PAGE_FOLDERS:
+            for path in (self.directory / folder).rglob("*"):
+                relative = path.relative_to(self.directory).as_posix()
+                if path.suffix in (".html", ".txt") and relative not in self.seen:
+                    path.unlink()
 
     def finish(self, manifest: dict[str, Any]) -> None:
         if self.written:
@@ -143,12 +157,11 @@ def _build(store: Store, settings: SiteSettings, directory: Path, full: bool) ->
     organizations = {o["id"]: o for o in queries.organizations(store)}
     monitors = {m["id"]: m for m in queries.monitors(store)}
     last_change, last_check = queries.newest_ids(store)
-    print_ = fingerprint(settings, organizations, monitors)
+    print_ = fingerprint(settings, organizations, monitors, queries.identity(store))
     manifest = read_manifest(directory)
     full = full or manifest.get("fingerprint") != print_ or \
         not isinstance(manifest.get("last_change_id"), int) or \
-        not isinstance(manifest.get("last_check_id"), int) or \
-        manifest["last_change_id"] > last_change  # another database: start again
+        not isinstance(manifest.get("last_check_id"), int)
     writer = SiteWriter(directory)
     if not full and (manifest["last_change_id"], manifest["last_check_id"]) == \
             (last_change, last_check):
@@ -179,6 +192,8 @@ def _build(store: Store, settings: SiteSettings, directory: Path, full: bool) ->
         heads, archive, links.SiteLinks(settings.public_url).heads))
     writer.write(links.STYLE, pages.environment().get_template(links.STYLE).render()
                  .encode("utf-8"))
+    if full:
+        writer.remove_unseen()
     writer.finish({"fingerprint": print_, "last_change_id": last_change,
                    "last_check_id": last_check})
     return SiteReport(directory, full, writer.written, writer.unchanged, len(new_changes))

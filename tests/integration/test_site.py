@@ -116,10 +116,22 @@ def test_a_build_rewrites_only_what_new_checks_and_changes_touch(
         (directory / f"change/{history.later}.html").read_text()
     assert not list(directory.rglob("*.tmp"))
 
+    # Another history written into the same directory is written whole.
+    with Store(tmp_path / "other.db") as other:
+        record_history(other, history.config)
+        extra = [record_change(other, "unidir-pubs", Change("text", "only here", f"+{n}"))
+                 for n in range(2)]
+        assert write_site(history.config, other).full
+    assert (directory / f"change/{extra[-1]}.html").is_file()
+    assert write_site(history.config, store).full
+    assert not (directory / f"change/{extra[-1]}.html").exists()
+    (directory / "notes.html").write_text("the operator's own file")
+
     # A monitor renamed in the config changes what many pages show: everything again.
     store.db.execute("UPDATE monitors SET name = 'OECD AI news' WHERE id = 'oecd-news'")
     assert write_site(history.config, store).full
     assert "OECD AI news" in (directory / f"change/{history.deadline}.html").read_text()
+    assert (directory / "notes.html").read_text() == "the operator's own file"
 
 
 def test_timeline_pages_are_numbered_from_the_oldest(store: Store, tmp_path: Path) -> None:
