@@ -21,7 +21,12 @@ from pydantic import (
 from core.settings import ByteSize, Duration, HttpURL, StrictModel
 from core.units import check_http_url
 from monitors import MonitorConfig
-from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
+from notifications.config import (
+    AFTER_RUN,
+    NotificationsConfig,
+    SiteSettings,
+    parse_digest_schedule,
+)
 from pipeline import VERSION
 
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
@@ -111,6 +116,8 @@ class Config(StrictModel):
     retention: Retention | None = None
     organizations: tuple[Organization, ...]
     notifications: NotificationsConfig = NotificationsConfig()
+    #: The static archive site: written after every run and by ``govwatch site``.
+    site: SiteSettings | None = None
     digest: Annotated[str, BeforeValidator(parse_digest_schedule)] = AFTER_RUN
 
     @model_validator(mode="after")
@@ -128,6 +135,11 @@ class Config(StrictModel):
             organizations.append(org.model_copy(update={"monitors": tuple(resolved)}))
         object.__setattr__(self, "organizations", tuple(organizations))
         return self
+
+    @property
+    def site_url(self) -> str | None:
+        """The public URL of the archive site, when one is written and served."""
+        return self.site.public_url if self.site is not None and self.site.enabled else None
 
     def monitors(self) -> Iterator[tuple[Organization, MonitorConfig]]:
         for org in self.organizations:
