@@ -192,11 +192,8 @@ class Store:
                     self._record_copy(copy, now)
                 recorded = self._record(
                     check, snapshot, content, change, every, now, notable, signal,
-                    next_attempt,
+                    next_attempt, captures,
                 )
-                if recorded.change_id is not None:
-                    for capture in captures:
-                        self._capture(recorded.change_id, capture, now)
                 crash_point("check-uncommitted")
                 return recorded
         except sqlite3.Error as exc:
@@ -213,6 +210,7 @@ class Store:
         notable: bool,
         signal: str | None,
         next_attempt: NextAttempt | None = None,
+        captures: Sequence[Capture] = (),
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
@@ -238,6 +236,8 @@ class Store:
                     "notable": int(notable),
                 }
             )
+            for capture in captures:  # before the chain link, which covers them
+                self._capture(change_id, capture, now)
         head = chain_check(db, check_id, check.monitor_id, with_change=change is not None)
         state = self._state_update(check, previous, change is not None, every, next_attempt)
         state["signal"], state["chain_head"] = signal, head

@@ -1,7 +1,9 @@
 """``govwatch verify``: recompute every body hash, content hash and chain of the history.
 
 Each problem names the table, the row ids and the monitor involved. Pruned bodies are
-counted as pruned, not as problems: their hashes stay in the chain.
+counted as pruned, not as problems: their hashes stay in the chain. A row of any shape is
+a finding, never a crash: SQLite lets a tamperer store text where a blob belongs, or a
+number where a hash does, and such a row is reported as altered.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from core.canonical import canonical_json
 from core.errors import StorageError
+from storage.blobs import COMPRESSION
 from storage.chain import GENESIS, ChainedRow, chained_rows, record_hash
 from storage.db import Store
 
@@ -41,6 +44,8 @@ class VerifyReport:
     pruned: int = 0
     contents: int = 0
     heads_checked: int = 0
+    #: Checks recorded before captures and snapshot metadata were chained.
+    legacy: int = 0
 
     @property
     def ok(self) -> bool:
@@ -50,8 +55,24 @@ class VerifyReport:
         self.problems.append(Problem(table, rows, monitor, message))
 
 
-def short(digest: str | None) -> str:
-    return (digest or "NULL")[:16]
+def short(digest: object) -> str:
+    if digest is None:
+        return "NULL"
+    return (digest if isinstance(digest, str) else repr(digest))[:16]
+
+
+def _kind(value: object) -> str:
+    return {str: "text", bytes: "a blob", int: "an integer", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
+def _misfit(row: Mapping[str, Any], expected: Mapping[str, tuple[type, ...]]) -> str | None:
+    """The first column of ``row`` whose value has a type the store never writes there."""
+    for column, types in expected.items():
+        value = row.get(column)
+        if value is not None and not isinstance(value, types):
+            return f"{column} holds {_kind(value)}, which govwatch never stores there"
+    return None
 
 
 def verify(store: Store, against: Mapping[str, str] | None = None) -> VerifyReport:
@@ -74,57 +95,78 @@ def _snapshot_users(store: Store, snapshot_hash: str) -> tuple[str, str | None]:
     return (f"seen by checks {ids}" if rows else "seen by no check"), ", ".join(monitors) or None
 
 
+_SNAPSHOT_TYPES: dict[str, tuple[type, ...]] = {
+    "hash": (str,), "size": (int,), "compression": (str,), "body": (bytes,), "base": (str,),
+    "pruned_at": (str,)}
+
+
 def _verify_snapshots(store: Store, report: VerifyReport) -> None:
-    cursor = store.db.execute(
+    for row in store.db.query(
         "SELECT hash, size, compression, body, base, pruned_at FROM snapshots ORDER BY hash"
-    )
-    for digest, size, compression, body, base, pruned_at in cursor:
+    ):
         report.snapshots += 1
-        if body is None:
-            if pruned_at is not None:
-                report.pruned += 1
-                continue
-            users, monitors = _snapshot_users(store, digest)
-            report.add("snapshots", f"hash={short(digest)}", monitors,
-                       f"body is missing and was not pruned; {users}")
-            continue
-        try:
-            raw = store.bodies.decode(digest, body, compression, base)
-        except StorageError as exc:
-            users, monitors = _snapshot_users(store, digest)
-            report.add("snapshots", f"hash={short(digest)}", monitors, f"{exc}; {users}")
-            continue
-        actual = hashlib.sha256(raw).hexdigest()
-        if actual != digest:
-            users, monitors = _snapshot_users(store, digest)
-            altered = "the body or its base was altered" if base else "the body was altered"
-            report.add("snapshots", f"hash={short(digest)}", monitors,
-                       f"body hashes to {short(actual)}: {altered}; {users}")
-        elif size != len(raw):
-            users, monitors = _snapshot_users(store, digest)
-            report.add("snapshots", f"hash={short(digest)}", monitors,
-                       f"size column says {size} but the body has {len(raw)} bytes")
+        problem = _snapshot_problem(store, row, report)
+        if problem is not None:
+            users, monitors = _snapshot_users(store, row["hash"])
+            report.add("snapshots", f"hash={short(row['hash'])}", monitors,
+                       f"{problem}; {users}")
 
 
-def _content_payload(store: Store, row: tuple[Any, ...]) -> bytes:
-    digest, text, data, compression, base, packed = row
-    if compression is None:  # stored before contents were compressed
-        return canonical_json({"text": text or "", "data": json.loads(data or "{}")}).encode()
-    return store.packed_contents.decode(digest, packed, compression, base)
+def _snapshot_problem(store: Store, row: dict[str, Any], report: VerifyReport) -> str | None:
+    digest, body = row["hash"], row["body"]
+    misfit = _misfit(row, _SNAPSHOT_TYPES)
+    if misfit is not None:
+        return f"{misfit}: the row was altered"
+    if body is None:
+        if row["pruned_at"] is not None:
+            report.pruned += 1
+            return None
+        return "body is missing and was not pruned"
+    if row["compression"] == COMPRESSION and row["base"] is not None:
+        return f"base {short(row['base'])} is set but the body is stored whole: the row was " \
+               "altered"
+    try:
+        raw = store.bodies.decode(digest, body, row["compression"], row["base"])
+    except StorageError as exc:
+        return str(exc)
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != digest:
+        altered = "the body or its base was altered" if row["base"] else "the body was altered"
+        return f"body hashes to {short(actual)}: {altered}"
+    if row["size"] != len(raw):
+        return f"size column says {row['size']} but the body has {len(raw)} bytes"
+    return None
+
+
+_CONTENT_TYPES: dict[str, tuple[type, ...]] = {
+    "hash": (str,), "text": (str,), "data": (str,), "compression": (str,), "base": (str,),
+    "packed": (bytes,)}
+
+
+def _content_payload(store: Store, row: dict[str, Any]) -> bytes:
+    if row["compression"] is None:  # stored before contents were compressed
+        return canonical_json({"text": row["text"] or "",
+                               "data": json.loads(row["data"] or "{}")}).encode()
+    return store.packed_contents.decode(row["hash"], row["packed"], row["compression"],
+                                        row["base"])
 
 
 def _verify_contents(store: Store, report: VerifyReport) -> None:
-    for row in store.db.execute(
+    for row in store.db.query(
         "SELECT hash, text, data, compression, base, packed FROM contents"
     ):
-        digest = row[0]
+        digest = row["hash"]
         report.contents += 1
-        try:
-            actual = hashlib.sha256(_content_payload(store, row)).hexdigest()
-            problem = (None if actual == digest else
-                       f"extracted text/data hash to {short(actual)}: the content was altered")
-        except (StorageError, ValueError) as exc:
-            problem = f"extracted text/data cannot be read: {exc}"
+        misfit = _misfit(row, _CONTENT_TYPES)
+        if misfit is not None:
+            problem: str | None = f"{misfit}: the row was altered"
+        else:
+            try:
+                actual = hashlib.sha256(_content_payload(store, row)).hexdigest()
+                problem = (None if actual == digest else f"extracted text/data hash to "
+                           f"{short(actual)}: the content was altered")
+            except (StorageError, ValueError, TypeError) as exc:
+                problem = f"extracted text/data cannot be read: {exc}"
         if problem is not None:
             rows = store.db.execute(
                 "SELECT group_concat(DISTINCT monitor_id) FROM checks WHERE content_hash = ?",
@@ -134,7 +176,8 @@ def _verify_contents(store: Store, report: VerifyReport) -> None:
 
 
 def _verify_chains(store: Store, report: VerifyReport) -> None:
-    heads = dict(store.db.execute("SELECT id, chain_head FROM monitors").fetchall())
+    heads = {str(monitor): head for monitor, head in
+             store.db.execute("SELECT id, chain_head FROM monitors").fetchall()}
     last: dict[str, ChainedRow] = {}
     for row in chained_rows(store.db):
         report.checks += 1
@@ -174,12 +217,39 @@ def _verify_link(row: ChainedRow, previous: ChainedRow | None, report: VerifyRep
             report.add("checks", f"#{previous.id} -> #{row.id}", monitor,
                        f"prev_hash of #{row.id} is not the record_hash of #{previous.id}: "
                        f"a check between them was deleted, or a row was altered")
-    actual = record_hash(stored_prev or GENESIS, row.check, row.change)
-    if actual != stored_hash:
-        rows = f"#{row.id}" + (f" (with changes #{row.change['id']})" if row.change else "")
-        report.add("checks", rows, monitor,
-                   "record_hash does not match the stored row: the check or its change was "
-                   "altered (or its change row deleted) after it was recorded")
+    if _hashes_to(stored_hash, stored_prev, row, report):
+        return
+    rows = f"#{row.id}" + (f" (with changes #{row.change['id']})" if row.change else "")
+    covers = _covers(row)
+    report.add("checks", rows, monitor,
+               "record_hash does not match the stored rows: the check, its change, its "
+               "captures or its snapshots' metadata were altered (or one of them deleted) "
+               f"after it was recorded{covers}")
+
+
+def _hashes_to(stored_hash: object, stored_prev: object, row: ChainedRow,
+               report: VerifyReport) -> bool:
+    """Whether the row hashes to its record_hash, with what it covers or, for a record
+    written before those were chained, without."""
+    prev = stored_prev if isinstance(stored_prev, str) else GENESIS
+    try:
+        if record_hash(prev, row.check, row.change, row.covered) == stored_hash:
+            return True
+        if record_hash(prev, row.check, row.change) == stored_hash:
+            report.legacy += 1
+            return True
+    except (TypeError, ValueError):  # a value canonical JSON cannot hold: a blob, NaN
+        pass
+    return False
+
+
+def _covers(row: ChainedRow) -> str:
+    parts = []
+    if row.covered.captures:
+        parts.append("captures " + ", ".join(f"#{c['id']}" for c in row.covered.captures))
+    if row.covered.snapshots:
+        parts.append("snapshots " + ", ".join(short(s["hash"]) for s in row.covered.snapshots))
+    return f" (it covers {'; '.join(parts)})" if parts else ""
 
 
 def _verify_references(store: Store, report: VerifyReport) -> None:
@@ -194,10 +264,18 @@ def _verify_references(store: Store, report: VerifyReport) -> None:
         ("changes", "SELECT id, monitor_id, check_id FROM changes WHERE check_id "
          "NOT IN (SELECT id FROM checks)",
          "it belongs to check #{}, which is missing: the check was deleted"),
+        ("captures", "SELECT captures.id, changes.monitor_id, captures.change_id FROM captures "
+         "LEFT JOIN changes ON changes.id = captures.change_id WHERE changes.id IS NULL",
+         "it belongs to change #{}, which is missing: the change was deleted"),
+        ("captures", "SELECT captures.id, changes.monitor_id, captures.snapshot_hash FROM "
+         "captures LEFT JOIN changes ON changes.id = captures.change_id WHERE "
+         "captures.snapshot_hash IS NOT NULL AND captures.snapshot_hash NOT IN "
+         "(SELECT hash FROM snapshots)",
+         "its snapshot {} is missing from snapshots"),
     )
     for table, sql, message in queries:
         for row_id, monitor, ref in store.db.execute(sql).fetchall():
-            shown = short(ref) if isinstance(ref, str) else ref
+            shown = short(ref) if isinstance(ref, str) else repr(ref)
             report.add(table, f"#{row_id}", monitor, message.format(shown))
 
 
