@@ -119,6 +119,9 @@ def test_on_a_read_only_file_system_run_fails_in_one_line_and_reads_work(world: 
     line = one_line_error(govwatch(world, "run", "--all", prefix=prefix))
     assert "Read-only file system" in line and "gw.db.lock" in line
     check_reads(world, prefix=prefix)
+    for writer in (("search", "principles"), ("prune", "--keep-versions", "1")):
+        line = one_line_error(govwatch(world, *writer, prefix=prefix))
+        assert f"cannot write database {db}: attempt to write a readonly database" in line
     assert digest(db) == before
     assert sorted(p.name for p in data.iterdir()) == ["gw.db"], "nothing created beside it"
 
