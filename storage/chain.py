@@ -12,7 +12,10 @@ earlier (``govwatch verify --against``).
 Records written before captures and snapshot metadata were chained hash the check and
 change rows only (the *legacy* payload, without the ``captures`` and ``snapshots`` keys);
 the verifier accepts either payload, which is no weaker: a row re-hashed either way no
-longer matches the ``prev_hash`` of the record after it.
+longer matches the ``prev_hash`` of the record after it. What those records cover is
+sealed instead: the upgrade stores, per monitor, the digest of the captures and snapshot
+facts of its legacy records (``monitors.legacy_seal``), and the monitor's next record
+hashes that seal into its payload (``legacy``), so the chain covers them from then on.
 
 The hashes are computed from the rows as SQLite hands them back, by the same function the
 verifier uses, so what is chained is exactly what is stored.
@@ -21,7 +24,7 @@ verifier uses, so what is chained is exactly what is stored.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,17 +60,28 @@ _CAPTURE_EXCLUDED = frozenset({"id", "change_id"})
 
 def record_hash(
     prev_hash: str, check_row: Mapping[str, Any], change_row: Mapping[str, Any] | None,
-    covered: Covered | None = None,
+    covered: Covered | None = None, seal: str | None = None,
 ) -> str:
     """The hash of one check record given its predecessor's hash; ``covered=None`` is the
-    legacy payload of records written before captures and snapshots were chained."""
+    legacy payload of records written before captures and snapshots were chained, ``seal``
+    the :func:`legacy_seal` of the legacy records before this one, when it seals them."""
     payload: dict[str, Any] = {"check": _payload(check_row, _CHECK_EXCLUDED)}
     if change_row is not None:
         payload["change"] = _payload(change_row, _CHANGE_EXCLUDED)
     if covered is not None:
         payload["captures"] = [_payload(c, _CAPTURE_EXCLUDED) for c in covered.captures]
         payload["snapshots"] = [_payload(s, frozenset()) for s in covered.snapshots]
+        if seal is not None:
+            payload["legacy"] = seal
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
+
+
+def legacy_seal(legacy: Iterable[Covered]) -> str:
+    """The digest of what legacy records cover (captures, snapshot facts), in chain order."""
+    items = [{"captures": [_payload(c, _CAPTURE_EXCLUDED) for c in covered.captures],
+              "snapshots": [_payload(s, frozenset()) for s in covered.snapshots]}
+             for covered in legacy]
+    return hashlib.sha256(canonical_json(items).encode("utf-8")).hexdigest()
 
 
 def covered_by(check_row: Mapping[str, Any], captures: list[dict[str, Any]],
@@ -110,17 +124,21 @@ def chain_check(
     snapshot rows exist, and hashes them as stored. Returns the new head, which the
     caller stores as the monitor's ``chain_head`` in the same transaction.
     """
-    head_row = db.execute("SELECT chain_head FROM monitors WHERE id = ?", [monitor_id]).fetchone()
+    head_row = db.execute("SELECT chain_head, legacy_seal FROM monitors WHERE id = ?",
+                          [monitor_id]).fetchone()
     prev_hash = (head_row[0] if head_row else None) or GENESIS
+    seal = head_row[1] if head_row else None
     check_row = _row(db, "SELECT * FROM checks WHERE id = ?", [check_id])
     assert check_row is not None
     change_row = None
     if with_change:
         change_row = _row(db, "SELECT * FROM changes WHERE check_id = ?", [check_id])
     digest = record_hash(prev_hash, check_row, change_row,
-                         _covered_now(db, check_row, change_row))
+                         _covered_now(db, check_row, change_row), seal)
     db.execute("UPDATE checks SET prev_hash = ?, record_hash = ? WHERE id = ?",
                [prev_hash, digest, check_id])
+    if seal is not None:  # hashed into this record: the chain covers the legacy rows now
+        db.execute("UPDATE monitors SET legacy_seal = NULL WHERE id = ?", [monitor_id])
     return digest
 
 
@@ -175,7 +193,36 @@ def rechain_all(db: sqlite_utils.Database) -> int:
         count += 1
     for monitor_id, head in heads.items():
         db.execute("UPDATE monitors SET chain_head = ? WHERE id = ?", [head, monitor_id])
+    if "legacy_seal" in db.table("monitors").columns_dict:
+        db.execute("UPDATE monitors SET legacy_seal = NULL")  # no legacy record is left
     return count
+
+
+def is_legacy(row: ChainedRow) -> bool:
+    """Whether a record does not hash with what it covers (written before that was
+    chained, or altered since: the verifier tells the two apart)."""
+    prev = row.check["prev_hash"] if isinstance(row.check["prev_hash"], str) else GENESIS
+    try:
+        return bool(record_hash(prev, row.check, row.change, row.covered)
+                    != row.check["record_hash"])
+    except (TypeError, ValueError):
+        return True
+
+
+def seal_legacy_records(db: sqlite_utils.Database) -> int:
+    """Store each monitor's :func:`legacy_seal` over its records written before captures
+    and snapshot facts were chained (those after its last fully chained record); returns
+    how many records were sealed."""
+    pending: dict[str, list[Covered]] = {}
+    for row in chained_rows(db):
+        if is_legacy(row):
+            pending.setdefault(row.monitor_id, []).append(row.covered)
+        else:
+            pending[row.monitor_id] = []
+    for monitor_id, legacy in pending.items():
+        db.execute("UPDATE monitors SET legacy_seal = ? WHERE id = ?",
+                   [legacy_seal(legacy) if legacy else None, monitor_id])
+    return sum(len(legacy) for legacy in pending.values())
 
 
 def current_heads(db: sqlite_utils.Database) -> dict[str, str]:

@@ -17,7 +17,14 @@ from typing import Any
 from core.canonical import canonical_json
 from core.errors import StorageError
 from storage.blobs import COMPRESSION
-from storage.chain import GENESIS, ChainedRow, chained_rows, record_hash
+from storage.chain import (
+    GENESIS,
+    ChainedRow,
+    Covered,
+    chained_rows,
+    legacy_seal,
+    record_hash,
+)
 from storage.db import Store
 
 
@@ -175,17 +182,36 @@ def _verify_contents(store: Store, report: VerifyReport) -> None:
             report.add("contents", f"hash={short(digest)}", rows[0], problem)
 
 
+@dataclass
+class _Legacy:
+    """A monitor's legacy records not yet sealed into its chain, as the verifier walks it."""
+
+    covered: list[Covered] = field(default_factory=list)
+    first: int | None = None
+    #: A record after them failed to verify: it may be the one that sealed them.
+    mismatch: bool = False
+
+
 def _verify_chains(store: Store, report: VerifyReport) -> None:
-    heads = {str(monitor): head for monitor, head in
-             store.db.execute("SELECT id, chain_head FROM monitors").fetchall()}
+    monitors = store.db.execute("SELECT id, chain_head, legacy_seal FROM monitors").fetchall()
+    heads = {str(monitor): head for monitor, head, _ in monitors}
+    seals = {str(monitor): seal for monitor, _, seal in monitors}
     last: dict[str, ChainedRow] = {}
+    legacy: dict[str, _Legacy] = {}
     for row in chained_rows(store.db):
         report.checks += 1
         monitor = row.monitor_id
         previous = last.get(monitor)
-        _verify_link(row, previous, report)
+        _verify_link(row, previous, legacy.setdefault(monitor, _Legacy()), report)
         last[monitor] = row
     report.chains = len(last)
+    for monitor, pending in sorted(legacy.items()):
+        if pending.covered and not pending.mismatch and \
+                seals.get(monitor) != legacy_seal(pending.covered):
+            report.add("monitors", f"id={monitor}", monitor,
+                       f"legacy_seal does not match the captures and snapshot facts of the "
+                       f"{len(pending.covered)} check(s) from #{pending.first} recorded before "
+                       "those were chained: one of them was altered or deleted since")
     for monitor, head in sorted(heads.items()):
         newest = last.get(monitor)
         if newest is None:
@@ -201,7 +227,8 @@ def _verify_chains(store: Store, report: VerifyReport) -> None:
         report.add("checks", f"#{last[monitor].id}", monitor, "the monitor row is missing")
 
 
-def _verify_link(row: ChainedRow, previous: ChainedRow | None, report: VerifyReport) -> None:
+def _verify_link(row: ChainedRow, previous: ChainedRow | None, pending: _Legacy,
+                 report: VerifyReport) -> None:
     stored_prev, stored_hash = row.check["prev_hash"], row.check["record_hash"]
     monitor = row.monitor_id
     if stored_hash is None:
@@ -217,30 +244,52 @@ def _verify_link(row: ChainedRow, previous: ChainedRow | None, report: VerifyRep
             report.add("checks", f"#{previous.id} -> #{row.id}", monitor,
                        f"prev_hash of #{row.id} is not the record_hash of #{previous.id}: "
                        f"a check between them was deleted, or a row was altered")
-    if _hashes_to(stored_hash, stored_prev, row, report):
-        return
     rows = f"#{row.id}" + (f" (with changes #{row.change['id']})" if row.change else "")
-    covers = _covers(row)
-    report.add("checks", rows, monitor,
-               "record_hash does not match the stored rows: the check, its change, its "
-               "captures or its snapshots' metadata were altered (or one of them deleted) "
-               f"after it was recorded{covers}")
+    kind = _hash_kind(stored_hash, stored_prev, row, pending.covered)
+    if kind == "legacy":
+        report.legacy += 1
+        pending.covered.append(row.covered)
+        pending.first = pending.first or row.id
+    elif kind == "chained" and pending.covered and not pending.mismatch:
+        report.add("checks", rows, monitor,
+                   f"the {len(pending.covered)} check(s) from #{pending.first} recorded before "
+                   "captures and snapshot facts were chained are not sealed by this record: "
+                   "their seal was removed")
+    elif kind is None:
+        sealing = (f"; or the captures and snapshot facts of the {len(pending.covered)} "
+                   f"check(s) from #{pending.first} before it, which it seals"
+                   if pending.covered else "")
+        report.add("checks", rows, monitor,
+                   "record_hash does not match the stored rows: the check, its change, its "
+                   "captures or its snapshots' metadata were altered (or one of them deleted) "
+                   f"after it was recorded{_covers(row)}{sealing}")
+        # It may be a legacy record whose check row was altered: what it covers still
+        # counts for the seal after it.
+        pending.covered.append(row.covered)
+        pending.first = pending.first or row.id
+        pending.mismatch = True
+        return
+    if kind != "legacy":
+        pending.covered, pending.first, pending.mismatch = [], None, False
 
 
-def _hashes_to(stored_hash: object, stored_prev: object, row: ChainedRow,
-               report: VerifyReport) -> bool:
-    """Whether the row hashes to its record_hash, with what it covers or, for a record
-    written before those were chained, without."""
+def _hash_kind(stored_hash: object, stored_prev: object, row: ChainedRow,
+               legacy: list[Covered]) -> str | None:
+    """How the row hashes to its record_hash: with what it covers (``chained``), that and
+    the seal of the legacy records before it (``seals``), as a record written before
+    captures and snapshots were chained (``legacy``), or not at all (None)."""
     prev = stored_prev if isinstance(stored_prev, str) else GENESIS
     try:
         if record_hash(prev, row.check, row.change, row.covered) == stored_hash:
-            return True
+            return "chained"
         if record_hash(prev, row.check, row.change) == stored_hash:
-            report.legacy += 1
-            return True
+            return "legacy"
+        if legacy and record_hash(prev, row.check, row.change, row.covered,
+                                  legacy_seal(legacy)) == stored_hash:
+            return "seals"
     except (TypeError, ValueError):  # a value canonical JSON cannot hold: a blob, NaN
         pass
-    return False
+    return None
 
 
 def _covers(row: ChainedRow) -> str:

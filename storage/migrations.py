@@ -12,6 +12,7 @@ import sqlite_utils
 
 from core.errors import StorageError
 from storage.audit_schema import audit_trail, search_index_only
+from storage.chain import seal_legacy_records
 from storage.outbox_schema import OUTBOX_SCHEMA
 
 
@@ -162,9 +163,18 @@ def _learned_noise(db: sqlite_utils.Database) -> None:
     )
 
 
+def _seal_legacy_records(db: sqlite_utils.Database) -> None:
+    """Captures and snapshot facts enter the chain (storage/chain.py): the records written
+    before keep their hashes, and what they cover is sealed into each monitor's next
+    record through ``monitors.legacy_seal``."""
+    if "legacy_seal" not in db.table("monitors").columns_dict:
+        db.table("monitors").add_column("legacy_seal", str)
+    seal_legacy_records(db)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage, search_index_only, _learned_noise,
+    _delta_storage, search_index_only, _learned_noise, _seal_legacy_records,
 ]
 
 

@@ -169,7 +169,8 @@ def _print_report(report: VerifyReport) -> None:
     )
     if report.legacy:
         click.echo(f"{report.legacy} checks were recorded before captures and snapshot "
-                   "metadata were chained: their check and change rows are covered, not those")
+                   "metadata were chained: a seal covers those (monitors.legacy_seal, then "
+                   "the monitor's next check)")
 
 
 @cli.command("verify")

@@ -16,6 +16,7 @@ from core.records import Change, Extracted
 from pipeline.config import parse_config
 from storage.chain import GENESIS, record_hash
 from storage.db import Store
+from storage.migrations import MIGRATIONS
 from storage.records import Capture, Check, Snapshot
 from tests.unit.audit_history import govwatch, tamper
 
@@ -193,32 +194,86 @@ def test_type_confused_tampering_is_reported_not_a_crash(
     assert any(named in p for p in found), found
 
 
-def test_records_of_an_older_govwatch_still_verify_and_are_counted(
+def as_before_coverage(db: Path, tmp_path: Path) -> Path:
+    """A copy of ``db`` as a govwatch from before captures and snapshot facts were chained
+    left it: every record hashed over its check and change rows only, one schema version
+    back (the upgrade seals the legacy records when the copy is opened)."""
+    old = tmp_path / "old.db"
+    shutil.copy(db, old)
+    with sqlite_utils.Database(old) as legacy, legacy.atomic():
+        prev = GENESIS
+        for row in legacy.query("SELECT * FROM checks ORDER BY id"):
+            change = next(legacy.query("SELECT * FROM changes WHERE check_id = ?",
+                                       [row["id"]]), None)
+            digest = record_hash(prev, row, change)
+            legacy.execute("UPDATE checks SET prev_hash = ?, record_hash = ? WHERE id = ?",
+                           [prev, digest, row["id"]])
+            prev = digest
+        legacy.execute("UPDATE monitors SET chain_head = ?, legacy_seal = NULL", [prev])
+        legacy.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    return old
+
+
+def record_another(db: Path) -> int:
+    with Store(db) as store:
+        v3, c3 = Snapshot.of(b"<p>v3</p>", "text/html"), Extracted(text="v3")
+        return store.record(check("changed", "2026-11-28T13:00:00.000+00:00", v3, c3),
+                            snapshot=v3, content=c3,
+                            change=Change(kind="text", summary="s", diff="d")).check_id
+
+
+def test_records_of_an_older_govwatch_still_verify_and_are_sealed(
     recorded: Recorded, tmp_path: Path,
 ) -> None:
-    """Records hashed before captures and snapshot metadata were chained (the check and
-    change rows only) verify as they are: the chain is not rewritten."""
-    old = tmp_path / "old.db"
-    shutil.copy(recorded.db, old)
-    with sqlite_utils.Database(old) as db, db.atomic():
-        prev = GENESIS
-        for row in db.query("SELECT * FROM checks ORDER BY id"):
-            change = next(db.query("SELECT * FROM changes WHERE check_id = ?", [row["id"]]),
-                          None)
-            digest = record_hash(prev, row, change)
-            db.execute("UPDATE checks SET prev_hash = ?, record_hash = ? WHERE id = ?",
-                       [prev, digest, row["id"]])
-            prev = digest
-        db.execute("UPDATE monitors SET chain_head = ?", [prev])
+    """Records hashed before captures and snapshot metadata were chained keep their hashes
+    (heads published from them stay valid); the upgrade seals what they cover, and the
+    monitor's next record chains the seal."""
+    old = as_before_coverage(recorded.db, tmp_path)
+    heads_before = govwatch(old, "heads", "--json").stdout
     result = govwatch(old, "verify")
     assert result.exit_code == 0, result.output
-    assert "3 checks were recorded before captures and snapshot metadata were chained" \
-        in result.output
-    # New records extend the old chain with full coverage.
-    with Store(old) as store:
-        v3, c3 = Snapshot.of(b"<p>v3</p>", "text/html"), Extracted(text="v3")
-        store.record(check("changed", "2026-11-28T13:00:00.000+00:00", v3, c3), snapshot=v3,
-                     content=c3, change=Change(kind="text", summary="s", diff="d"))
+    assert "3 checks were recorded before captures and snapshot metadata were chained: a " \
+           "seal covers those" in result.output
+    assert govwatch(old, "heads", "--json").stdout == heads_before, "the chain is not rewritten"
+    with sqlite_utils.Database(old) as db:
+        seal = db.execute("SELECT legacy_seal FROM monitors WHERE id = 'm'").fetchone()[0]
+    assert seal is not None and len(seal) == 64
+    new_check = record_another(old)
+    with sqlite_utils.Database(old) as db:
+        assert db.execute("SELECT legacy_seal FROM monitors").fetchone()[0] is None, "consumed"
     result = govwatch(old, "verify")
     assert result.exit_code == 0, result.output
     assert "3 checks were recorded before" in result.output
+    # The seal, now in the chain, covers the legacy captures.
+    tamper(old, ("UPDATE captures SET title = 'forged' WHERE id = ?", [recorded.captures[0]]))
+    found = problems(old)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"PROBLEM checks #{new_check} (with changes ")
+    assert "or the captures and snapshot facts of the 3 check(s) from #1 before it, which it " \
+           "seals" in found[0]
+
+
+@pytest.mark.parametrize("tampering", [
+    ("UPDATE captures SET url = 'https://evil.example/' WHERE id = ?", "capture"),
+    ("DELETE FROM captures WHERE id = ?", "capture"),
+    ("UPDATE snapshots SET first_seen_at = '2020-01-01T00:00:00.000+00:00' WHERE hash = ?",
+     "document"),
+    ("UPDATE monitors SET legacy_seal = NULL WHERE ? IS NOT NULL", "capture"),
+])
+def test_legacy_rows_are_covered_by_their_seal_before_the_next_check(
+    recorded: Recorded, tmp_path: Path, tampering: tuple[str, str],
+) -> None:
+    old = as_before_coverage(recorded.db, tmp_path)
+    assert govwatch(old, "verify").exit_code == 0  # opened: upgraded and sealed
+    sql, target = tampering
+    tamper(old, (sql, [recorded.captures[0] if target == "capture" else recorded.document]))
+    found = problems(old)
+    assert found == [
+        "PROBLEM monitors id=m (monitor m): legacy_seal does not match the captures and "
+        "snapshot facts of the 3 check(s) from #1 recorded before those were chained: one of "
+        "them was altered or deleted since"]
+
+
+def test_the_upgrade_seals_nothing_in_a_fully_chained_history(recorded: Recorded) -> None:
+    with sqlite_utils.Database(recorded.db) as db:
+        assert db.execute("SELECT legacy_seal FROM monitors").fetchone()[0] is None
