@@ -32,7 +32,8 @@ class SmtpSettings(StrictModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
-    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Upper case, as POSIX names them: a password typed here by mistake is refused.
+    password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     ca_file: str | None = None
     timeout: Duration = timedelta(seconds=30)
 
