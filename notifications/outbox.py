@@ -156,9 +156,8 @@ def deliver_channel(store: Store, notifier: Notifier, now: datetime) -> ChannelR
         log.debug("%s failed", channel, exc_info=True)
         outbox.note_failure(store, channel, error)
     else:
-        for failure in failures:
-            outbox.note_item_failure(store, channel, failure.kind, failure.item_id,
-                                     failure.error)
+        outbox.note_item_failures(store, channel, ((failure.kind, failure.item_id,
+                                                    failure.error) for failure in failures))
         if failures:
             error = (f"{len(failures)} item(s) could not be published (tried again each "
                      "time), the rest were: "

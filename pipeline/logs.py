@@ -55,6 +55,14 @@ def emit(event: str, message: str, *, err: bool = False, level: str = "info",
 class PlainFormatter(logging.Formatter):
     """``time LEVEL logger: message`` on one line, whatever the message quotes."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Another handler may have cached its own rendering of the traceback on the record.
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = clean_line(record.message, None)
         return super().formatMessage(record)

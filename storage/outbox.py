@@ -250,12 +250,17 @@ def note_failure(store: Store, channel: str, error: str) -> None:
             [error, channel])
 
 
-def note_item_failure(store: Store, channel: str, kind: str, item_id: int, error: str) -> None:
-    """One change or alert the channel could not publish: its delivery keeps the error."""
-    column = {"change": "change_id", "alert": "alert_id"}[kind]
-    with _writing(store, f"record a failed item of {channel}"):
-        store.db.execute(f"UPDATE deliveries SET last_error = ? WHERE channel = ? AND "
-                         f"{column} = ?", [error, channel, item_id])
+def note_item_failures(store: Store, channel: str,
+                       failures: Iterable[tuple[str, int, str]]) -> None:
+    """The changes and alerts (kind, id, error) the channel could not publish this time:
+    their deliveries keep the error; a delivered item published again loses its old one."""
+    columns = {"change": "change_id", "alert": "alert_id"}
+    with _writing(store, f"record the failed items of {channel}"):
+        store.db.execute("UPDATE deliveries SET last_error = NULL WHERE channel = ? AND "
+                         "state = 'delivered' AND last_error IS NOT NULL", [channel])
+        for kind, item_id, error in failures:
+            store.db.execute(f"UPDATE deliveries SET last_error = ? WHERE channel = ? AND "
+                             f"{columns[kind]} = ?", [error, channel, item_id])
 
 
 def _failure_key(channel: str) -> str:
