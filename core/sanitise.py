@@ -45,6 +45,10 @@ _LINE_BREAK = re.compile("\r\n|[\r\x85\u2028\u2029]")
 # U+FFFE and U+FFFF (a Python str can hold them, an XML writer refuses them).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Any character one of the steps below would change: most text has none and is let through
+# after this one scan (a megabyte of text in a few milliseconds).
+_SUSPECT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                      "\ud800-\udfff\ufffe\uffff]")
 # What a JSON line may carry raw and a terminal still obeys (json escapes C0 itself).
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
@@ -57,6 +61,8 @@ def visible_bidi(text: str) -> str:
 def clean_text(value: object) -> str:
     """Text of several lines, safe for a terminal, a log, XML and HTML (``None``: empty)."""
     text = "" if value is None else value if isinstance(value, str) else str(value)
+    if not _SUSPECT.search(text):
+        return text
     text = _ESCAPE.sub("", text)
     text = _LINE_BREAK.sub("\n", text)
     text = _CONTROL.sub(REPLACEMENT, text)

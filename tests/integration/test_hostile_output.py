@@ -144,6 +144,10 @@ def test_hostile_titles_reach_no_output_raw_and_break_no_channel(
     with sqlite3.connect(deployment.db) as db:
         states = db.execute("SELECT channel, state, last_error FROM deliveries").fetchall()
         change_ids = [row[0] for row in db.execute("SELECT id FROM changes ORDER BY id")]
+        first_check = db.execute("SELECT min(id) FROM checks WHERE monitor_id = 'pubs'"
+                                 ).fetchone()[0]
+        snapshot = db.execute("SELECT last_snapshot_hash FROM monitors WHERE id = 'pubs'"
+                              ).fetchone()[0]
     assert states and all(state == "delivered" and error is None
                           for _, state, error in states), states
     assert len(change_ids) == 2
@@ -171,13 +175,15 @@ def test_hostile_titles_reach_no_output_raw_and_break_no_channel(
     assert "\n" + FORGED not in received.part("plain")
 
     for args in (("show", str(change_ids[0])), ("show", str(change_ids[1])), ("timeline",),
-                 ("history", "pubs"), ("history", "news")):
+                 ("history", "pubs"), ("history", "news"), ("search", "Hostile"),
+                 ("diff", "pubs", "--from", str(first_check)), ("show", snapshot)):
         shown = deployment.govwatch(*args)
         assert shown.returncode == 0, (args, shown.stderr)
         assert_clean(shown.stdout + shown.stderr, " ".join(args))
-        if args[0] != "show":  # show prints the diff whole; one line per change elsewhere
+        if args[0] not in ("show", "diff"):  # the whole text there; one line a change here
             assert max(map(len, shown.stdout.splitlines())) < 1000, args
     assert "[U+202E]" in deployment.govwatch("timeline").stdout
+    assert "[U+202E][gnp].exe" in deployment.govwatch("search", "gnp").stdout  # [match]
 
     health = deployment.govwatch("health")
     assert health.returncode == 0, health.stdout
