@@ -69,8 +69,6 @@ class FeedEntry:
     link: str
     updated: datetime
     content: str
-    #: What the entry carries: ("change" | "alert", id), to report a failure on each.
-    items: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         # Built from fetched text: one clean line of a title, clean content (HTML).
@@ -110,8 +108,7 @@ def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
         more_lines=more, documents=docs, updates=entry_updates(change),
     )
     return FeedEntry(f"{prefix}/change/{change.change_id}", title, link,
-                     datetime.fromisoformat(change.detected_at), content,
-                     (("change", change.change_id),))
+                     datetime.fromisoformat(change.detected_at), content)
 
 
 def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[int, int],
@@ -136,8 +133,7 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
         newest = max(group, key=lambda c: c.detected_at)
         entries.append(FeedEntry(
             f"{prefix}/template/{org_id}/{digest_id}", title, group[0].monitor_url,
-            datetime.fromisoformat(newest.detected_at), content,
-            tuple(("change", c.change_id) for c in group)))
+            datetime.fromisoformat(newest.detected_at), content))
     return entries
 
 
@@ -155,8 +151,7 @@ def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
         documents=(), updates=(),
     )
     return FeedEntry(f"{prefix}/alert/{alert.alert_id}", title, alert.monitor_url,
-                     datetime.fromisoformat(alert.created_at), content,
-                     (("alert", alert.alert_id),))
+                     datetime.fromisoformat(alert.created_at), content)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -239,10 +234,9 @@ class FeedNotifier(Notifier):
                      for (kind, item_id), error in sorted(failures.items()))
 
     def write_all(self, store: Store, now: datetime,
-                  failures: dict[tuple[str, int], str] | None = None) -> list[Path]:
+                  failures: dict[tuple[str, int], str]) -> list[Path]:
         """Write every feed; an entry that cannot be made is left out and its items are
         added to ``failures`` (("change" | "alert", id) -> error)."""
-        failures = {} if failures is None else failures
         prefix = instance_prefix(store, self.settings.id_prefix)
         written = []
         scopes: list[OrganizationInfo | None] = [None, *self.organizations]
