@@ -36,6 +36,18 @@ class OrganizationInfo:
     homepage: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemFailure:
+    """One change or alert a channel could not publish, and why; the rest went out."""
+
+    kind: str  # change, alert
+    item_id: int
+    error: str
+
+    def describe(self) -> str:
+        return f"{self.kind} #{self.item_id}: {self.error}"
+
+
 class Session:
     """An open way out for one delivery run. ``send`` raises ``DeliveryFailed``."""
 
@@ -76,8 +88,10 @@ class Notifier:
     def session(self) -> Iterator[Session]:
         yield Session()
 
-    def publish(self, store: Store, now: datetime) -> None:
-        """Runs after the digests were handed over (the feed channel writes its files)."""
+    def publish(self, store: Store, now: datetime) -> tuple[ItemFailure, ...]:
+        """Runs after the digests were handed over (the feed channel writes its files);
+        returns the items it had to leave out, each with its error."""
+        return ()
 
     def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
         """What a dry run prints for this channel."""

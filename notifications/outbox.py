@@ -28,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 
 from core.errors import DeliveryFailed, LockHeld
-from notifications.base import Notifier, Session
+from core.sanitise import clean_line
+from notifications.base import ItemFailure, Notifier, Session
 from notifications.digest import Digest
 from storage import outbox
 from storage.alerts import scan_alerts
@@ -139,44 +140,66 @@ def _pending_digest(store: Store, notifier: Notifier, now: datetime) -> Digest:
 
 
 def deliver_channel(store: Store, notifier: Notifier, now: datetime) -> ChannelReport:
+    """Deliver what one channel owes. Whatever goes wrong, the failure is recorded with its
+    error (on every delivery still owed or in flight, and as the channel's last failure,
+    which ``health`` reports) and returned, never raised: the run goes on."""
+    channel = notifier.channel
+    counts = {"sent": 0, "delivered": 0, "opened": 0}
+    refused: list[str] = []
+    error: str | None = None
+    try:
+        failures = _deliver(store, notifier, now, counts, refused)
+    except Exception as exc:  # any failure of a channel is recorded, never raised
+        error = clean_line(exc if isinstance(exc, DeliveryFailed)
+                           else f"{type(exc).__name__}: {exc}", None)
+        log.warning("%s: %s", channel, error)
+        log.debug("%s failed", channel, exc_info=True)
+        outbox.note_failure(store, channel, error)
+    else:
+        outbox.note_item_failures(store, channel, ((failure.kind, failure.item_id,
+                                                    failure.error) for failure in failures))
+        if failures:
+            error = (f"{len(failures)} item(s) could not be published (tried again each "
+                     "time), the rest were: "
+                     + "; ".join(failure.describe() for failure in failures))
+            log.warning("%s: %s", channel, error)
+    outbox.set_channel_failure(store, channel, iso(now), error)
+    return ChannelReport(channel, digests_opened=counts["opened"],
+                         messages_sent=counts["sent"], delivered=counts["delivered"],
+                         refused=tuple(refused), error=error)
+
+
+def _deliver(store: Store, notifier: Notifier, now: datetime, counts: dict[str, int],
+             refused: list[str]) -> tuple[ItemFailure, ...]:
+    """Steps 1 to 3 for one channel, counting as it goes; returns the items left out."""
     channel = notifier.channel
     digest = _pending_digest(store, notifier, now)
     unsent = outbox.unsent_messages(store, channel)
     open_digests = outbox.unsent_digest_ids(store, channel)
-    sent = delivered = opened = 0
-    refused: list[str] = []
-    try:
-        if digest.empty and not open_digests:
-            notifier.publish(store, now)
-            return ChannelReport(channel)
-        with notifier.session() as session:                                  # step 1
-            for message in unsent:                                           # step 2 (old)
-                delivered += _send(store, session, message, refused, now)
-                sent += 1
-            if not digest.empty:
-                messages = notifier.compose(digest)
-                digest_id = outbox.open_digest(
-                    store, channel, iso(now), [c.change_id for c in digest.changes],
-                    [a.alert_id for a in digest.alerts], messages)
-                opened = 1
-                open_digests.append(digest_id)
-                crash_point("digest-opened")
-                for message in outbox.unsent_messages(store, channel):       # step 3
-                    if message.digest_id == digest_id:
-                        delivered += _send(store, session, message, refused, now)
-                        sent += 1
-        notifier.publish(store, now)
-        _crash_point("channel-published")
-        for digest_id in open_digests:  # digests without messages (feeds) close here
-            if outbox.close_digest(store, digest_id, iso(now)):
-                delivered += outbox.delivered_count(store, digest_id)
-    except DeliveryFailed as exc:
-        log.warning("%s: %s", channel, exc)
-        outbox.note_failure(store, channel, str(exc))
-        return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
-                             delivered=delivered, refused=tuple(refused), error=str(exc))
-    return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
-                         delivered=delivered, refused=tuple(refused))
+    if digest.empty and not open_digests:
+        return notifier.publish(store, now)
+    with notifier.session() as session:                                      # step 1
+        for message in unsent:                                               # step 2 (old)
+            counts["delivered"] += _send(store, session, message, refused, now)
+            counts["sent"] += 1
+        if not digest.empty:
+            messages = notifier.compose(digest)
+            digest_id = outbox.open_digest(
+                store, channel, iso(now), [c.change_id for c in digest.changes],
+                [a.alert_id for a in digest.alerts], messages)
+            counts["opened"] = 1
+            open_digests.append(digest_id)
+            crash_point("digest-opened")
+            for message in outbox.unsent_messages(store, channel):           # step 3
+                if message.digest_id == digest_id:
+                    counts["delivered"] += _send(store, session, message, refused, now)
+                    counts["sent"] += 1
+    failures = notifier.publish(store, now)
+    _crash_point("channel-published")
+    for digest_id in open_digests:  # digests without messages (feeds) close here
+        if outbox.close_digest(store, digest_id, iso(now)):
+            counts["delivered"] += outbox.delivered_count(store, digest_id)
+    return failures
 
 
 def _send(

@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from core.errors import ConfigError
+from core.sanitise import clean_line
 from monitors import build_monitor
 from monitors.base import Monitor
 from pipeline.config import Config, load_config
@@ -186,7 +187,7 @@ class Daemon:
                 log.warning("%s: %s", monitor_id, report.error)
             else:
                 log.info("%s: %s%s", monitor_id, report.outcome,
-                         f" (change #{report.change_id}: {report.summary})"
+                         f" (change #{report.change_id}: {clean_line(report.summary)})"
                          if report.change_id else "")
         finally:
             self._running.discard(task)

@@ -250,6 +250,48 @@ def note_failure(store: Store, channel: str, error: str) -> None:
             [error, channel])
 
 
+def note_item_failures(store: Store, channel: str,
+                       failures: Iterable[tuple[str, int, str]]) -> None:
+    """The changes and alerts (kind, id, error) the channel could not publish this time:
+    their deliveries keep the error; a delivered item published again loses its old one."""
+    columns = {"change": "change_id", "alert": "alert_id"}
+    with _writing(store, f"record the failed items of {channel}"):
+        store.db.execute("UPDATE deliveries SET last_error = NULL WHERE channel = ? AND "
+                         "state = 'delivered' AND last_error IS NOT NULL", [channel])
+        for kind, item_id, error in failures:
+            store.db.execute(f"UPDATE deliveries SET last_error = ? WHERE channel = ? AND "
+                             f"{columns[kind]} = ?", [error, channel, item_id])
+
+
+def _failure_key(channel: str) -> str:
+    return f"channel_failure:{channel}"
+
+
+def set_channel_failure(store: Store, channel: str, at: str, error: str | None) -> None:
+    """Remember the channel's last failure (``None``: it just succeeded, forget it)."""
+    with _writing(store, f"record the state of {channel}"):
+        if error is None:
+            store.db.execute("DELETE FROM notification_state WHERE key = ?",
+                             [_failure_key(channel)])
+        else:
+            store.db.execute(
+                "INSERT INTO notification_state (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value",
+                [_failure_key(channel), json.dumps({"at": at, "error": error})])
+
+
+def channel_failure(store: Store, channel: str) -> tuple[str, str] | None:
+    """(when, error) of the channel's last delivery if it failed; ``None`` if it succeeded."""
+    value = get_state(store, _failure_key(channel))
+    if value is None:
+        return None
+    try:
+        recorded = json.loads(value)
+        return str(recorded["at"]), str(recorded["error"])
+    except (ValueError, TypeError, KeyError):
+        return "?", value
+
+
 # -- digests -----------------------------------------------------------------------------
 def open_digest(
     store: Store,

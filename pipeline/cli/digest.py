@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import NotificationError
+from core.sanitise import clean_line
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.logs import emit
 
@@ -49,9 +50,9 @@ def print_delivery(report: DeliveryReport) -> None:
             line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
                     f"{part.messages_sent} message(s) sent")
             if part.refused:
-                line += f", refused recipients: {', '.join(part.refused)}"
+                line += f", refused recipients: {clean_line(', '.join(part.refused), None)}"
             if part.error:
-                line += f"; FAILED, still owed: {part.error}"
+                line += f"; FAILED, still owed: {clean_line(part.error, None)}"
         emit("digest", line, level="error" if part.error else "info", channel=part.channel,
              delivered=part.delivered, messages_sent=part.messages_sent,
              refused=list(part.refused), error=part.error or None)
