@@ -52,9 +52,19 @@ class Notifier:
         super().__init_subclass__(**kwargs)
         register(CHANNELS, cls, "channel", "channel")
 
-    def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = ()) -> None:
+    def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = (),
+                 site_url: str | None = None) -> None:
         self.settings = settings
         self.organizations = organizations
+        #: Where the archive site is served, if it is: messages link changes to it.
+        self.site_url = site_url
+
+    def change_link(self, change_id: int) -> str | None:
+        """The change's page on the archive site; None without a public URL (a local
+        path would be no use to the reader)."""
+        if not self.site_url:
+            return None
+        return f"{self.site_url.rstrip('/')}/change/{change_id}.html"
 
     @property
     def min_significance(self) -> float:
@@ -63,6 +73,11 @@ class Notifier:
     def wants(self, org_id: str) -> bool:
         """Whether anything of this organization can go out on this channel."""
         return True
+
+    def batches(self, digest: Digest) -> list[Digest]:
+        """The digests what is owed goes out in, each stored and delivered on its own
+        (its deliveries succeed or fail together): one, unless the channel cuts it."""
+        return [digest]
 
     def compose(self, digest: Digest) -> list[OutgoingMessage]:
         """The messages that carry ``digest``, final to the byte (a resend repeats them)."""

@@ -37,6 +37,7 @@ from pipeline.schedule import crontab_trigger
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
+from storage.search import store_texts
 
 log = logging.getLogger("govwatch.daemon")
 
@@ -193,6 +194,7 @@ class Daemon:
                 self._reschedule(monitor_id)
 
     def _heartbeat(self) -> None:
+        store_texts(self.store)  # what plain SQL reads of the texts checked since the last
         now = iso(utc_now())
         record_run(self.store, RunRecord.from_counts(
             "daemon", os.getpid(), self._since, now, self._counts))

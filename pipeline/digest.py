@@ -43,8 +43,10 @@ def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
     organizations = tuple(OrganizationInfo(o.id, o.name, o.homepage)
                           for o in config.organizations)
     classes = notifier_channels()
-    return [classes[name](settings, organizations) for name, settings in enabled.items()
-            if only is None or name == only]
+    # The archive site's public URL, where the config has one: messages link changes there.
+    site_url = getattr(config, "site_url", None)
+    return [classes[name](settings, organizations, site_url)
+            for name, settings in enabled.items() if only is None or name == only]
 
 
 def start_channels(config: Config, store: Store, now: datetime | None = None) -> None:

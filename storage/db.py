@@ -16,7 +16,6 @@ import sqlite_utils
 from core.canonical import canonical_json, read_json
 from core.errors import DatabaseMissing, StorageError
 from core.records import Change, Extracted
-from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
@@ -72,7 +71,6 @@ class Store:
             try:
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
                 self.db = sqlite_utils.Database(conn)
-                self._register_functions()
                 self.schema_version = schema_version(self.db)
             except sqlite3.Error as exc:
                 self._raise_missing_or(exc)
@@ -85,7 +83,6 @@ class Store:
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
                                        timeout=30)
             self.db = sqlite_utils.Database(conn)
-            self._register_functions()
             self.db.enable_wal()
             # NORMAL is durable across process crashes in WAL mode; only an OS crash can
             # lose the last commits, never corrupt the file.
@@ -105,13 +102,6 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
-
-    def _register_functions(self) -> None:
-        """``govwatch_text(hash)``: the full-text index reads texts through it (contents
-        are stored compressed, so SQL alone cannot read them)."""
-        self.db.conn.create_function(
-            TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
-            deterministic=True)
 
     @cached_property
     def bodies(self) -> BlobTable:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from storage.audit_schema import audit_trail, search_index_only
-from storage.outbox_schema import OUTBOX_SCHEMA
+from storage.audit_schema import audit_trail, plain_search_text, search_index_only
+from storage.outbox_schema import OUTBOX_SCHEMA, failed_state_statements
 
 
 def _initial(db: sqlite_utils.Database) -> None:
@@ -161,9 +161,18 @@ def _learned_noise(db: sqlite_utils.Database) -> None:
     )
 
 
+def _outside_govwatch(db: sqlite_utils.Database) -> None:
+    """The database as others read it and as other channels deliver from it: every view
+    and table works without govwatch's SQL functions (Datasette, the sqlite3 shell), and
+    a message a receiver refused for good is ``failed``, not retried forever."""
+    plain_search_text(db)
+    for statement in failed_state_statements():
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage, search_index_only, _learned_noise,
+    _delta_storage, search_index_only, _learned_noise, _outside_govwatch,
 ]
 
 

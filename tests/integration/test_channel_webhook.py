@@ -1,0 +1,184 @@
+"""The webhook channel against a real HTTP receiver on 127.0.0.1.
+
+The receiver checks every signature and takes each Idempotency-Key once, as a careful
+service would; the tests count what it took, and what it was sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import pipeline.cli.main  # noqa: F401  (registers the subcommands)
+from core.records import Change
+from pipeline.cli.group import cli
+from pipeline.config import Config, parse_config
+from pipeline.digest import deliver_owed
+from storage.db import Store
+from storage.outbox import delivery_counts
+from tests.integration.digest_support import (
+    ORGANIZATIONS,
+    feed_change,
+    free_port,
+    page_change,
+    record_change,
+    record_failure,
+    started,
+)
+from tests.integration.receiver_support import SECRET, Receiver, receiver
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def webhook_config(url: str, per: str = "digest", extra: str = "") -> Config:
+    return parse_config(ORGANIZATIONS + f"""
+notifications:
+  alert_after_failures: 2
+  webhook:
+    url: {url}
+    secret_env: GOVWATCH_WEBHOOK_SECRET
+    per: {per}
+    attempts: 2
+    backoff: 0.01s
+    timeout: 5s
+{extra}
+""")
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVWATCH_WEBHOOK_SECRET", SECRET)
+
+
+def taken_change_ids(target: Receiver) -> list[int]:
+    return [c["change_id"] for post in target.taken for c in post.json["changes"]]
+
+
+@pytest.mark.parametrize("per", ["digest", "change"])
+def test_down_for_two_runs_then_up_delivers_each_change_once(
+        store: Store, per: str) -> None:
+    target = Receiver(free_port())
+    config = webhook_config(target.url, per)
+    started(config, store)
+    first = [record_change(store, "oecd-news", page_change("Call", "https://oecd.ai/c", "x")),
+             record_change(store, "unidir-feed", feed_change("Report", "https://unidir.org/r"))]
+
+    # Run 1: nothing listens on the port (connection refused).
+    report = deliver_owed(config, store, NOW)
+    assert not report.ok and "ConnectError" in str(report.channels[0].error)
+    # Per digest, both are in the one digest fixed; per change, the first is fixed and the
+    # second waits: nothing more is fixed while the receiver is down.
+    counts = delivery_counts(store)
+    assert (counts[("webhook", "sending")], counts.get(("webhook", "pending"), 0)) == (
+        (2, 0) if per == "digest" else (1, 1))
+
+    # Run 2: the receiver is there but answers 503.
+    second = record_change(store, "oecd-news", page_change("Draft", "https://oecd.ai/d", "y"))
+    target.answer = 503
+    with receiver(target):
+        report = deliver_owed(config, store, NOW)
+    assert not report.ok and "HTTP 503" in str(report.channels[0].error)
+    refused_keys = [p.headers["idempotency-key"] for p in target.posts]
+    assert target.taken == [] and target.bad_signatures == 0
+
+    # Run 3: up. Everything owed arrives, each change in exactly one taken POST.
+    target.answer = 200
+    with receiver(target):
+        report = deliver_owed(config, store, NOW)
+        assert report.ok, report
+        again = deliver_owed(config, store, NOW)  # nothing left: nothing sent
+    assert again.channels[0].messages_sent == 0
+    assert sorted(taken_change_ids(target)) == sorted([*first, second])
+    assert Counter(taken_change_ids(target)).most_common(1)[0][1] == 1
+    assert target.bad_signatures == 0
+    sent_keys = [p.headers["idempotency-key"] for p in target.posts]
+    assert len(set(sent_keys)) == len(sent_keys) - len(refused_keys), \
+        "each POST that was refused is sent again, once taken, under the same key"
+    assert set(refused_keys) <= {p.headers["idempotency-key"] for p in target.taken}
+    expected_posts = 1 + 1 if per == "digest" else 3
+    assert len(target.taken) == expected_posts
+    assert delivery_counts(store)[("webhook", "delivered")] == 3
+    # The body names each change's id and its monitor's URL.
+    urls = {c["change_id"]: c["monitor_url"] for p in target.taken for c in p.json["changes"]}
+    assert urls == {first[0]: "https://oecd.ai/en/news", first[1]: "https://unidir.org/feed/",
+                    second: "https://oecd.ai/en/news"}
+
+
+def test_a_4xx_is_recorded_failed_with_the_reason_and_not_resent(store: Store) -> None:
+    target = Receiver(free_port(), answer=422, answer_body=b"unknown field: per")
+    config = webhook_config(target.url, "change")
+    started(config, store)
+    refused = record_change(store, "oecd-news", page_change("A", "https://oecd.ai/a", "a"))
+    with receiver(target):
+        report = deliver_owed(config, store, NOW)
+        assert len(target.posts) == 1, "a 4xx is not tried again within the run"
+        target.answer = 200
+        later = record_change(store, "oecd-news", page_change("B", "https://oecd.ai/b", "b"))
+        after = deliver_owed(config, store, NOW)
+    part = report.channels[0]
+    assert part.error is None and len(part.failed) == 1
+    assert "HTTP 422" in part.failed[0] and "unknown field: per" in part.failed[0]
+    state, error = store.db.execute(
+        "SELECT state, last_error FROM deliveries WHERE change_id = ?", [refused]).fetchone()
+    assert state == "failed" and "HTTP 422" in error and "unknown field: per" in error
+    assert store.db.execute("SELECT state FROM digest_messages WHERE last_error = ?",
+                            [error]).fetchone() == ("failed",)
+    # The next run sends only the new change: the refused one is never sent again.
+    assert after.ok and taken_change_ids(target) == [later]
+    assert len(target.posts) == 2
+
+
+def test_a_wrong_secret_is_refused_by_the_receiver(store: Store,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVWATCH_WEBHOOK_SECRET", "not-the-shared-secret")
+    target = Receiver(free_port())
+    config = webhook_config(target.url)
+    started(config, store)
+    change_id = record_change(store, "oecd-news", page_change("A", "https://oecd.ai/a", "a"))
+    with receiver(target):
+        report = deliver_owed(config, store, NOW)
+    assert target.bad_signatures == 1 and target.taken == []
+    assert "HTTP 401" in report.channels[0].failed[0]
+    assert store.db.execute("SELECT state FROM deliveries WHERE change_id = ?",
+                            [change_id]).fetchone() == ("failed",)
+
+
+def test_a_missing_secret_fixes_nothing_and_sends_nothing(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVWATCH_WEBHOOK_SECRET")
+    target = Receiver(free_port())
+    config = webhook_config(target.url)
+    started(config, store)
+    record_change(store, "oecd-news", page_change("A", "https://oecd.ai/a", "a"))
+    with receiver(target):
+        report = deliver_owed(config, store, NOW)
+    assert "GOVWATCH_WEBHOOK_SECRET" in str(report.channels[0].error)
+    assert target.posts == [] and delivery_counts(store)[("webhook", "pending")] == 1
+
+
+def test_alerts_go_out_and_the_cli_delivers(store: Store, tmp_path: Path) -> None:
+    target = Receiver(free_port())
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(ORGANIZATIONS + f"""
+notifications:
+  alert_after_failures: 2
+  webhook: {{url: "{target.url}", secret_env: GOVWATCH_WEBHOOK_SECRET}}
+""")
+    started(parse_config(config_path.read_text()), store)
+    record_failure(store, "oecd-news", "2026-11-28T10:00:00.000+00:00", "ConnectFailed: x")
+    record_failure(store, "oecd-news", "2026-11-28T10:05:00.000+00:00", "ConnectFailed: x")
+    change_id = record_change(store, "unidir-pubs", page_change("R", "https://unidir.org/r", "r"))
+    with receiver(target):
+        result = CliRunner().invoke(cli, ["--config", str(config_path), "--db", str(store.path),
+                                          "digest", "--channel", "webhook"])
+    assert result.exit_code == 0, result.output
+    assert "digest webhook: 2 item(s) delivered, 1 message(s) sent" in result.output
+    body = target.taken[0].json
+    assert [c["change_id"] for c in body["changes"]] == [change_id]
+    assert [(a["monitor_id"], a["kind"], a["failures"]) for a in body["alerts"]] == [
+        ("oecd-news", "failing", 2)]
+    assert target.taken[0].headers["content-type"] == "application/json"
