@@ -118,6 +118,7 @@ def test_the_change_page_is_linked_when_the_site_is_public(
         report = protocol.deliver(store, [notifier], 3, NOW)
     assert report.ok
     (title, text), = messages(target)
+    assert title == "govwatch: OECD (1 change)"
     assert f"https://watch.example.org/govwatch/change/{change_id}.html" in text
     assert "https://oecd.ai/en/news" not in text  # the change page, rather than the source
     assert f"New document: {XSS_SCRIPT}" in text and "javascript:x" not in text

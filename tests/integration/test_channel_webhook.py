@@ -6,15 +6,16 @@ service would; the tests count what it took, and what it was sent.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
-from core.records import Change
 from pipeline.cli.group import cli
 from pipeline.config import Config, parse_config
 from pipeline.digest import deliver_owed
@@ -182,3 +183,57 @@ notifications:
     assert [(a["monitor_id"], a["kind"], a["failures"]) for a in body["alerts"]] == [
         ("oecd-news", "failing", 2)]
     assert target.taken[0].headers["content-type"] == "application/json"
+
+
+# -- the documented schema -----------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifications.md"
+_TYPES = {"integer": (int,), "string": (str,), "number": (int, float), "boolean": (bool,),
+          "array": (list,), "string or null": (str, type(None))}
+
+
+def documented_fields() -> dict[str, str]:
+    """field path -> type, from the table under "The webhook body" in notifications.md."""
+    text = DOCS.read_text()
+    section = text[text.index("### The webhook body"):]
+    section = section[: section.index("\n## ")]
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", section, re.MULTILINE)
+    return dict(rows)
+
+
+def fields_of(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Every field path of a JSON value (``changes[].documents[].url``) -> one value."""
+    found: dict[str, Any] = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        found[path] = item
+        children = item if isinstance(item, list) else []
+        for child in children:
+            if isinstance(child, dict):
+                found.update(fields_of(child, f"{path}[]."))
+    return found
+
+
+def test_a_real_body_has_exactly_the_documented_fields_and_types(store: Store) -> None:
+    target = Receiver(free_port())
+    config = webhook_config(target.url)
+    started(config, store)
+    record_failure(store, "oecd-news", "2026-11-28T10:00:00.000+00:00", "ConnectFailed: x")
+    record_failure(store, "oecd-news", "2026-11-28T10:05:00.000+00:00", "ConnectFailed: x")
+    change_id = record_change(store, "unidir-pubs",
+                              page_change("Report", "https://unidir.org/r", "Report (PDF)"))
+    with receiver(target):
+        assert deliver_owed(config, store, NOW).ok
+    body = target.taken[0].json
+    documented = documented_fields()
+    actual = fields_of(body)
+    assert body["schema_version"] == 1 and body["delivery_id"] == (
+        target.taken[0].headers["idempotency-key"])
+    assert body["changes"][0]["change_id"] == change_id
+    assert body["changes"][0]["monitor_url"] == "https://unidir.org/publications"
+    assert sorted(actual) == sorted(documented), "the body and the docs disagree"
+    wrong = [f"{path}: {type(actual[path]).__name__}, documented {kind}"
+             for path, kind in documented.items()
+             if not isinstance(actual[path], _TYPES[kind])
+             or (kind in ("integer", "number") and isinstance(actual[path], bool))]
+    assert not wrong
