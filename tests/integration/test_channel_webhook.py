@@ -6,7 +6,10 @@ service would; the tests count what it took, and what it was sent.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,3 +240,38 @@ def test_a_real_body_has_exactly_the_documented_fields_and_types(store: Store) -
              if not isinstance(actual[path], _TYPES[kind])
              or (kind in ("integer", "number") and isinstance(actual[path], bool))]
     assert not wrong
+
+
+def test_killed_after_the_receiver_took_it_resends_under_the_same_key(tmp_path: Path) -> None:
+    """The one duplicate window: the receiver answered 200, the process died before the
+    commit. The resend is the same bytes under the same Idempotency-Key, so a receiver
+    that remembers keys takes the change once."""
+    target = Receiver(free_port())
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(ORGANIZATIONS + f"""
+notifications:
+  webhook: {{url: "{target.url}", secret_env: GOVWATCH_WEBHOOK_SECRET, per: change}}
+""")
+    db = tmp_path / "govwatch.db"
+    with Store(db) as store:
+        started(parse_config(config_path.read_text()), store)
+        change_id = record_change(store, "oecd-news", page_change("A", "https://oecd.ai/a", "a"))
+    command = [sys.executable, "-c", "from pipeline.cli.main import main; main()",
+               "--config", str(config_path), "--db", str(db), "digest"]
+    environment = {**os.environ, "GOVWATCH_WEBHOOK_SECRET": SECRET}
+    with receiver(target):
+        crashed = subprocess.run(
+            command, env={**environment, "GOVWATCH_TEST_CRASH_AFTER_SEND": "1"},
+            capture_output=True, timeout=60, check=False, cwd=tmp_path)
+        assert crashed.returncode == 137, crashed.stderr
+        with Store(db) as store:
+            assert delivery_counts(store) == {("webhook", "sending"): 1}
+        again = subprocess.run(command, env=environment, capture_output=True, timeout=60,
+                               check=False, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+    first, resent = target.posts
+    assert first.body == resent.body
+    assert first.headers["idempotency-key"] == resent.headers["idempotency-key"]
+    assert taken_change_ids(target) == [change_id]
+    with Store(db) as store:
+        assert delivery_counts(store) == {("webhook", "delivered"): 1}
