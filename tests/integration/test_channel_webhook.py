@@ -275,3 +275,36 @@ notifications:
     assert taken_change_ids(target) == [change_id]
     with Store(db) as store:
         assert delivery_counts(store) == {("webhook", "delivered"): 1}
+
+
+@pytest.mark.integration
+def test_govwatch_run_with_the_receiver_down_twice_then_up(site: Any, tmp_path: Path) -> None:
+    """Three `govwatch run`s, each finding a change: refused, 503, then up."""
+    target = Receiver(free_port())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {tmp_path / 'govwatch.db'}\n"
+        "organizations:\n  - id: aisi\n    name: AI Security Institute\n    monitors:\n"
+        f"      - {{id: guidance, kind: page, url: '{site.url('/guidance')}'}}\n"
+        f"notifications:\n  webhook:\n    url: {target.url}\n"
+        "    secret_env: GOVWATCH_WEBHOOK_SECRET\n    per: change\n    attempts: 2\n"
+        "    backoff: 0.01s\n")
+
+    def run(edition: int) -> str:
+        site.set("/guidance", f"<main><h1>Guidance</h1><p>Edition {edition}</p></main>")
+        result = CliRunner().invoke(cli, ["--config", str(config), "run", "--all"])
+        return result.output
+
+    run(0)                                                    # the first version: no change
+    assert "CHANGE #1" in run(1) and target.posts == []       # refused
+    target.answer = 503
+    with receiver(target):
+        assert "CHANGE #2" in run(2)
+        assert target.taken == [] and len(target.posts) == 2  # one POST, tried twice
+        target.answer = 200
+        third = run(3)
+    assert "CHANGE #3" in third and "digest webhook: 3 item(s) delivered" in third
+    assert taken_change_ids(target) == [1, 2, 3]
+    assert [p.json["changes"][0]["monitor_url"] for p in target.taken] == [
+        site.url("/guidance")] * 3
+    assert target.bad_signatures == 0
