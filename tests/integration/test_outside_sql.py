@@ -3,7 +3,9 @@ sqlite3 module (no function registered) and by Datasette with the shipped metada
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,23 @@ def test_full_text_search_with_snippets_in_plain_sql(database: Path) -> None:
     finally:
         connection.close()
     assert len(rows) == 2 and all("[axolotl]" in snippet for _, snippet in rows)
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 shell installed")
+def test_every_table_and_view_reads_in_the_sqlite3_shell(database: Path) -> None:
+    govwatch(database.parent / "config.yaml", "search", "axolotl")
+    connection = sqlite3.connect(database)
+    names = relations(connection)
+    connection.close()
+    script = "".join(f"SELECT '{name}', count(*) FROM \"{name}\";\n" for name in names)
+    script += ("SELECT snippet(contents_fts, 0, '[', ']', '...', 8) FROM contents_fts "
+               "WHERE contents_fts MATCH 'axolotl';\n")
+    shell = subprocess.run(["sqlite3", "-bail", "-readonly", str(database)], input=script,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert shell.returncode == 0 and not shell.stderr, shell.stderr
+    counted = dict(line.split("|") for line in shell.stdout.splitlines() if "|" in line)
+    assert set(counted) == set(names) and int(counted["content_text"]) == 2
+    assert shell.stdout.count("[axolotl]") == 2
 
 
 def load_metadata() -> dict[str, Any]:
