@@ -40,7 +40,7 @@ def fingerprint(url: str) -> str:
 
 
 def organization_text(notifier: Notifier, digest: Digest) -> tuple[str, str]:
-    """(title, body) of one organization's part of a digest, as plain text."""
+    """(title, body) of a digest of one organization, as plain text."""
     section = sections(digest)[0]
     shown, _ = announced_and_template(digest.changes)
     counted = [f"{len(shown)} change{'s' * (len(shown) != 1)}"] if shown else []
@@ -87,10 +87,15 @@ class AppriseNotifier(Notifier):
         return [digest.for_organizations((org_id,)) for org_id in org_ids]
 
     def compose(self, digest: Digest) -> list[OutgoingMessage]:
-        title, body = organization_text(self, digest)
-        data = json.dumps({"title": title, "body": body}, ensure_ascii=False).encode()
-        return [OutgoingMessage(f"govwatch-{secrets.token_hex(16)}", (fingerprint(url),), data)
-                for url in self.urls()]
+        """One message per organization (a batch has one) and URL."""
+        messages = []
+        urls = self.urls()
+        for part in self.batches(digest):
+            title, body = organization_text(self, part)
+            data = json.dumps({"title": title, "body": body}, ensure_ascii=False).encode()
+            messages += [OutgoingMessage(f"govwatch-{secrets.token_hex(16)}",
+                                         (fingerprint(url),), data) for url in urls]
+        return messages
 
     @contextmanager
     def session(self) -> Iterator[Session]:
