@@ -77,7 +77,7 @@ class AppriseNotifier(Notifier):
         variable = self.settings.urls_env
         urls = os.environ.get(variable, "").split()
         if not urls:
-            raise DeliveryFailed(f"apprise: the environment variable {variable} "
+            raise DeliveryFailed(f"the environment variable {variable} "
                                  "(notifications.apprise.urls_env) is not set or empty")
         return urls
 
@@ -104,7 +104,7 @@ class AppriseNotifier(Notifier):
         targets = {}
         for url in self.urls():
             if not apprise.Apprise().add(url):
-                raise DeliveryFailed(f"apprise: a URL in {self.settings.urls_env} is not one "
+                raise DeliveryFailed(f"a URL in {self.settings.urls_env} is not one "
                                      f"Apprise can use ({urlsplit(url).scheme}://...)")
             targets[fingerprint(url)] = url
         yield AppriseSession(targets, self.settings.urls_env)
@@ -129,7 +129,7 @@ class AppriseSession(Session):
         target = message.recipients[0] if message.recipients else "?"
         url = self.targets.get(target)
         if url is None:
-            raise DeliveryRejected(f"apprise: message {message.message_id} was for {target}, "
+            raise DeliveryRejected(f"message {message.message_id} was for {target}, "
                                    f"a URL no longer in {self.variable}")
         data = json.loads(message.body)
         notifier = apprise.Apprise()
@@ -138,7 +138,7 @@ class AppriseSession(Session):
             result = notifier.notify(title=data["title"], body=data["body"],
                                      body_format=apprise.NotifyFormat.TEXT)
         if not result:
-            raise DeliveryFailed(f"apprise: {target} did not take message "
+            raise DeliveryFailed(f"{target} did not take message "
                                  f"{message.message_id}: {said[-1] if said else 'no reason given'}")
         return ()
 

@@ -207,7 +207,7 @@ def _send(
     try:
         refused_here = session.send(message)
     except DeliveryRejected as exc:
-        log.warning("%s", exc)
+        log.warning("refused for good, recorded failed: %s", exc)
         tally.failed.append(str(exc))
         outbox.message_failed(store, message.id, iso(now), str(exc))
         return

@@ -110,7 +110,7 @@ class WebhookNotifier(Notifier):
             secret = os.environ.get(self.settings.secret_env)
             if not secret:
                 raise DeliveryFailed(
-                    f"webhook: the environment variable {self.settings.secret_env} "
+                    f"the environment variable {self.settings.secret_env} "
                     "(notifications.webhook.secret_env) is not set or empty")
         timeout = self.settings.timeout.total_seconds()
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
@@ -157,8 +157,8 @@ class WebhookSession(Session):
                 continue
             answer = " ".join(response.text[:200].split())
             raise DeliveryRejected(
-                f"webhook {self.where} refused delivery {headers[IDEMPOTENCY_HEADER]}: "
+                f"{self.where} refused delivery {headers[IDEMPOTENCY_HEADER]}: "
                 f"{status}{': ' + answer if answer else ''}")
         raise DeliveryFailed(
-            f"webhook {self.where} did not take delivery {headers[IDEMPOTENCY_HEADER]} "
+            f"{self.where} did not take delivery {headers[IDEMPOTENCY_HEADER]} "
             f"after {self.settings.attempts} tries: {problem}")
