@@ -72,6 +72,11 @@ class Notifier:
         #: The archive site's public URL: messages link each change to its page there.
         self.links = SiteLinks(site_url)
 
+    def change_link(self, change_id: int) -> str | None:
+        """The change's page on the archive site; None without a public URL (a local
+        path would be no use to the reader)."""
+        return self.links.change(change_id)
+
     @property
     def min_significance(self) -> float:
         return float(getattr(self.settings, "min_significance", 0.0))
@@ -79,6 +84,11 @@ class Notifier:
     def wants(self, org_id: str) -> bool:
         """Whether anything of this organization can go out on this channel."""
         return True
+
+    def batches(self, digest: Digest) -> list[Digest]:
+        """The digests what is owed goes out in, each stored and delivered on its own
+        (its deliveries succeed or fail together): one, unless the channel cuts it."""
+        return [digest]
 
     def compose(self, digest: Digest) -> list[OutgoingMessage]:
         """The messages that carry ``digest``, final to the byte (a resend repeats them)."""

@@ -34,6 +34,7 @@ from storage.records import (
     iso,
     utc_now,
 )
+from storage.search import store_texts
 
 #: Between a check and its confirming copy: a clock that ticks every second has ticked.
 CONFIRM_PAUSE = 1.1
@@ -312,5 +313,7 @@ async def run_cycle(
                 return report
 
             reports = await asyncio.gather(*(one(m) for m in monitors))
+    # Once per cycle, off the path of each check: plain SQL reads the new texts.
+    store_texts(store)
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
 

@@ -39,6 +39,7 @@ from pipeline.site import site_stage
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
+from storage.search import store_texts
 
 log = logging.getLogger("govwatch.daemon")
 
@@ -195,6 +196,7 @@ class Daemon:
                 self._reschedule(monitor_id)
 
     def _heartbeat(self) -> None:
+        store_texts(self.store)  # what plain SQL reads of the texts checked since the last
         now = iso(utc_now())
         record_run(self.store, RunRecord.from_counts(
             "daemon", os.getpid(), self._since, now, self._counts))

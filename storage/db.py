@@ -14,7 +14,6 @@ from typing import Any
 from core.canonical import canonical_json, read_json
 from core.errors import StorageError
 from core.records import Change, Extracted
-from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
@@ -67,17 +66,10 @@ class Store:
         self._codec = BlobCodec()
         self._synced: Iterable[Any] | None = None
         self.db, self.schema_version = open_database(
-            self.path, readonly=readonly, create=create, prepare=self._register_functions)
+            self.path, readonly=readonly, create=create)
 
     def close(self) -> None:
         self.db.close()
-
-    def _register_functions(self, conn: sqlite3.Connection) -> None:
-        """``govwatch_text(hash)``: the full-text index reads texts through it (contents
-        are stored compressed, so SQL alone cannot read them)."""
-        conn.create_function(
-            TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
-            deterministic=True)
 
     @cached_property
     def bodies(self) -> BlobTable:

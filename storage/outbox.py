@@ -359,6 +359,18 @@ def message_sent(
         return _close_if_complete(store, int(digest_id), now)
 
 
+def message_failed(store: Store, message_id: int, now: str, reason: str) -> bool:
+    """A message the receiver refused for good: ``failed`` with the reason, never resent.
+    Closes its digest when it was its last, its deliveries ``failed``. True if it closed."""
+    with _writing(store, "record a refused message"):
+        store.db.execute(
+            "UPDATE digest_messages SET state = 'failed', attempts = attempts + 1, "
+            "last_error = ? WHERE id = ?", [reason, message_id])
+        digest_id = store.db.execute(
+            "SELECT digest_id FROM digest_messages WHERE id = ?", [message_id]).fetchone()[0]
+        return _close_if_complete(store, int(digest_id), now)
+
+
 def close_digest(store: Store, digest_id: int, now: str) -> bool:
     """Step 3 for a digest with no messages (a feed digest: its files are written)."""
     with _writing(store, "close a digest"):
@@ -366,8 +378,10 @@ def close_digest(store: Store, digest_id: int, now: str) -> bool:
 
 
 def _close_if_complete(store: Store, digest_id: int, now: str) -> bool:
+    """Close a digest none of whose messages is left to send: its deliveries are
+    ``delivered``, or ``failed`` (with the reason) if a message of it was refused."""
     left = store.db.execute(
-        "SELECT COUNT(*) FROM digest_messages WHERE digest_id = ? AND state != 'sent'",
+        "SELECT COUNT(*) FROM digest_messages WHERE digest_id = ? AND state = 'sending'",
         [digest_id]).fetchone()[0]
     if left:
         return False
@@ -376,6 +390,14 @@ def _close_if_complete(store: Store, digest_id: int, now: str) -> bool:
         [now, digest_id]).rowcount
     if not closed:
         return False
+    refusal = store.db.execute(
+        "SELECT last_error FROM digest_messages WHERE digest_id = ? AND state = 'failed' "
+        "ORDER BY id LIMIT 1", [digest_id]).fetchone()
+    if refusal is not None:
+        store.db.execute(
+            "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ? "
+            "WHERE digest_id = ? AND state = 'sending'", [refusal[0], digest_id])
+        return True
     store.db.execute(
         "UPDATE deliveries SET state = 'delivered', delivered_at = ?, "
         "attempts = attempts + 1, last_error = NULL WHERE digest_id = ? AND state = 'sending'",
