@@ -157,11 +157,17 @@ class Noise:
     @cached_property
     def _slots(self) -> dict[str, dict[str, int]]:
         """Slots by the line before them: the line that ends each, and how many lines it
-        held in the copies that taught it."""
+        held in the copies that taught it. A slot that starts or ends at a line since known
+        to rotate is not applied: its place comes and goes, and what stands there later
+        (a document added where an item was) is not the slot's."""
         slots: dict[str, dict[str, int]] = {}
         for where, whats in self._by_place(SLOT).items():
+            if where in self._rotating:
+                continue
             for what in whats:
                 after, _, size = what.rpartition(SLOT_SIZE)
+                if after in self._rotating:
+                    continue
                 ends = slots.setdefault(where, {})
                 ends[after] = max(ends.get(after, 0), int(size))
         return slots

@@ -260,6 +260,19 @@ def test_a_line_added_beside_a_rotating_line_shows_once_it_is_known_to_rotate() 
     assert _same(noise, old, ["Overview", "The board met.", "A new tip", "Key dates"])
 
 
+def test_a_slot_that_ends_at_a_rotating_line_does_not_take_a_document_added_there() -> None:
+    # Copies of a listing whose "most read" items follow its last document.
+    x, y, k, z = "Budget talks resume", "Ministers meet in Rome", "Elections ahead", "Floods"
+    noise = Noise(frozenset(learn_lines(["Reports", "Report B", x, k, "End"],
+                                        ["Reports", "Report B", y, k, "End"])))
+    assert Volatile(SLOT, "Report B", f"{k}\t1") in noise.learned
+    noise = Noise(noise.learned | frozenset(learn_lines(
+        ["Reports", "Report B", y, z, "End"], ["Reports", "Report B", y, k, "End"], noise)))
+    assert Volatile(ROTATING, "", k) in noise.learned
+    published = ["Reports", "Report B", "Report C", k, y, "End"]
+    assert "Report C" in [key for key, _ in noise.comparable(published)]
+
+
 def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
     noise = Noise(frozenset({Volatile(LINE, "Views", WILD)}))
     assert [k for k, _ in noise.comparable(["Views", "123"])] == ["Views", WILD]
