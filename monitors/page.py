@@ -37,6 +37,7 @@ from monitors.volatility import (
     learn_lines,
     learn_link_order,
     learn_links,
+    learn_path_segments,
     words,
 )
 
@@ -141,7 +142,10 @@ class PageMonitor(Monitor):
         learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
         urls_a = [normalize_url(u) for u, _ in a.data.get("links", ())]
         urls_b = [normalize_url(u) for u, _ in b.data.get("links", ())]
-        learned |= learn_links(urls_a, urls_b)
+        learned |= learn_path_segments(urls_a, urls_b)
+        keyed = Noise(noise.learned | frozenset(learned))
+        learned |= learn_links([keyed.link_key(u) for u in urls_a],
+                               [keyed.link_key(u) for u in urls_b])
         keyed = Noise(noise.learned | frozenset(learned))
         learned |= learn_link_order([keyed.link_key(u) for u in urls_a],
                                     [keyed.link_key(u) for u in urls_b], keyed)

@@ -14,6 +14,7 @@ into ``Volatile`` facts, each saying where on the page and what:
 - ``link``, ``link-slot`` and ``link-rotating``: the same over a page's links, in
   document order;
 - ``param``: a query parameter of the links under one path, whatever its value;
+- ``segment``: the path segment of the links right after a prefix, whatever it is;
 - ``field``: a field of a feed's entries or of a PDF's metadata.
 
 ``Noise`` applies what a monitor has learned, plus the clocks of each side
@@ -41,10 +42,12 @@ WILD = "\u2217"
 #: A learned wildcard for a run of words (two versions of a line of different lengths).
 WILD_RUN = "\u2217\u2217"
 LINE, SLOT, PARAM, FIELD = "line", "slot", "param", "field"
+#: A path segment of the links under one prefix, whatever it is (a session in the path).
+SEGMENT = "segment"
 # The same as LINE and SLOT, over a page's links in document order (keyed by URL).
 ROTATING = "rotating"
 LINK, LINK_SLOT, LINK_ROTATING = "link", "link-slot", "link-rotating"
-KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, FIELD)
+KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, SEGMENT, FIELD)
 #: Differences between two copies separated by at most this many equal lines are one
 #: slot: two samples of one list share some items, in places that are chance.
 SLOT_GAP = 2
@@ -243,8 +246,21 @@ class Noise:
         """Volatile fields as (where, name): ("entry", "updated"), ("pdf", "producer")."""
         return frozenset((v.where, v.what) for v in self.learned if v.kind == FIELD)
 
+    @cached_property
+    def _segments(self) -> list[str]:
+        return sorted({v.where for v in self.learned if v.kind == SEGMENT}, key=len,
+                      reverse=True)
+
     def link_key(self, url: str) -> str:
-        """A link as it compares: learned volatile parameters of its path left out."""
+        """A link as it compares: learned volatile path segments and parameters of its
+        path left out."""
+        for prefix in self._segments:
+            if url.startswith(prefix):
+                rest = url[len(prefix):]
+                cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0),
+                          default=len(rest))
+                url = f"{prefix}{WILD}{rest[cut:]}"
+                break
         if not self._params:
             return url
         parts = urlsplit(url)
@@ -386,6 +402,32 @@ def learn_links(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
             if old[target][name] != new[target][name]:
                 learned.add(Volatile(PARAM, _scope(target), name))
     return learned
+
+
+def learn_path_segments(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
+    """Path segments that differ between two copies' links where the rest of each link is
+    the same (``/s8f3a/docs/report.pdf`` and ``/s91c2/docs/report.pdf``): learned when at
+    least two different links show it, so that two documents of one folder are never
+    taken for one link whose name changes."""
+    first, second = list(dict.fromkeys(a)), list(dict.fromkeys(b))
+    only_a = [url for url in first if url not in set(second)]
+    only_b = [url for url in second if url not in set(first)]
+    seen: dict[str, set[str]] = {}
+    for url in only_a:
+        parts = urlsplit(url)
+        segments = parts.path.split("/")
+        for i in range(1, len(segments)):
+            head, rest = "/".join(segments[:i]), "/".join(segments[i + 1:])
+            for other in only_b:
+                theirs = urlsplit(other)
+                mine = theirs.path.split("/")
+                if ((theirs.scheme, theirs.netloc, theirs.query) == (parts.scheme,
+                                                                    parts.netloc, parts.query)
+                        and len(mine) == len(segments) and mine[i] != segments[i]
+                        and "/".join(mine[:i]) == head and "/".join(mine[i + 1:]) == rest):
+                    prefix = f"{parts.scheme}://{parts.netloc}{head}/"
+                    seen.setdefault(prefix, set()).add(rest)
+    return {Volatile(SEGMENT, prefix, "") for prefix, rests in seen.items() if len(rests) > 1}
 
 
 def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE

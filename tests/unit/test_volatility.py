@@ -26,12 +26,14 @@ from monitors.volatility import (
     LINE,
     PARAM,
     ROTATING,
+    SEGMENT,
     SLOT,
     WILD,
     WILD_RUN,
     Noise,
     learn_lines,
     learn_links,
+    learn_path_segments,
     line_template,
     matches,
 )
@@ -277,6 +279,33 @@ def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
     noise = Noise(frozenset({Volatile(LINE, "Views", WILD)}))
     assert [k for k, _ in noise.comparable(["Views", "123"])] == ["Views", WILD]
     assert [k for k, _ in noise.comparable(["Budget", "123"])] == ["Budget", "123"]
+
+
+def test_a_session_in_the_path_is_learned_from_two_links_that_show_it() -> None:
+    a = ["https://s.example/o/s8f3a/docs/one.pdf", "https://s.example/o/s8f3a/docs/two.pdf",
+         "https://s.example/contact"]
+    b = ["https://s.example/o/s91c2/docs/one.pdf", "https://s.example/o/s91c2/docs/two.pdf",
+         "https://s.example/contact"]
+    learned = learn_path_segments(a, b)
+    assert learned == {Volatile(SEGMENT, "https://s.example/o/", "")}
+    noise = Noise(frozenset(learned))
+    assert noise.link_key(a[0]) == noise.link_key(b[0]) != noise.link_key(a[1])
+    assert noise.link_key("https://s.example/o/s0000/docs/three.pdf") == \
+        f"https://s.example/o/{WILD}/docs/three.pdf"
+    assert noise.link_key(a[2]) == a[2]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    # One document replaced by another in one folder: two links, not one that changes.
+    (["https://s.example/docs/a.pdf"], ["https://s.example/docs/b.pdf"]),
+    # One link only shows the difference: not enough to say it is a session.
+    (["https://s.example/s1/docs/a.pdf"], ["https://s.example/s2/docs/a.pdf"]),
+    (["https://s.example/docs/a.pdf", "https://s.example/docs/b.pdf"],
+     ["https://s.example/docs/a.pdf", "https://s.example/docs/c.pdf"]),
+])
+def test_documents_of_one_folder_are_never_a_volatile_segment(a: list[str], b: list[str]
+                                                             ) -> None:
+    assert learn_path_segments(a, b) == set()
 
 
 def test_a_parameter_is_learned_for_its_path_only() -> None:
