@@ -315,6 +315,8 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     # those lines were not there: without it, nothing is joined.
     stood = [not noise.stable or words(line) in noise.stable for _, line in keyed_a]
     learned: set[Volatile] = set()
+    shown = Counter(ka)
+    shown.subtract(kb)
     for parts in _differences(ka, kb, stood):
         paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
         if all(templates is not None for templates in paired):
@@ -333,10 +335,10 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
         size = max(i2 - i1, j2 - j1)
         if (before or after) and size <= MAX_SLOT_LINES:
             learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
-            shown = Counter(ka[i1:i2])
-            shown.subtract(kb[j1:j2])
+            # In one copy and not the other, over the whole page: a line both show,
+            # elsewhere, only moved (order is never a change).
             learned.update(Volatile(ROTATING, "", line)
-                           for line, count in shown.items() if count)
+                           for line in {*ka[i1:i2], *kb[j1:j2]} if shown[line])
     return learned
 
 

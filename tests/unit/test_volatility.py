@@ -185,6 +185,13 @@ def test_differences_a_few_equal_lines_apart_are_one_slot() -> None:
         assert not [v for v in learned if v.kind == SLOT and v.what.endswith("3")]
 
 
+def test_lines_only_moved_between_two_copies_never_rotate() -> None:
+    # A footer served in a random order, beside a line that does change.
+    learned = learn_lines(["Home", "Tip one", "Privacy", "Terms", "Contact"],
+                          ["Home", "Terms", "Advice two", "Contact", "Privacy"])
+    assert {v.what for v in learned if v.kind == ROTATING} <= {"Tip one", "Advice two"}
+
+
 def test_a_paragraph_between_two_noises_is_never_learned() -> None:
     # The first check of a monitor learns from two copies with no version before them.
     a = ["Agency: policy", "Updated 14 seconds ago", "Overview", "The board met.",
