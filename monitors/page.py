@@ -181,8 +181,11 @@ class PageMonitor(Monitor):
         }
         documents = [{"url": url, "title": text} for url, text in added
                      if noise.link_key(normalize_url(url)) not in template_links]
+        # Only in the template: every changed line and every link added or removed is the
+        # template's (a link withdrawn from the page's own content is news).
         template_only = all(words(line) in template for line in (*diff.added, *diff.removed)) \
-            and not documents
+            and all(noise.link_key(normalize_url(url)) in template_links
+                    for url, _ in (*added, *removed))
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
             lines_total=max(len(pair.old), len(pair.new)),
