@@ -206,7 +206,14 @@ class Noise:
         Lines in ``shared`` (as folded by ``words``) are in both versions compared: equal
         whatever a clock in them says, so only the lines that differ pay for reading
         dates, and the cost follows the size of the change, not of the page."""
-        keyed: list[tuple[str, str]] = []
+        return [(key, line) for key, line, in_slot in
+                self.keyed(lines, at, shared, drop_rotating=drop_rotating) if not in_slot]
+
+    def keyed(self, lines: Sequence[str], at: datetime | None = None,
+              shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
+              ) -> list[tuple[str, str, bool]]:
+        """``comparable``, with the lines a learned slot covers kept and marked (True)."""
+        keyed: list[tuple[str, str, bool]] = []
         folded = [words(line) for line in lines]
         masked = [line if line in shared else mask_clocks(line, at) for line in folded]
         rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
@@ -216,11 +223,14 @@ class Noise:
             if ends:
                 skip = _slot_length(masked, index, ends, self, anchor)
                 if skip:
+                    keyed.extend((self.key(masked[i], anchor), lines[i], True)
+                                 for i in range(index, index + skip)
+                                 if masked[i] and not rotating[i])
                     index += skip
                     continue
             key = self.key(masked[index], anchor)
             if key and not rotating[index]:
-                keyed.append((key, lines[index]))
+                keyed.append((key, lines[index], False))
                 anchor = key
             index += 1
         return keyed

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
+from monitors.normalize import comparable_pair
 from monitors.volatility import (
     LINE,
     PARAM,
@@ -280,6 +281,15 @@ def test_a_slot_that_ends_at_a_rotating_line_does_not_take_a_document_added_ther
     assert Volatile(ROTATING, "", k) in noise.learned
     published = ["Reports", "Report B", "Report C", k, y, "End"]
     assert "Report C" in [key for key, _ in noise.comparable(published)]
+
+
+def test_a_line_a_slot_covers_on_one_side_only_is_content_on_both() -> None:
+    noise = Noise(frozenset({Volatile(SLOT, "Report B", "Email this page\t2")}))
+    old = ["Report B", "Privacy", "Yes 9% No 91%", "Email this page", "Terms"]
+    new = ["Report B", "Yes 40% No 60%", "Email this page", "Privacy", "Terms"]
+    pair = comparable_pair(old, new, noise=noise)
+    assert pair.same_lines()  # the footer line moved into the slot's place: no change
+    assert "Privacy" in [key for key, _ in pair.old]
 
 
 def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
