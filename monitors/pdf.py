@@ -11,7 +11,7 @@ from typing import Any
 from core.errors import ExtractError
 from core.records import METADATA_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor
-from monitors.diffing import diff_lines
+from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import normalize_text
 from monitors.normalize import comparable_pair, compile_ignores
 from monitors.significance import Evidence, score
@@ -156,6 +156,8 @@ class PdfMonitor(Monitor):
         )
         if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
+        if diff.clipped:
+            evidence.notes.append(f"lines over {MAX_SHOWN_LINE:,} characters shown clipped")
         significance, reasons = score(evidence)
         return Change(
             kind="pdf",
@@ -166,6 +168,7 @@ class PdfMonitor(Monitor):
                 "old": _facts(old.data), "new": _facts(new.data), "metadata_changed": metadata,
                 "pages_changed": changed_pages, "added": list(diff.added),
                 "removed": list(diff.removed), "inline": diff.inline, "coarse": diff.coarse,
+                **({"clipped": True} if diff.clipped else {}),
             },
             significance=significance,
             reasons=reasons,

@@ -28,7 +28,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
-from monitors.clocks import mask_clocks
+from monitors.clocks import ClockBudget, fold, mask_clocks
 
 #: A learned wildcard: exactly one word.
 WILD = "\u2217"
@@ -47,8 +47,10 @@ SLOT_SIZE = "\t"
 SAME_LINE_SHARE = 0.5
 
 
+
 def words(line: str) -> str:
-    return " ".join(line.split())
+    """Whitespace folded to single spaces (``clocks.fold``)."""
+    return fold(line)
 
 
 def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
@@ -162,7 +164,9 @@ class Noise:
         dates, and the cost follows the size of the change, not of the page."""
         keyed: list[tuple[str, str]] = []
         folded = [words(line) for line in lines]
-        masked = [line if line in shared else mask_clocks(line, at) for line in folded]
+        budget = ClockBudget()  # one for the whole version: a page may be all dates
+        masked = [line if line in shared else mask_clocks(line, at, budget)
+                  for line in folded]
         index, anchor = 0, ""
         while index < len(masked):
             ends = self._slots.get(anchor)
