@@ -43,9 +43,12 @@ def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[A
     initializer(*initargs)
     while True:
         try:
-            function, args = conn.recv()
-        except (EOFError, OSError):  # the parent closed the pipe: stop
+            job = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
             return
+        if job is None:  # asked to stop
+            return
+        function, args = job
         try:
             answer: tuple[bool, Any] = (True, function(*args))
         except Exception as exc:  # noqa: BLE001 - the parent decides what it means
@@ -76,11 +79,18 @@ class _Worker:
         self.process.join(STOP_GRACE)
         self.conn.close()
 
+    def ask_to_stop(self) -> None:
+        # A message, not EOF: a worker forked later holds a copy of this pipe's end, so
+        # closing ours would not end the read of this one.
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+
     def stop(self) -> None:
-        self.conn.close()  # the worker reads EOF and returns
+        """Once asked: wait a moment for the worker to end, then kill it."""
         self.process.join(STOP_GRACE)
         if self.process.is_alive():
             self.kill()
+        self.conn.close()
 
 
 class WorkerPool:
@@ -174,6 +184,10 @@ class WorkerPool:
         self._idle.put_nowait(self._new())
 
     def close(self) -> None:
-        for worker in list(self._all):
+        """Stop every worker (an idle one ends at once; a busy one, left by a cancelled
+        job, at the end of its grace)."""
+        for worker in self._all:
+            worker.ask_to_stop()
+        for worker in self._all:
             worker.stop()
         self._all.clear()
