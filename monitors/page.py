@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from core.errors import ExtractError
 from core.records import TEMPLATE_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor, titles_summary
-from monitors.diffing import diff_lines
+from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import (
     decode_html,
     extract_links,
@@ -194,6 +194,8 @@ class PageMonitor(Monitor):
         )
         if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
+        if diff.clipped:
+            evidence.notes.append(f"lines over {MAX_SHOWN_LINE:,} characters shown clipped")
         significance, reasons = score(evidence)
         return Change(
             kind="links" if added or removed else "text",
@@ -202,6 +204,7 @@ class PageMonitor(Monitor):
             detail={
                 "added": list(diff.added), "removed": list(diff.removed),
                 "inline": diff.inline, "coarse": diff.coarse,
+                **({"clipped": True} if diff.clipped else {}),
                 "links_added": added, "links_removed": removed, "documents": documents,
             },
             significance=significance,

@@ -35,7 +35,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
-from monitors.clocks import mask_clocks
+from monitors.clocks import ClockBudget, fold, mask_clocks
 
 #: A learned wildcard: exactly one word.
 WILD = "\u2217"
@@ -60,8 +60,10 @@ SLOT_SIZE = "\t"
 SAME_LINE_SHARE = 0.5
 
 
+
 def words(line: str) -> str:
-    return " ".join(line.split())
+    """Whitespace folded to single spaces (``clocks.fold``)."""
+    return fold(line)
 
 
 def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
@@ -215,7 +217,9 @@ class Noise:
         """``comparable``, with the lines a learned slot covers kept and marked (True)."""
         keyed: list[tuple[str, str, bool]] = []
         folded = [words(line) for line in lines]
-        masked = [line if line in shared else mask_clocks(line, at) for line in folded]
+        budget = ClockBudget()  # one for the whole version: a page may be all dates
+        masked = [line if line in shared else mask_clocks(line, at, budget)
+                  for line in folded]
         rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
         index, anchor = 0, ""
         while index < len(masked):

@@ -30,7 +30,7 @@ from core.sanitise import clean_line
 from monitors import build_monitor
 from monitors.base import Monitor
 from pipeline.config import Config, load_config
-from pipeline.cycle import check_monitor, fetch_settings, schedule_policy
+from pipeline.cycle import check_monitor, fetch_settings, parse_deadline, schedule_policy
 from pipeline.digest import DIGEST_POLL, deliver_due
 from pipeline.fetch.client import Fetcher, build_client, polite_fetcher
 from pipeline.pool import Extractor, worker_count
@@ -96,7 +96,8 @@ class Daemon:
         workers = worker_count(len(self.monitors), self.config.defaults.workers)
         try:
             async with build_client(settings) as client:
-                self.extractor = Extractor(workers, self.store.path)
+                self.extractor = Extractor(workers, self.store.path,
+                                           parse_deadline(self.config.defaults))
                 self.fetcher = polite_fetcher(self.config, client, settings, self.store)
                 self._client, self._settings = client, settings
                 for monitor_id in self.monitors:
