@@ -37,6 +37,8 @@ def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NO
                     ) -> set[Volatile]:
     """The place of a difference confined to the words of one line, as a ``recurring``
     fact; nothing when the difference is anything else."""
+    if len(old) != len(new):
+        return set()  # lines added or removed: never the words of one line
     shared = shared_lines(old, new)
     before = [key for key, _ in noise.comparable(old, old_at, shared)]
     after = [key for key, _ in noise.comparable(new, new_at, shared)]

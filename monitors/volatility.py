@@ -58,6 +58,8 @@ MAX_SLOT_LINES = 12
 SLOT_SIZE = "\t"
 #: Two versions of one line share at least this share of their words.
 SAME_LINE_SHARE = 0.5
+#: Longer lines are never templates (their words are not matched one by one).
+MAX_TEMPLATE_CHARS = 20_000
 
 
 
@@ -79,6 +81,8 @@ def line_template(a: str, b: str) -> str | None:
     word (a counter), ``**`` for a run (a list of titles sampled in one line); the words
     around keep the line's place. Words the two copies happen to share in between are
     chance (two samples of one pool), not evidence of a stable word."""
+    if max(len(a), len(b)) > MAX_TEMPLATE_CHARS:
+        return None  # a paragraph the size of a document: matching its words is quadratic
     wa, wb = a.split(), b.split()
     matcher = SequenceMatcher(None, wa, wb, autojunk=False)
     common = sum(size for _, _, size in matcher.get_matching_blocks())

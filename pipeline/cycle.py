@@ -140,8 +140,8 @@ async def check_monitor(
 
     A difference is confirmed on a second copy first: what differs between two copies
     fetched moments apart changes by itself, and is learned as such (``confirm``). A
-    first check of a body that fits in memory is copied too, so that the first
-    comparison already knows what changes by itself.
+    first check is copied too, so that the first comparison already knows what changes
+    by itself; a body over ``SMALL_BODY`` (1 MB) is not copied.
     ``site`` holds the pages of the monitor's organization on its host checked in this
     cycle: a change only in what they share (the site's template) is recorded but not
     announced, and its links are not new documents."""
@@ -169,8 +169,9 @@ async def _check(
             fresh = outcome.change is not None or state.last_content_hash is None
             site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
         copy = None
-        if outcome.confirmable and (outcome.check.outcome != "new"       # 2-3. again
-                                    or fetched.bytes_received <= SMALL_BODY):
+        # A body over 1 MB is not copied: learning would hold three versions of it at
+        # once (its noise is still learned from history).
+        if outcome.confirmable and fetched.bytes_received <= SMALL_BODY:  # 2-3. again
             copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
                                           extractor, noise, outcome)
         if (site is not None and outcome.change is not None and outcome.change.quiet is None
