@@ -165,10 +165,10 @@ def fold(line: str) -> str:
     """Whitespace folded to single spaces, as ``" ".join(line.split())``, without ever
     holding a list of every word of a long line (150 MB for a paragraph of 20 MB): a
     folded line is returned as it is, a long one is folded a megabyte at a time."""
-    if not _UNFOLDED.search(line) and not line.startswith(" ") and not line.endswith(" "):
-        return line
     if len(line) <= _FOLD_CHUNK:
         return " ".join(line.split())
+    if not _UNFOLDED.search(line) and not line.startswith(" ") and not line.endswith(" "):
+        return line
     parts: list[str] = []
     start = 0
     while start < len(line):

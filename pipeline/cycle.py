@@ -256,16 +256,17 @@ async def confirm(
                   if state.last_content_hash else None)
         if extractor is not None:
             copied, learned = await extractor.learn_from_copy(monitor, fetched, second, noise,
-                                                              before)
+                                                              before, outcome.content)
         else:
-            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise, before)
+            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise, before,
+                                                     outcome.content)
     except Exception as exc:  # a copy that cannot be read teaches nothing
         log.exception("internal error while learning from a copy of %s", monitor.id)
         copied = stages.Outcome(stages.base_check(
             second, CONFIRM, note=f"confirming copy unusable: {type(exc).__name__}"))
         learned = frozenset()
     copy = Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
-    if not learned:
+    if not learned or outcome.check.outcome == "new":  # a first check is new either way
         return copy, outcome
     wiser = replace(noise, learned=noise.learned | learned)
     again = await _evaluate(monitor, fetched, state, store, extractor, wiser)

@@ -264,15 +264,15 @@ class Extractor:
 
     async def learn_from_copy(
         self, monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise,
-        before: Extracted | None = None,
+        before: Extracted | None = None, first: Extracted | PackedContent | None = None,
     ) -> tuple[Outcome, frozenset[Volatile]]:
         """``stages.learn_from_copy`` in a worker when there are workers (an overrun
         raises: the copy is then unusable, see ``cycle.confirm``)."""
         pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
         if pool is None:
-            return stages.learn_from_copy(monitor, fetched, copy, noise, before)
+            return stages.learn_from_copy(monitor, fetched, copy, noise, before, first)
         return await self._run(pool, stages.learn_from_copy, monitor, fetched, copy, noise,
-                               before)
+                               before, first)
 
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from core.canonical import read_json
 from core.errors import ExtractError, FailureKind
 from core.records import Change, Extracted, FetchResult, Volatile
 from monitors import signals
 from monitors.base import Monitor
 from monitors.significance import STATUS_FLIP
 from monitors.volatility import NO_NOISE, Noise
+from storage.blobs import decompress_body
 from storage.records import CONFIRM, Check, MonitorState, PackedContent, Snapshot
 
 # A redirect that moves a page elsewhere matters, but less than the page disappearing.
@@ -229,28 +231,36 @@ def _moment(stamp: str | None) -> datetime | None:
 
 def learn_from_copy(
     monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
-    before: Extracted | None = None,
+    before: Extracted | None = None, first: Extracted | PackedContent | None = None,
 ) -> tuple[Outcome, frozenset[Volatile]]:
     """A confirming copy's outcome (``confirm``) and what differs between it and the
     first copy: that changes by itself. Nothing is learned from a copy that failed.
     ``before`` is the version stored before the difference: what it shows too is not
-    chance, and is never taken into a learned slot."""
+    chance, and is never taken into a learned slot. ``first``: the first copy as already
+    extracted (else it is extracted again)."""
     snapshot = Snapshot.of(copy.body, copy.content_type) if copy.body else None
     if not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash if snapshot else None,
                            note=f"confirming copy unusable: {error}")
         return Outcome(check, snapshot), frozenset()
-    _, first = extract(monitor, fetched)
+    original: Extracted | str
+    if isinstance(first, Extracted):
+        original = first
+    elif isinstance(first, PackedContent):
+        payload = read_json(decompress_body(first.compressed))
+        original = Extracted(text=payload["text"], data=payload["data"])
+    else:
+        _, original = extract(monitor, fetched)
     snapshot, second = extract(monitor, copy)
-    if isinstance(first, str) or isinstance(second, str):
-        problem = second if isinstance(second, str) else first
+    if isinstance(original, str) or isinstance(second, str):
+        problem = second if isinstance(second, str) else original
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                            note=f"confirming copy unusable: {problem}")
         return Outcome(check, snapshot), frozenset()
     if before is not None:
         noise = replace(noise, stable=monitor.stood(before))
-    learned = frozenset(monitor.learn(first, second, noise, _moment(fetched.started_at),
+    learned = frozenset(monitor.learn(original, second, noise, _moment(fetched.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
             if learned else "second copy: the same, so the difference is real" if before

@@ -49,6 +49,11 @@ def compress_body(body: bytes) -> bytes:
     return compressor.compress(body)
 
 
+def decompress_body(compressed: bytes) -> bytes:
+    """What ``compress_body`` compressed (a whole frame, which records its size)."""
+    return zstandard.ZstdDecompressor().decompress(compressed)
+
+
 @dataclass(frozen=True, slots=True)
 class Packed:
     """Bytes as stored: a whole zstd frame, or a delta against the row ``base``."""

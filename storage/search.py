@@ -46,13 +46,23 @@ def store_texts(store: Store) -> int:
     their checks, so the texts are not written on the path of each check."""
     pending = [row[0] for row in store.db.execute(
         "SELECT hash FROM contents WHERE indexed IS NULL")]
+    if not pending:
+        return 0
+    # A confirming copy's content is evidence of noise, not a version: not searched, and
+    # not copied (``indexed`` 0), unless a check recorded it as its version too.
+    versions = {row[0] for row in store.db.execute(
+        "SELECT DISTINCT content_hash FROM checks WHERE outcome != 'confirm' AND "
+        "content_hash IN (SELECT hash FROM contents WHERE indexed IS NULL)")}
     conn = store.db.conn
     with store.db.atomic():
         for digest in pending:
+            if digest not in versions:
+                conn.execute("UPDATE contents SET indexed = 0 WHERE hash = ?", [digest])
+                continue
             conn.execute(f"INSERT OR IGNORE INTO {SEARCH_DOCS} (hash, text) VALUES (?, ?)",
                          [digest, store.load_content(digest).text])
             conn.execute("UPDATE contents SET indexed = 1 WHERE hash = ?", [digest])
-    return len(pending)
+    return len(versions)
 
 
 def refresh_index(store: Store) -> int:
