@@ -72,14 +72,16 @@ def response_signal(fetched: FetchResult) -> str | None:
     return None
 
 
-def content_signal(kind: str, extracted: Extracted) -> str | None:
-    """A signal only the content shows: a "not found" title, or a page that needs JS."""
+def content_signal(kind: str, extracted: Extracted, *, rendered: bool = False) -> str | None:
+    """A signal only the content shows: a "not found" title, or a page that needs JS
+    (never said of a page a browser rendered: what it shows is all there is)."""
     if kind != "page":
         return None
     title = str(extracted.data.get("title") or "")
     if title and _NOT_FOUND_TITLE.search(title):
         return SOFT_404
-    if len(extracted.text) < NEEDS_JS_MAX_CHARS and extracted.data.get("js_shell"):
+    if not rendered and len(extracted.text) < NEEDS_JS_MAX_CHARS \
+            and extracted.data.get("js_shell"):
         return NEEDS_JS
     return None
 

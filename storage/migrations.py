@@ -161,9 +161,15 @@ def _learned_noise(db: sqlite_utils.Database) -> None:
     )
 
 
+def _served_snapshots(db: sqlite_utils.Database) -> None:
+    """A page rendered in a browser keeps the HTML its server sent beside the rendered DOM
+    (``checks.snapshot_hash``): the audit trail has both."""
+    db.table("checks").add_column("served_snapshot_hash", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage, search_index_only, _learned_noise,
+    _delta_storage, search_index_only, _learned_noise, _served_snapshots,
 ]
 
 
