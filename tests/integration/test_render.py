@@ -7,7 +7,10 @@ and record into a real SQLite file. Nothing of govwatch is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,20 @@ import pytest
 
 from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
+from pipeline.fetch.browser import OWNER_ENV
 from storage.db import Store
-from tests.integration.jsapp_support import grants, needs_browser, serve_app, set_data
+from tests.integration.conftest import Site, within
+from tests.integration.jsapp_support import (
+    APP,
+    RESTLESS,
+    SHELL,
+    grants,
+    needs_browser,
+    serve_app,
+    set_data,
+)
 
-pytestmark = [pytest.mark.integration, needs_browser]
+pytestmark = pytest.mark.integration
 
 
 def make_config(monitors: list[dict[str, Any]], **top: Any) -> Config:
@@ -48,6 +61,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
+@needs_browser
 async def test_first_cycle_records_the_rendered_text(site: Any, store: Store) -> None:
     url = serve_app(site, grants(100))
     config = make_config([{"id": "grants", "kind": "page", "url": url, "render": "browser"}])
@@ -71,3 +85,135 @@ async def test_first_cycle_records_the_rendered_text(site: Any, store: Store) ->
     assert site.hits("/app.html") == 1
     assert site.hits("/api/grants.json") == 1
     assert site.hits("/logo.png") == 0
+
+
+@needs_browser
+async def test_cycles_learn_the_apps_noise_and_report_a_changed_value(
+    site: Any, store: Store
+) -> None:
+    url = serve_app(site, grants(100))
+    config = make_config([{"id": "grants", "kind": "page", "url": url, "render": "browser"}])
+    await cycle(config, store)
+
+    # Unchanged data: every render has another session id and time, which a confirming
+    # copy (rendered again) shows to change by themselves.
+    second = (await cycle(config, store)).checks[0]
+    assert second.outcome == "unchanged" and second.change_id is None
+    learned = [r["what"] for r in store.db.query(
+        "SELECT what FROM volatility WHERE monitor_id = 'grants'")]
+    assert learned, "nothing learned from the confirming copy"
+    assert site.hits("/api/grants.json") >= 3  # the copy was rendered, not re-read
+
+    third = (await cycle(config, store)).checks[0]
+    assert third.outcome == "unchanged" and third.change_id is None
+
+    set_data(site, grants(250))
+    changed = (await cycle(config, store)).checks[0]
+    assert changed.outcome == "changed" and changed.change_id is not None
+    change = row(store, "SELECT * FROM changes WHERE id = ?", [changed.change_id])
+    diff = change["diff"]
+    assert "-Water board: 100 EUR" in diff and "+Water board: 250 EUR" in diff
+    assert [line for line in diff.splitlines() if line.startswith(("+", "-"))
+            and not line.startswith(("+++", "---"))] == [
+        "-Water board: 100 EUR", "+Water board: 250 EUR"]
+
+
+def plain_page(site: Site) -> dict[str, Any]:
+    site.set("/plain.html", "<html><body><main><h1>Notices</h1><p>Notice one, published "
+             "by the ministry.</p></main></body></html>")
+    return {"id": "plain", "kind": "page", "url": site.url("/plain.html")}
+
+
+@needs_browser
+async def test_a_page_that_never_settles_fails_at_its_deadline(
+    site: Site, store: Store
+) -> None:
+    site.set("/ticker.html", RESTLESS)
+    site.set("/api/tick.json", "{}", content_type="application/json")
+    config = make_config([
+        {"id": "ticker", "kind": "page", "url": site.url("/ticker.html"),
+         "render": "browser", "timeout": "3s"},
+        plain_page(site),
+    ])
+
+    report = await within(cycle(config, store), "a cycle with a restless page")
+
+    checks = {c.monitor_id: c for c in report.checks}
+    assert checks["plain"].outcome == "new"
+    assert checks["ticker"].outcome == "error"
+    assert checks["ticker"].error is not None
+    assert checks["ticker"].error.startswith("RenderFailed: page not rendered within its "
+                                             "deadline of 3s")
+    assert site.hits("/api/tick.json") > 3  # it was rendering, polling all along
+
+
+async def test_without_a_browser_only_rendered_pages_fail_and_say_what_to_install(
+    site: Site, store: Store, tmp_path: Path
+) -> None:
+    url = serve_app(site, grants(100))
+    config = make_config(
+        [{"id": "grants", "kind": "page", "url": url, "render": "browser"}, plain_page(site)],
+        browser={"executable": str(tmp_path / "no-such-chromium")})
+
+    report = await cycle(config, store)
+
+    checks = {c.monitor_id: c for c in report.checks}
+    assert checks["plain"].outcome == "new"
+    assert checks["grants"].outcome == "error"
+    error = checks["grants"].error or ""
+    assert error.startswith("RenderFailed: no browser to render the page: browser.executable")
+    assert "apt-get install chromium" in error
+
+
+def kill_our_browser() -> int:
+    """SIGKILL every process of the browsers this test process launched."""
+    mine = f"{OWNER_ENV}={os.getpid()}-".encode()
+    killed = 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(mine) for item in environ):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+@needs_browser
+async def test_a_browser_killed_mid_cycle_fails_only_its_own_check(
+    site: Site, store: Store
+) -> None:
+    """One page at a time: ``held`` is in the browser (its data held back by the server)
+    when the browser is killed; ``later`` (its document held until then) is rendered by
+    the browser launched again; the plain page never notices."""
+    held_url = serve_app(site, grants(100), prefix="/held")
+    data = site.hold("/held/api/grants.json", json.dumps(grants(100)))
+    later_doc = site.hold("/later/app.html", SHELL.replace("/app.js", "/later/app.js"))
+    serve_app(site, grants(7), prefix="/later-data")
+    site.set("/later/app.js", APP.replace("/api/", "/later-data/api/"),
+             content_type="application/javascript")
+    config = make_config([
+        {"id": "held", "kind": "page", "url": held_url, "render": "browser"},
+        {"id": "later", "kind": "page", "url": site.url("/later/app.html"),
+         "render": "browser"},
+        plain_page(site),
+    ], browser={"pages": 1})
+
+    running = asyncio.create_task(cycle(config, store))
+    await asyncio.to_thread(data.wait, lambda h: h.arrived >= 1, "the held page rendering")
+    assert kill_our_browser() > 0
+    later_doc.release()
+    report = await within(running, "the cycle after the browser was killed")
+
+    checks = {c.monitor_id: c for c in report.checks}
+    assert checks["plain"].outcome == "new"
+    assert checks["held"].outcome == "error"
+    assert "the browser crashed or was killed" in (checks["held"].error or "")
+    assert (checks["later"].outcome, checks["later"].error) == ("new", None)
+    content = store.load_content(row(store, "SELECT content_hash FROM checks WHERE id = ?",
+                                     [checks["later"].check_id])["content_hash"])
+    assert "Water board: 7 EUR" in content.text
