@@ -94,6 +94,13 @@ def moved(previous_url: str | None, current_url: str | None) -> bool:
     return (old.hostname, old.path.rstrip("/")) != (new.hostname, new.path.rstrip("/"))
 
 
+#: What to do about a signal, where there is something to do.
+ADVICE = {
+    NEEDS_JS: "its content is built by JavaScript: set `render: browser` on the monitor to "
+              "compare what a browser shows (docs/render.md)",
+}
+
+
 def describe(signal: str, fetched: FetchResult) -> str:
     status = fetched.status
     return {

@@ -125,6 +125,8 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
 def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
     if alert.kind == "failing":
         title = f"{alert.monitor_name} is failing ({alert.failures} checks in a row)"
+    elif alert.kind == "needs-js":
+        title = f"{alert.monitor_name} needs a browser (render: browser)"
     else:
         title = f"{alert.monitor_name} recovered"
     if with_org:

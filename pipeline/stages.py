@@ -164,10 +164,12 @@ def enter_signal(
         check = base_check(fetched, "blocked", snapshot_hash=snapshot_hash,
                            error=signals.describe(signal, fetched))
         return Outcome(check=check, snapshot=snapshot, change=change, signal=signal)
+    advice = signals.ADVICE.get(signal)
+    note = f"{signals.describe(signal, fetched)}; {advice}" if advice else None
     if state.signal == signal:
-        check = base_check(fetched, "unchanged", snapshot_hash=snapshot_hash)
+        check = base_check(fetched, "unchanged", snapshot_hash=snapshot_hash, note=note)
         return Outcome(check=check, snapshot=snapshot, signal=signal)
-    check = base_check(fetched, "changed", snapshot_hash=snapshot_hash)
+    check = base_check(fetched, "changed", snapshot_hash=snapshot_hash, note=note)
     return Outcome(check=check, snapshot=snapshot, change=_signal_change(signal, fetched),
                    signal=signal)
 

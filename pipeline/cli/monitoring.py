@@ -162,6 +162,10 @@ def status(context: Context, as_json: bool) -> None:
         click.echo(f"{row['organization']:<16} {row['monitor']:<34} "
                    f"{row['last_check_at'] or '-':<24} {row['last_outcome'] or '-':<13} "
                    f"{row['consecutive_failures']:>5} {row['last_change_at'] or '-'}")
+    for row in rows:
+        if row["advice"]:
+            click.echo(f"! {row['organization']}/{row['monitor']} ({row['signal']}): "
+                       f"{row['advice']}")
 
 
 @cli.command()
