@@ -217,3 +217,52 @@ async def test_a_browser_killed_mid_cycle_fails_only_its_own_check(
     content = store.load_content(row(store, "SELECT content_hash FROM checks WHERE id = ?",
                                      [checks["later"].check_id])["content_hash"])
     assert "Water board: 7 EUR" in content.text
+
+
+@needs_browser
+async def test_both_bodies_are_exported_verified_and_pruned_together(
+    site: Site, store: Store, tmp_path: Path
+) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from pipeline.export import write_warc
+    from storage.audit import export_checks
+    from storage.integrity import verify
+    from storage.records import utc_now
+    from storage.retention import prune_bodies
+
+    url = serve_app(site, grants(100))
+    config = make_config([{"id": "grants", "kind": "page", "url": url, "render": "browser"}])
+    first = (await cycle(config, store)).checks[0]
+    set_data(site, grants(250))
+    last = (await cycle(config, store)).checks[0]
+    assert last.outcome == "changed"
+
+    assert verify(store).ok, verify(store).problems
+    warc = tmp_path / "history.warc"
+    with warc.open("wb") as out:
+        write_warc(store, export_checks(store), out, gzip=False, filename=warc.name)
+    with warc.open("rb") as stream:
+        records = [(r.rec_type, r.content_stream().read()) for r in ArchiveIterator(stream)]
+    responses = [body for kind, body in records if kind == "response"]
+    conversions = [body for kind, body in records if kind == "conversion"]
+    # What the server sent is the response (the same shell every time: one response, then
+    # revisits); each DOM a browser built from it is a conversion: the first check's, then
+    # the confirming copy's and the change's (each render has its own session id).
+    checks = int(store.db.execute("SELECT count(*) FROM checks").fetchone()[0])
+    assert len(responses) == 1 and b'<div id="root"></div>' in responses[0]
+    assert len(conversions) == checks == 3
+    assert [b"100 EUR" in c for c in conversions] == [True, False, False]
+    assert all(b"250 EUR" in c for c in conversions[1:])
+
+    first_row = row(store, "SELECT * FROM checks WHERE id = ?", [first.check_id])
+    last_row = row(store, "SELECT * FROM checks WHERE id = ?", [last.check_id])
+    # The shell is the same in every check, so it stays while the current check needs it.
+    assert first_row["served_snapshot_hash"] == last_row["served_snapshot_hash"]
+    prune_bodies(store, keep_days=None, keep_versions=1, now=utc_now())
+    pruned = {r["hash"] for r in store.db.query(
+        "SELECT hash FROM snapshots WHERE body IS NULL")}
+    assert first_row["snapshot_hash"] in pruned
+    assert last_row["snapshot_hash"] not in pruned
+    assert last_row["served_snapshot_hash"] not in pruned
+    assert verify(store).ok, verify(store).problems
