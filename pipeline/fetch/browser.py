@@ -53,6 +53,8 @@ INSTALL_HINT = ("install the operating system's package (Debian: apt-get install
 OWNER_ENV = "GOVWATCH_BROWSER_OWNER"
 #: How long closing a page or the browser may take before it is taken for hung.
 CLOSE_GRACE = 5.0
+#: How long the browser may take to start (seconds).
+LAUNCH_TIMEOUT = 60.0
 #: The serialized DOM's length in characters, measured in the page before it is copied.
 _DOM_LENGTH = "() => document.documentElement ? document.documentElement.outerHTML.length : 0"
 _tokens = itertools.count(1)
@@ -118,8 +120,8 @@ class Browser:
         async with self._pages:  # waiting for a free page is not the page's time
             clock = time.perf_counter()
             try:
+                chromium = await self._running()  # a start-up is not the page's time either
                 async with asyncio.timeout(deadline):
-                    chromium = await self._running()
                     dom = await self._render(chromium, monitor, served, gate)
             except TimeoutError:
                 await self._after_deadline()
@@ -248,6 +250,7 @@ class Browser:
                 # nobody asked for.
                 args=["--disable-breakpad", "--disable-background-networking",
                       "--disable-component-update", "--no-first-run"],
+                timeout=LAUNCH_TIMEOUT * 1000,
             )
         except Exception as exc:
             raise RenderFailed(f"cannot start the browser {executable}: "

@@ -8,14 +8,17 @@ and record into a real SQLite file. Nothing of govwatch is mocked.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
@@ -165,8 +168,8 @@ async def test_without_a_browser_only_rendered_pages_fail_and_say_what_to_instal
     assert "apt-get install chromium" in error
 
 
-def kill_our_browser() -> int:
-    """SIGKILL every process of the browsers this test process launched."""
+def kill_our_browser(how: signal.Signals = signal.SIGKILL) -> int:
+    """Signal every process of the browsers this test process launched (SIGKILL)."""
     mine = f"{OWNER_ENV}={os.getpid()}-".encode()
     killed = 0
     for entry in Path("/proc").glob("[0-9]*"):
@@ -176,7 +179,7 @@ def kill_our_browser() -> int:
             continue
         if any(item.startswith(mine) for item in environ):
             try:
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(int(entry.name), how)
                 killed += 1
             except OSError:
                 pass
@@ -266,3 +269,101 @@ async def test_both_bodies_are_exported_verified_and_pruned_together(
     assert last_row["snapshot_hash"] not in pruned
     assert last_row["served_snapshot_hash"] not in pruned
     assert verify(store).ok, verify(store).problems
+
+
+@needs_browser
+async def test_the_pages_own_requests_wait_their_turn_at_its_host(
+    site: Site, store: Store
+) -> None:
+    """``host_delay`` spaces the starts of every request to the host, the document
+    govwatch fetches and each request of the page in the browser. The page loads three
+    scripts, which a browser asks for at once: the server sees them one by one."""
+    scripts = ("/s1.js", "/s2.js", "/s3.js")
+    site.set("/scripts.html", "<html><head><title>Scripts</title></head><body><main>"
+             + "".join(f'<script src="{path}"></script>' for path in scripts)
+             + "</main></body></html>")
+    arrivals: list[float] = []
+
+    async def script(request: web.Request) -> web.Response:
+        arrivals.append(time.monotonic())
+        line = f"<p>Loaded {request.path}, one of the three scripts of the page.</p>"
+        return web.Response(text=f"document.querySelector('main').innerHTML += '{line}';",
+                            content_type="application/javascript")
+
+    for path in scripts:
+        site.route(path, script)
+    config = make_config([{"id": "scripts", "kind": "page", "url": site.url("/scripts.html"),
+                           "render": "browser", "host_delay": "1s", "robots": False}])
+
+    [check] = (await cycle(config, store)).checks
+
+    assert (check.outcome, check.error) == ("new", None)
+    content = row(store, "SELECT content_hash FROM checks WHERE id = ?", [check.check_id])
+    assert "Loaded /s3.js" in store.load_content(content["content_hash"]).text
+    assert len(arrivals) == 3
+    # Starts are spaced by the delay; what the server sees may differ by the time each
+    # request took on its way (the first request of a page sets up its connection).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(arrivals))]
+    assert gaps[-1] >= 0.9 and sum(gaps) >= 1.8, gaps
+
+
+@needs_browser
+async def test_robots_txt_applies_to_the_page_url(site: Site, store: Store) -> None:
+    url = serve_app(site, grants(100))
+    site.set("/robots.txt", "User-agent: *\nDisallow: /app.html\n", content_type="text/plain")
+    config = make_config([{"id": "grants", "kind": "page", "url": url, "render": "browser"}])
+
+    [check] = (await cycle(config, store)).checks
+
+    assert check.outcome == "error"
+    assert (check.error or "").startswith("RobotsDisallowed: ")
+    assert site.hits("/app.html") == 0 and site.hits("/app.js") == 0
+
+
+@needs_browser
+@pytest.mark.parametrize(("limits", "message"), [
+    ({"max_requests": 1}, "the page made more than 1 requests (browser.max_requests): not compared "
+     "half-rendered"),
+    ({"max_dom_bytes": 300}, "the rendered DOM exceeds browser.max_dom_bytes (300)"),
+])
+async def test_a_page_past_its_caps_fails_instead_of_being_compared(
+    site: Site, store: Store, limits: dict[str, int], message: str
+) -> None:
+    url = serve_app(site, grants(100))
+    config = make_config([{"id": "grants", "kind": "page", "url": url, "render": "browser"}],
+                         browser=limits)
+
+    [check] = (await cycle(config, store)).checks
+
+    assert check.outcome == "error"
+    assert check.error == f"RenderFailed: {message}"
+
+
+@needs_browser
+async def test_a_hung_browser_fails_its_page_and_is_replaced(site: Site, store: Store) -> None:
+    """The browser stops answering (SIGSTOP) while ``stuck`` is in it: that page fails at
+    its deadline, the hung browser is killed, and ``later`` gets a new one."""
+    stuck_url = serve_app(site, grants(100), prefix="/stuck")
+    data = site.hold("/stuck/api/grants.json", json.dumps(grants(100)))
+    later_doc = site.hold("/later/app.html", SHELL.replace("/app.js", "/later/app.js"))
+    serve_app(site, grants(7), prefix="/later-data")
+    site.set("/later/app.js", APP.replace("/api/", "/later-data/api/"),
+             content_type="application/javascript")
+    config = make_config([
+        {"id": "stuck", "kind": "page", "url": stuck_url, "render": "browser",
+         "timeout": "3s"},
+        {"id": "later", "kind": "page", "url": site.url("/later/app.html"),
+         "render": "browser"},
+    ], browser={"pages": 1})
+
+    running = asyncio.create_task(cycle(config, store))
+    await asyncio.to_thread(data.wait, lambda h: h.arrived >= 1, "the stuck page rendering")
+    assert kill_our_browser(signal.SIGSTOP) > 0
+    later_doc.release()
+    report = await within(running, "the cycle after the browser hung", seconds=90)
+
+    checks = {c.monitor_id: c for c in report.checks}
+    assert checks["stuck"].outcome == "error"
+    assert (checks["stuck"].error or "").startswith(
+        "RenderFailed: page not rendered within its deadline of 3s")
+    assert (checks["later"].outcome, checks["later"].error) == ("new", None)
