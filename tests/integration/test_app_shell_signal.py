@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Site
-from tests.integration.jsapp_support import grants, serve_app
+from tests.integration.jsapp_support import grants, needs_browser, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +61,27 @@ def test_an_app_shell_is_one_signal_in_preview_run_status_and_digest(
 
     feed = (tmp_path / "feeds" / "govwatch.atom").read_text(encoding="utf-8")
     assert feed.count("shell needs a browser (render: browser)") == 1
+
+
+@needs_browser
+def test_preview_renders_a_render_browser_monitor_as_run_would(
+    site: Site, tmp_path: Path
+) -> None:
+    url = serve_app(site, grants(100))
+    (tmp_path / "config.yaml").write_text(json.dumps({
+        "organizations": [{"id": "ministry", "name": "Ministry", "monitors": [
+            {"id": "app", "kind": "page", "url": url, "render": "browser",
+             "robots": False}]}],
+    }), encoding="utf-8")
+
+    shown = govwatch(tmp_path, "preview", "app")
+
+    assert "Water board: 100 EUR" in shown and "needs-js" not in shown
+    assert "no stored version: this would be the first (new)" in shown
+    govwatch(tmp_path, "run")
+    # The session id differs on every render: preview says a run would confirm it ...
+    assert "a run would fetch a second copy first" in govwatch(tmp_path, "preview", "app")
+    # ... and once a run has learned it from its confirming copy, preview applies it.
+    govwatch(tmp_path, "run", "--all")
+    again = govwatch(tmp_path, "preview", "app")
+    assert "against the stored version: no change" in again, again

@@ -241,3 +241,14 @@ def test_bot_wall_interstitials_are_recognized(body: str) -> None:
 @pytest.mark.parametrize("body", list(NOT_WALLS.values()), ids=list(NOT_WALLS))
 def test_pages_that_only_load_a_walls_scripts_are_not_walls(body: str) -> None:
     assert not is_challenge(body.encode())
+
+
+def test_a_rendered_page_never_needs_js() -> None:
+    from monitors import MonitorConfig, build_monitor
+    from monitors.signals import NEEDS_JS, content_signal
+
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url=URL), "o")
+    shell = monitor.extract(JS_SHELL.encode(), content_type="text/html", url=URL)
+    assert content_signal("page", shell) == NEEDS_JS
+    # What a browser rendered is all there is: little text is little text.
+    assert content_signal("page", shell, rendered=True) is None
