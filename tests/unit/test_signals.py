@@ -252,3 +252,25 @@ def test_a_rendered_page_never_needs_js() -> None:
     assert content_signal("page", shell) == NEEDS_JS
     # What a browser rendered is all there is: little text is little text.
     assert content_signal("page", shell, rendered=True) is None
+
+
+@pytest.mark.parametrize("template", ["email.txt", "email.html", "entry.html"])
+def test_a_needs_js_alert_reads_as_advice_in_every_digest_form(template: str) -> None:
+    from datetime import UTC, datetime
+
+    from monitors.signals import ADVICE, NEEDS_JS
+    from notifications.digest import Digest, sections
+    from notifications.render import render
+    from storage.outbox import OwedAlert
+
+    alert = OwedAlert(1, "ohchr", "OHCHR", "app", "Grants app", URL, NEEDS_JS, 0,
+                      ADVICE[NEEDS_JS], "2026-12-07T06:00:00.000+00:00")
+    digest = Digest("email", datetime(2026, 12, 7, tzinfo=UTC), alerts=(alert,))
+    values: dict[str, Any] = {"subject": "s", "counts": "1 alert", "list_id": "l",
+                              "sections": sections(digest), "heads": ""}
+    if template == "entry.html":
+        values = {"org_name": "OHCHR", "monitor_name": "Grants app", "monitor_url": URL,
+                  "change": None, "alert": alert, "lines": (), "more_lines": 0}
+    text = render(template, **values)
+    assert "browser" in text.lower() and "render: browser" in text
+    assert "Recovered" not in text and "RECOVERED" not in text
