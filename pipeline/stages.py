@@ -21,6 +21,8 @@ from storage.records import CONFIRM, Check, MonitorState, PackedContent, Snapsho
 # A redirect that moves a page elsewhere matters, but less than the page disappearing.
 MOVED_SIGNIFICANCE = 0.7
 RESTORED_SIGNIFICANCE = 0.6
+#: Why a signal's change is not announced: its alert is (``_signal_change``).
+ADVISED = "announced as an alert, with what to do"
 #: The type of a DOM a browser rendered (the check's headers stay the server's).
 RENDERED_TYPE = "text/html; charset=utf-8"
 
@@ -175,10 +177,13 @@ def enter_signal(
 
 
 def _signal_change(signal: str, fetched: FetchResult) -> Change:
+    # A signal with advice reaches the digest once, as an alert saying what to do
+    # (storage/alerts.py): the change that records it is not announced besides.
+    quiet = ADVISED if signal in signals.ADVICE else None
     return Change(
         kind=signal, summary=signals.describe(signal, fetched), diff="",
         detail={"status": fetched.status, "final_url": fetched.final_url},
-        significance=STATUS_FLIP, reasons=(f"status: {signal}",),
+        significance=STATUS_FLIP, reasons=(f"status: {signal}",), quiet=quiet,
     )
 
 

@@ -61,6 +61,8 @@ def test_an_app_shell_is_one_signal_in_preview_run_status_and_digest(
 
     feed = (tmp_path / "feeds" / "govwatch.atom").read_text(encoding="utf-8")
     assert feed.count("shell needs a browser (render: browser)") == 1
+    # Said once, as the alert: the change that entered the signal is kept, not announced.
+    assert feed.count("<entry>") == 1, feed
 
 
 @needs_browser
