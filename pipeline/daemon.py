@@ -218,6 +218,8 @@ class Daemon:
                for k in FETCH_KEYS):
             log.warning("client settings (timeouts, user agent, concurrency) changed: "
                         "they apply after a restart")
+        if self.config.browser != new.browser:
+            log.warning("browser settings changed: they apply after a restart")
         self.store.sync_monitors(new.organizations)
         self.config, self.monitors = new, monitor_table(new)
         self.policy = schedule_policy(new.defaults)

@@ -49,6 +49,13 @@ def check_config(context: Context) -> None:
         by_every[every] = by_every.get(every, 0) + 1
     click.echo("monitors by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())))
     click.echo("schedules: " + ", ".join(f"every {e}: {n}" for e, n in sorted(by_every.items())))
+    rendered = sum(m.render == "browser" for _, m in pairs)
+    if rendered:
+        from pipeline.fetch.browser import INSTALL_HINT, find_browser
+
+        found = find_browser(config.browser.executable)
+        click.echo(f"rendered in a browser: {rendered} monitor(s), "
+                   + (f"with {found}" if found else f"but no browser is found: {INSTALL_HINT}"))
     for org in config.organizations:
         kinds = ", ".join(sorted({m.kind for m in org.monitors}))
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")

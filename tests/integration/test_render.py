@@ -367,3 +367,23 @@ async def test_a_hung_browser_fails_its_page_and_is_replaced(site: Site, store: 
     assert (checks["stuck"].error or "").startswith(
         "RenderFailed: page not rendered within its deadline of 3s")
     assert (checks["later"].outcome, checks["later"].error) == ("new", None)
+
+
+@needs_browser
+async def test_wait_for_reads_a_page_that_never_idles_once_its_content_is_there(
+    site: Site, store: Store
+) -> None:
+    """A page that polls for ever never reaches network idle; with ``wait_for`` it is
+    read as soon as the selector is in the DOM."""
+    site.set("/live.html", RESTLESS.replace(
+        "<script>", "<script>setTimeout(() => document.getElementById('root').innerHTML ="
+        " '<p class=\"figure\">Reservoir level: 82 percent of capacity, measured at the "
+        "main dam by the water board.</p>', 300);\n"))
+    config = make_config([{"id": "live", "kind": "page", "url": site.url("/live.html"),
+                           "render": "browser", "wait_for": "p.figure", "timeout": "10s"}])
+
+    [check] = (await cycle(config, store)).checks
+
+    assert (check.outcome, check.error) == ("new", None)
+    content = row(store, "SELECT content_hash FROM checks WHERE id = ?", [check.check_id])
+    assert "Reservoir level: 82 percent" in store.load_content(content["content_hash"]).text
