@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 BROWSER_NAMES = ("chromium", "chromium-browser")
 INSTALL_HINT = ("install the operating system's package (Debian: apt-get install chromium) "
                 "or set browser.executable")
-#: Every process of a browser launched here has this variable set to its owner's token.
+#: Every process of a browser launched here has this variable set to a token naming the
+#: launch: ``<govwatch pid>-<n>``.
 OWNER_ENV = "GOVWATCH_BROWSER_OWNER"
 #: How long closing a page or the browser may take before it is taken for hung.
 CLOSE_GRACE = 5.0
@@ -102,7 +103,8 @@ class Browser:
     def __init__(self, settings: BrowserSettings, user_agent: str) -> None:
         self.settings = settings
         self.user_agent = user_agent
-        self.token = f"{os.getpid()}-{next(_tokens)}"
+        #: The token of the running browser's processes (a new one for every launch).
+        self.token = ""
         self.launches = 0
         self._pages = asyncio.Semaphore(settings.pages)
         self._launching = asyncio.Lock()
@@ -233,6 +235,7 @@ class Browser:
                          if self.settings.executable else
                          f"no {' or '.join(BROWSER_NAMES)} on the PATH")
                 raise RenderFailed(f"no browser to render the page: {where}; {INSTALL_HINT}")
+            self.token = f"{os.getpid()}-{next(_tokens)}"
             self._chromium = await self._launch(executable)
             self.launches += 1
             return self._chromium
@@ -268,17 +271,19 @@ class Browser:
                 probe = await chromium.new_context()
                 await probe.close()
         except (PlaywrightError, TimeoutError):
-            log.warning("the browser does not answer: killing it (it is launched again)")
-            await self._discard()
+            if self._chromium is chromium:  # not replaced meanwhile by another page
+                log.warning("the browser does not answer: killing it (it is launched again)")
+                await self._discard()
 
     async def _discard(self) -> None:
         """Close the browser, killing whatever of it does not close in time."""
         chromium, self._chromium = self._chromium, None
+        token = self.token
         if chromium is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_GRACE):
                     await chromium.close()
-        for pid in owned_pids(self.token):
+        for pid in owned_pids(token) if token else ():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 

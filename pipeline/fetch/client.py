@@ -177,8 +177,9 @@ class Fetcher:
             config.url, monitor_id=monitor.id, headers=headers,
             deadline=deadline, max_bytes=config.max_bytes or DEFAULT_MAX_BYTES,
         )
-        if not rendered or fetched.error is not None or not 200 <= (fetched.status or 0) < 300:
-            return fetched  # a failure or a status is judged as for any page
+        if not rendered or fetched.error is not None or not 200 <= (fetched.status or 0) < 300 \
+                or "html" not in (fetched.content_type or "text/html"):
+            return fetched  # a failure, a status or another type is judged as for any page
         if self.browser is None:
             return FetchResult.failure(monitor.id, url, fetched.started_at, fetched.duration_ms,
                                        FailureKind.RENDER_FAILED,
