@@ -15,7 +15,7 @@ from core.records import Change, Extracted, Volatile
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
-from monitors.volatility import NO_NOISE, Noise, learn_lines, shared_lines
+from monitors.volatility import NO_NOISE, Noise, learn_lines, shared_lines, words
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
 #: imports the built-in ones first.
@@ -71,6 +71,11 @@ class Monitor:
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
         """What differs between two copies fetched moments apart: it changes by itself."""
         return learn_lines(a.text.splitlines(), b.text.splitlines(), noise, at_a, at_b)
+
+    def stood(self, before: Extracted) -> frozenset[str]:
+        """What a version stored before a difference shows (``Noise.stable``): lines by
+        their words."""
+        return frozenset(words(line) for line in before.text.splitlines())
 
 
 def titles_summary(count: int, noun: str, titles: list[str], shown: int = 3) -> str:

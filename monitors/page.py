@@ -116,6 +116,10 @@ class PageMonitor(Monitor):
         kept = {key for key, _ in noise.links.comparable(list(by_key))}
         return {key: value for key, value in by_key.items() if key in kept}
 
+    def stood(self, before: Extracted) -> frozenset[str]:
+        return super().stood(before) | frozenset(
+            normalize_url(u) for u, _ in before.data.get("links", ()))
+
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
         ignore = compile_ignores(self.config.ignore)

@@ -7,7 +7,12 @@ into ``Volatile`` facts, each saying where on the page and what:
 - ``line``: one line whose differing words are wildcards (``Viewed * times``), found
   after the line it follows (its anchor);
 - ``slot``: the lines between two stable lines, whatever they are (a rotating block);
-- ``link`` and ``link-slot``: the same over a page's links, in document order;
+- ``rotating``: a whole line seen in one copy and not in the other, inside a slot (an
+  item of a list drawn at random from a pool): left out wherever it shows, so a list
+  that samples the pool differently at each request is known after a few checks, even
+  when the lines around it are themselves items of the pool;
+- ``link``, ``link-slot`` and ``link-rotating``: the same over a page's links, in
+  document order;
 - ``param``: a query parameter of the links under one path, whatever its value;
 - ``field``: a field of a feed's entries or of a PDF's metadata.
 
@@ -20,6 +25,7 @@ learns a footer in Finnish and a counter phrased in a way nobody listed.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,8 +42,12 @@ WILD = "\u2217"
 WILD_RUN = "\u2217\u2217"
 LINE, SLOT, PARAM, FIELD = "line", "slot", "param", "field"
 # The same as LINE and SLOT, over a page's links in document order (keyed by URL).
-LINK, LINK_SLOT = "link", "link-slot"
-KINDS = (LINE, SLOT, LINK, LINK_SLOT, PARAM, FIELD)
+ROTATING = "rotating"
+LINK, LINK_SLOT, LINK_ROTATING = "link", "link-slot", "link-rotating"
+KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, FIELD)
+#: Differences between two copies separated by at most this many equal lines are one
+#: slot: two samples of one list share some items, in places that are chance.
+SLOT_GAP = 2
 #: A slot masks at most this many lines: a rotating block, not a page.
 MAX_SLOT_LINES = 12
 #: In a slot's ``what``: the line that ends it, then how many lines it held (folded lines
@@ -57,22 +67,29 @@ def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
 
 
 def line_template(a: str, b: str) -> str | None:
-    """Two versions of one line as a template (differing words become wildcards), or None
-    when they are not versions of one line (fewer than half their words in common)."""
+    """Two versions of one line as a template, or None when they are not versions of one
+    line (fewer than half their words in common).
+
+    The words from the first to the last that differ become one wildcard: ``*`` for one
+    word (a counter), ``**`` for a run (a list of titles sampled in one line); the words
+    around keep the line's place. Words the two copies happen to share in between are
+    chance (two samples of one pool), not evidence of a stable word."""
     wa, wb = a.split(), b.split()
     matcher = SequenceMatcher(None, wa, wb, autojunk=False)
     common = sum(size for _, _, size in matcher.get_matching_blocks())
     if common < SAME_LINE_SHARE * max(len(wa), len(wb), 1):
         return None
-    if len(wa) == len(wb):
-        return " ".join(x if x == y else WILD for x, y in zip(wa, wb, strict=True))
-    out: list[str] = []
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
-        if tag == "equal":
-            out.extend(wa[i1:i2])
-        elif not out or out[-1] != WILD_RUN:
-            out.append(WILD_RUN)
-    return " ".join(out)
+    shortest = min(len(wa), len(wb))
+    prefix = 0
+    while prefix < shortest and wa[prefix] == wb[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < shortest - prefix and wa[-1 - suffix] == wb[-1 - suffix]:
+        suffix += 1
+    if prefix == len(wa) == len(wb):
+        return a
+    one_word = len(wa) - prefix - suffix == 1 == len(wb) - prefix - suffix
+    return " ".join([*wa[:prefix], WILD if one_word else WILD_RUN, *wa[len(wa) - suffix:]])
 
 
 @lru_cache(maxsize=4096)
@@ -92,6 +109,11 @@ def matches(template: str, line: str) -> bool:
     return _pattern(template).fullmatch(line + " ") is not None
 
 
+def _specificity(template: str) -> tuple[int, str]:
+    """How many words a template fixes (fewer: more general), then the template."""
+    return sum(w not in (WILD, WILD_RUN) for w in template.split(" ")), template
+
+
 def _literal(template: str) -> bool:
     """A template that says something of its own (a word with letters) matches anywhere;
     one of wildcards and numbers only matches after its anchor."""
@@ -108,6 +130,9 @@ class Noise:
     template: frozenset[str] = field(default_factory=frozenset)
     #: Links (normalized URLs) that the site's template shares: never new documents.
     template_links: frozenset[str] = field(default_factory=frozenset)
+    #: Lines (by their words) of the version stored before a difference: when learning
+    #: from two fresh copies, a line also there is not taken into a slot.
+    stable: frozenset[str] = field(default_factory=frozenset)
 
     def _by_place(self, kind: str) -> dict[str, list[str]]:
         """What was learned of one kind, by where, in a fixed order."""
@@ -119,11 +144,15 @@ class Noise:
 
     @cached_property
     def _lines(self) -> dict[str, list[str]]:
-        return self._by_place(LINE)
+        """Templates by anchor, the most general first: two versions of one line that
+        different templates match must compare under the same one."""
+        return {where: sorted(whats, key=_specificity)
+                for where, whats in self._by_place(LINE).items()}
 
     @cached_property
     def _anywhere(self) -> list[str]:
-        return sorted({v.what for v in self.learned if v.kind == LINE and _literal(v.what)})
+        return sorted({v.what for v in self.learned if v.kind == LINE and _literal(v.what)},
+                      key=_specificity)
 
     @cached_property
     def _slots(self) -> dict[str, dict[str, int]]:
@@ -138,8 +167,15 @@ class Noise:
         return slots
 
     @cached_property
+    def _rotating(self) -> frozenset[str]:
+        return frozenset(v.what for v in self.learned if v.kind == ROTATING)
+
+    @cached_property
     def _params(self) -> dict[str, list[str]]:
         return self._by_place(PARAM)
+
+    def templates_after(self, anchor: str) -> list[str]:
+        return self._lines.get(anchor, [])
 
     def key(self, line: str, anchor: str) -> str:
         """A line as it compares: clocks already masked, then the learned templates."""
@@ -152,7 +188,8 @@ class Noise:
         return line
 
     def comparable(self, lines: Sequence[str], at: datetime | None = None,
-                   shared: Collection[str] = frozenset()) -> list[tuple[str, str]]:
+                   shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
+                   ) -> list[tuple[str, str]]:
         """One version's lines as ``(key, line)``: whitespace folded and the clocks of
         ``at`` (its fetch time) masked in the key, learned lines keyed by their template,
         learned slots left out, empty lines dropped.
@@ -163,6 +200,7 @@ class Noise:
         keyed: list[tuple[str, str]] = []
         folded = [words(line) for line in lines]
         masked = [line if line in shared else mask_clocks(line, at) for line in folded]
+        rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
         index, anchor = 0, ""
         while index < len(masked):
             ends = self._slots.get(anchor)
@@ -172,18 +210,27 @@ class Noise:
                     index += skip
                     continue
             key = self.key(masked[index], anchor)
-            if key:
+            if key and not rotating[index]:
                 keyed.append((key, lines[index]))
                 anchor = key
             index += 1
         return keyed
 
+    def _rotating_run(self, masked: Sequence[str]) -> list[bool]:
+        """Which lines are items of a rotating list: lines learned as such, and a line
+        between two of them (an item of the same list not yet seen to rotate)."""
+        if not self._rotating:
+            return [False] * len(masked)
+        known = [line in self._rotating for line in masked]
+        return [known[i] or (0 < i < len(known) - 1 and known[i - 1] and known[i + 1])
+                for i in range(len(known))]
+
     @cached_property
     def links(self) -> Noise:
         """What is learned of the links, as lines and slots over their URLs."""
-        kinds = {LINK: LINE, LINK_SLOT: SLOT}
+        kinds = {LINK: LINE, LINK_SLOT: SLOT, LINK_ROTATING: ROTATING}
         return Noise(frozenset(Volatile(kinds[v.kind], v.where, v.what)
-                               for v in self.learned if v.kind in kinds))
+                               for v in self.learned if v.kind in kinds), stable=self.stable)
 
     @cached_property
     def fields(self) -> frozenset[tuple[str, str]]:
@@ -208,16 +255,16 @@ NO_NOISE = Noise()
 
 def _slot_length(keys: Sequence[str], start: int, ends: dict[str, int], noise: Noise,
                  anchor: str) -> int:
-    """How many lines from ``start`` a learned slot covers: up to the first line that
-    ends it, or to the page's end for a slot that ends there; never more lines than the
-    slot was seen to hold, so a sentence added beside a rotating line is not masked."""
+    """How many lines from ``start`` a learned slot covers: up to a line that ends it
+    (the farthest one), or to the page's end for a slot that ends there; never more lines
+    than the slot was seen to hold, so a sentence added beside a rotating line is not
+    masked."""
+    covered = 0
     for offset in range(min(MAX_SLOT_LINES + 1, len(keys) - start + 1)):
         end = "" if start + offset == len(keys) else noise.key(keys[start + offset], anchor)
-        if end in ends:
-            return offset if offset <= ends[end] else 0
-        if start + offset == len(keys):
-            return 0
-    return 0
+        if end in ends and offset <= ends[end]:
+            covered = offset
+    return covered
 
 
 def _scope(url: str) -> str:
@@ -236,30 +283,66 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     learned adds to it. Lines in another order teach nothing: order is never a change.
     """
     shared = shared_lines(a, b)
-    ka = [key for key, _ in noise.comparable(a, at_a, shared)]
-    kb = [key for key, _ in noise.comparable(b, at_b, shared)]
+    # Rotating items stay in place here: a slot's size counts every line it held.
+    keyed_a = noise.comparable(a, at_a, shared, drop_rotating=False)
+    ka = [key for key, _ in keyed_a]
+    kb = [key for key, _ in noise.comparable(b, at_b, shared, drop_rotating=False)]
     if sorted(ka) == sorted(kb):
         return set()
+    stood = [words(line) in noise.stable for _, line in keyed_a]
     learned: set[Volatile] = set()
-    matcher = SequenceMatcher(None, ka, kb, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
+    for i1, i2, j1, j2, parts in _differences(ka, kb, stood):
         before = ka[i1 - 1] if i1 > 0 else ""
         after = ka[i2] if i2 < len(ka) else ""
-        templates = _pair(ka[i1:i2], kb[j1:j2])
+        templates = _pair(ka[i1:i2], kb[j1:j2]) if parts == 1 else None
         if templates is None:
             # A slot is known by a stable line on at least one side; two copies that
             # share nothing around the difference say nothing about where noise is.
             size = max(i2 - i1, j2 - j1)
             if (before or after) and size <= MAX_SLOT_LINES:
                 learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
+                shown = Counter(ka[i1:i2])
+                shown.subtract(kb[j1:j2])
+                learned.update(Volatile(ROTATING, "", line)
+                               for line, count in shown.items() if count)
             continue
         anchor = before
         for template in templates:
+            template = _generalized(template, noise.templates_after(anchor))
             learned.add(Volatile(LINE, anchor, template))
             anchor = template
     return learned
+
+
+def _generalized(template: str, known: Iterable[str]) -> str:
+    """A template learned where others of the same line were learned before, widened to
+    what they all share: each pair of copies shows some of the words that vary."""
+    for other in known:
+        merged = line_template(other, template)
+        if merged is not None:
+            template = " ".join(w for i, w in enumerate(merged.split(" "))
+                                if not (w == WILD_RUN and i and merged.split(" ")[i - 1]
+                                        in (WILD, WILD_RUN)))
+    return template
+
+
+def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]
+                 ) -> list[tuple[int, int, int, int, int]]:
+    """The blocks that differ between two copies, as ``(i1, i2, j1, j2, parts)``: blocks
+    at most ``SLOT_GAP`` equal lines apart are one (``parts`` says how many they were),
+    unless a line between them ``stood`` in the version before (it is not chance)."""
+    blocks: list[tuple[int, int, int, int, int]] = []
+    matcher = SequenceMatcher(None, ka, kb, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if (blocks and i1 - blocks[-1][1] <= SLOT_GAP and j1 - blocks[-1][3] <= SLOT_GAP
+                and not any(stood[blocks[-1][1]:i1])):
+            first = blocks.pop()
+            blocks.append((first[0], i2, first[2], j2, first[4] + 1))
+        else:
+            blocks.append((i1, i2, j1, j2, 1))
+    return blocks
 
 
 def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:
@@ -298,7 +381,7 @@ def learn_links(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
 def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE
                      ) -> set[Volatile]:
     """Links (comparable URLs, in document order) that differ between two copies."""
-    kinds = {LINE: LINK, SLOT: LINK_SLOT}
+    kinds = {LINE: LINK, SLOT: LINK_SLOT, ROTATING: LINK_ROTATING}
     return {Volatile(kinds[v.kind], v.where, v.what)
             for v in learn_lines(a, b, noise.links)}
 

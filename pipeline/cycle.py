@@ -241,10 +241,13 @@ async def confirm(
     unconditional = replace(state, etag=None, last_modified=None)
     second = await fetcher.fetch(monitor, unconditional)
     try:
+        before = (store.load_content(state.last_content_hash)
+                  if state.last_content_hash else None)
         if extractor is not None:
-            copied, learned = await extractor.learn_from_copy(monitor, fetched, second, noise)
+            copied, learned = await extractor.learn_from_copy(monitor, fetched, second, noise,
+                                                              before)
         else:
-            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise)
+            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise, before)
     except Exception as exc:  # a copy that cannot be read teaches nothing
         log.exception("internal error while learning from a copy of %s", monitor.id)
         copied = stages.Outcome(stages.base_check(

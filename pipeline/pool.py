@@ -241,17 +241,18 @@ class Extractor:
 
     async def learn_from_copy(
         self, monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise,
+        before: Extracted | None = None,
     ) -> tuple[Outcome, frozenset[Volatile]]:
         """``stages.learn_from_copy`` in a worker when there are workers."""
         pool = self._ensure_pool()
         if pool is None:
-            return stages.learn_from_copy(monitor, fetched, copy, noise)
+            return stages.learn_from_copy(monitor, fetched, copy, noise, before)
         self.start()
         assert self._ready is not None
         await asyncio.shield(self._ready)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            pool, stages.learn_from_copy, monitor, fetched, copy, noise)
+            pool, stages.learn_from_copy, monitor, fetched, copy, noise, before)
 
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,

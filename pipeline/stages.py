@@ -239,8 +239,10 @@ def compare(
         if previous.content_hash != new.content_hash:
             note = "differs only in what changes by itself (clocks, learned noise, order)"
         return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
+    # A change already known not to be announced (a regenerated PDF, the site's
+    # template) has nothing a second copy could overturn: no confirming fetch for it.
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
-                   confirmable=True)
+                   confirmable=change.quiet is None)
 
 
 def _moment(stamp: str | None) -> datetime | None:
@@ -249,9 +251,12 @@ def _moment(stamp: str | None) -> datetime | None:
 
 def learn_from_copy(
     monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
+    before: Extracted | None = None,
 ) -> tuple[Outcome, frozenset[Volatile]]:
     """A confirming copy's outcome (``confirm``) and what differs between it and the
-    first copy: that changes by itself. Nothing is learned from a copy that failed."""
+    first copy: that changes by itself. Nothing is learned from a copy that failed.
+    ``before`` is the version stored before the difference: what it shows too is not
+    chance, and is never taken into a learned slot."""
     snapshot = snapshot_of(copy) if copy.body else None
     if not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
@@ -265,6 +270,8 @@ def learn_from_copy(
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                            note=f"confirming copy unusable: {problem}")
         return Outcome(check, snapshot), frozenset()
+    if before is not None:
+        noise = replace(noise, stable=monitor.stood(before))
     learned = frozenset(monitor.learn(first, second, noise, _moment(fetched.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"

@@ -90,7 +90,8 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
         extracted.append(result)
     noise = NO_NOISE
     if again is not None:
-        noise = Noise(frozenset(monitor.learn(extracted[1], extracted[2])))
+        witness = Noise(stable=monitor.stood(extracted[0]))
+        noise = Noise(frozenset(monitor.learn(extracted[1], extracted[2], witness)))
     change = monitor.compare(extracted[0], extracted[1], noise)
     if as_json:
         report = change_json(kind, change)
