@@ -289,29 +289,52 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     kb = [key for key, _ in noise.comparable(b, at_b, shared, drop_rotating=False)]
     if sorted(ka) == sorted(kb):
         return set()
-    stood = [words(line) in noise.stable for _, line in keyed_a]
+    # Blocks are joined across equal lines only where the version stored before shows
+    # those lines were not there: without it, nothing is joined.
+    stood = [not noise.stable or words(line) in noise.stable for _, line in keyed_a]
     learned: set[Volatile] = set()
-    for i1, i2, j1, j2, parts in _differences(ka, kb, stood):
+    for parts in _differences(ka, kb, stood):
+        paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
+        if all(templates is not None for templates in paired):
+            for (i1, _, _, _), templates in zip(parts, paired, strict=True):
+                anchor = ka[i1 - 1] if i1 > 0 else ""
+                for template in templates or ():
+                    template = _generalized(template, noise.templates_after(anchor))
+                    learned.add(Volatile(LINE, anchor, template))
+                    anchor = template
+            continue
+        i1, j1, i2, j2 = parts[0][0], parts[0][2], parts[-1][1], parts[-1][3]
         before = ka[i1 - 1] if i1 > 0 else ""
         after = ka[i2] if i2 < len(ka) else ""
-        templates = _pair(ka[i1:i2], kb[j1:j2]) if parts == 1 else None
-        if templates is None:
-            # A slot is known by a stable line on at least one side; two copies that
-            # share nothing around the difference say nothing about where noise is.
-            size = max(i2 - i1, j2 - j1)
-            if (before or after) and size <= MAX_SLOT_LINES:
-                learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
-                shown = Counter(ka[i1:i2])
-                shown.subtract(kb[j1:j2])
-                learned.update(Volatile(ROTATING, "", line)
-                               for line, count in shown.items() if count)
-            continue
-        anchor = before
-        for template in templates:
-            template = _generalized(template, noise.templates_after(anchor))
-            learned.add(Volatile(LINE, anchor, template))
-            anchor = template
+        # A slot is known by a stable line on at least one side; two copies that share
+        # nothing around the difference say nothing about where noise is.
+        size = max(i2 - i1, j2 - j1)
+        if (before or after) and size <= MAX_SLOT_LINES:
+            learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
+            shown = Counter(ka[i1:i2])
+            shown.subtract(kb[j1:j2])
+            learned.update(Volatile(ROTATING, "", line)
+                           for line, count in shown.items() if count)
     return learned
+
+
+def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]
+                 ) -> list[list[tuple[int, int, int, int]]]:
+    """The blocks that differ between two copies, as ``(i1, i2, j1, j2)``, grouped: blocks
+    at most ``SLOT_GAP`` equal lines apart are one group, unless a line between them
+    ``stood`` in the version before (it is not chance)."""
+    groups: list[list[tuple[int, int, int, int]]] = []
+    matcher = SequenceMatcher(None, ka, kb, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        last = groups[-1][-1] if groups else None
+        if (last is not None and i1 - last[1] <= SLOT_GAP and j1 - last[3] <= SLOT_GAP
+                and not any(stood[last[1]:i1])):
+            groups[-1].append((i1, i2, j1, j2))
+        else:
+            groups.append([(i1, i2, j1, j2)])
+    return groups
 
 
 def _generalized(template: str, known: Iterable[str]) -> str:
@@ -324,25 +347,6 @@ def _generalized(template: str, known: Iterable[str]) -> str:
                                 if not (w == WILD_RUN and i and merged.split(" ")[i - 1]
                                         in (WILD, WILD_RUN)))
     return template
-
-
-def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]
-                 ) -> list[tuple[int, int, int, int, int]]:
-    """The blocks that differ between two copies, as ``(i1, i2, j1, j2, parts)``: blocks
-    at most ``SLOT_GAP`` equal lines apart are one (``parts`` says how many they were),
-    unless a line between them ``stood`` in the version before (it is not chance)."""
-    blocks: list[tuple[int, int, int, int, int]] = []
-    matcher = SequenceMatcher(None, ka, kb, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if (blocks and i1 - blocks[-1][1] <= SLOT_GAP and j1 - blocks[-1][3] <= SLOT_GAP
-                and not any(stood[blocks[-1][1]:i1])):
-            first = blocks.pop()
-            blocks.append((first[0], i2, first[2], j2, first[4] + 1))
-        else:
-            blocks.append((i1, i2, j1, j2, 1))
-    return blocks
 
 
 def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from core.registry import register
 from notifications.digest import Digest
+from notifications.links import SiteLinks
 from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage
 
@@ -52,9 +53,12 @@ class Notifier:
         super().__init_subclass__(**kwargs)
         register(CHANNELS, cls, "channel", "channel")
 
-    def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = ()) -> None:
+    def __init__(self, settings: Any, organizations: tuple[OrganizationInfo, ...] = (),
+                 site_url: str | None = None) -> None:
         self.settings = settings
         self.organizations = organizations
+        #: The archive site's public URL: messages link each change to its page there.
+        self.links = SiteLinks(site_url)
 
     @property
     def min_significance(self) -> float:

@@ -32,7 +32,8 @@ class SmtpSettings(StrictModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
-    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Upper case, as POSIX names them: a password typed here by mistake is refused.
+    password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     ca_file: str | None = None
     timeout: Duration = timedelta(seconds=30)
 
@@ -103,9 +104,21 @@ class FeedSettings(StrictModel):
     formats: tuple[Literal["atom", "rss"], ...] = ("atom", "rss")
     max_entries: int = Field(default=200, ge=1, le=10_000)
     title: str = "govwatch"
+    #: Where ``directory`` is served: the feeds' self links are made from it. Without it
+    #: a feed has no self link (a ``file://`` path is no use to a reader elsewhere).
+    public_url: HttpURL | None = None
+    #: The older name of ``public_url``.
     base_url: HttpURL | None = None
     id_prefix: str | None = Field(default=None, pattern=r"^tag:[^\s,]+,\d{4}(-\d\d){0,2}:\S*$")
     min_significance: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _one_public_url(self) -> FeedSettings:
+        if self.base_url is not None:
+            if self.public_url is not None and self.public_url != self.base_url:
+                raise ValueError("'base_url' is the older name of 'public_url'; keep one")
+            object.__setattr__(self, "public_url", self.base_url)
+        return self
 
     @field_validator("formats")
     @classmethod
@@ -113,6 +126,20 @@ class FeedSettings(StrictModel):
         if not value:
             raise ValueError("name at least one format: atom, rss")
         return tuple(dict.fromkeys(value))
+
+
+class SiteSettings(StrictModel):
+    """The static archive site (``notifications/site``), written after every run."""
+
+    enabled: bool = True
+    directory: str = "site"
+    #: Where ``directory`` is served. Links inside the site are relative either way; with
+    #: it, digests and feeds link each change to its page.
+    public_url: HttpURL | None = None
+    #: Changes per page of an organization's timeline.
+    page_size: int = Field(default=50, ge=5, le=1000)
+    #: Checks listed on a monitor's page (its changes are all listed).
+    checks_shown: int = Field(default=100, ge=1, le=10_000)
 
 
 class NotificationsConfig(StrictModel):

@@ -2,9 +2,15 @@
 
 Feeds are regenerated from the database every time: the entries are the newest
 ``max_entries`` changes and alerts this channel delivered. Each entry's id is a ``tag:`` URI
-made of the instance identity (stored once in the database, or ``id_prefix``) and the
-change or alert id, so regenerating never changes it. Files are written to a temporary file
+made of the instance identity (stored once in the database, or ``id_prefix``), the feed
+file's name and the change or alert id: regenerating never changes it, and the same change
+in two files (the global and an organization's feed, Atom and RSS) is two entries, so a
+reader subscribed to several files keeps them all. Files are written to a temporary file
 in the same directory and renamed over the old one, so a reader never sees half a feed.
+
+Links are absolute or left out: the self link needs ``public_url``, an entry links to its
+change page on the archive site when the site's ``public_url`` is known (else to the new
+document or the monitor's page), and no ``file://`` URL is ever written.
 """
 
 from __future__ import annotations
@@ -14,11 +20,10 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.canonical import canonical_json
 from core.errors import DeliveryFailed
@@ -33,6 +38,7 @@ from notifications.digest import (
     template_line,
     template_only,
 )
+from notifications.links import SiteLinks, absolute
 from notifications.render import render
 from storage.chain import current_heads
 from storage.db import Store
@@ -46,12 +52,14 @@ from storage.outbox import (
     set_state,
 )
 
-if TYPE_CHECKING:  # feedgen (and lxml under it) load when a feed is written
-    from feedgen.feed import FeedGenerator
-
 GLOBAL_NAME = "govwatch"
 ORG_DIRECTORY = "org"
 EXTENSIONS = {"atom": "atom", "rss": "rss"}
+MEDIA_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+#: RSS 2.0 needs a channel link and feedgen will not write a channel without one; when no
+#: absolute page is known this stand-in is written and then taken out again.
+_NO_LINK = "https://govwatch.invalid/no-public-url"
+NO_SITE = SiteLinks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +84,13 @@ def instance_prefix(store: Store, configured: str | None) -> str:
     return f"tag:govwatch.invalid,{day}:{token}"
 
 
-def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
+def change_entry(prefix: str, change: OwedChange, with_org: bool,
+                 site: SiteLinks = NO_SITE) -> FeedEntry:
     docs = [(url, title, is_web_url(url)) for url, title in announced(change)]
     lines, more = excerpt(change, 30)
     web_docs = [d for d in docs if d[2]]
-    link = web_docs[0][0] if len(docs) == 1 and web_docs else change.monitor_url
+    page = site.change(change.change_id)
+    link = page or (web_docs[0][0] if len(docs) == 1 and web_docs else change.monitor_url)
     if len(docs) == 1 and docs[0][1]:
         title = f"New document: {docs[0][1]}"
     else:
@@ -90,14 +100,14 @@ def change_entry(prefix: str, change: OwedChange, with_org: bool) -> FeedEntry:
     content = render(
         "entry.html", org_name=change.org_name, monitor_name=change.monitor_name,
         monitor_url=change.monitor_url, change=change, alert=None, lines=lines,
-        more_lines=more, documents=docs, updates=entry_updates(change),
+        more_lines=more, documents=docs, updates=entry_updates(change), page=page,
     )
     return FeedEntry(f"{prefix}/change/{change.change_id}", title, link,
                      datetime.fromisoformat(change.detected_at), content)
 
 
 def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[int, int],
-                     with_org: bool) -> list[FeedEntry]:
+                     with_org: bool, site: SiteLinks = NO_SITE) -> list[FeedEntry]:
     """One entry per organization and digest for changes only in the site's template,
     as in the email: "site template changed on N pages", never one entry per page."""
     groups: dict[tuple[str, int], list[OwedChange]] = {}
@@ -117,7 +127,8 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
                    f"(header, navigation, footer) changed.</p><ul>{items}</ul>")
         newest = max(group, key=lambda c: c.detected_at)
         entries.append(FeedEntry(
-            f"{prefix}/template/{org_id}/{digest_id}", title, group[0].monitor_url,
+            f"{prefix}/template/{org_id}/{digest_id}", title,
+            site.change(newest.change_id) or group[0].monitor_url,
             datetime.fromisoformat(newest.detected_at), content))
     return entries
 
@@ -134,7 +145,7 @@ def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
     content = render(
         "entry.html", org_name=alert.org_name, monitor_name=alert.monitor_name,
         monitor_url=alert.monitor_url, change=None, alert=alert, lines=(), more_lines=0,
-        documents=(), updates=(),
+        documents=(), updates=(), page=None,
     )
     return FeedEntry(f"{prefix}/alert/{alert.alert_id}", title, alert.monitor_url,
                      datetime.fromisoformat(alert.created_at), content)
@@ -197,20 +208,21 @@ class FeedNotifier(Notifier):
             changes, alerts = published(store, self.channel, self.settings.max_entries,
                                         org.id if org else None)
             template = [c for c in changes if template_only(c)]
-            entries = [change_entry(prefix, c, org is None) for c in changes
+            # Ids relative to their file here; each file prefixes them with its own name.
+            entries = [change_entry("", c, org is None, self.links) for c in changes
                        if not template_only(c)]
             entries += template_entries(
-                prefix, template, digests_of(store, self.channel, (c.change_id for c in template)),
-                org is None)
-            entries += [alert_entry(prefix, a, org is None) for a in alerts]
+                "", template, digests_of(store, self.channel, (c.change_id for c in template)),
+                org is None, self.links)
+            entries += [alert_entry("", a, org is None) for a in alerts]
             entries.sort(key=lambda e: (e.updated, e.id), reverse=True)
             entries = entries[: self.settings.max_entries]
             for fmt in self.settings.formats:
                 name = GLOBAL_NAME if org is None else f"{ORG_DIRECTORY}/{org.id}"
-                path = self.directory / f"{name}.{EXTENSIONS[fmt]}"
-                generator = self._generator(prefix, org, path, entries, now)
-                data = generator.atom_str(pretty=True) if fmt == "atom" else \
-                    generator.rss_str(pretty=True)
+                relative = f"{name}.{EXTENSIONS[fmt]}"
+                path = self.directory / relative
+                own = [replace(e, id=f"{prefix}/{relative}{e.id}") for e in entries]
+                data = self.serialize(prefix, org, fmt, relative, own, now)
                 atomic_write(path, data)
                 written.append(path)
         heads = self.directory / HEADS_NAME
@@ -218,17 +230,20 @@ class FeedNotifier(Notifier):
         written.append(heads)
         return written
 
-    def _generator(
-        self, prefix: str, org: OrganizationInfo | None, path: Path, entries: list[FeedEntry],
-        now: datetime,
-    ) -> FeedGenerator:
+    def alternate(self, org: OrganizationInfo | None) -> str | None:
+        """The web page a feed stands for: the organization's (or the whole) archive on the
+        site, else the organization's homepage; ``None`` when no absolute one is known."""
+        on_site = self.links.organization(org.id) if org is not None else self.links.index
+        return on_site or (org.homepage if org is not None else None)
+
+    def serialize(
+        self, prefix: str, org: OrganizationInfo | None, fmt: str, relative: str,
+        entries: list[FeedEntry], now: datetime,
+    ) -> bytes:
         from feedgen.feed import FeedGenerator
 
-        relative = path.relative_to(self.directory).as_posix()
-        if self.settings.base_url:
-            self_url = self.settings.base_url.rstrip("/") + "/" + relative
-        else:
-            self_url = path.resolve().as_uri()
+        public = self.settings.public_url
+        self_url = absolute(public, relative) if public else None
         generator = FeedGenerator()
         scope = "all" if org is None else f"org/{org.id}"
         generator.id(f"{prefix}/feed/{scope}")
@@ -237,9 +252,13 @@ class FeedNotifier(Notifier):
         generator.description(f"Changes to official sources recorded by govwatch ({title})")
         generator.author({"name": "govwatch"})
         generator.generator("govwatch")
-        generator.link(href=self_url, rel="self")
-        alternate = (org.homepage if org is not None else None) or self.settings.base_url
-        generator.link(href=alternate or self_url, rel="alternate")
+        if self_url:
+            generator.link(href=self_url, rel="self", type=MEDIA_TYPES[fmt])
+        alternate = self.alternate(org)
+        if alternate:
+            generator.link(href=alternate, rel="alternate", type="text/html")
+        elif fmt == "rss":
+            generator.link(href=_NO_LINK, rel="alternate")
         # The newest entry's time: regenerating an unchanged feed leaves it unchanged.
         generator.updated(entries[0].updated if entries else now)
         for entry in reversed(entries):  # feedgen prepends: add oldest first
@@ -247,11 +266,15 @@ class FeedNotifier(Notifier):
             item.id(entry.id)
             item.guid(entry.id, permalink=False)
             item.title(entry.title)
-            item.link(href=entry.link)
+            if is_web_url(entry.link):
+                item.link(href=entry.link)
             item.updated(entry.updated)
             item.published(entry.updated)
             item.content(entry.content, type="html")
-        return generator
+        if fmt == "atom":
+            return bytes(generator.atom_str(pretty=True))
+        data = bytes(generator.rss_str(pretty=True))
+        return data.replace(f"    <link>{_NO_LINK}</link>\n".encode(), b"")
 
     def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
         files = ", ".join(p.as_posix() for p in self.feed_paths())

@@ -29,6 +29,8 @@ from notifications.render import render
 from storage.db import Store
 from storage.outbox import OutgoingMessage, StoredMessage
 
+#: The chain heads travel with each digest as this attachment (``govwatch verify --against``).
+HEADS_ATTACHMENT = "heads.json"
 _PREVIEW_HEADERS = ("subject", "from", "to", "date", "message-id", "list-id")
 Audience = tuple[tuple[str, ...], frozenset[str] | None]
 
@@ -75,7 +77,8 @@ class EmailNotifier(Notifier):
         values = {
             "subject": title, "counts": counts(digest), "list_id": self.list_id,
             "sections": sections(digest, self.settings.max_excerpt_lines),
-            "heads": canonical_json({"heads": digest.heads}) if digest.heads else "",
+            "heads": len(digest.heads), "heads_url": self.links.heads,
+            "page": self.links.change, "site": self.links.index,
         }
         message = EmailMessage()
         message["Subject"] = title
@@ -89,6 +92,11 @@ class EmailNotifier(Notifier):
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(render("email.txt", **values))
         message.add_alternative(render("email.html", **values), subtype="html")
+        if digest.heads:
+            # Every monitor's head: with a hundred monitors, too long to read in the body.
+            message.add_attachment(canonical_json({"heads": digest.heads}).encode(),
+                                   maintype="application", subtype="json",
+                                   filename=HEADS_ATTACHMENT)
         return OutgoingMessage(message_id, recipients, message.as_bytes(policy=SMTP_POLICY))
 
     def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:

@@ -68,7 +68,7 @@ class DeliveryReport:
 @contextmanager
 def delivery_lock(store: Store) -> Iterator[None]:
     """One delivery run per database at a time: two would both resend a ``sending`` digest."""
-    path = Path(f"{store.path}.digest.lock")
+    path = Path(f"{store.path.resolve()}.digest.lock")  # one lock per file, however named
     with path.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

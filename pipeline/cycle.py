@@ -133,7 +133,9 @@ async def check_monitor(
     """Fetch, extract, compare and store one monitor. Never raises for a bad source.
 
     A difference is confirmed on a second copy first: what differs between two copies
-    fetched moments apart changes by itself, and is learned as such (``confirm``).
+    fetched moments apart changes by itself, and is learned as such (``confirm``). A
+    first check of a body that fits in memory is copied too, so that the first
+    comparison already knows what changes by itself.
     ``site`` holds the pages of the monitor's organization on its host checked in this
     cycle: a change only in what they share (the site's template) is recorded but not
     announced, and its links are not new documents."""
@@ -161,7 +163,8 @@ async def _check(
             fresh = outcome.change is not None or state.last_content_hash is None
             site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
         copy = None
-        if outcome.confirmable:                                          # 2-3. again
+        if outcome.confirmable and (outcome.check.outcome != "new"       # 2-3. again
+                                    or fetched.bytes_received <= SMALL_BODY):
             copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
                                           extractor, noise, outcome)
         if (site is not None and outcome.change is not None and outcome.change.quiet is None

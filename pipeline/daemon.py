@@ -34,6 +34,7 @@ from pipeline.digest import DIGEST_POLL, deliver_due
 from pipeline.fetch.client import Fetcher, build_client, polite_fetcher, rendering
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import crontab_trigger
+from pipeline.site import site_stage
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
@@ -205,6 +206,7 @@ class Daemon:
 
     async def _digest(self) -> None:
         deliver_due(self.config, self.store, utc_now())
+        site_stage(self.config, self.store)
 
     # -- SIGHUP -----------------------------------------------------------------------
     def reload(self) -> None:

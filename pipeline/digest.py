@@ -43,8 +43,8 @@ def build_notifiers(config: Config, only: str | None = None) -> list[Notifier]:
     organizations = tuple(OrganizationInfo(o.id, o.name, o.homepage)
                           for o in config.organizations)
     classes = notifier_channels()
-    return [classes[name](settings, organizations) for name, settings in enabled.items()
-            if only is None or name == only]
+    return [classes[name](settings, organizations, config.site_url)
+            for name, settings in enabled.items() if only is None or name == only]
 
 
 def start_channels(config: Config, store: Store, now: datetime | None = None) -> None:

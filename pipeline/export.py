@@ -8,8 +8,8 @@ written as a ``revisit`` record (identical payload digest) instead of a second c
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from core.errors import ExportFailed, StorageError
+from core.errors import StorageError
 from pipeline import VERSION
 from storage.db import Store
+from storage.outfiles import OutputFile
 
 # Headers that describe the transfer, not the stored (decoded) body.
 _TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -163,20 +164,16 @@ def write_jsonl(checks: Iterable[dict[str, Any]], out: TextIO) -> ExportCounts:
 
 
 def export(store: Store, checks: Iterable[dict[str, Any]], path: Path,
-           export_format: str) -> ExportCounts:
-    """Write to ``path`` through a temporary file, so a failed export leaves nothing half."""
-    partial = path.with_name(path.name + ".partial")
-    try:
+           export_format: str, *, force: bool = False) -> ExportCounts:
+    """Write to ``path`` safely (storage/outfiles.py): a failed export leaves nothing half,
+    and nothing but a new or (with ``force``) a regular file is ever written."""
+    with OutputFile(path, force=force) as output:
+        assert output.file is not None
         if export_format == "warc":
-            with partial.open("wb") as binary:
-                counts = write_warc(store, checks, binary, gzip=path.suffix == ".gz",
-                                    filename=path.name)
-        else:
-            with partial.open("w", encoding="utf-8") as text:
-                counts = write_jsonl(checks, text)
-        os.replace(partial, path)
-    except OSError as exc:
-        raise ExportFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
-    return counts
+            return write_warc(store, checks, output.file, gzip=path.suffix == ".gz",
+                              filename=path.name)
+        text = io.TextIOWrapper(output.file, encoding="utf-8", newline="\n")
+        counts = write_jsonl(checks, text)
+        text.flush()
+        text.detach()  # the output file stays open for OutputFile to sync and close
+        return counts

@@ -4,6 +4,11 @@ The kernel releases an ``flock`` when its process dies, however it dies, so a lo
 by a killed process is never really held: the next process takes it over and logs whose
 it was. The file records the holder's pid and start time for the refusal message; it is
 never deleted (deleting a lock file races with a process that just opened it).
+
+The lock belongs to the database file, not to the path that names it: it sits beside the
+resolved path, so the same database reached through a symbolic link (or ``./``, ``..``)
+takes the same lock. A lock file that is itself a symbolic link is refused, never written
+through.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from core.errors import LockHeld
+from core.errors import LockHeld, StorageError
 from storage.records import iso, utc_now
 
 log = logging.getLogger(__name__)
 
 
 def lock_path(db_path: str | Path) -> Path:
-    return Path(f"{db_path}.lock")
+    """``<database>.lock`` beside the file the path resolves to (links followed)."""
+    return Path(f"{Path(db_path).resolve()}.lock")
 
 
 class RunLock:
@@ -33,8 +39,13 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644)
+        except OSError as exc:  # a read-only file system, a planted link, no permission
+            raise StorageError(f"cannot open the lock file {self.path}: "
+                               f"{exc.strerror or exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -231,7 +231,7 @@ def compare(
     """``new`` against the monitor's previous content (None for a first check)."""
     ids = {"snapshot_hash": snapshot.hash, "content_hash": new.content_hash}
     if previous is None:
-        return Outcome(base_check(fetched, "new", **ids), snapshot, new)
+        return Outcome(base_check(fetched, "new", **ids), snapshot, new, confirmable=True)
     change = monitor.compare(previous, new, noise, old_at=previous_at,
                              new_at=_moment(fetched.started_at))
     if change is None:
@@ -275,7 +275,8 @@ def learn_from_copy(
     learned = frozenset(monitor.learn(first, second, noise, _moment(fetched.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
-            if learned else "second copy: the same, so the difference is real")
+            if learned else "second copy: the same, so the difference is real" if before
+            else "second copy of a first check: the same, nothing changes by itself")
     check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                        content_hash=second.content_hash, note=note)
     return Outcome(check, snapshot, second), learned

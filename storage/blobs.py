@@ -91,6 +91,9 @@ class BlobCodec:
         return Packed(full if full is not None else self.compress(raw), COMPRESSION)
 
     def unpack(self, blob: bytes, compression: str, base_raw: bytes | None = None) -> bytes:
+        if not isinstance(blob, bytes):  # SQLite stores whatever type a tamperer writes
+            raise StorageError(f"stored data is {type(blob).__name__}, not bytes: the row "
+                               "was altered")
         try:
             if compression == COMPRESSION:
                 return self._decompressor.decompress(blob)

@@ -9,18 +9,16 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
-
-import sqlite_utils
+from typing import Any
 
 from core.canonical import canonical_json, read_json
-from core.errors import DatabaseMissing, StorageError
+from core.errors import StorageError
 from core.records import Change, Extracted
 from storage.audit_schema import TEXT_FUNCTION
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
-from storage.migrations import migrate, schema_version
+from storage.opening import open_database
 from storage.records import (
     SUCCESS_OUTCOMES,
     Capture,
@@ -68,48 +66,16 @@ class Store:
         self.path = Path(path)
         self._codec = BlobCodec()
         self._synced: Iterable[Any] | None = None
-        if readonly:
-            try:
-                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-                self.db = sqlite_utils.Database(conn)
-                self._register_functions()
-                self.schema_version = schema_version(self.db)
-            except sqlite3.Error as exc:
-                self._raise_missing_or(exc)
-            return
-        try:
-            if create:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(self.path), timeout=30)
-            else:  # mode=rw: SQLite itself refuses to create the file
-                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
-                                       timeout=30)
-            self.db = sqlite_utils.Database(conn)
-            self._register_functions()
-            self.db.enable_wal()
-            # NORMAL is durable across process crashes in WAL mode; only an OS crash can
-            # lose the last commits, never corrupt the file.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.schema_version = migrate(self.db)
-        except (sqlite3.Error, OSError) as exc:
-            if create:
-                raise StorageError(f"cannot open database {self.path}: {exc}") from exc
-            self._raise_missing_or(exc)
-
-    def _raise_missing_or(self, exc: Exception) -> NoReturn:
-        """Why an existing-only open failed: the file is missing, or something else."""
-        if not self.path.exists():
-            raise DatabaseMissing(f"database {self.path} does not exist") from exc
-        raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+        self.db, self.schema_version = open_database(
+            self.path, readonly=readonly, create=create, prepare=self._register_functions)
 
     def close(self) -> None:
         self.db.close()
 
-    def _register_functions(self) -> None:
+    def _register_functions(self, conn: sqlite3.Connection) -> None:
         """``govwatch_text(hash)``: the full-text index reads texts through it (contents
         are stored compressed, so SQL alone cannot read them)."""
-        self.db.conn.create_function(
+        conn.create_function(
             TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
             deterministic=True)
 
@@ -226,11 +192,8 @@ class Store:
                     self._record_copy(copy, now)
                 recorded = self._record(
                     check, snapshot, content, change, every, now, notable, signal,
-                    next_attempt,
+                    next_attempt, captures,
                 )
-                if recorded.change_id is not None:
-                    for capture in captures:
-                        self._capture(recorded.change_id, capture, now)
                 crash_point("check-uncommitted")
                 return recorded
         except sqlite3.Error as exc:
@@ -247,6 +210,7 @@ class Store:
         notable: bool,
         signal: str | None,
         next_attempt: NextAttempt | None = None,
+        captures: Sequence[Capture] = (),
     ) -> Recorded:
         db = self.db
         previous = self.monitor_state(check.monitor_id)
@@ -272,6 +236,8 @@ class Store:
                     "notable": int(notable),
                 }
             )
+            for capture in captures:  # before the chain link, which covers them
+                self._capture(change_id, capture, now)
         head = chain_check(db, check_id, check.monitor_id, with_change=change is not None)
         state = self._state_update(check, previous, change is not None, every, next_attempt)
         state["signal"], state["chain_head"] = signal, head

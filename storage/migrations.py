@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from core.errors import StorageError
 from storage.audit_schema import audit_trail, search_index_only
+from storage.chain import seal_legacy_records
 from storage.outbox_schema import OUTBOX_SCHEMA
 
 
@@ -161,6 +163,15 @@ def _learned_noise(db: sqlite_utils.Database) -> None:
     )
 
 
+def _seal_legacy_records(db: sqlite_utils.Database) -> None:
+    """Captures and snapshot facts enter the chain (storage/chain.py): the records written
+    before keep their hashes, and what they cover is sealed into each monitor's next
+    record through ``monitors.legacy_seal``."""
+    if "legacy_seal" not in db.table("monitors").columns_dict:
+        db.table("monitors").add_column("legacy_seal", str)
+    seal_legacy_records(db)
+
+
 def _served_snapshots(db: sqlite_utils.Database) -> None:
     """A page rendered in a browser keeps the HTML its server sent beside the rendered DOM
     (``checks.snapshot_hash``): the audit trail has both. And an alert may tell that a
@@ -182,17 +193,37 @@ def _served_snapshots(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
-    _delta_storage, search_index_only, _learned_noise, _served_snapshots,
+    _delta_storage, search_index_only, _learned_noise, _seal_legacy_records,
+    _served_snapshots,
 ]
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer govwatch: this one must not read or write it."""
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
+def refuse_newer(db: sqlite_utils.Database, path: object) -> int:
+    """The database's schema version; :class:`SchemaTooNew` if this code does not know it.
+
+    Called before anything is written: an older govwatch would otherwise switch the journal
+    mode and record checks in tables whose meaning it does not know.
+    """
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"database {path} has schema version {version}, but this govwatch knows versions "
+            f"up to {len(MIGRATIONS)}: it was written by a newer govwatch; upgrade govwatch "
+            "to use it (nothing was changed)")
+    return version
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Run the migrations this database has not seen; returns the new version."""
-    version = schema_version(db)
+    version = refuse_newer(db, "")
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.atomic():
             migration(db)

@@ -24,17 +24,22 @@ if TYPE_CHECKING:  # the commands import what they use when they run
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Only this organization.")
 @click.option("--monitor", "monitor_ids", multiple=True, metavar="ID", help="Only this monitor.")
 @click.option("--since", type=When(), help="Checks from this time (date, ISO, or 7d).")
+@click.option("--force", is_flag=True, help="Replace PATH if it exists (a regular file only).")
 @pass_context
 def export_command(context: Context, export_format: str, output: Path,
                    org_ids: tuple[str, ...], monitor_ids: tuple[str, ...],
-                   since: str | None) -> None:
+                   since: str | None, force: bool) -> None:
     """Export the history as WARC or JSON Lines."""
     from pipeline.export import export  # warcio: only export needs it
     from storage.audit import export_checks
+    from storage.outfiles import check_target
 
+    check_target(output, force=force)  # before a long export, not after it
     with context.store() as store:
+        if output.resolve() == store.path.resolve():
+            raise GovwatchError("the export must not be the database itself")
         counts = export(store, export_checks(store, org_ids, monitor_ids, since), output,
-                        export_format)
+                        export_format, force=force)
     if export_format == "warc":
         click.echo(f"{output}: {counts.checks} checks -> {counts.responses} responses, "
                    f"{counts.revisits} revisits, {counts.not_modified} not-modified; skipped "
@@ -52,12 +57,10 @@ def backup_command(context: Context, path: Path, force: bool) -> None:
     """Copy the database with SQLite's online backup (safe while a run writes)."""
     from storage.backup import backup_database
 
-    if path.exists() and not force:
-        raise GovwatchError(f"{path} exists; pass --force to replace it")
     with context.store() as store:
         if path.resolve() == store.path.resolve():
             raise GovwatchError("the backup must not be the database itself")
-        report = backup_database(store, path)
+        report = backup_database(store, path, force=force)
     click.echo(f"backed up to {report.path}: {report.pages} pages, {report.bytes} B")
 
 

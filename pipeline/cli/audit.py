@@ -167,6 +167,10 @@ def _print_report(report: VerifyReport) -> None:
         f"snapshots ({report.pruned} pruned, reported as pruned), {report.contents} contents"
         + (f", {report.heads_checked} published heads" if report.heads_checked else "")
     )
+    if report.legacy:
+        click.echo(f"{report.legacy} checks were recorded before captures and snapshot "
+                   "metadata were chained: a seal covers those (monitors.legacy_seal, then "
+                   "the monitor's next check)")
 
 
 @cli.command("verify")

@@ -32,6 +32,7 @@ exist, in the history for commands that read it, in the config for ``run`` and
 from __future__ import annotations
 
 import logging
+import sqlite3
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -156,6 +157,12 @@ class GovwatchGroup(click.Group):
             _fail(ctx, "locked", f"locked: {exc}", EXIT_LOCKED)
         except GovwatchError as exc:
             _fail(ctx, "error", f"error: {exc}", EXIT_FAILURE)
+        except sqlite3.OperationalError as exc:
+            if "readonly database" not in str(exc):
+                raise
+            # A command that writes (search indexes, prune) on a database opened read-only.
+            _fail(ctx, "error", f"error: cannot write database {self._database(ctx)}: {exc} "
+                  "(a read-only file or file system?)", EXIT_FAILURE)
         except (click.exceptions.Exit, click.Abort):
             raise
         except click.ClickException as exc:
@@ -169,6 +176,15 @@ class GovwatchGroup(click.Group):
             emit("error", f"error: unexpected {exc!r}", err=True, level="critical",
                  kind="crash", exit_code=EXIT_FAILURE, exception=traceback.format_exc())
             ctx.exit(EXIT_FAILURE)
+
+
+    @staticmethod
+    def _database(ctx: click.Context) -> str:
+        context = ctx.find_object(Context)
+        try:
+            return context.database() if context is not None else "?"
+        except GovwatchError:
+            return "?"
 
 
 def _fail(ctx: click.Context, kind: str, message: str, code: int) -> NoReturn:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pipeline.cli import archive, audit, detect, digest, monitoring, ops, search
+from pipeline.cli import archive, audit, detect, digest, monitoring, ops, search, site
 from pipeline.cli.group import cli
 
 # Imported for their ``@cli.command`` registrations.
-COMMAND_FAMILIES = (archive, audit, detect, digest, monitoring, ops, search)
+COMMAND_FAMILIES = (archive, audit, detect, digest, monitoring, ops, search, site)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from pipeline.cli.audit import show_snapshot
 from pipeline.cli.digest import print_delivery
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.progress import progress
+from pipeline.cli.site import print_site
 from pipeline.cli.timespec import When
 from pipeline.lock import RunLock
 from pipeline.logs import emit
@@ -59,6 +60,32 @@ def check_config(context: Context) -> None:
     for org in config.organizations:
         kinds = ", ".join(sorted({m.kind for m in org.monitors}))
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
+    for line in publishing_notes(config):
+        click.echo(line)
+
+
+def publishing_notes(config: Config) -> list[str]:
+    """Where the site and the feeds are written, and what a missing public_url leaves out
+    (govwatch never writes a ``file://`` link in their place)."""
+    notes = []
+    site = config.site
+    if site is not None and site.enabled:
+        if site.public_url:
+            notes.append(f"site: {site.directory}, served at {site.public_url}; digests and "
+                         "feeds link each change to its page")
+        else:
+            notes.append(f"site: {site.directory}; no site.public_url: links inside the site "
+                         "are relative, and digests and feeds do not link to change pages")
+    feed = config.notifications.feed
+    if feed is not None and feed.enabled:
+        if feed.public_url:
+            notes.append(f"feeds: {feed.directory}, served at {feed.public_url}")
+        else:
+            notes.append(f"feeds: {feed.directory}; no notifications.feed.public_url: the "
+                         "feeds have no self link" + ("" if config.site_url else
+                                                      ", and the global RSS feed no channel "
+                                                      "link unless site.public_url is set"))
+    return notes
 
 
 @cli.command(ids_from="config")
@@ -76,6 +103,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
 
     from pipeline.cycle import run_cycle, select_monitors
     from pipeline.digest import digest_stage, start_channels
+    from pipeline.site import site_stage
     from storage.records import utc_now
     from storage.retention import prune_bodies
     from storage.runs import RunRecord, record_run
@@ -93,6 +121,7 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
             "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
         print_report(report)
         delivery = digest_stage(config, store)                            # 5. digest
+        written = site_stage(config, store)                               # 6. site
         pruned = None
         if config.retention is not None:
             pruned = prune_bodies(store, keep_days=config.retention.keep_days,
@@ -100,6 +129,8 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
                                   now=utc_now())
     if delivery is not None:
         print_delivery(delivery)
+    if written is not None and written.written:
+        print_site(written)
     if pruned is not None and pruned.pruned:
         print_prune(pruned)
     if where:

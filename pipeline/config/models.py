@@ -22,7 +22,12 @@ from core.settings import ByteSize, Duration, HttpURL, StrictModel
 from core.units import check_http_url
 from monitors import MonitorConfig
 from monitors.config import Render
-from notifications.config import AFTER_RUN, NotificationsConfig, parse_digest_schedule
+from notifications.config import (
+    AFTER_RUN,
+    NotificationsConfig,
+    SiteSettings,
+    parse_digest_schedule,
+)
 from pipeline import VERSION
 
 DEFAULT_USER_AGENT = f"govwatch/{VERSION} (public-sector source monitor)"
@@ -133,6 +138,8 @@ class Config(StrictModel):
     organizations: tuple[Organization, ...]
     notifications: NotificationsConfig = NotificationsConfig()
     browser: BrowserSettings = BrowserSettings()
+    #: The static archive site: written after every run and by ``govwatch site``.
+    site: SiteSettings | None = None
     digest: Annotated[str, BeforeValidator(parse_digest_schedule)] = AFTER_RUN
 
     @model_validator(mode="after")
@@ -155,6 +162,11 @@ class Config(StrictModel):
     def rendered(self) -> bool:
         """Does any enabled monitor need the browser?"""
         return any(m.render == "browser" and m.enabled for _, m in self.monitors())
+
+    @property
+    def site_url(self) -> str | None:
+        """The public URL of the archive site, when one is written and served."""
+        return self.site.public_url if self.site is not None and self.site.enabled else None
 
     def monitors(self) -> Iterator[tuple[Organization, MonitorConfig]]:
         for org in self.organizations:

@@ -162,6 +162,13 @@ def describe(exc: ValidationError, tree: Any, source: str, root: type[BaseModel]
             allowed = _allowed_keys(parent)
             text = f"missing required key {loc[-1]!r} (allowed keys: {allowed})"
             where = _path_text(loc[:-1])
+        elif _names_a_secret(loc):
+            # Whatever was typed there may be the secret itself: never repeat it (errors
+            # end up in logs, mail and the database).
+            text = ("must be the name of an environment variable (upper-case letters, "
+                    "digits and _, not starting with a digit) that holds the secret, not the "
+                    "secret itself; the value given is not shown")
+            where = _path_text(loc)
         else:
             text = error["msg"].removeprefix("Value error, ")
             value = error.get("input")
@@ -170,6 +177,12 @@ def describe(exc: ValidationError, tree: Any, source: str, root: type[BaseModel]
             where = _path_text(loc)
         messages.append(f"{source}:{line}: {where}: {text}")
     return "\n".join(messages)
+
+
+def _names_a_secret(loc: tuple[int | str, ...]) -> bool:
+    """``*_env`` keys (``password_env``) name the variable a secret is read from."""
+    keys = [part for part in loc if isinstance(part, str)]
+    return bool(keys) and keys[-1].endswith("_env")
 
 
 def _allowed_keys(model: type[BaseModel] | None) -> str:

@@ -92,22 +92,26 @@ def test_jobs_run_when_due_stop_cleanly_and_resume_without_refetching(
     config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
     write_config(config, site, {"fast": "2s", "slow": "1h"}, workers)
     daemon = daemons(config, db)
-    eventually(lambda: site.count("/fast") >= 3, "the daemon fetches /fast three times")
+    eventually(lambda: site.count("/fast") >= 4,
+               "the daemon checks /fast three times (and copies its first check)")
     assert daemon.stop() == 0, daemon.stderr
     assert "SIGTERM received: stopping" in daemon.stderr and "daemon stopped" in daemon.stderr
     # Never before it is due: each check starts at least 2 s after the one before (as the
     # daemon recorded them; a loaded machine may make it late, never early).
     fast = [datetime.fromisoformat(str(started)) for (started,) in rows(
-        db, "SELECT started_at FROM checks WHERE monitor_id = 'fast' ORDER BY id")]
+        db, "SELECT started_at FROM checks WHERE monitor_id = 'fast' "
+            "AND outcome != 'confirm' ORDER BY id")]
     gaps = [b - a for a, b in itertools.pairwise(fast)]
     assert len(fast) >= 3 and all(gap >= timedelta(seconds=2) for gap in gaps), \
         f"every 2s, never early: {gaps}"
-    assert site.count("/slow") == 1
+    # A first check fetches twice: the check, and the copy that learns what changes by
+    # itself (recorded as a check of its own).
+    assert site.count("/slow") == 2
     checks = rows(db, "SELECT monitor_id, count(*) FROM checks GROUP BY monitor_id")
-    assert dict(checks) == {"fast": site.count("/fast"), "slow": 1}, "one row per fetch"
+    assert dict(checks) == {"fast": site.count("/fast"), "slow": 2}, "one row per fetch"
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     heartbeats = rows(db, "SELECT mode, sum(checked) FROM runs GROUP BY mode")
-    assert heartbeats == [("daemon", site.count("/fast") + 1)]
+    assert heartbeats == [("daemon", site.count("/fast"))], "copies are not checks"
 
     # While it was down, 'later' is new (never checked) and 'slow' is not due for an hour.
     write_config(config, site, {"fast": "2s", "slow": "1h", "later": "1h"}, workers)
@@ -115,11 +119,11 @@ def test_jobs_run_when_due_stop_cleanly_and_resume_without_refetching(
     daemon = daemons(config, db)
     # Two fetches of 'fast' after the restart: the daemon has run 2 s past its start,
     # when anything it wrongly thought due would have been fetched.
-    eventually(lambda: site.count("/later") == 1 and site.count("/fast") >= fast_before + 2,
-               "after the restart, 'later' once and 'fast' twice")
+    eventually(lambda: site.count("/later") == 2 and site.count("/fast") >= fast_before + 2,
+               "after the restart, 'later' once (and its copy) and 'fast' twice")
     assert daemon.stop() == 0, daemon.stderr
-    assert site.count("/slow") == 1, "not due: not refetched after the restart"
-    assert site.count("/later") == 1, "due (never checked): run once at start"
+    assert site.count("/slow") == 2, "not due: not refetched after the restart"
+    assert site.count("/later") == 2, "due (never checked): run once at start"
 
 
 def test_a_monitor_that_fell_due_while_down_runs_once_at_start(
@@ -129,8 +133,8 @@ def test_a_monitor_that_fell_due_while_down_runs_once_at_start(
     # 'fast' is the clock: its fetches show how long the daemon has been running.
     write_config(config, site, {"slow": "1h", "later": "1h", "fast": "2s"})
     daemon = daemons(config, db)
-    eventually(lambda: site.count("/slow") == 1 and site.count("/later") == 1,
-               "the first daemon fetches 'slow' and 'later'")
+    eventually(lambda: site.count("/slow") == 2 and site.count("/later") == 2,
+               "the first daemon checks 'slow' and 'later' (each with its first copy)")
     assert daemon.stop() == 0
     with sqlite3.connect(db) as conn:  # an hour went by for 'slow' only
         conn.execute("UPDATE monitors SET next_due_at = '2000-01-01T00:00:00.000+00:00' "
@@ -140,10 +144,10 @@ def test_a_monitor_that_fell_due_while_down_runs_once_at_start(
     daemon = daemons(config, db)
     # Two fetches of 'fast' after the restart: 2 s past the start, when a wrong fetch of
     # 'later' (or a second one of 'slow') would have happened.
-    eventually(lambda: site.count("/slow") == 2 and site.count("/fast") >= fast_before + 2,
+    eventually(lambda: site.count("/slow") == 3 and site.count("/fast") >= fast_before + 2,
                "after the restart, 'slow' once more and 'fast' twice")
     assert daemon.stop() == 0
-    assert (site.count("/slow"), site.count("/later")) == (2, 1)
+    assert (site.count("/slow"), site.count("/later")) == (3, 2)
 
 
 @pytest.mark.parametrize("workers", [None, 1], ids=["in-process", "worker-process"])
@@ -154,16 +158,18 @@ def test_sigterm_during_a_hanging_fetch_cancels_it_without_half_rows(
     config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
     write_config(config, site, {"fast": "1h", "hang": "1h"}, workers)
     daemon = daemons(config, db)
-    eventually(lambda: hang.arrived == 1 and site.count("/fast") == 1,
-               "the daemon fetches /fast and /hang")
-    eventually(lambda: rows(db, "SELECT 1 FROM checks WHERE monitor_id = 'fast'"),
+    eventually(lambda: hang.arrived == 1 and site.count("/fast") == 2,
+               "the daemon fetches /fast (and its first copy) and /hang")
+    eventually(lambda: rows(db, "SELECT 1 FROM checks WHERE monitor_id = 'fast' "
+                                "AND outcome = 'new'"),
                "the check of /fast is recorded")
     assert daemon.stop() == 0, daemon.stderr
     assert "cancelled 1 check(s)" in daemon.stderr
     # It stopped without the answer: the server saw the client give up, and never answered.
     hang.wait(lambda held: held.abandoned == 1, "the stopped daemon hangs up on /hang")
     assert hang.answered == 0
-    assert rows(db, "SELECT monitor_id FROM checks") == [("fast",)]
+    assert rows(db, "SELECT monitor_id, outcome FROM checks") == [("fast", "confirm"),
+                                                                  ("fast", "new")]
     assert rows(db, "SELECT last_check_at IS NULL FROM monitors WHERE id = 'hang'") == [(1,)]
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
 
@@ -174,8 +180,8 @@ def test_sighup_reloads_and_reports_what_changed_and_cron_run_is_locked_out(
     config, db = tmp_path / "config.yaml", tmp_path / "gw.db"
     write_config(config, site, {"fast": "1h", "slow": "1h"})
     daemon = daemons(config, db)
-    eventually(lambda: site.count("/fast") == 1 and site.count("/slow") == 1,
-               "the daemon fetches /fast and /slow")
+    eventually(lambda: site.count("/fast") == 2 and site.count("/slow") == 2,
+               "the daemon checks /fast and /slow (each with its first copy)")
     locked = subprocess.run([GOVWATCH, "--config", str(config), "--db", str(db), "run"],
                             capture_output=True, text=True, timeout=30, check=False)
     assert locked.returncode == 75
@@ -183,7 +189,7 @@ def test_sighup_reloads_and_reports_what_changed_and_cron_run_is_locked_out(
 
     write_config(config, site, {"fast": "2h", "later": "1h"})
     daemon.process.send_signal(signal.SIGHUP)
-    eventually(lambda: site.count("/later") == 1, "the reloaded daemon fetches /later")
+    eventually(lambda: site.count("/later") == 2, "the reloaded daemon checks /later")
     assert daemon.stop() == 0
     assert ("added ['later'], removed ['slow'], changed ['fast']" in daemon.stderr), \
         daemon.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from pathlib import Path
 
@@ -31,13 +30,19 @@ def test_email_digest_carries_every_chain_head_and_they_verify(
         record_change(store, "oecd-news", Change("text", "new call", "+b", {}, 0.9))
         record_change(store, "unidir-pubs", Change("text", "new report", "+c", {}, 0.9))
         deliver_owed(config, store)
+    message = mailbox.messages[0].message
     text = mailbox.messages[0].part("plain")
     html = mailbox.messages[0].part("html")
-    published = json.loads(re.search(r'^\{"heads":.*\}', text, re.MULTILINE).group(0))
+    attachments = [(part.get_filename(), part.get_content()) for part in
+                   message.iter_attachments()]
+    assert [name for name, _ in attachments] == ["heads.json"]
+    published = json.loads(attachments[0][1])
     assert published["heads"] == current_heads(store.db)
     assert set(published["heads"]) == {"oecd-news", "unidir-pubs"}
-    for head in published["heads"].values():
-        assert head in html
+    # The body says so in one line and no longer carries the hashes themselves.
+    for part in (text, html):
+        assert "2 monitor(s) attached as heads.json" in " ".join(part.split())
+        assert not any(head in part for head in published["heads"].values())
     heads_file = tmp_path / "heads.json"
     heads_file.write_text(json.dumps(published))
     # The history still verifies against what the digest published...

@@ -56,8 +56,12 @@ def test_digest_parts_headers_grouping_excerpts_and_urls(store: Store, tmp_path:
     assert received.mail_from == "govwatch@example.org"
     assert sorted(received.recipients) == ["analyst@example.org", "second@example.org"]
     message = received.message
-    assert message.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    # The text and HTML alternatives, then the chain heads as an attachment.
+    assert message.get_content_type() == "multipart/mixed"
+    body, heads = message.iter_parts()
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
+    assert heads.get_content_type() == "application/json"
+    assert heads.get_filename() == "heads.json"
     assert message["Subject"] == "[govwatch] 3 changes: OECD, UNIDIR"
     assert message["Date"] == "Sat, 28 Nov 2026 12:00:00 +0000"
     assert message["List-Id"] == "govwatch digest <digest.govwatch.example.org>"

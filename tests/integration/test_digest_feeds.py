@@ -49,7 +49,7 @@ def test_every_feed_is_valid_and_atom_has_the_rfc4287_elements(
     store: Store, tmp_path: Path
 ) -> None:
     directory = tmp_path / "feeds"
-    config = feed_config(directory, "    base_url: https://watch.example.org/feeds/")
+    config = feed_config(directory, "    public_url: https://watch.example.org/feeds/")
     setup(store, config)
     doc = "https://unidir.org/doc.pdf"
     page_id = record_change(store, "unidir-pubs", page_change("Report", doc, "Report"))
@@ -64,9 +64,10 @@ def test_every_feed_is_valid_and_atom_has_the_rfc4287_elements(
     assert atom.feed.updated and atom.feed.author == "govwatch"
     assert {"rel": "self", "href": "https://watch.example.org/feeds/govwatch.atom"} in [
         {"rel": link.rel, "href": link.href} for link in atom.feed.links]
-    for feed in (atom, rss):
+    for name, feed in (("govwatch.atom", atom), ("govwatch.rss", rss)):
         assert [e.id for e in feed.entries] == [
-            f"{atom.feed.id.removesuffix('/feed/all')}/change/{n}" for n in (oecd_id, page_id)]
+            f"{atom.feed.id.removesuffix('/feed/all')}/{name}/change/{n}"
+            for n in (oecd_id, page_id)]
         by_id = {e.id.rsplit("/", 1)[1]: e for e in feed.entries}
         assert by_id[str(page_id)].link == doc  # one new document: its URL
         assert by_id[str(oecd_id)].link == "https://oecd.ai/en/news"  # else the monitor's
@@ -81,8 +82,13 @@ def test_every_feed_is_valid_and_atom_has_the_rfc4287_elements(
     assert all(entry.updated for entry in atom.entries)
     raw_rss = (directory / "govwatch.rss").read_text()
     assert raw_rss.count('isPermaLink="false"') == 2
-    assert [e.id for e in parsed["org/oecd.atom"].entries] == [rss.entries[0].id]
-    assert [e.id for e in parsed["org/unidir.rss"].entries] == [rss.entries[1].id]
+    def relative(entry_id: str) -> str:
+        return entry_id.rsplit("/", 2)[1] + "/" + entry_id.rsplit("/", 1)[1]
+
+    assert [relative(e.id) for e in parsed["org/oecd.atom"].entries] == \
+        [relative(rss.entries[0].id)]
+    assert [relative(e.id) for e in parsed["org/unidir.rss"].entries] == \
+        [relative(rss.entries[1].id)]
     assert parsed["org/oecd.atom"].feed.title == "govwatch: OECD"
     assert sorted(p.name for p in directory.rglob(".*")) == []  # no temporary file left
 
@@ -123,7 +129,7 @@ def test_configured_id_prefix_and_max_entries(store: Store, tmp_path: Path) -> N
     feed = feedparser.parse((directory / "govwatch.atom").read_bytes())
     assert feed.bozo == 0
     assert [e.id for e in feed.entries] == [
-        f"tag:example.org,2026:govwatch/change/{n}" for n in reversed(ids[1:])]
+        f"tag:example.org,2026:govwatch/govwatch.atom/change/{n}" for n in reversed(ids[1:])]
     assert not (directory / "govwatch.rss").exists()
 
 

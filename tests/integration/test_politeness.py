@@ -68,7 +68,7 @@ async def test_host_delay_spaces_request_starts(site: OpSite, store: Store) -> N
         f"{{id: a3, kind: page, url: '{site.url('/p3')}', robots: false, host_delay: 0.4s}}",
     ])
     report = await cycle(cfg, store)
-    assert len(site.hits()) == 4
+    assert len(site.hits()) == 8, "each first check, and its confirming copy"
     # When each request was let go, as the fetcher recorded it (the server's arrival
     # times would add the machine's scheduling jitter to the gaps).
     starts = sorted(datetime.fromisoformat(str(row["started_at"])) for row in store.db.query(
@@ -97,12 +97,13 @@ async def test_robots_disallow_is_obeyed_and_cached(site: OpSite, store: Store) 
     assert outcome == "error"
     assert error == (f"RobotsDisallowed: robots.txt at {site.url('/robots.txt')} disallows "
                      f"{site.url('/private/report')} for govwatch; not fetched")
-    assert site.count("/private/report") == 1, "only the opted-out monitor fetched it"
+    assert site.count("/private/report") == 2, \
+        "only the opted-out monitor fetched it (its first check, and the confirming copy)"
     assert site.count("/robots.txt") == 1, "fetched once per host per run"
 
     await cycle(cfg, store)  # a new run: robots.txt comes from the database cache
     assert site.count("/robots.txt") == 1
-    assert site.count("/private/report") == 2
+    assert site.count("/private/report") == 3, "the opted-out monitor, once"
     row = store.db.table("robots").get(f"http://127.0.0.1:{site.base_url.rsplit(':', 1)[1]}")
     assert row["status"] == 200 and "Disallow: /private" in row["body"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,7 +132,10 @@ async def test_a_template_change_on_every_page_is_one_digest_line(
         assert [e.title for e in feed.entries] == ["Ministry - site template changed on 3 pages"]
         org_feed = feedparser.parse(str(tmp_path / "feeds" / "org" / "ministry.atom"))
         assert [e.title for e in org_feed.entries] == ["site template changed on 3 pages"]
-        assert org_feed.entries[0].id == feed.entries[0].id
+        # One template entry, in each file under that file's own id (issue 19).
+        assert re.search(r"/org/ministry\.atom/template/ministry/\d+$", org_feed.entries[0].id)
+        assert feed.entries[0].id == org_feed.entries[0].id.replace("/org/ministry.atom/",
+                                                                    "/govwatch.atom/")
 
         serve(site, template, {"/water": [("/docs/rivers-2026.pdf", "Rivers 2026 data")]})
         third = await cycle(cfg, store)

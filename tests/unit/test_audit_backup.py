@@ -81,7 +81,7 @@ def test_backup_refuses_to_overwrite_or_copy_onto_itself(history: History, store
     itself = govwatch(store.path, "backup", str(store.path), "--force")
     assert itself.exit_code == 1 and "must not be the database itself" in itself.stderr
     missing_dir = govwatch(store.path, "backup", str(tmp_path / "no" / "such" / "x.db"))
-    assert missing_dir.exit_code == 1 and "cannot back up" in missing_dir.stderr
+    assert missing_dir.exit_code == 1 and "cannot write" in missing_dir.stderr
 
 
 def test_datasette_views_have_readable_columns(history: History, store: Store) -> None:

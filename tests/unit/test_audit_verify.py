@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlite_utils
 import zstandard
 
-from storage.chain import GENESIS, rechain_all, record_hash
+from storage.chain import GENESIS, SNAPSHOT_FACTS, Covered, rechain_all, record_hash
 from storage.db import Store
 from storage.migrations import MIGRATIONS
 from tests.unit.audit_history import History, copy_as_before_audit, govwatch, tamper
@@ -49,9 +49,14 @@ def test_every_check_is_linked_to_its_predecessor(history: History, store: Store
         assert after["prev_hash"] == before["record_hash"]
     # The hash covers the check's metadata: recomputing with another time differs.
     first = rows[0]
-    assert record_hash(GENESIS, first, None) == first["record_hash"]
+    snapshot = store.db.execute(
+        "SELECT hash, size, content_type, first_seen_at FROM snapshots WHERE hash = ?",
+        [first["snapshot_hash"]]).fetchone()
+    covered = Covered((), (dict(zip(SNAPSHOT_FACTS, snapshot, strict=True)),))
+    assert record_hash(GENESIS, first, None, covered) == first["record_hash"]
     moved = {**first, "started_at": "2026-01-01T00:00:01.000+00:00"}
-    assert record_hash(GENESIS, moved, None) != first["record_hash"]
+    assert record_hash(GENESIS, moved, None, covered) != first["record_hash"]
+    assert record_hash(GENESIS, first, None) != first["record_hash"], "covers the snapshot"
     head = store.db.execute("SELECT chain_head FROM monitors WHERE id = 'principles'").fetchone()
     assert head[0] == rows[-1]["record_hash"]
 
@@ -99,9 +104,11 @@ def test_an_altered_timestamp_is_reported_with_its_check(history: History, db: P
     result = govwatch(db, "verify")
     assert result.exit_code == 1
     found = problems(result.output)
-    assert found == [f"PROBLEM checks #{target} (monitor principles): record_hash does not "
-                     "match the stored row: the check or its change was altered (or its change "
-                     "row deleted) after it was recorded"]
+    assert len(found) == 1
+    assert found[0].startswith(
+        f"PROBLEM checks #{target} (monitor principles): record_hash does not match the "
+        "stored rows: the check, its change, its captures or its snapshots' metadata were "
+        "altered (or one of them deleted) after it was recorded (it covers snapshots ")
 
 
 def test_an_altered_change_is_reported_with_its_check(

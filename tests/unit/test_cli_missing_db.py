@@ -18,9 +18,10 @@ from tests.unit.cli_support import CREATORS, config_text, invoke, required_args
 NOT_CREATORS = sorted(set(cli.commands) - CREATORS)
 # Commands that never open the history: they must still create nothing.
 WITHOUT_DATABASE = frozenset({"kinds", "compare", "check-config", "preview"})
-# Commands that read the config even when --db names the database.
+# Commands that read the config even when --db names the database (`site` reads it for
+# its directory unless --output names one).
 NEED_CONFIG = frozenset({"check-config", "run", "daemon", "health", "digest", "prune",
-                         "preview"})
+                         "preview", "site"})
 
 
 def files_under(path: Path) -> set[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -51,3 +52,37 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
                 if str(tmp_path) in line or "govwatch-" in line]
     assert result.returncode == 0, result.stderr
     assert problems == [], result.stderr
+
+
+SERVICES = ("govwatch-run.service", "govwatch-daemon.service")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_services_are_sandboxed_to_an_ok_exposure(name: str) -> None:
+    """`systemd-analyze security` rates each shipped service 3.0 or less (OK)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    result = subprocess.run(
+        [analyze, "security", "--offline=true", "--no-pager", str(DEPLOY / name)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if "--offline" in result.stderr and "unrecognized" in result.stderr:
+        pytest.skip("this systemd-analyze has no --offline (systemd < 250)")
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\w+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    score, verdict = float(match.group(1)), match.group(2)
+    assert score <= 3.0 and verdict == "OK", result.stdout
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_secrets_come_from_a_private_environment_file(name: str) -> None:
+    lines = (DEPLOY / name).read_text().splitlines()
+    assert "EnvironmentFile=-/etc/govwatch/govwatch.env" in lines
+    assert not [line for line in lines if line.startswith("Environment=")], \
+        "a unit is readable by every user: no secret (and no variable) in it"
+    for directive in ("ProtectSystem=strict", "ReadWritePaths=/srv/govwatch",
+                      "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes",
+                      "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+                      "SystemCallFilter=@system-service", "CapabilityBoundingSet="):
+        assert directive in lines, directive

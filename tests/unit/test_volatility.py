@@ -170,9 +170,29 @@ def test_a_slot_needs_a_stable_line_beside_it() -> None:
 
 def test_differences_a_few_equal_lines_apart_are_one_slot() -> None:
     # Two samples of one list share an item by chance: the slot spans both differences.
-    learned = learn_lines(["top", "a", "b", "c", "end"], ["top", "d", "b", "e", "end"])
+    # The version stored before did not show "b": it is not a stable line.
+    before = Noise(stable=frozenset(["top", "x", "y", "z", "end"]))
+    learned = learn_lines(["top", "a", "b", "c", "end"], ["top", "d", "b", "e", "end"], before)
     assert Volatile(SLOT, "top", "end\t3") in learned
     assert {v.what for v in learned if v.kind == ROTATING} == {"a", "c", "d", "e"}
+    # Shown before, or nothing known of before: "b" may be content between two noises.
+    for witness in (Noise(stable=frozenset(["top", "b", "end"])), Noise()):
+        learned = learn_lines(["top", "a", "b", "c", "end"], ["top", "d", "b", "e", "end"],
+                              witness)
+        assert Volatile(SLOT, "top", "b\t1") in learned
+        assert not [v for v in learned if v.kind == SLOT and v.what.endswith("3")]
+
+
+def test_a_paragraph_between_two_noises_is_never_learned() -> None:
+    # The first check of a monitor learns from two copies with no version before them.
+    a = ["Agency: policy", "Updated 14 seconds ago", "Overview", "The board met.",
+         "Comments (59)", "Key dates"]
+    b = ["Agency: policy", "Updated 56 seconds ago", "Overview", "The board met.",
+         "Comments (73)", "Key dates"]
+    noise = Noise(frozenset(learn_lines(a, b)))
+    assert {v.kind for v in noise.learned} == {LINE}
+    edited = [*a[:3], "The board met again.", *a[4:]]
+    assert "The board met again." in [k for k, _ in noise.comparable(edited)]
 
 
 @pytest.mark.parametrize("one_line", [False, True])
