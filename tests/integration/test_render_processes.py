@@ -124,7 +124,7 @@ def test_a_run_leaves_no_browser(site: Site, tmp_path: Path,
     gw = Govwatch(tmp_path, url, "run")
     launched.append(gw)
     assert gw.process.wait(WAIT_SECONDS * 2) == 0, gw.stderr()
-    assert site.hits("/api/grants.json") == 1  # it did render the page
+    assert site.hits("/api/grants.json") >= 1  # it did render the page
     gw.assert_nothing_left()
 
 
