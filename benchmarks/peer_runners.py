@@ -136,8 +136,8 @@ class Govwatch(Tool):
             return f"no breakdown: {exc}"
         groups = {"raw bodies (zstd)": ("snapshots",), "changes (diff, detail)": ("changes",),
                   "extracted text and data": ("contents",),
-                  "full-text index": tuple(n for n in sizes if n.startswith("contents_fts")
-                                           or n == "search_docs")}
+                  "plain texts and full-text index": tuple(
+                      n for n in sizes if n.startswith("contents_fts") or n == "search_docs")}
         sized = {label: sum(sizes.get(n, 0) for n in names) for label, names in groups.items()}
         sized["other tables"] = sum(sizes.values()) - sum(sized.values())
         return "store: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sized.items())

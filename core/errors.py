@@ -21,6 +21,7 @@ aiohttp, sqlite3, feedparser, YAML) are translated at the layer boundary with
   x LockHeld
   x NotificationError
     + DeliveryFailed
+    + DeliveryRejected
 
 A bad source never stops a run: the fetch layer turns a ``FetchError`` into a failed
 ``FetchResult`` and the extract stage turns an ``ExtractError`` into a failed check, each
@@ -162,6 +163,12 @@ class DeliveryFailed(NotificationError):
 
     What was owed stays owed; the next delivery run tries again.
     """
+
+
+class DeliveryRejected(NotificationError):
+    """The receiver refused one message for good (an HTTP 4xx): sending the same bytes
+    again would be refused again, so it is recorded as failed, with the reason, and the
+    channel goes on with its other messages."""
 
 
 class DatabaseMissing(StorageError):

@@ -15,6 +15,7 @@ from core.records import Change, Extracted, Volatile
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
+from monitors.recurring import recurring_lines
 from monitors.volatility import NO_NOISE, Noise, learn_lines, shared_lines, words
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
@@ -71,6 +72,15 @@ class Monitor:
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
         """What differs between two copies fetched moments apart: it changes by itself."""
         return learn_lines(a.text.splitlines(), b.text.splitlines(), noise, at_a, at_b)
+
+    def recurring(self, old: Extracted, new: Extracted, change: Change,
+                  noise: Noise = NO_NOISE, old_at: datetime | None = None,
+                  new_at: datetime | None = None) -> set[Volatile]:
+        """Where a real change took place, when that place is the words of one line: noted
+        at each check, such a place is learned once it changes at nearly every check
+        (``monitors.recurring``)."""
+        return recurring_lines(old.text.splitlines(), new.text.splitlines(), noise,
+                               old_at, new_at)
 
     def stood(self, before: Extracted) -> frozenset[str]:
         """What a version stored before a difference shows (``Noise.stable``): lines by

@@ -110,6 +110,13 @@ class FeedMonitor(Monitor):
             text=render_entries(entries), data={"title": feed_title, "entries": entries}
         )
 
+    def recurring(self, old: Extracted, new: Extracted, change: Change,
+                  noise: Noise = NO_NOISE, old_at: datetime | None = None,
+                  new_at: datetime | None = None) -> set[Volatile]:
+        """Never: a feed's entries are its publications (its volatile fields are learned
+        from two copies)."""
+        return set()
+
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
         links_a = [e["link"] for e in a.data.get("entries", []) if e.get("link")]

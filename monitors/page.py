@@ -28,6 +28,7 @@ from monitors.normalize import (
     compile_ignores,
     normalize_url,
 )
+from monitors.recurring import recurring_lines
 from monitors.significance import Evidence, score
 from monitors.sniff import binary_kind
 from monitors.volatility import (
@@ -119,6 +120,17 @@ class PageMonitor(Monitor):
     def stood(self, before: Extracted) -> frozenset[str]:
         return super().stood(before) | frozenset(
             normalize_url(u) for u, _ in before.data.get("links", ()))
+
+    def recurring(self, old: Extracted, new: Extracted, change: Change,
+                  noise: Noise = NO_NOISE, old_at: datetime | None = None,
+                  new_at: datetime | None = None) -> set[Volatile]:
+        if change.detail.get("links_added") or change.detail.get("links_removed"):
+            return set()  # a new or withdrawn link is never slow noise
+        ignore = compile_ignores(self.config.ignore)
+        return recurring_lines(
+            [apply_ignores(line, ignore) for line in old.text.splitlines()],
+            [apply_ignores(line, ignore) for line in new.text.splitlines()],
+            noise, old_at, new_at)
 
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:

@@ -1,5 +1,6 @@
-"""Delivery of change digests: the email and feed channels and the outbox protocol that
-delivers every change exactly once per channel (see docs/architecture.md).
+"""Delivery of change digests: the email, feed, webhook and Apprise channels and the
+outbox protocol that delivers every change exactly once per channel (see
+docs/architecture.md).
 
 The lookup of channels lives here, above the channels, because finding them means
 importing them: in ``notifications.base``, which every channel imports, it would close an
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 @cache
 def _registry() -> dict[str, type[Notifier]]:
     """The registry of channels, with the built-in ones in it (defining a class registers it)."""
-    from notifications import feeds, mail  # noqa: F401
+    from notifications import chat, feeds, mail, webhook  # noqa: F401
     from notifications.base import CHANNELS
 
     return CHANNELS

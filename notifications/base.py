@@ -36,6 +36,18 @@ class OrganizationInfo:
     homepage: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemFailure:
+    """One change or alert a channel could not publish, and why; the rest went out."""
+
+    kind: str  # change, alert
+    item_id: int
+    error: str
+
+    def describe(self) -> str:
+        return f"{self.kind} #{self.item_id}: {self.error}"
+
+
 class Session:
     """An open way out for one delivery run. ``send`` raises ``DeliveryFailed``."""
 
@@ -60,6 +72,11 @@ class Notifier:
         #: The archive site's public URL: messages link each change to its page there.
         self.links = SiteLinks(site_url)
 
+    def change_link(self, change_id: int) -> str | None:
+        """The change's page on the archive site; None without a public URL (a local
+        path would be no use to the reader)."""
+        return self.links.change(change_id)
+
     @property
     def min_significance(self) -> float:
         return float(getattr(self.settings, "min_significance", 0.0))
@@ -67,6 +84,11 @@ class Notifier:
     def wants(self, org_id: str) -> bool:
         """Whether anything of this organization can go out on this channel."""
         return True
+
+    def batches(self, digest: Digest) -> list[Digest]:
+        """The digests what is owed goes out in, each stored and delivered on its own
+        (its deliveries succeed or fail together): one, unless the channel cuts it."""
+        return [digest]
 
     def compose(self, digest: Digest) -> list[OutgoingMessage]:
         """The messages that carry ``digest``, final to the byte (a resend repeats them)."""
@@ -76,8 +98,10 @@ class Notifier:
     def session(self) -> Iterator[Session]:
         yield Session()
 
-    def publish(self, store: Store, now: datetime) -> None:
-        """Runs after the digests were handed over (the feed channel writes its files)."""
+    def publish(self, store: Store, now: datetime) -> tuple[ItemFailure, ...]:
+        """Runs after the digests were handed over (the feed channel writes its files);
+        returns the items it had to leave out, each with its error."""
+        return ()
 
     def preview(self, store: Store, digest: Digest, messages: list[OutgoingMessage]) -> str:
         """What a dry run prints for this channel."""

@@ -142,17 +142,54 @@ class SiteSettings(StrictModel):
     checks_shown: int = Field(default=100, ge=1, le=10_000)
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class WebhookSettings(StrictModel):
+    """A JSON POST per digest or per change, signed with a secret from the environment
+    (notifications/webhook.py; the body's schema is in docs/notifications.md)."""
+
+    enabled: bool = True
+    url: HttpURL
+    #: The variable holding the HMAC-SHA256 key; without it the POSTs are unsigned.
+    secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    per: Literal["digest", "change"] = "digest"
+    timeout: Duration = timedelta(seconds=30)
+    #: Tries of one POST within a delivery run (5xx, timeouts, refused connections);
+    #: after the last, the message waits for the next run.
+    attempts: int = Field(default=3, ge=1, le=10)
+    #: The wait before the second try, doubled before each further one.
+    backoff: Duration = timedelta(seconds=2)
+    min_significance: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class AppriseSettings(StrictModel):
+    """Chat and push services through the Apprise library (notifications/chat.py)."""
+
+    enabled: bool = True
+    #: The variable holding one or more Apprise URLs, space-separated: they hold tokens,
+    #: so they are never in the config file or the database.
+    urls_env: str = Field(pattern=_ENV_NAME)
+    min_significance: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+ChannelSettings = EmailSettings | FeedSettings | WebhookSettings | AppriseSettings
+
+
 class NotificationsConfig(StrictModel):
     email: EmailSettings | None = None
     feed: FeedSettings | None = None
+    webhook: WebhookSettings | None = None
+    apprise: AppriseSettings | None = None
     alert_after_failures: int = Field(default=3, ge=1, le=1000)
 
-    def enabled_channels(self) -> dict[str, EmailSettings | FeedSettings]:
-        channels: dict[str, EmailSettings | FeedSettings] = {}
-        if self.email is not None and self.email.enabled:
-            channels["email"] = self.email
-        if self.feed is not None and self.feed.enabled:
-            channels["feed"] = self.feed
+    def enabled_channels(self) -> dict[str, ChannelSettings]:
+        """Each enabled channel's settings by channel name, in delivery order."""
+        channels: dict[str, ChannelSettings] = {}
+        for name in ("email", "feed", "webhook", "apprise"):
+            settings = getattr(self, name)
+            if settings is not None and settings.enabled:
+                channels[name] = settings
         return channels
 
 

@@ -2,7 +2,9 @@
 
 Everything here is pure: a :class:`Digest` holds the owed changes and alerts, and
 :func:`sections` turns it into what the templates show. All text in it is untrusted
-(fetched); escaping is the templates' job (autoescape), never done here.
+(fetched): the views made here pass it through ``core.sanitise`` (controls, escape
+sequences and bidirectional overrides neutralised; titles, summaries and lines folded and
+clipped to ``LINE_LIMIT``); escaping is the templates' job (autoescape), never done here.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from core.records import TEMPLATE_ONLY
+from core.sanitise import LINE_LIMIT, clean_line
 from monitors.diffing import WordSegment, format_words, word_segments
 from monitors.feed import ordered_changes
 from storage.outbox import OwedAlert, OwedChange
 
-MAX_LINE = 300
+MAX_LINE = LINE_LIMIT
 #: Unchanged words shown on each side of an edit of a feed entry's field.
 FIELD_CONTEXT = 10
 #: Characters of one field's word diff in a digest (``govwatch show`` prints it all).
@@ -155,9 +158,27 @@ def _url_key(url: str) -> str:
                        parts.query, ""))
 
 
-def _clip(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+def _clip(text: object) -> str:
+    return clean_line(text, MAX_LINE)
+
+
+def _url(url: object) -> str:
+    """A fetched URL made safe to show; never clipped (a cut URL would lead elsewhere)."""
+    return clean_line(url, None)
+
+
+def readable(change: OwedChange) -> OwedChange:
+    """``change`` with the text every view shows as is made safe: names, URL, summary."""
+    return replace(change, org_name=_clip(change.org_name),
+                   monitor_name=_clip(change.monitor_name), monitor_url=_url(change.monitor_url),
+                   summary=_clip(change.summary))
+
+
+def readable_alert(alert: OwedAlert) -> OwedAlert:
+    """``alert`` with its names, URL and the (often fetched) error made safe to show."""
+    return replace(alert, org_name=_clip(alert.org_name), monitor_name=_clip(alert.monitor_name),
+                   monitor_url=_url(alert.monitor_url),
+                   error=_clip(alert.error) if alert.error is not None else None)
 
 
 def announced(change: OwedChange) -> list[tuple[str, str]]:
@@ -177,7 +198,7 @@ def announced(change: OwedChange) -> list[tuple[str, str]]:
             continue
         key = _url_key(url)
         if key not in found or (not found[key][1] and title):
-            found[key] = (url.strip(), _clip(title or "") if title else "")
+            found[key] = (_url(url.strip()), _clip(title or "") if title else "")
     return list(found.values())
 
 
@@ -199,7 +220,7 @@ def _field_edit(name: str, edit: Any) -> FieldEdit | None:
             break
         kept.append((op, text))
         size += len(text)
-    return FieldEdit(str(name), tuple(kept))
+    return FieldEdit(_clip(name), tuple((op, clean_line(text, None)) for op, text in kept))
 
 
 def entry_updates(change: OwedChange) -> tuple[EntryUpdate, ...]:
@@ -210,7 +231,7 @@ def entry_updates(change: OwedChange) -> tuple[EntryUpdate, ...]:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), dict):
             continue
         fields = [_field_edit(name, edit) for name, edit in ordered_changes(entry["changes"])]
-        link = str(entry.get("link") or "")
+        link = _url(entry.get("link") or "")
         updates.append(EntryUpdate(_clip(entry.get("title") or "") or "(untitled)", link,
                                    is_web_url(link), tuple(f for f in fields if f)))
     return tuple(updates)
@@ -243,11 +264,11 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
     """Organizations (by name), then monitors, then changes (oldest first)."""
     by_org: dict[str, list[OwedChange]] = {}
     names: dict[str, str] = {}
-    for change in digest.changes:
+    for change in map(readable, digest.changes):
         by_org.setdefault(change.org_id, []).append(change)
         names[change.org_id] = change.org_name
     alerts_by_org: dict[str, list[OwedAlert]] = {}
-    for alert in digest.alerts:
+    for alert in map(readable_alert, digest.alerts):
         alerts_by_org.setdefault(alert.org_id, []).append(alert)
         names[alert.org_id] = alert.org_name
     result = []
@@ -300,7 +321,7 @@ def counts(digest: Digest) -> str:
 
 def subject(digest: Digest, prefix: str, limit: int = 3) -> str:
     """``[govwatch] 3 changes, 1 alert: OECD, UNIDIR (+2 more)``."""
-    names = [" ".join(name.split()) for name in digest.organization_names()]
+    names = [_clip(name) for name in digest.organization_names()]
     shown = ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)"
                                           if len(names) > limit else "")
-    return " ".join(part for part in (prefix, counts(digest) + ":", shown) if part)
+    return _clip(" ".join(part for part in (prefix, counts(digest) + ":", shown) if part))

@@ -11,6 +11,10 @@ in the same directory and renamed over the old one, so a reader never sees half 
 Links are absolute or left out: the self link needs ``public_url``, an entry links to its
 change page on the archive site when the site's ``public_url`` is known (else to the new
 document or the monitor's page), and no ``file://`` URL is ever written.
+
+Every title is one clean line (``core.sanitise``) and every content clean text, so a control
+character in a fetched title cannot make the XML writer refuse the feed. Should an entry
+still fail, it is left out and reported (:class:`ItemFailure`) and the rest is written.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ import glob
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from html import escape
 from pathlib import Path
 
 from core.canonical import canonical_json
 from core.errors import DeliveryFailed
-from notifications.base import Notifier, OrganizationInfo
+from core.sanitise import clean_line, clean_text
+from notifications.base import ItemFailure, Notifier, OrganizationInfo
 from notifications.config import FeedSettings
 from notifications.digest import (
     Digest,
@@ -35,6 +41,8 @@ from notifications.digest import (
     entry_updates,
     excerpt,
     is_web_url,
+    readable,
+    readable_alert,
     template_line,
     template_only,
 )
@@ -70,6 +78,12 @@ class FeedEntry:
     updated: datetime
     content: str
 
+    def __post_init__(self) -> None:
+        # Built from fetched text: one clean line of a title, clean content (HTML).
+        object.__setattr__(self, "title", clean_line(self.title))
+        object.__setattr__(self, "link", clean_line(self.link, None))
+        object.__setattr__(self, "content", clean_text(self.content))
+
 
 def instance_prefix(store: Store, configured: str | None) -> str:
     """The stable part of every id: ``id_prefix``, else one made once for this database."""
@@ -86,6 +100,7 @@ def instance_prefix(store: Store, configured: str | None) -> str:
 
 def change_entry(prefix: str, change: OwedChange, with_org: bool,
                  site: SiteLinks = NO_SITE) -> FeedEntry:
+    change = readable(change)
     docs = [(url, title, is_web_url(url)) for url, title in announced(change)]
     lines, more = excerpt(change, 30)
     web_docs = [d for d in docs if d[2]]
@@ -111,7 +126,7 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
     """One entry per organization and digest for changes only in the site's template,
     as in the email: "site template changed on N pages", never one entry per page."""
     groups: dict[tuple[str, int], list[OwedChange]] = {}
-    for change in changes:
+    for change in map(readable, changes):
         digest_id = digests.get(change.change_id, -change.change_id)
         groups.setdefault((change.org_id, digest_id), []).append(change)
     entries = []
@@ -134,6 +149,7 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
 
 
 def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
+    alert = readable_alert(alert)
     if alert.kind == "failing":
         title = f"{alert.monitor_name} is failing ({alert.failures} checks in a row)"
     elif alert.kind == "needs-js":
@@ -174,6 +190,33 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def xml_checked(entry: FeedEntry) -> FeedEntry:
+    """``entry``, once lxml (which writes the feed) has accepted each of its strings: a
+    string it refuses fails this entry here, not the whole feed later."""
+    from lxml import etree
+
+    probe = etree.Element("probe")
+    for text in (entry.id, entry.title, entry.link, entry.content):
+        probe.text = text
+    return entry
+
+
+def _attempt(failures: dict[tuple[str, int], str], items: tuple[tuple[str, int], ...],
+             make: Callable[[], FeedEntry | list[FeedEntry]]) -> list[FeedEntry]:
+    """The entries ``make`` builds, checked; none if it fails, the error noted for ``items``.
+
+    Any exception: an entry is built from stored, possibly damaged, data (a date that does
+    not parse, a detail of the wrong shape), and one bad entry must not stop the feed.
+    """
+    try:
+        made = make()
+        return [xml_checked(entry) for entry in (made if isinstance(made, list) else [made])]
+    except Exception as exc:  # noqa: BLE001 - reported per item, the feed goes on
+        for item in items:
+            failures[item] = f"{type(exc).__name__}: {clean_line(exc)}"
+        return []
+
+
 # Published beside the feeds: the chain heads, for `govwatch verify --against`.
 HEADS_NAME = "heads.json"
 
@@ -194,27 +237,41 @@ class FeedNotifier(Notifier):
     def compose(self, digest: Digest) -> list[OutgoingMessage]:
         return []  # a feed digest has no message: publishing the files delivers it
 
-    def publish(self, store: Store, now: datetime) -> None:
+    def publish(self, store: Store, now: datetime) -> tuple[ItemFailure, ...]:
+        failures: dict[tuple[str, int], str] = {}
         try:
-            self.write_all(store, now)
+            self.write_all(store, now, failures)
         except OSError as exc:
             raise DeliveryFailed(f"cannot write feeds under {self.directory}: {exc}") from exc
+        return tuple(ItemFailure(kind, item_id, error)
+                     for (kind, item_id), error in sorted(failures.items()))
 
-    def write_all(self, store: Store, now: datetime) -> list[Path]:
+    def write_all(self, store: Store, now: datetime,
+                  failures: dict[tuple[str, int], str]) -> list[Path]:
+        """Write every feed; an entry that cannot be made is left out and its items are
+        added to ``failures`` (("change" | "alert", id) -> error)."""
         prefix = instance_prefix(store, self.settings.id_prefix)
         written = []
         scopes: list[OrganizationInfo | None] = [None, *self.organizations]
         for org in scopes:
             changes, alerts = published(store, self.channel, self.settings.max_entries,
                                         org.id if org else None)
+            with_org = org is None
             template = [c for c in changes if template_only(c)]
             # Ids relative to their file here; each file prefixes them with its own name.
-            entries = [change_entry("", c, org is None, self.links) for c in changes
-                       if not template_only(c)]
-            entries += template_entries(
-                "", template, digests_of(store, self.channel, (c.change_id for c in template)),
-                org is None, self.links)
-            entries += [alert_entry("", a, org is None) for a in alerts]
+            entries: list[FeedEntry] = []
+            for change in changes:
+                if not template_only(change):
+                    entries += _attempt(failures, (("change", change.change_id),),
+                                        partial(change_entry, "", change, with_org, self.links))
+            entries += _attempt(
+                failures, tuple(("change", c.change_id) for c in template),
+                partial(template_entries, "", template,
+                        digests_of(store, self.channel, (c.change_id for c in template)),
+                        with_org, self.links))
+            for alert in alerts:
+                entries += _attempt(failures, (("alert", alert.alert_id),),
+                                    partial(alert_entry, "", alert, with_org))
             entries.sort(key=lambda e: (e.updated, e.id), reverse=True)
             entries = entries[: self.settings.max_entries]
             for fmt in self.settings.formats:
@@ -247,7 +304,8 @@ class FeedNotifier(Notifier):
         generator = FeedGenerator()
         scope = "all" if org is None else f"org/{org.id}"
         generator.id(f"{prefix}/feed/{scope}")
-        title = self.settings.title if org is None else f"{self.settings.title}: {org.name}"
+        title = clean_line(self.settings.title if org is None
+                           else f"{self.settings.title}: {org.name}")
         generator.title(title)
         generator.description(f"Changes to official sources recorded by govwatch ({title})")
         generator.author({"name": "govwatch"})

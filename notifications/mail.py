@@ -22,6 +22,7 @@ from email.utils import format_datetime
 
 from core.canonical import canonical_json
 from core.errors import DeliveryFailed
+from core.sanitise import clean_text
 from notifications.base import Notifier, Session
 from notifications.config import EmailSettings
 from notifications.digest import Digest, counts, sections, subject
@@ -90,8 +91,10 @@ class EmailNotifier(Notifier):
         message["Message-ID"] = message_id
         message["List-Id"] = f"govwatch digest <{self.list_id}>"
         message["Auto-Submitted"] = "auto-generated"
-        message.set_content(render("email.txt", **values))
-        message.add_alternative(render("email.html", **values), subtype="html")
+        # Every fetched value was made safe in the views; the whole text passes once more,
+        # so nothing a template shows can carry a control character or a bidi override.
+        message.set_content(clean_text(render("email.txt", **values)))
+        message.add_alternative(clean_text(render("email.html", **values)), subtype="html")
         if digest.heads:
             # Every monitor's head: with a hundred monitors, too long to read in the body.
             message.add_attachment(canonical_json({"heads": digest.heads}).encode(),

@@ -7,8 +7,12 @@ For each channel, under a lock:
    down, nothing is created and the owed items wait, to go out together later;
 2. resend every message of an earlier digest left in ``sending`` (same bytes, same
    Message-ID), then compose the new digest, store it with its messages and commit;
+   a channel may cut what is owed into several digests (``Notifier.batches``: a webhook
+   per change), each composed, stored and sent in turn;
 3. send each message and commit ``sent`` right after the server accepted it; the last
-   message of a digest marks its deliveries ``delivered`` in the same commit.
+   message of a digest marks its deliveries ``delivered`` in the same commit. A message
+   the receiver refuses for good (``DeliveryRejected``: an HTTP 4xx) is committed
+   ``failed`` with the reason, and its digest's deliveries ``failed``: never resent.
 
 A change is in exactly one digest per channel, and a digest is resent until accepted, so
 nothing is lost or sent twice, except in the one window between the server's acceptance
@@ -27,8 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from core.errors import DeliveryFailed, LockHeld
-from notifications.base import Notifier, Session
+from core.errors import DeliveryFailed, DeliveryRejected, LockHeld
+from core.sanitise import clean_line
+from notifications.base import ItemFailure, Notifier, Session
 from notifications.digest import Digest
 from storage import outbox
 from storage.alerts import scan_alerts
@@ -51,6 +56,8 @@ class ChannelReport:
     messages_sent: int = 0
     delivered: int = 0
     refused: tuple[str, ...] = ()
+    #: Why each message refused for good (recorded ``failed``) was refused.
+    failed: tuple[str, ...] = ()
     error: str | None = None
     preview: str = ""
 
@@ -111,9 +118,12 @@ def preview(
             digest = _pending_digest(copy, notifier, now)
             resend = outbox.unsent_messages(copy, notifier.channel)
             messages = [outbox.OutgoingMessage(m.message_id, m.recipients, m.body)
-                        for m in resend] + notifier.compose(digest)
+                        for m in resend]
+            batches = [] if digest.empty else notifier.batches(digest)
+            for part in batches:
+                messages += notifier.compose(part)
             reports.append(ChannelReport(
-                notifier.channel, digests_opened=0 if digest.empty else 1,
+                notifier.channel, digests_opened=len(batches),
                 preview=notifier.preview(copy, digest, messages)))
         return DeliveryReport(recorded, tuple(reports))
     finally:
@@ -138,59 +148,98 @@ def _pending_digest(store: Store, notifier: Notifier, now: datetime) -> Digest:
     )
 
 
+@dataclass
+class _Tally:
+    """What one channel's delivery run did so far."""
+
+    opened: int = 0
+    sent: int = 0
+    delivered: int = 0
+    refused: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def report(self, channel: str, error: str | None = None) -> ChannelReport:
+        return ChannelReport(channel, digests_opened=self.opened, messages_sent=self.sent,
+                             delivered=self.delivered, refused=tuple(self.refused),
+                             failed=tuple(self.failed), error=error)
+
+
 def deliver_channel(store: Store, notifier: Notifier, now: datetime) -> ChannelReport:
+    """Deliver what one channel owes. Whatever goes wrong, the failure is recorded with its
+    error (on every delivery still owed or in flight, and as the channel's last failure,
+    which ``health`` reports) and returned, never raised: the run goes on."""
+    channel = notifier.channel
+    tally = _Tally()
+    error: str | None = None
+    try:
+        failures = _deliver(store, notifier, now, tally)
+    except Exception as exc:  # any failure of a channel is recorded, never raised
+        error = clean_line(exc if isinstance(exc, DeliveryFailed)
+                           else f"{type(exc).__name__}: {exc}", None)
+        log.warning("%s: %s", channel, error)
+        log.debug("%s failed", channel, exc_info=True)
+        outbox.note_failure(store, channel, error)
+    else:
+        outbox.note_item_failures(store, channel, ((failure.kind, failure.item_id,
+                                                    failure.error) for failure in failures))
+        if failures:
+            error = (f"{len(failures)} item(s) could not be published (tried again each "
+                     "time), the rest were: "
+                     + "; ".join(failure.describe() for failure in failures))
+            log.warning("%s: %s", channel, error)
+    outbox.set_channel_failure(store, channel, iso(now), error)
+    return tally.report(channel, error)
+
+
+def _deliver(store: Store, notifier: Notifier, now: datetime, tally: _Tally
+             ) -> tuple[ItemFailure, ...]:
+    """Steps 1 to 3 for one channel, counting as it goes; returns the items left out."""
     channel = notifier.channel
     digest = _pending_digest(store, notifier, now)
     unsent = outbox.unsent_messages(store, channel)
     open_digests = outbox.unsent_digest_ids(store, channel)
-    sent = delivered = opened = 0
-    refused: list[str] = []
-    try:
-        if digest.empty and not open_digests:
-            notifier.publish(store, now)
-            return ChannelReport(channel)
-        with notifier.session() as session:                                  # step 1
-            for message in unsent:                                           # step 2 (old)
-                delivered += _send(store, session, message, refused, now)
-                sent += 1
-            if not digest.empty:
-                messages = notifier.compose(digest)
-                digest_id = outbox.open_digest(
-                    store, channel, iso(now), [c.change_id for c in digest.changes],
-                    [a.alert_id for a in digest.alerts], messages)
-                opened = 1
-                open_digests.append(digest_id)
-                crash_point("digest-opened")
-                for message in outbox.unsent_messages(store, channel):       # step 3
-                    if message.digest_id == digest_id:
-                        delivered += _send(store, session, message, refused, now)
-                        sent += 1
-        notifier.publish(store, now)
-        _crash_point("channel-published")
-        for digest_id in open_digests:  # digests without messages (feeds) close here
-            if outbox.close_digest(store, digest_id, iso(now)):
-                delivered += outbox.delivered_count(store, digest_id)
-    except DeliveryFailed as exc:
-        log.warning("%s: %s", channel, exc)
-        outbox.note_failure(store, channel, str(exc))
-        return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
-                             delivered=delivered, refused=tuple(refused), error=str(exc))
-    return ChannelReport(channel, digests_opened=opened, messages_sent=sent,
-                         delivered=delivered, refused=tuple(refused))
+    if digest.empty and not open_digests:
+        return notifier.publish(store, now)
+    with notifier.session() as session:                                      # step 1
+        for message in unsent:                                               # step 2 (old)
+            _send(store, session, message, tally, now)
+        for part in [] if digest.empty else notifier.batches(digest):
+            messages = notifier.compose(part)
+            digest_id = outbox.open_digest(
+                store, channel, iso(now), [c.change_id for c in part.changes],
+                [a.alert_id for a in part.alerts], messages)
+            tally.opened += 1
+            open_digests.append(digest_id)
+            crash_point("digest-opened")
+            for message in outbox.unsent_messages(store, channel):           # step 3
+                if message.digest_id == digest_id:
+                    _send(store, session, message, tally, now)
+    failures = notifier.publish(store, now)
+    _crash_point("channel-published")
+    for digest_id in open_digests:  # digests without messages (feeds) close here
+        if outbox.close_digest(store, digest_id, iso(now)):
+            tally.delivered += outbox.delivered_count(store, digest_id)
+    return failures
 
 
 def _send(
-    store: Store, session: Session, message: outbox.StoredMessage, refused: list[str],
+    store: Store, session: Session, message: outbox.StoredMessage, tally: _Tally,
     now: datetime,
-) -> int:
-    """Send one stored message and commit it; returns the items its digest delivered."""
-    refused_here = session.send(message)
+) -> None:
+    """Send one stored message and commit it, ``sent`` or (refused for good) ``failed``."""
+    try:
+        refused_here = session.send(message)
+    except DeliveryRejected as exc:
+        log.warning("refused for good, recorded failed: %s", exc)
+        tally.failed.append(str(exc))
+        outbox.message_failed(store, message.id, iso(now), str(exc))
+        return
     # The duplicate window: accepted by the server, not yet committed.
     _crash_point("message-accepted")
-    refused.extend(refused_here)
+    tally.sent += 1
+    tally.refused.extend(refused_here)
     if outbox.message_sent(store, message.id, iso(now), refused_here):
-        return outbox.delivered_count(store, message.digest_id)
-    return 0
+        tally.delivered += outbox.delivered_count(store, message.digest_id)
 
 
 def _crash_point(name: str) -> None:

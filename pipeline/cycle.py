@@ -34,6 +34,7 @@ from storage.records import (
     iso,
     utc_now,
 )
+from storage.search import store_texts
 
 #: Between a check and its confirming copy: a clock that ticks every second has ticked.
 CONFIRM_PAUSE = 1.1
@@ -193,6 +194,7 @@ async def _check(
             check, snapshot=outcome.snapshot, content=outcome.content,
             change=change, every=monitor.config.every, signal=outcome.signal,
             notable=notable, captures=tuple(captures), next_attempt=next_attempt, copy=copy,
+            recurring=tuple(outcome.recurring) if change and change.quiet is None else (),
         )
         crash_point("check-recorded")
         return CheckReport(
@@ -313,5 +315,7 @@ async def run_cycle(
                 return report
 
             reports = await asyncio.gather(*(one(m) for m in monitors))
+    # Once per cycle, off the path of each check: plain SQL reads the new texts.
+    store_texts(store)
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
 

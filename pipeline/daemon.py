@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from core.errors import ConfigError
+from core.sanitise import clean_line
 from monitors import build_monitor
 from monitors.base import Monitor
 from pipeline.config import Config, load_config
@@ -38,6 +39,7 @@ from pipeline.site import site_stage
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
+from storage.search import store_texts
 
 log = logging.getLogger("govwatch.daemon")
 
@@ -188,7 +190,7 @@ class Daemon:
                 log.warning("%s: %s", monitor_id, report.error)
             else:
                 log.info("%s: %s%s", monitor_id, report.outcome,
-                         f" (change #{report.change_id}: {report.summary})"
+                         f" (change #{report.change_id}: {clean_line(report.summary)})"
                          if report.change_id else "")
         finally:
             self._running.discard(task)
@@ -196,6 +198,7 @@ class Daemon:
                 self._reschedule(monitor_id)
 
     def _heartbeat(self) -> None:
+        store_texts(self.store)  # what plain SQL reads of the texts checked since the last
         now = iso(utc_now())
         record_run(self.store, RunRecord.from_counts(
             "daemon", os.getpid(), self._since, now, self._counts))

@@ -1,4 +1,5 @@
-"""Health for external monitoring: the last heartbeat and the open staleness alerts."""
+"""Health for external monitoring: the last heartbeat, the open staleness alerts and the
+notification channels whose last delivery failed."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.sanitise import clean_line
 from core.units import format_duration
 from pipeline.config import Config
 from storage.db import Store
+from storage.outbox import channel_failure
 from storage.runs import last_run
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # no-run, stale-monitor, no-change
+    kind: str  # no-run, stale-monitor, no-change, channel-failed
     subject: str
     message: str
 
@@ -72,8 +75,22 @@ def staleness_alerts(config: Config, store: Store, now: datetime) -> list[Alert]
     return alerts
 
 
+def channel_alerts(config: Config, store: Store) -> list[Alert]:
+    """Every enabled channel whose last delivery failed (a channel that could not be
+    reached, or an entry it could not publish), with the error it recorded."""
+    alerts = []
+    for channel in config.notifications.enabled_channels():
+        failure = channel_failure(store, channel)
+        if failure is not None:
+            at, error = failure
+            alerts.append(Alert("channel-failed", channel,
+                                f"{channel}: the delivery at {at} failed: "
+                                f"{clean_line(error, None)}"))
+    return alerts
+
+
 def health(config: Config, store: Store, now: datetime) -> tuple[bool, list[Alert], Any]:
-    alerts = staleness_alerts(config, store, now)
+    alerts = staleness_alerts(config, store, now) + channel_alerts(config, store)
     run = run_alert(config, store, now)
     if run is not None:
         alerts.insert(0, run)

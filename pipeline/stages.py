@@ -40,6 +40,9 @@ class Outcome:
     signal: str | None = None
     #: A difference in content that a confirming copy may show to be noise.
     confirmable: bool = False
+    #: Where the change took place, when that is the words of one line: noted, it is
+    #: learned once it changes at nearly every check (``monitors.recurring``).
+    recurring: frozenset[Volatile] = frozenset()
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
@@ -241,8 +244,12 @@ def compare(
         return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
     # A change already known not to be announced (a regenerated PDF, the site's
     # template) has nothing a second copy could overturn: no confirming fetch for it.
+    if change.quiet is not None:
+        return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change)
+    recurring = monitor.recurring(previous, new, change, noise, previous_at,
+                                  _moment(fetched.started_at))
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
-                   confirmable=change.quiet is None)
+                   confirmable=True, recurring=frozenset(recurring))
 
 
 def _moment(stamp: str | None) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The audit migration: hash chain, prunable bodies, full-text search, Datasette views.
+"""The audit migrations: hash chain, prunable bodies, full-text search, Datasette views.
 
 Appended to ``MIGRATIONS`` in storage/migrations.py; runs once inside its transaction and
 brings existing rows along (chains computed, texts indexed).
@@ -13,7 +13,8 @@ from storage.chain import rechain_all
 FTS_TABLE = "contents_fts"
 #: Maps the index's integer rowids to content hashes (storage/search.py).
 SEARCH_DOCS = "search_docs"
-#: The SQL function, registered by every Store, that reads a content's text.
+#: The SQL function the view ``search_text`` of schema 8 and 9 called; govwatch no longer
+#: registers it, and schema 10 dropped the view (``plain_search_text``).
 TEXT_FUNCTION = "govwatch_text"
 
 # A standalone FTS5 table keyed by the content hash, kept in step by triggers. External
@@ -91,3 +92,35 @@ def search_index_only(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='search_text', "
                "content_rowid='id')")
     db.execute("UPDATE contents SET indexed = NULL")
+
+
+CONTENT_TEXT_VIEW = f"""
+SELECT contents.hash, coalesce(contents.text, {SEARCH_DOCS}.text) AS text
+FROM contents LEFT JOIN {SEARCH_DOCS} ON {SEARCH_DOCS}.hash = contents.hash
+"""
+
+
+def plain_search_text(db: sqlite_utils.Database) -> None:
+    """Every object of the database reads with plain SQL: the search index keeps each
+    extracted text once, uncompressed, in ``search_docs.text``.
+
+    The view that decoded texts through ``govwatch_text()`` failed in Datasette and the
+    sqlite3 shell, and took the full-text table down with it there. Contents stay
+    compressed; ``content_text`` shows the text of each. Runs copy the texts of new
+    contents (``storage.search.store_texts``); a search indexes what is not yet indexed.
+    """
+    # IF EXISTS: the migration also runs again over a database an older govwatch wrote
+    # back to an earlier version (each step must then leave the same schema).
+    db.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    db.execute("DROP VIEW IF EXISTS search_text")
+    db.execute("DROP VIEW IF EXISTS content_text")
+    db.execute(f"DROP TABLE IF EXISTS {SEARCH_DOCS}")
+    # ``indexed`` NULL: the text is here, not yet in the full-text index.
+    db.execute(f"CREATE TABLE {SEARCH_DOCS} (id INTEGER PRIMARY KEY, hash TEXT NOT NULL "
+               "UNIQUE, text TEXT NOT NULL, indexed INTEGER)")
+    db.execute(f"CREATE INDEX search_docs_unindexed ON {SEARCH_DOCS} (id) "
+               "WHERE indexed IS NULL")
+    db.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='{SEARCH_DOCS}', "
+               "content_rowid='id')")
+    db.create_view("content_text", CONTENT_TEXT_VIEW)
+    db.execute("UPDATE contents SET indexed = NULL")  # the next run copies every text

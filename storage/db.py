@@ -13,8 +13,7 @@ from typing import Any
 
 from core.canonical import canonical_json, read_json
 from core.errors import StorageError
-from core.records import Change, Extracted
-from storage.audit_schema import TEXT_FUNCTION
+from core.records import Change, Extracted, Volatile
 from storage.blobs import COMPRESSION, BlobCodec, BlobTable, Packed
 from storage.chain import chain_check
 from storage.crashpoints import crash_point
@@ -67,17 +66,10 @@ class Store:
         self._codec = BlobCodec()
         self._synced: Iterable[Any] | None = None
         self.db, self.schema_version = open_database(
-            self.path, readonly=readonly, create=create, prepare=self._register_functions)
+            self.path, readonly=readonly, create=create)
 
     def close(self) -> None:
         self.db.close()
-
-    def _register_functions(self, conn: sqlite3.Connection) -> None:
-        """``govwatch_text(hash)``: the full-text index reads texts through it (contents
-        are stored compressed, so SQL alone cannot read them)."""
-        conn.create_function(
-            TEXT_FUNCTION, 1, lambda digest: self.load_content(digest).text,
-            deterministic=True)
 
     @cached_property
     def bodies(self) -> BlobTable:
@@ -177,13 +169,15 @@ class Store:
         captures: Sequence[Capture] = (),
         next_attempt: NextAttempt | None = None,
         copy: Copy | None = None,
+        recurring: Sequence[Volatile] = (),
     ) -> Recorded:
         """Commit a check with its snapshot, content, change and captures atomically.
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
         ``copy``, a confirming copy, is recorded just before the check, in the same
-        transaction, with what the two copies taught the monitor.
+        transaction, with what the two copies taught the monitor. ``recurring``: where the
+        change took place, noted for the monitor (``monitors.recurring``).
         """
         now = iso(utc_now())
         try:
@@ -194,6 +188,8 @@ class Store:
                     check, snapshot, content, change, every, now, notable, signal,
                     next_attempt, captures,
                 )
+                self._note_volatile(check.monitor_id, recurring, check.started_at,
+                                    recorded.check_id)
                 crash_point("check-uncommitted")
                 return recorded
         except sqlite3.Error as exc:
@@ -259,14 +255,18 @@ class Store:
         head = chain_check(self.db, check_id, check.monitor_id, with_change=False)
         self.db.execute("UPDATE monitors SET chain_head = ? WHERE id = ?",
                         [head, check.monitor_id])
-        for item in copy.learned:
+        self._note_volatile(check.monitor_id, copy.learned, check.started_at, check_id)
+
+    def _note_volatile(self, monitor_id: str, items: Iterable[Volatile], seen_at: str,
+                       check_id: int) -> None:
+        """What a monitor learned (or noted) changes by itself, seen at ``seen_at``."""
+        for item in items:
             self.db.execute(
                 "INSERT INTO volatility (monitor_id, kind, place, what, first_seen_at, "
                 "last_seen_at, seen, learned_by_check) VALUES (?, ?, ?, ?, ?, ?, 1, ?) "
                 "ON CONFLICT DO UPDATE SET last_seen_at = excluded.last_seen_at, "
                 "seen = seen + 1",
-                [check.monitor_id, item.kind, item.where, item.what, check.started_at,
-                 check.started_at, check_id])
+                [monitor_id, item.kind, item.where, item.what, seen_at, seen_at, check_id])
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         """One row, through the connection: sqlite-utils' insert() costs 0.1 ms more."""

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import sqlite_utils
 
 from core.errors import StorageError
-from storage.audit_schema import audit_trail, search_index_only
+from storage.audit_schema import audit_trail, plain_search_text, search_index_only
 from storage.chain import seal_legacy_records
-from storage.outbox_schema import OUTBOX_SCHEMA
+from storage.outbox_schema import OUTBOX_SCHEMA, failed_state_statements
 
 
 def _initial(db: sqlite_utils.Database) -> None:
@@ -172,6 +172,15 @@ def _seal_legacy_records(db: sqlite_utils.Database) -> None:
     seal_legacy_records(db)
 
 
+def _outside_govwatch(db: sqlite_utils.Database) -> None:
+    """The database as others read it and as other channels deliver from it: every view
+    and table works without govwatch's SQL functions (Datasette, the sqlite3 shell), and
+    a message a receiver refused for good is ``failed``, not retried forever."""
+    plain_search_text(db)
+    for statement in failed_state_statements():
+        db.execute(statement)
+
+
 def _served_snapshots(db: sqlite_utils.Database) -> None:
     """A page rendered in a browser keeps the HTML its server sent beside the rendered DOM
     (``checks.snapshot_hash``): the audit trail has both. And an alert may tell that a
@@ -194,7 +203,7 @@ def _served_snapshots(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
     _delta_storage, search_index_only, _learned_noise, _seal_legacy_records,
-    _served_snapshots,
+    _outside_govwatch, _served_snapshots,
 ]
 
 

@@ -22,27 +22,25 @@ from core.errors import DatabaseMissing, StorageError
 from storage.migrations import MIGRATIONS, migrate, refuse_newer
 
 BUSY_SECONDS = 30
-Prepare = Callable[[sqlite3.Connection], None]
 
 
-def open_database(path: Path, *, readonly: bool, create: bool,
-                  prepare: Prepare) -> tuple[sqlite_utils.Database, int]:
+def open_database(path: Path, *, readonly: bool, create: bool
+                  ) -> tuple[sqlite_utils.Database, int]:
     """The store's database and its schema version, migrated unless ``readonly``.
 
     ``create=False`` opens an existing database only: a missing one raises
-    :class:`DatabaseMissing` and nothing is created, not even its directory. ``prepare``
-    registers the store's SQL functions on the connection before anything runs.
+    :class:`DatabaseMissing` and nothing is created, not even its directory.
     A database of a newer schema is refused before anything is written.
     """
     if readonly:
         try:
-            reader = _database(connect_for_reading(path), prepare)
+            reader = _database(connect_for_reading(path))
         except sqlite3.Error as exc:
             _raise_missing_or(path, exc)
         return reader, _checked(reader, path, lambda: refuse_newer(reader, path))
     db: sqlite_utils.Database | None = None
     try:
-        db = _database(connect_for_writing(path, create=create), prepare)
+        db = _database(connect_for_writing(path, create=create))
         refuse_newer(db, path)  # before the first write, WAL mode included
         db.enable_wal()
         # NORMAL is durable across process crashes in WAL mode; only an OS crash can lose
@@ -62,11 +60,10 @@ def open_database(path: Path, *, readonly: bool, create: bool,
             db.close()
         if create:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
-        return _open_unwritable(path, exc, prepare)
+        return _open_unwritable(path, exc)
 
 
-def _database(conn: sqlite3.Connection, prepare: Prepare) -> sqlite_utils.Database:
-    prepare(conn)
+def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
@@ -80,14 +77,13 @@ def _checked(db: sqlite_utils.Database, path: Path, check: Callable[[], int]) ->
         raise StorageError(f"cannot read database {path}: {exc}") from exc
 
 
-def _open_unwritable(path: Path, exc: Exception,
-                     prepare: Prepare) -> tuple[sqlite_utils.Database, int]:
+def _open_unwritable(path: Path, exc: Exception) -> tuple[sqlite_utils.Database, int]:
     """A reader's database that cannot be opened for writing: read it as it is, if its
     schema is this code's (an older one cannot be migrated without writing)."""
     if not path.exists():
         raise DatabaseMissing(f"database {path} does not exist") from exc
     try:
-        db = _database(connect_for_reading(path, unwritable=True), prepare)
+        db = _database(connect_for_reading(path, unwritable=True))
     except sqlite3.Error:
         _raise_missing_or(path, exc)
     version = _checked(db, path, lambda: refuse_newer(db, path))

@@ -251,6 +251,48 @@ def note_failure(store: Store, channel: str, error: str) -> None:
             [error, channel])
 
 
+def note_item_failures(store: Store, channel: str,
+                       failures: Iterable[tuple[str, int, str]]) -> None:
+    """The changes and alerts (kind, id, error) the channel could not publish this time:
+    their deliveries keep the error; a delivered item published again loses its old one."""
+    columns = {"change": "change_id", "alert": "alert_id"}
+    with _writing(store, f"record the failed items of {channel}"):
+        store.db.execute("UPDATE deliveries SET last_error = NULL WHERE channel = ? AND "
+                         "state = 'delivered' AND last_error IS NOT NULL", [channel])
+        for kind, item_id, error in failures:
+            store.db.execute(f"UPDATE deliveries SET last_error = ? WHERE channel = ? AND "
+                             f"{columns[kind]} = ?", [error, channel, item_id])
+
+
+def _failure_key(channel: str) -> str:
+    return f"channel_failure:{channel}"
+
+
+def set_channel_failure(store: Store, channel: str, at: str, error: str | None) -> None:
+    """Remember the channel's last failure (``None``: it just succeeded, forget it)."""
+    with _writing(store, f"record the state of {channel}"):
+        if error is None:
+            store.db.execute("DELETE FROM notification_state WHERE key = ?",
+                             [_failure_key(channel)])
+        else:
+            store.db.execute(
+                "INSERT INTO notification_state (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value",
+                [_failure_key(channel), json.dumps({"at": at, "error": error})])
+
+
+def channel_failure(store: Store, channel: str) -> tuple[str, str] | None:
+    """(when, error) of the channel's last delivery if it failed; ``None`` if it succeeded."""
+    value = get_state(store, _failure_key(channel))
+    if value is None:
+        return None
+    try:
+        recorded = json.loads(value)
+        return str(recorded["at"]), str(recorded["error"])
+    except (ValueError, TypeError, KeyError):
+        return "?", value
+
+
 # -- digests -----------------------------------------------------------------------------
 def open_digest(
     store: Store,
@@ -318,6 +360,18 @@ def message_sent(
         return _close_if_complete(store, int(digest_id), now)
 
 
+def message_failed(store: Store, message_id: int, now: str, reason: str) -> bool:
+    """A message the receiver refused for good: ``failed`` with the reason, never resent.
+    Closes its digest when it was its last, its deliveries ``failed``. True if it closed."""
+    with _writing(store, "record a refused message"):
+        store.db.execute(
+            "UPDATE digest_messages SET state = 'failed', attempts = attempts + 1, "
+            "last_error = ? WHERE id = ?", [reason, message_id])
+        digest_id = store.db.execute(
+            "SELECT digest_id FROM digest_messages WHERE id = ?", [message_id]).fetchone()[0]
+        return _close_if_complete(store, int(digest_id), now)
+
+
 def close_digest(store: Store, digest_id: int, now: str) -> bool:
     """Step 3 for a digest with no messages (a feed digest: its files are written)."""
     with _writing(store, "close a digest"):
@@ -325,8 +379,10 @@ def close_digest(store: Store, digest_id: int, now: str) -> bool:
 
 
 def _close_if_complete(store: Store, digest_id: int, now: str) -> bool:
+    """Close a digest none of whose messages is left to send: its deliveries are
+    ``delivered``, or ``failed`` (with the reason) if a message of it was refused."""
     left = store.db.execute(
-        "SELECT COUNT(*) FROM digest_messages WHERE digest_id = ? AND state != 'sent'",
+        "SELECT COUNT(*) FROM digest_messages WHERE digest_id = ? AND state = 'sending'",
         [digest_id]).fetchone()[0]
     if left:
         return False
@@ -335,6 +391,14 @@ def _close_if_complete(store: Store, digest_id: int, now: str) -> bool:
         [now, digest_id]).rowcount
     if not closed:
         return False
+    refusal = store.db.execute(
+        "SELECT last_error FROM digest_messages WHERE digest_id = ? AND state = 'failed' "
+        "ORDER BY id LIMIT 1", [digest_id]).fetchone()
+    if refusal is not None:
+        store.db.execute(
+            "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ? "
+            "WHERE digest_id = ? AND state = 'sending'", [refusal[0], digest_id])
+        return True
     store.db.execute(
         "UPDATE deliveries SET state = 'delivered', delivered_at = ?, "
         "attempts = attempts + 1, last_error = NULL WHERE digest_id = ? AND state = 'sending'",

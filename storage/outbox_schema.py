@@ -77,3 +77,58 @@ OUTBOX_SCHEMA = (
     # high-water check id, the last day a timed digest went out.
     "CREATE TABLE notification_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+
+
+# The two tables whose ``state`` gains ``failed``: a message the receiver refused for good
+# (an HTTP 4xx) and the deliveries its digest carried. Nothing references either table,
+# so each is rebuilt in place (SQLite cannot change a CHECK constraint).
+_FAILED_STATE_TABLES = {
+    "digest_messages": (
+        """CREATE TABLE digest_messages (
+        id INTEGER PRIMARY KEY,
+        digest_id INTEGER NOT NULL REFERENCES digests(id),
+        message_id TEXT,
+        recipients TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        refused TEXT,
+        sent_at TEXT
+    )""",
+        ("CREATE INDEX digest_messages_digest ON digest_messages(digest_id)",),
+    ),
+    "deliveries": (
+        """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        change_id INTEGER REFERENCES changes(id),
+        alert_id INTEGER REFERENCES alerts(id),
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'sending', 'delivered', 'skipped', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        digest_id INTEGER REFERENCES digests(id),
+        owed_at TEXT NOT NULL,
+        delivered_at TEXT,
+        CHECK ((change_id IS NULL) != (alert_id IS NULL))
+    )""",
+        ("CREATE UNIQUE INDEX deliveries_change ON deliveries(change_id, channel) "
+         "WHERE change_id IS NOT NULL",
+         "CREATE UNIQUE INDEX deliveries_alert ON deliveries(alert_id, channel) "
+         "WHERE alert_id IS NOT NULL",
+         "CREATE INDEX deliveries_state ON deliveries(channel, state)",
+         "CREATE INDEX deliveries_digest ON deliveries(digest_id)"),
+    ),
+}
+
+
+def failed_state_statements() -> list[str]:
+    """Rebuild ``digest_messages`` and ``deliveries`` with a ``failed`` state, rows kept."""
+    statements = []
+    for table, (create, indexes) in _FAILED_STATE_TABLES.items():
+        old = f"{table}_before_failed"
+        statements += [f"ALTER TABLE {table} RENAME TO {old}", create,
+                       f"INSERT INTO {table} SELECT * FROM {old}", f"DROP TABLE {old}",
+                       *indexes]
+    return statements

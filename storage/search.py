@@ -40,22 +40,33 @@ def _scope(org_ids: tuple[str, ...], monitor_ids: tuple[str, ...]) -> tuple[str,
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def refresh_index(store: Store) -> int:
-    """Index the extracted texts recorded since the last refresh; returns how many."""
+def store_texts(store: Store) -> int:
+    """Copy the text of every content recorded since the last copy into ``search_docs``,
+    where plain SQL reads it (``content_text``); returns how many. Runs call it after
+    their checks, so the texts are not written on the path of each check."""
     pending = [row[0] for row in store.db.execute(
         "SELECT hash FROM contents WHERE indexed IS NULL")]
     conn = store.db.conn
-    indexed = 0
     with store.db.atomic():
         for digest in pending:
-            added = conn.execute(
-                f"INSERT OR IGNORE INTO {SEARCH_DOCS} (hash) VALUES (?)", [digest])
-            if added.rowcount:  # a document already in the index is not indexed twice
-                conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
-                             [added.lastrowid, store.load_content(digest).text])
-                indexed += 1
+            conn.execute(f"INSERT OR IGNORE INTO {SEARCH_DOCS} (hash, text) VALUES (?, ?)",
+                         [digest, store.load_content(digest).text])
             conn.execute("UPDATE contents SET indexed = 1 WHERE hash = ?", [digest])
-    return indexed
+    return len(pending)
+
+
+def refresh_index(store: Store) -> int:
+    """Index the texts not yet in the full-text index; returns how many."""
+    store_texts(store)
+    pending = [row[0] for row in store.db.execute(
+        f"SELECT id FROM {SEARCH_DOCS} WHERE indexed IS NULL")]
+    conn = store.db.conn
+    with store.db.atomic():
+        for doc_id in pending:  # one text in memory at a time
+            conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, text) SELECT id, text FROM "
+                         f"{SEARCH_DOCS} WHERE id = ?", [doc_id])
+            conn.execute(f"UPDATE {SEARCH_DOCS} SET indexed = 1 WHERE id = ?", [doc_id])
+    return len(pending)
 
 
 def search(

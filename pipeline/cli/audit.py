@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import VerificationFailed
+from core.sanitise import clean_line, clean_text
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.cli.timespec import BadTime, When, looks_like_time, parse_when
 from storage.records import iso
@@ -29,7 +30,8 @@ def show_snapshot(store: Store, snapshot_hash: str, *, raw: bool = False) -> Non
         return
     detail = snapshot_detail(store, snapshot_hash)
     click.echo(f"snapshot {detail['hash']}")
-    click.echo(f"size:       {detail['size']} B ({detail['content_type'] or 'no content type'})")
+    content_type = clean_line(detail["content_type"]) or "no content type"
+    click.echo(f"size:       {detail['size']} B ({content_type})")
     if detail["pruned_at"]:
         click.echo(f"body:       pruned at {detail['pruned_at']} (hash kept)")
     else:
@@ -42,14 +44,14 @@ def show_snapshot(store: Store, snapshot_hash: str, *, raw: bool = False) -> Non
             f"seen by {seen['org_id']}/{seen['monitor_id']}: {seen['checks']} check(s), "
             f"#{seen['first_check_id']} {seen['first_seen']} .. "
             f"#{seen['last_check_id']} {seen['last_seen']} ({seen['outcomes']}) "
-            f"<{seen['final_url']}>"
+            f"<{clean_line(seen['final_url'], None)}>"
         )
     if not detail["contents"]:
         click.echo("\nno extracted text: extraction of this body failed")
     for content in detail["contents"]:
         click.echo(f"\n--- extracted text ({content['monitor_id']}, "
                    f"content {content['hash'][:16]})")
-        click.echo(content["text"] or "(empty)")
+        click.echo(clean_text(content["text"]) or "(empty)")
 
 
 def resolve_version(store: Store, monitor_id: str, spec: str) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def diff(context: Context, monitor_id: str, from_spec: str, to_spec: str) -> Non
         return
     text = unified_text_diff(old["text"] or "", new["text"] or "")
     click.echo("")
-    click.echo(text or "the extracted data differs, the text does not")
+    click.echo(clean_text(text) or "the extracted data differs, the text does not")
 
 
 @cli.command("timeline")
@@ -135,7 +137,7 @@ def timeline_command(context: Context, org_ids: tuple[str, ...], since: str | No
             day = row["detected_at"][:10]
             click.echo(f"== {day}")
         click.echo(f"{row['detected_at'][11:16]}  {row['org_id']}/{row['monitor_id']}  "
-                   f"change #{row['change_id']} [{row['kind']}] {row['summary']}")
+                   f"change #{row['change_id']} [{row['kind']}] {clean_line(row['summary'])}")
     if not rows:
         click.echo("no changes")
 
@@ -161,7 +163,7 @@ def load_heads(path: Path) -> dict[str, str]:
 
 def _print_report(report: VerifyReport) -> None:
     for problem in report.problems:
-        click.echo(f"PROBLEM {problem}")
+        click.echo(f"PROBLEM {clean_line(problem, None)}")
     click.echo(
         f"checked {report.checks} checks in {report.chains} chains, {report.snapshots} "
         f"snapshots ({report.pruned} pruned, reported as pruned), {report.contents} contents"

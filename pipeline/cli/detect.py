@@ -11,6 +11,7 @@ import click
 
 from core.errors import GovwatchError, StorageError
 from core.records import Change, Extracted, FetchResult, Volatile
+from core.sanitise import clean_line, clean_text, terminal_json
 from pipeline.cli.group import Context, cli, pass_context
 from storage.records import MonitorState
 
@@ -97,7 +98,7 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
         report = change_json(kind, change)
         report["learned"] = [list(item) for item in sorted(
             (v.kind, v.where, v.what) for v in noise.learned)]
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        click.echo(terminal_json(json.dumps(report, indent=2, ensure_ascii=False)))
         return
     for item in sorted(noise.learned):
         where = f" after {item.where!r}" if item.where else ""
@@ -106,12 +107,13 @@ def compare(old: Path, new: Path, kind: str | None, select: str | None, url: str
         click.echo("no change" + (" (after what --again showed changes by itself)"
                                   if noise.learned else ""))
         return
-    click.echo(f"[{change.kind}] {change.summary}")
-    click.echo(f"significance: {change.significance:.2f} ({'; '.join(change.reasons)})")
+    click.echo(f"[{change.kind}] {clean_line(change.summary)}")
+    reasons = clean_line("; ".join(change.reasons), None)
+    click.echo(f"significance: {change.significance:.2f} ({reasons})")
     if change.quiet:
         click.echo(f"not announced by default: {change.quiet}")
     if change.diff:
-        click.echo(change.diff)
+        click.echo(clean_text(change.diff))
 
 
 @cli.command(ids_from="config")
@@ -132,12 +134,12 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     fetched = asyncio.run(_fetch_once(monitor, config))
     click.echo(f"{org.id}/{monitor.id} [{monitor.kind}] {monitor_config.url}")
     if fetched.error:
-        click.echo(f"fetch failed: {fetched.error}")
+        click.echo(f"fetch failed: {clean_line(fetched.error, None)}")
         return
-    hops = " -> ".join(r.url for r in fetched.redirects)
-    click.echo(f"HTTP {fetched.status} {fetched.reason}, {fetched.bytes_received} bytes, "
-               f"{fetched.duration_ms} ms" + (f", redirected via {hops}" if hops else "")
-               + f", final URL {fetched.final_url}")
+    hops = clean_line(" -> ".join(r.url for r in fetched.redirects), None)
+    click.echo(f"HTTP {fetched.status} {clean_line(fetched.reason)}, {fetched.bytes_received} "
+               f"bytes, {fetched.duration_ms} ms" + (f", redirected via {hops}" if hops else "")
+               + f", final URL {clean_line(fetched.final_url, None)}")
     previous, stored, learned = _stored(context, config.database, monitor_id)
     # Judged as a run would judge it: against the stored version, in the signal the
     # monitor is in (a page that already said it needs JavaScript is unchanged).
@@ -152,10 +154,11 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
                               noise)
     if not isinstance(outcome.content, Extracted):  # evaluated in-process: never packed
         click.echo(f"would record: {outcome.check.outcome}"
-                   + (f" - {outcome.check.error}" if outcome.check.error else "")
-                   + (f" [{outcome.change.summary}]" if outcome.change else ""))
+                   + (f" - {clean_line(outcome.check.error, None)}" if outcome.check.error
+                      else "")
+                   + (f" [{clean_line(outcome.change.summary)}]" if outcome.change else ""))
         if outcome.check.note:
-            click.echo(f"note: {outcome.check.note}")
+            click.echo(f"note: {clean_line(outcome.check.note)}")
         return
     _show_content(monitor, outcome.content, lines)
     _show_learned(learned)
@@ -163,20 +166,21 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
         click.echo("\nno stored version: this would be the first (new)")
     elif outcome.change is None:
         click.echo("\nagainst the stored version: no change"
-                   + (f" ({outcome.check.note})" if outcome.check.note else ""))
+                   + (f" ({clean_line(outcome.check.note, None)})" if outcome.check.note
+                      else ""))
     elif outcome.confirmable:
         change = outcome.change
-        click.echo(f"\nagainst the stored version: [{change.kind}] {change.summary} "
+        click.echo(f"\nagainst the stored version: [{change.kind}] {clean_line(change.summary)} "
                    f"(significance {change.significance:.2f}); a run would fetch a second "
                    "copy first, to learn what of it changes by itself")
         if change.diff:
-            click.echo(change.diff)
+            click.echo(clean_text(change.diff))
     else:
         change = outcome.change
-        click.echo(f"\nagainst the stored version: [{change.kind}] {change.summary} "
+        click.echo(f"\nagainst the stored version: [{change.kind}] {clean_line(change.summary)} "
                    f"(significance {change.significance:.2f})")
         if change.diff:
-            click.echo(change.diff)
+            click.echo(clean_text(change.diff))
 
 
 async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
@@ -225,8 +229,8 @@ def _show_learned(learned: frozenset[Volatile]) -> None:
 def _show_content(monitor: Monitor, content: Extracted, limit: int) -> None:
     data = content.data
     if data.get("title"):
-        click.echo(f"title: {data['title']}")
-    text_lines = content.text.splitlines()
+        click.echo(f"title: {clean_line(data['title'])}")
+    text_lines = clean_text(content.text).splitlines()
     click.echo(f"\n--- text ({len(text_lines)} lines) ---")
     for line in text_lines[:limit]:
         click.echo(line)
@@ -235,15 +239,16 @@ def _show_content(monitor: Monitor, content: Extracted, limit: int) -> None:
     if data.get("noise"):
         click.echo(f"\n--- ignored as noise ({len(data['noise'])} lines) ---")
         for line in data["noise"][:10]:
-            click.echo(f"  {line}")
+            click.echo(f"  {clean_line(line, None)}")
     if "links" in data:
         click.echo(f"\n--- links ({len(data['links'])}) ---")
         for url, text in data["links"][:limit]:
-            click.echo(f"  {text or '(no text)'} <{url}>")
+            click.echo(f"  {clean_line(text) or '(no text)'} <{clean_line(url, None)}>")
     if "entries" in data:
         click.echo(f"\n--- entries ({len(data['entries'])}) ---")
         for entry in data["entries"][:limit]:
-            click.echo(f"  {entry['published'] or '-'}  {entry['title']} <{entry['link']}>")
+            click.echo(f"  {clean_line(entry['published']) or '-'}  {clean_line(entry['title'])} "
+                       f"<{clean_line(entry['link'], None)}>")
     keywords = monitor.config.keywords
     if keywords:
         click.echo(f"\nkeywords: {', '.join(keywords)} (only matching new links/entries count)")
@@ -267,7 +272,7 @@ def noise_command(context: Context, monitor_id: str, forget: bool, as_json: bool
             return
         rows = noise.listing(store, monitor_id)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(terminal_json(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     if not rows:
         click.echo(f"{monitor_id}: nothing learned (no difference has needed a second copy)")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import NotificationError
+from core.sanitise import clean_line
 from pipeline.cli.group import Context, cli, pass_context
 from pipeline.logs import emit
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.option("--channel", type=click.Choice(["email", "feed"]),
+@click.option("--channel", type=click.Choice(["email", "feed", "webhook", "apprise"]),
               help="Only this channel (default: every enabled channel).")
 @click.option("--dry-run", is_flag=True,
               help="Print what would be sent (the email itself) and write nothing.")
@@ -49,12 +50,15 @@ def print_delivery(report: DeliveryReport) -> None:
             line = (f"digest {part.channel}: {part.delivered} item(s) delivered, "
                     f"{part.messages_sent} message(s) sent")
             if part.refused:
-                line += f", refused recipients: {', '.join(part.refused)}"
+                line += f", refused recipients: {clean_line(', '.join(part.refused), None)}"
+            if part.failed:
+                line += (f", {len(part.failed)} message(s) refused for good (recorded "
+                         f"failed): {clean_line('; '.join(part.failed), None)}")
             if part.error:
-                line += f"; FAILED, still owed: {part.error}"
-        emit("digest", line, level="error" if part.error else "info", channel=part.channel,
-             delivered=part.delivered, messages_sent=part.messages_sent,
-             refused=list(part.refused), error=part.error or None)
+                line += f"; FAILED, still owed: {clean_line(part.error, None)}"
+        emit("digest", line, level="error" if part.error or part.failed else "info",
+             channel=part.channel, delivered=part.delivered, messages_sent=part.messages_sent,
+             refused=list(part.refused), failed=list(part.failed), error=part.error or None)
     if report.alerts_recorded:
         emit("alerts", f"failure alerts recorded: {report.alerts_recorded}",
              recorded=report.alerts_recorded)

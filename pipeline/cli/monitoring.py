@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import GovwatchError
+from core.sanitise import clean_line, clean_text
 from core.units import format_duration
 from pipeline.cli.archive import print_prune
 from pipeline.cli.audit import show_snapshot
@@ -120,13 +121,15 @@ def run(context: Context, run_all: bool, org_ids: tuple[str, ...],
         record_run(store, RunRecord.from_counts(
             "cron", os.getpid(), report.started_at, report.finished_at, report.counts))
         print_report(report)
-        delivery = digest_stage(config, store)                            # 5. digest
-        written = site_stage(config, store)                               # 6. site
-        pruned = None
-        if config.retention is not None:
-            pruned = prune_bodies(store, keep_days=config.retention.keep_days,
-                                  keep_versions=config.retention.keep_versions,
-                                  now=utc_now())
+        pruned = written = None
+        try:
+            delivery = digest_stage(config, store)                        # 5. digest
+            written = site_stage(config, store)                           # 6. site
+        finally:  # a failing channel never keeps the retention policy from running
+            if config.retention is not None:
+                pruned = prune_bodies(store, keep_days=config.retention.keep_days,
+                                      keep_versions=config.retention.keep_versions,
+                                      now=utc_now())
     if delivery is not None:
         print_delivery(delivery)
     if written is not None and written.written:
@@ -165,18 +168,19 @@ def print_report(report: CycleReport) -> None:
          unchanged=counts["unchanged"], not_modified=counts["not-modified"],
          blocked=counts["blocked"], errors=counts["error"])
     for check in report.changes:
+        summary, url = clean_line(check.summary), clean_line(check.url, None)
         emit("change", f"CHANGE #{check.change_id} {check.org_id}/{check.monitor_id}: "
-                       f"{check.summary} <{check.url}>",
+                       f"{summary} <{url}>",
              change_id=check.change_id, organization=check.org_id, monitor=check.monitor_id,
-             summary=check.summary, url=check.url)
+             summary=summary, url=url)
     if report.muted:
         emit("muted", f"({len(report.muted)} change(s) below their monitor's "
                       "min_significance recorded without notice)", count=len(report.muted))
     for check in report.errors:
-        emit("check-error", f"ERROR {check.org_id}/{check.monitor_id}: {check.error} "
-                            f"<{check.url}>",
+        error, url = clean_line(check.error, None), clean_line(check.url, None)
+        emit("check-error", f"ERROR {check.org_id}/{check.monitor_id}: {error} <{url}>",
              level="warning", organization=check.org_id, monitor=check.monitor_id,
-             error=check.error, url=check.url)
+             error=error, url=url)
 
 
 @cli.command()
@@ -227,13 +231,14 @@ def history(context: Context, monitor_id: str, limit: int, since: str | None,
         line = (f"check #{row['check_id']} {row['started_at']} {row['outcome']:<12} "
                 f"HTTP {row['status'] or '-'} {row['bytes'] or 0} B {row['duration_ms']} ms")
         if row["change_id"] is not None:
-            line += f"  change #{row['change_id']} [{row['change_kind']}] {row['summary']}"
+            line += (f"  change #{row['change_id']} [{row['change_kind']}] "
+                     f"{clean_line(row['summary'])}")
             if not row["notable"]:
                 line += " (not announced)"
         if row["error"]:
-            line += f"  {row['error']}"
+            line += f"  {clean_line(row['error'], None)}"
         if row["note"]:
-            line += f"  ({row['note']})"
+            line += f"  ({clean_line(row['note'], None)})"
         click.echo(line)
 
 
@@ -256,28 +261,35 @@ def show(context: Context, target: str, raw: bool) -> None:
             raise GovwatchError(f"{target!r} is neither a change id nor a snapshot hash "
                                 f"(or a prefix of at least 8 hex digits) in the store")
         row = change_detail(store, int(target))
+    # Everything below but the ids and times is fetched text: one clean line per field,
+    # the diff clean text (core.sanitise); the field diffs are shown whole, not clipped.
     click.echo(f"change #{row['id']} [{row['kind']}] {row['org_id']}/{row['monitor_id']}")
-    click.echo(f"url:      {row['url']}")
+    click.echo(f"url:      {clean_line(row['url'], None)}")
     click.echo(f"detected: {row['detected_at']} (check #{row['check_id']})")
     click.echo(f"from:     {row['from_snapshot'] or '-'}\nto:       {row['to_snapshot'] or '-'}")
-    click.echo(f"summary:  {row['summary']}")
-    reasons = "; ".join(json.loads(row["reasons"] or "[]"))
+    click.echo(f"summary:  {clean_line(row['summary'])}")
+    reasons = clean_line("; ".join(json.loads(row["reasons"] or "[]")), None)
     click.echo(f"significance: {row['significance']:.2f}" + (f" ({reasons})" if reasons else ""))
     detail = row["detail"]
     for document in detail.get("documents", []):
-        click.echo(f"  new document: {document.get('title') or '(untitled)'} <{document['url']}>")
+        click.echo(f"  new document: {_title(document)} <{clean_line(document['url'], None)}>")
     for entry in detail.get("entries_added", []):
-        click.echo(f"  + {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
+        click.echo(f"  + {_title(entry)} <{clean_line(entry.get('link'), None)}>")
     for entry in detail.get("entries_updated", []):
-        fields = ", ".join(entry.get("fields", []))
-        click.echo(f"  ~ {entry.get('title') or '(untitled)'} <{entry.get('link')}> ({fields})")
+        fields = clean_line(", ".join(entry.get("fields", [])), None)
+        click.echo(f"  ~ {_title(entry)} <{clean_line(entry.get('link'), None)}> ({fields})")
         for name, edit in ordered_changes(entry.get("changes") or {}):
-            click.echo(f"      {name}: {edit.get('words', '')}")
+            click.echo(f"      {clean_line(name)}: {clean_line(edit.get('words', ''), None)}")
     for entry in detail.get("entries_removed", []):
-        click.echo(f"  - {entry.get('title') or '(untitled)'} <{entry.get('link')}>")
+        click.echo(f"  - {_title(entry)} <{clean_line(entry.get('link'), None)}>")
     if row["diff"]:
         click.echo("")
-        click.echo(row["diff"])
+        click.echo(clean_text(row["diff"]))
+
+
+def _title(item: dict[str, object]) -> str:
+    """A fetched document's or entry's title as one clean line."""
+    return clean_line(item.get("title")) or "(untitled)"
 
 
 @cli.command()

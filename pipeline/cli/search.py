@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from core.errors import BadSearchQuery
+from core.sanitise import clean_line
 from pipeline.cli.group import Context, cli, pass_context
 
 SHOWN_VERSIONS = 8
@@ -59,5 +60,5 @@ def search_command(context: Context, query: str, org_ids: tuple[str, ...],
     for match in matches:
         monitors = sorted({f"{v['org_id']}/{v['monitor_id']}" for v in match["versions"]})
         click.echo(f"{', '.join(monitors)}  content {match['content_hash'][:12]}")
-        click.echo(f"  {match['snippet']}")
+        click.echo(f"  {clean_line(match['snippet'], None)}")
         click.echo(_version_line(match["versions"]))

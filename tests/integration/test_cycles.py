@@ -238,11 +238,12 @@ async def test_second_cycle_reports_page_and_feed_changes(site: Any, store: Stor
     assert "Second notice" in feed_change["summary"]
     assert "Second notice" in by_id(report)["news"].summary
 
-    # The PDF was asked for conditionally and answered 304.
+    # The PDF was asked for conditionally and answered 304 (after its first check and the
+    # unconditional copy of it).
     pdf_requests = site.requests("/report.pdf")
-    assert len(pdf_requests) == 2
-    assert "if-none-match" not in pdf_requests[0]
-    assert pdf_requests[1].get("if-none-match") == pdf_etag
+    assert len(pdf_requests) == 3
+    assert "if-none-match" not in pdf_requests[0] and "if-none-match" not in pdf_requests[1]
+    assert pdf_requests[2].get("if-none-match") == pdf_etag
     pdf_check = check_row(store, by_id(report)["report"].check_id)
     assert pdf_check["status"] == 304 and result["report"] == "not-modified"
     assert pdf_check["bytes"] == 0
@@ -316,12 +317,12 @@ async def test_unchanged_sources_are_not_modified_and_snapshots_shared(
 
     # Without validators the server answers 200 with the same bytes every time.
     plain_requests = site.requests("/plain.html")
-    assert len(plain_requests) == 3
+    assert len(plain_requests) == 4, "three checks and the copy of the first"
     assert all("if-none-match" not in r and "if-modified-since" not in r
                for r in plain_requests)
     plain_checks = list(store.db.query(
         "SELECT status, bytes, snapshot_hash, outcome FROM checks WHERE monitor_id = 'plain' "
-        "ORDER BY id"))
+        "AND outcome != 'confirm' ORDER BY id"))
     assert [c["outcome"] for c in plain_checks] == ["new", "unchanged", "unchanged"]
     assert {c["status"] for c in plain_checks} == {200}
     assert all(c["bytes"] == len(page_html(PAGE_V1).encode()) for c in plain_checks)
@@ -434,7 +435,8 @@ async def test_redirect_chain_is_followed_and_recorded(site: Any, store: Store) 
         {"status": 301, "url": site.url("/old.html")},
         {"status": 302, "url": site.url("/moved.html")},
     ]
-    assert [site.hits(p) for p in ("/old.html", "/moved.html", "/new/final.html")] == [1, 1, 1]
+    # The check and the copy of a first check each follow the chain.
+    assert [site.hits(p) for p in ("/old.html", "/moved.html", "/new/final.html")] == [2, 2, 2]
     content = store.load_content(row["content_hash"])
     assert content.text == "Moved here\nDoc"
     # Relative links resolve against the final URL, not the configured one.
@@ -586,8 +588,9 @@ organizations:
     with Store(db) as store:
         stored = [r[0] for r in store.db.execute(
             "SELECT id FROM checks WHERE monitor_id = 'pubs' ORDER BY id DESC")]
-    # Two checks, and the confirming copy fetched before the change was recorded.
-    assert listed == stored and len(listed) == 3
+    # Two checks, each with the copy fetched before it was recorded (a first check is
+    # copied to learn what changes by itself; the change, to confirm it).
+    assert listed == stored and len(listed) == 4
     assert " confirm " in history.stdout.splitlines()[1]
     newest = history.stdout.splitlines()[0]
     assert "changed" in newest and f"change #{change_id}" in newest
@@ -696,21 +699,22 @@ organizations:
     def hits() -> list[int]:
         return [site.hits(f"/{name}.html") for name in ("a1", "a2", "b1")]
 
+    # A first check fetches twice (the check, and the copy that learns what changes).
     assert run("--org", "alpha")[:2] == (2, 2)
-    assert hits() == [1, 1, 0]
+    assert hits() == [2, 2, 0]
     assert run()[:2] == (1, 1)  # only beta's monitor is still due
-    assert hits() == [1, 1, 1]
+    assert hits() == [2, 2, 2]
     assert run()[0] == 0  # every=1h: nothing is due right after
-    assert hits() == [1, 1, 1]
+    assert hits() == [2, 2, 2]
     assert run("--monitor", "a2") == (1, 0, 0, 1, 0, 0)  # forced although not due
-    assert hits() == [1, 2, 1]
+    assert hits() == [2, 3, 2]
     assert run("--org", "beta")[0] == 0  # --org narrows but does not force
     assert run("--all")[0] == 3
-    assert hits() == [2, 3, 2]
+    assert hits() == [3, 4, 3]
 
     unknown = govwatch("--config", str(cfg), "run", "--org", "gamma", cwd=tmp_path)
     assert unknown.returncode == 2 and "gamma" in unknown.stderr
-    assert hits() == [2, 3, 2]
+    assert hits() == [3, 4, 3]
 
 
 # -- bugs found while writing these tests (see the report) ------------------------
@@ -766,7 +770,7 @@ async def test_malformed_http_response_is_an_error_check_not_a_crash(
     error = by_id(report)["garbled"].error or ""
     assert FailureKind.of(error) is FailureKind.PROTOCOL_FAILED, error
     assert "status line" in error.lower(), error
-    assert count(store, "SELECT count(*) FROM checks") == 4
+    assert count(store, "SELECT count(*) FROM checks WHERE outcome != 'confirm'") == 4
 
 
 async def test_truncated_body_is_a_protocol_error_not_a_connect_failure(

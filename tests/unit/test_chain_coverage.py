@@ -16,7 +16,7 @@ from core.records import Change, Extracted
 from pipeline.config import parse_config
 from storage.chain import GENESIS, record_hash
 from storage.db import Store
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, _seal_legacy_records
 from storage.records import Capture, Check, Snapshot
 from tests.unit.audit_history import govwatch, tamper
 
@@ -210,7 +210,7 @@ def as_before_coverage(db: Path, tmp_path: Path) -> Path:
                            [prev, digest, row["id"]])
             prev = digest
         legacy.execute("UPDATE monitors SET chain_head = ?, legacy_seal = NULL", [prev])
-        legacy.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        legacy.execute(f"PRAGMA user_version = {MIGRATIONS.index(_seal_legacy_records)}")
     return old
 
 

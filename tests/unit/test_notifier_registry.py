@@ -6,13 +6,15 @@ import pytest
 
 from notifications import notifier_channels
 from notifications.base import Notifier
+from notifications.chat import AppriseNotifier
 from notifications.feeds import FeedNotifier
 from notifications.mail import EmailNotifier
+from notifications.webhook import WebhookNotifier
 
 
-def test_the_two_channels_are_registered() -> None:
-    channels = notifier_channels()
-    assert channels["email"] is EmailNotifier and channels["feed"] is FeedNotifier
+def test_the_four_channels_are_registered() -> None:
+    assert notifier_channels() == {"email": EmailNotifier, "feed": FeedNotifier,
+                                   "webhook": WebhookNotifier, "apprise": AppriseNotifier}
 
 
 def test_a_duplicate_channel_is_refused_at_class_creation() -> None:

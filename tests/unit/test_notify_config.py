@@ -84,3 +84,37 @@ def test_shipped_config_writes_feeds_and_keeps_email_off() -> None:
     assert list(config.notifications.enabled_channels()) == ["feed"]
     assert config.notifications.email is not None
     assert config.notifications.email.smtp.password_env == "GOVWATCH_SMTP_PASSWORD"
+
+
+CONTRACT = """
+notifications:
+  webhook:
+    enabled: true
+    url: https://hooks.example.org/govwatch
+    secret_env: GOVWATCH_WEBHOOK_SECRET             # HMAC-SHA256 of the body, hex, sent as
+                                                    # X-Govwatch-Signature: sha256=<hex>
+  apprise:
+    enabled: true
+    urls_env: GOVWATCH_APPRISE_URLS                 # one or more Apprise URLs, space-separated
+"""
+
+
+def test_the_issue_contract_for_webhook_and_apprise_loads() -> None:
+    config = parse_config(ORG + CONTRACT)
+    webhook, apprise = config.notifications.webhook, config.notifications.apprise
+    assert webhook is not None and apprise is not None
+    assert webhook.url == "https://hooks.example.org/govwatch"
+    assert webhook.secret_env == "GOVWATCH_WEBHOOK_SECRET" and webhook.per == "digest"
+    assert apprise.urls_env == "GOVWATCH_APPRISE_URLS"
+    assert list(config.notifications.enabled_channels()) == ["webhook", "apprise"]
+
+
+@pytest.mark.parametrize("bad", [
+    "  webhook: {url: 'ftp://hooks.example.org/x'}\n",
+    "  webhook: {url: 'https://h.example.org/', secret_env: 'not a name'}\n",
+    "  webhook: {url: 'https://h.example.org/', attempts: 0}\n",
+    "  apprise: {urls_env: 'slack://token/token'}\n",
+])
+def test_bad_webhook_and_apprise_settings_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_config(ORG + "notifications:\n" + bad)

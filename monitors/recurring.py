@@ -1,0 +1,59 @@
+"""Slow noise, learned from a monitor's history: what a fetch moments later cannot show.
+
+A "page generated on" stamp that moves once a day, a daily counter, a "most read" line:
+two copies fetched a second apart are the same, so the confirming copy learns nothing,
+and each check announces the line again. Such a line is known by its history instead:
+when a check's only difference is the words of one line, at one place, the place is
+noted (``recurring``: the line's template, after the line it follows). A place noted at
+nearly every check since it was first noted (``storage.noise``) is then masked like a
+line learned from two copies.
+
+What is never noted: a difference in more than one place (the rest of the page
+changed too), whole lines added, removed or replaced (new sentences), and any change
+that adds or removes a link (a new document). So a region that changes often is never
+masked for carrying new documents or new text; only the words of one line that keeps
+changing alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from difflib import SequenceMatcher
+
+from core.records import Volatile
+from monitors.volatility import NO_NOISE, Noise, line_template, shared_lines
+
+#: A noted place, not yet applied: (recurring, the line it follows, the line's template).
+RECURRING = "recurring"
+#: A noted place is applied once it was noted at this many checks...
+RECURRING_AFTER = 3
+#: ...and at all but this many of the monitor's checks from the first to the last time.
+RECURRING_MISSES = 1
+
+
+def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOISE,
+                    old_at: datetime | None = None, new_at: datetime | None = None
+                    ) -> set[Volatile]:
+    """The place of a difference confined to the words of one line, as a ``recurring``
+    fact; nothing when the difference is anything else."""
+    shared = shared_lines(old, new)
+    before = [key for key, _ in noise.comparable(old, old_at, shared)]
+    after = [key for key, _ in noise.comparable(new, new_at, shared)]
+    blocks = [op for op in SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+              if op[0] != "equal"]
+    if len(blocks) != 1:
+        return set()
+    tag, i1, i2, j1, j2 = blocks[0]
+    if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
+        return set()
+    template = line_template(before[i1], after[j1])
+    if template is None:
+        return set()
+    return {Volatile(RECURRING, before[i1 - 1] if i1 > 0 else "", template)}
+
+
+def promoted(noted: int, checks: int) -> bool:
+    """A place noted at ``noted`` of the ``checks`` of its monitor from the first time it
+    was noted to the last changes at nearly every check: it is noise for its monitor."""
+    return noted >= RECURRING_AFTER and noted >= checks - RECURRING_MISSES

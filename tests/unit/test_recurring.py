@@ -1,0 +1,72 @@
+"""Slow noise from history: the place of a change confined to the words of one line is
+noted, and learned once it changed at nearly every check; nothing else is."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.records import Extracted, Volatile
+from monitors import MonitorConfig, build_monitor
+from monitors.recurring import RECURRING, promoted, recurring_lines
+from monitors.volatility import WILD, WILD_RUN
+
+PAGE = ["Annual report", "The board adopted the plan.", "Most read today: A, B, C",
+        "Page generated on 5 December 2026", "Contact"]
+
+
+def edited(index: int, line: str | None, lines: list[str] = PAGE) -> list[str]:
+    out = list(lines)
+    if line is None:
+        del out[index]
+    else:
+        out[index] = line
+    return out
+
+
+@pytest.mark.parametrize(("new", "expected"), [
+    (edited(3, "Page generated on 6 December 2026"),
+     {Volatile(RECURRING, "Most read today: A, B, C", f"Page generated on {WILD} December 2026")}),
+    (edited(2, "Most read today: D, B, E"),
+     {Volatile(RECURRING, "The board adopted the plan.", f"Most read today: {WILD_RUN}")}),
+    # Two places changed: the rest of the page did not stay the same.
+    (edited(3, "Page generated on 6 December 2026",
+            edited(1, "The board adopted the new plan.")), set()),
+    # A whole line replaced, added or removed: new text, never slow noise.
+    (edited(1, "Nothing in common with what was there"), set()),
+    (edited(1, None), set()),
+    ([*PAGE, "A sentence added at the end."], set()),
+    (list(PAGE), set()),
+])
+def test_only_the_words_of_one_line_are_noted(new: list[str],
+                                              expected: set[Volatile]) -> None:
+    assert recurring_lines(PAGE, new) == expected
+
+
+@pytest.mark.parametrize(("noted", "checks", "learned"), [
+    (1, 1, False), (2, 2, False), (3, 3, True), (3, 4, True), (3, 5, False),
+    (10, 11, True), (10, 12, False),
+])
+def test_a_place_is_learned_when_it_changed_at_nearly_every_check(
+        noted: int, checks: int, learned: bool) -> None:
+    assert promoted(noted, checks) is learned
+
+
+def test_a_page_change_that_adds_or_removes_a_link_is_never_noted() -> None:
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url="https://s.example/"), "o")
+    old = monitor.extract(b"<main><p>Most read: A</p><a href='/a'>Doc A</a></main>")
+    moved = monitor.extract(b"<main><p>Most read: B</p><a href='/b'>Doc A</a></main>")
+    change = monitor.compare(old, moved)
+    assert change is not None and change.detail["links_added"]
+    assert monitor.recurring(old, moved, change) == set()
+    same_links = monitor.extract(b"<main><p>Most read: B</p><a href='/a'>Doc A</a></main>")
+    change = monitor.compare(old, same_links)
+    assert change is not None
+    assert monitor.recurring(old, same_links, change) == {
+        Volatile(RECURRING, "", f"Most read: {WILD}")}
+
+
+def test_a_feed_entry_is_never_slow_noise() -> None:
+    monitor = build_monitor(MonitorConfig(id="f", kind="feed", url="https://s.example/f"), "o")
+    old, new = Extracted("a"), Extracted("b")
+    change = monitor.compare(old, new)
+    assert change is None or monitor.recurring(old, new, change) == set()
