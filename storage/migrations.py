@@ -186,7 +186,8 @@ def _served_snapshots(db: sqlite_utils.Database) -> None:
     (``checks.snapshot_hash``): the audit trail has both. And an alert may tell that a
     page needs a browser (``needs-js``): the alerts table is rebuilt with that kind allowed
     (SQLite cannot alter a CHECK constraint in place)."""
-    db.table("checks").add_column("served_snapshot_hash", str)
+    if "served_snapshot_hash" not in db.table("checks").columns_dict:  # run once, or again
+        db.table("checks").add_column("served_snapshot_hash", str)
     # Rebuilding the table would drop rows that deliveries reference; a CHECK constraint
     # is not in the rows' format, so its text is edited instead (sqlite.org/lang_altertable,
     # "making other kinds of table schema changes"), and the schema version bumped.

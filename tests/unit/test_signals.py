@@ -260,14 +260,18 @@ def test_a_needs_js_alert_reads_as_advice_in_every_digest_form(template: str) ->
 
     from monitors.signals import ADVICE, NEEDS_JS
     from notifications.digest import Digest, sections
+    from notifications.links import SiteLinks
     from notifications.render import render
     from storage.outbox import OwedAlert
 
     alert = OwedAlert(1, "ohchr", "OHCHR", "app", "Grants app", URL, NEEDS_JS, 0,
                       ADVICE[NEEDS_JS], "2026-12-07T06:00:00.000+00:00")
     digest = Digest("email", datetime(2026, 12, 7, tzinfo=UTC), alerts=(alert,))
+    links = SiteLinks()  # no archive site
     values: dict[str, Any] = {"subject": "s", "counts": "1 alert", "list_id": "l",
-                              "sections": sections(digest), "heads": ""}
+                              "sections": sections(digest), "heads": 0,
+                              "heads_url": links.heads, "page": links.change,
+                              "site": links.index}
     if template == "entry.html":
         values = {"org_name": "OHCHR", "monitor_name": "Grants app", "monitor_url": URL,
                   "change": None, "alert": alert, "lines": (), "more_lines": 0}
