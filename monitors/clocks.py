@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 
 from dateutil import parser as dateparser
 from dateutil.parser import UnknownTimezoneWarning
@@ -25,11 +27,19 @@ CLOCK = "\u231a"
 SKEW = timedelta(minutes=5)
 #: Longest run of words one stamp may span ("Tuesday, 7 December 2026, 2:45:45 pm UTC").
 MAX_SPAN = 7
+#: Spans holding a digit read as dates per version compared (``ClockBudget``): a few
+#: seconds of dateutil at most.
+MAX_CLOCK_SPANS = 10_000
 #: Sites print local times: a naive stamp may be off by any whole or half hour offset.
 _OFFSETS = tuple(timedelta(minutes=30 * n) for n in range(-24, 29))
 _STRIP = "()[]{}<>,;|\"'«»“”"
 _DIGIT = re.compile(r"\d")
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
+_WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"\s")
+#: Whitespace that folding changes: two in a row, or any but a plain space.
+_UNFOLDED = re.compile(r"\s\s|[^\S ]")
+_FOLD_CHUNK = 1 << 20
 _DEFAULTS = (datetime(2001, 1, 1, 0, 0, 0), datetime(2002, 2, 2, 1, 1, 1))
 
 
@@ -42,6 +52,7 @@ def _read(span: str, dayfirst: bool) -> tuple[datetime, frozenset[str]] | None:
             warnings.simplefilter("ignore", UnknownTimezoneWarning)
             first, second = (dateparser.parse(span, default=d, dayfirst=dayfirst)
                              for d in _DEFAULTS)
+        first.utcoffset()  # "12:30 +9999" parses to an offset no datetime accepts
     except (ValueError, OverflowError):
         return None
     given = frozenset(name for name in ("year", "month", "day", "hour", "minute", "second")
@@ -87,26 +98,85 @@ def _is_clock(span: str, at: datetime) -> bool:
     return False
 
 
-def mask_clocks(line: str, at: datetime | None) -> str:
-    """``line`` with every stamp that reads as ``at`` (the fetch time) replaced by CLOCK.
+class ClockBudget:
+    """How many more spans holding a digit may be read as dates: each costs dateutil
+    about 0.1 ms, and a page that is one paragraph of 20 MB of dates holds millions.
+    Past the budget, text is compared as written (deterministic: the same versions
+    always spend it on the same words)."""
+
+    def __init__(self, spans: int | None = None) -> None:
+        self.left = MAX_CLOCK_SPANS if spans is None else spans
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0
+
+
+def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = None) -> str:
+    """``line`` with every stamp that reads as ``at`` (the fetch time) replaced by CLOCK,
+    and its whitespace folded.
 
     Longest spans first, so a date and its time become one clock. Without a fetch time
-    (two files compared by hand) nothing is a clock.
+    (two files compared by hand) nothing is a clock. ``budget`` may be shared by the
+    lines of one version; without one, the line gets a budget of its own. The line is
+    read word by word and copied by slices, never split whole: a 20 MB paragraph split
+    into words took 150 MB.
     """
     if at is None or not _DIGIT.search(line):
         return line
+    budget = budget if budget is not None else ClockBudget()
     naive = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
-    words = line.split()
-    out: list[str] = []
-    index = 0
-    while index < len(words):
-        for length in range(min(MAX_SPAN, len(words) - index), 0, -1):
-            span = " ".join(words[index:index + length])
+    line = fold(line)
+    tokens = _WORD.finditer(line)
+    window: deque[tuple[re.Match[str], bool]] = deque()
+    pieces: list[str] = []
+    copied = 0
+
+    def fill() -> None:
+        while len(window) < MAX_SPAN:
+            token = next(tokens, None)
+            if token is None:
+                return
+            window.append((token, _DIGIT.search(token.group()) is not None))
+
+    fill()
+    while window and not budget.spent:
+        # A span without a digit is never a clock: most windows of prose cost nothing.
+        digits = [digit for _, digit in window]
+        size = len(window) if any(digits) else 0
+        while size and any(digits[:size]):
+            span = " ".join(token.group() for token, _ in islice(window, size))
+            budget.left -= 1
             if _is_clock(span, naive):
-                out.append(CLOCK)
-                index += length
+                pieces += (line[copied:window[0][0].start()], CLOCK)
+                copied = window[size - 1][0].end()
+                for _ in range(size):
+                    window.popleft()
                 break
+            size -= 1
         else:
-            out.append(words[index])
-            index += 1
-    return " ".join(out)
+            window.popleft()
+        fill()
+    pieces.append(line[copied:])
+    return "".join(pieces)
+
+
+def fold(line: str) -> str:
+    """Whitespace folded to single spaces, as ``" ".join(line.split())``, without ever
+    holding a list of every word of a long line (150 MB for a paragraph of 20 MB): a
+    folded line is returned as it is, a long one is folded a megabyte at a time."""
+    if not _UNFOLDED.search(line) and not line.startswith(" ") and not line.endswith(" "):
+        return line
+    if len(line) <= _FOLD_CHUNK:
+        return " ".join(line.split())
+    parts: list[str] = []
+    start = 0
+    while start < len(line):
+        end = start + _FOLD_CHUNK
+        space = _SPACE.search(line, end) if end < len(line) else None
+        end = space.start() if space is not None else len(line)
+        piece = " ".join(line[start:end].split())
+        if piece:
+            parts.append(piece)
+        start = end
+    return " ".join(parts)

@@ -21,6 +21,10 @@ _INLINE_RUN_LINES = 40  # lines per side of one changed run shown word by word
 _FIRST_CODE = 0xE000  # past the surrogates; leaves about a million distinct lines
 _LAST_CODE = 0x10FFFF
 _INLINE_MAX_CHARS = 4000
+#: A changed line is shown (in the diff and the change's lists) up to this many
+#: characters: a page that is one 20 MB paragraph would otherwise be stored, mailed and
+#: held in memory several times over. Lines are still compared whole.
+MAX_SHOWN_LINE = 20_000
 
 Line = tuple[str, str]  # (comparison key, original text)
 
@@ -32,6 +36,8 @@ class LineDiff:
     unified: str
     inline: str
     coarse: bool
+    #: Lines longer than MAX_SHOWN_LINE were shown clipped.
+    clipped: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed)
@@ -75,6 +81,10 @@ def diff_lines(
 ) -> LineDiff:
     """Diff two keyed line lists; the views show original text."""
     ops, coarse = edit_script([k for k, _ in old], [k for k, _ in new], deadline)
+    full_old, full_new = old, new
+    if any(len(text) > MAX_SHOWN_LINE for _, text in (*old, *new)):
+        old, new = [(k, _clip(t)) for k, t in old], [(k, _clip(t)) for k, t in new]
+    clipped = False
     added: list[str] = []
     removed: list[str] = []
     # Expand to one row per line: (op, old index or None, new index or None).
@@ -88,14 +98,22 @@ def diff_lines(
             elif op == "-":
                 rows.append(("-", i, None))
                 removed.append(old[i][1])
+                clipped = clipped or len(full_old[i][1]) > MAX_SHOWN_LINE
                 i += 1
             else:
                 rows.append(("+", None, j))
                 added.append(new[j][1])
+                clipped = clipped or len(full_new[j][1]) > MAX_SHOWN_LINE
                 j += 1
     unified = _unified(rows, old, new, context)
     inline = _inline(rows, old, new) if (added or removed) else ""
-    return LineDiff(tuple(added), tuple(removed), unified, inline, coarse)
+    return LineDiff(tuple(added), tuple(removed), unified, inline, coarse, clipped)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_SHOWN_LINE:
+        return text
+    return f"{text[:MAX_SHOWN_LINE]} … [line clipped: {len(text):,} characters]"
 
 
 def _hunks(
@@ -164,8 +182,10 @@ def _inline(
     def flush() -> None:
         nonlocal size
         if run_old or run_new:
-            piece = word_diff(" ".join(run_old[:_INLINE_RUN_LINES]),
-                              " ".join(run_new[:_INLINE_RUN_LINES]), INLINE_DEADLINE)
+            # The preview shows a few thousand characters: only as many are diffed.
+            piece = word_diff(" ".join(run_old[:_INLINE_RUN_LINES])[:_INLINE_MAX_CHARS * 2],
+                              " ".join(run_new[:_INLINE_RUN_LINES])[:_INLINE_MAX_CHARS * 2],
+                              INLINE_DEADLINE)
             pieces.append(piece)
             size += len(piece)
             run_old.clear()

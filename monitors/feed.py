@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import datetime
+from io import BytesIO
 from typing import Any
 
 from core.errors import ExtractError
@@ -15,7 +16,7 @@ from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
 from monitors.normalize import normalize_url
 from monitors.significance import Evidence, score
-from monitors.sniff import entity_declaration
+from monitors.sniff import entity_declaration, utf8_xml, xml_readings
 from monitors.volatility import NO_NOISE, Noise, learn_fields, learn_links, words
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
@@ -90,17 +91,25 @@ class FeedMonitor(Monitor):
     )
 
     def extract(self, body: bytes, *, content_type: str = "", url: str = "") -> Extracted:
-        refusal = entity_declaration(body)
+        # Each way the feed claims to be read is checked (its declaration and the HTTP
+        # charset may disagree); the parser is given the first, as UTF-8.
+        documents = [utf8_xml(text) for text in xml_readings(body, content_type)]
+        refusal = next(filter(None, map(entity_declaration, documents)), None)
+        document = documents[0]
+        del documents[1:]
         if refusal is not None:
             raise ExtractError(f"feed refused: {refusal}; govwatch never expands XML "
                                "entities (they can grow without bound or read local files)")
         import feedparser  # here, not at import: 0.1 s that only feed parsing needs
 
-        headers = {"content-type": content_type} if content_type else None
+        media_type = content_type.split(";")[0].strip() or "application/xml"
+        headers = {"content-type": f"{media_type}; charset=utf-8"}
         # Summaries are reduced to plain text by our own parser, so feedparser's HTML
         # sanitizing and link rewriting would be work thrown away (a third of its time).
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False,
-                                  resolve_relative_uris=False)
+        # A stream, never bytes: feedparser first tries bytes as a file name to open (a
+        # body reading "/etc/passwd" would be read from this machine's disk).
+        parsed = feedparser.parse(BytesIO(document), response_headers=headers,
+                                  sanitize_html=False, resolve_relative_uris=False)
         if not parsed.get("version") and not parsed.entries:
             reason = parsed.get("bozo_exception") or "no RSS or Atom structure found"
             raise ExtractError(f"invalid feed: {reason}")

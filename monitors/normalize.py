@@ -81,8 +81,16 @@ def comparable_pair(
     old_kept = _kept(old, removed, ignore)
     new_kept = _kept(new, removed if new_removed is None else new_removed, ignore)
     shared = shared_lines((c for c, _ in old_kept), (c for c, _ in new_kept))
-    return ComparablePair(_keyed(old_kept, noise, old_at, shared),
-                          _keyed(new_kept, noise, new_at, shared))
+    before = _keyed(old_kept, noise, old_at, shared)
+    after = _keyed(new_kept, noise, new_at, shared)
+    # A learned slot covers whatever stands in its place; a line it covers on one side
+    # that the other side shows as content is content on both (a footer line that moved
+    # into the slot's place), never noise on one side only.
+    shown_before = {key for key, _, in_slot in before if not in_slot}
+    shown_after = {key for key, _, in_slot in after if not in_slot}
+    return ComparablePair(
+        [(key, line) for key, line, in_slot in before if not in_slot or key in shown_after],
+        [(key, line) for key, line, in_slot in after if not in_slot or key in shown_before])
 
 
 def _kept(lines: Sequence[str], removed: Iterable[str], ignore: Sequence[re.Pattern[str]]
@@ -100,10 +108,10 @@ def _kept(lines: Sequence[str], removed: Iterable[str], ignore: Sequence[re.Patt
 
 
 def _keyed(kept: list[tuple[str, str]], noise: Noise, at: datetime | None,
-           shared: frozenset[str]) -> list[tuple[str, str]]:
+           shared: frozenset[str]) -> list[tuple[str, str, bool]]:
     originals = dict(kept)
-    keyed = noise.comparable([cleaned for cleaned, _ in kept], at, shared)
-    return [(key, originals.get(line, line)) for key, line in keyed]
+    keyed = noise.keyed([cleaned for cleaned, _ in kept], at, shared)
+    return [(key, originals.get(line, line), in_slot) for key, line, in_slot in keyed]
 
 
 def compile_ignores(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:

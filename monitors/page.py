@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from core.errors import ExtractError
 from core.records import TEMPLATE_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor, titles_summary
-from monitors.diffing import diff_lines
+from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import (
     decode_html,
     extract_links,
@@ -37,6 +37,7 @@ from monitors.volatility import (
     learn_lines,
     learn_link_order,
     learn_links,
+    learn_path_segments,
     words,
 )
 
@@ -142,7 +143,10 @@ class PageMonitor(Monitor):
         learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
         urls_a = [normalize_url(u) for u, _ in a.data.get("links", ())]
         urls_b = [normalize_url(u) for u, _ in b.data.get("links", ())]
-        learned |= learn_links(urls_a, urls_b)
+        learned |= learn_path_segments(urls_a, urls_b)
+        keyed = Noise(noise.learned | frozenset(learned))
+        learned |= learn_links([keyed.link_key(u) for u in urls_a],
+                               [keyed.link_key(u) for u in urls_b])
         keyed = Noise(noise.learned | frozenset(learned))
         learned |= learn_link_order([keyed.link_key(u) for u in urls_a],
                                     [keyed.link_key(u) for u in urls_b], keyed)
@@ -178,8 +182,11 @@ class PageMonitor(Monitor):
         }
         documents = [{"url": url, "title": text} for url, text in added
                      if noise.link_key(normalize_url(url)) not in template_links]
+        # Only in the template: every changed line and every link added or removed is the
+        # template's (a link withdrawn from the page's own content is news).
         template_only = all(words(line) in template for line in (*diff.added, *diff.removed)) \
-            and not documents
+            and all(noise.link_key(normalize_url(url)) in template_links
+                    for url, _ in (*added, *removed))
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
             lines_total=max(len(pair.old), len(pair.new)),
@@ -188,6 +195,8 @@ class PageMonitor(Monitor):
         )
         if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
+        if diff.clipped:
+            evidence.notes.append(f"lines over {MAX_SHOWN_LINE:,} characters shown clipped")
         significance, reasons = score(evidence)
         return Change(
             kind="links" if added or removed else "text",
@@ -196,6 +205,7 @@ class PageMonitor(Monitor):
             detail={
                 "added": list(diff.added), "removed": list(diff.removed),
                 "inline": diff.inline, "coarse": diff.coarse,
+                **({"clipped": True} if diff.clipped else {}),
                 "links_added": added, "links_removed": removed, "documents": documents,
             },
             significance=significance,

@@ -11,7 +11,7 @@ from typing import Any
 from core.errors import ExtractError
 from core.records import METADATA_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor
-from monitors.diffing import diff_lines
+from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import normalize_text
 from monitors.normalize import comparable_pair, compile_ignores
 from monitors.significance import Evidence, score
@@ -21,6 +21,11 @@ from monitors.volatility import NO_NOISE, Noise, learn_fields
 _HEADER_WINDOW = 1024
 # Text beyond this many pages is not extracted (the hash still covers every byte).
 MAX_PAGES = 1000
+#: Text extraction stops past this much decoded page content, summed over the pages
+#: read (pypdf parses it at well under a megabyte a second) ...
+MAX_CONTENT_BYTES = 5_000_000
+#: ... or past this much extracted text.
+MAX_TEXT_CHARS = 5_000_000
 PAGE_MARK = "[page {}]"
 TRACKED_METADATA = ("title", "pages", "modified")
 #: Where a PDF's volatile metadata is learned (``Volatile.where``).
@@ -31,13 +36,23 @@ PDF = "pdf"
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def read_pdf(body: bytes) -> tuple[list[str], dict[str, Any]]:
-    """Page texts and metadata; damage that stops text extraction is reported, not raised."""
+def read_pdf(
+    body: bytes, *, max_content_bytes: int = MAX_CONTENT_BYTES,
+    max_text_chars: int = MAX_TEXT_CHARS,
+) -> tuple[list[str], dict[str, Any]]:
+    """Page texts and metadata; damage that stops text extraction is reported, not raised.
+
+    Extraction stops at a budget, noted in the metadata (``text_cut``): pypdf parses a
+    page's content stream at well under a megabyte a second, and pages may share one
+    stream, so a 357 kB file of 3,000 pages could hold it for hours. The budgets count
+    what is read, not time, so the same file always yields the same text.
+    """
     # Here, not at import: pypdf (and the cryptography it loads) take 0.1 s and more.
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     facts: dict[str, Any] = {"title": "", "pages": None, "modified": ""}
+    pages: list[str] = []
     try:
         reader = PdfReader(BytesIO(body), strict=False)
         metadata = reader.metadata
@@ -45,12 +60,34 @@ def read_pdf(body: bytes) -> tuple[list[str], dict[str, Any]]:
             facts["title"] = normalize_text(str(metadata.title or ""))
             facts["modified"] = str(metadata.get("/ModDate") or "")
         facts["pages"] = len(reader.pages)
-        pages = [normalize_text(page.extract_text() or "") for page in reader.pages[:MAX_PAGES]]
+        content_bytes = chars = 0
+        for page in reader.pages[:MAX_PAGES]:
+            content_bytes += _content_size(page)
+            if content_bytes > max_content_bytes or chars > max_text_chars:
+                spent = (f"{max_content_bytes:,} bytes of page content"
+                         if content_bytes > max_content_bytes
+                         else f"{max_text_chars:,} characters of text")
+                facts["text_cut"] = (f"text of the first {len(pages)} of {facts['pages']} "
+                                     f"pages only: extraction stops at {spent}")
+                break
+            pages.append(normalize_text(page.extract_text() or ""))
+            chars += len(pages[-1])
     except (PyPdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError,
             OSError, AssertionError, ZeroDivisionError) as exc:
         facts["text_error"] = f"{type(exc).__name__}: {exc}"[:300]
         return [], facts
     return pages, facts
+
+
+def _content_size(page: Any) -> int:
+    """The decoded size of a page's content streams. pypdf keeps each decoded stream, so
+    a stream shared by many pages is decoded once, and counted for every page."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return 0
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, list) else [contents]
+    return sum(len(stream.get_object().get_data()) for stream in streams)
 
 
 class PdfMonitor(Monitor):
@@ -119,6 +156,8 @@ class PdfMonitor(Monitor):
         )
         if diff.coarse:
             evidence.notes.append("diff cut short at its time limit: coarse view")
+        if diff.clipped:
+            evidence.notes.append(f"lines over {MAX_SHOWN_LINE:,} characters shown clipped")
         significance, reasons = score(evidence)
         return Change(
             kind="pdf",
@@ -129,6 +168,7 @@ class PdfMonitor(Monitor):
                 "old": _facts(old.data), "new": _facts(new.data), "metadata_changed": metadata,
                 "pages_changed": changed_pages, "added": list(diff.added),
                 "removed": list(diff.removed), "inline": diff.inline, "coarse": diff.coarse,
+                **({"clipped": True} if diff.clipped else {}),
             },
             significance=significance,
             reasons=reasons,

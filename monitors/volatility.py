@@ -14,6 +14,7 @@ into ``Volatile`` facts, each saying where on the page and what:
 - ``link``, ``link-slot`` and ``link-rotating``: the same over a page's links, in
   document order;
 - ``param``: a query parameter of the links under one path, whatever its value;
+- ``segment``: the path segment of the links right after a prefix, whatever it is;
 - ``field``: a field of a feed's entries or of a PDF's metadata.
 
 ``Noise`` applies what a monitor has learned, plus the clocks of each side
@@ -34,17 +35,19 @@ from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
-from monitors.clocks import mask_clocks
+from monitors.clocks import ClockBudget, fold, mask_clocks
 
 #: A learned wildcard: exactly one word.
 WILD = "\u2217"
 #: A learned wildcard for a run of words (two versions of a line of different lengths).
 WILD_RUN = "\u2217\u2217"
 LINE, SLOT, PARAM, FIELD = "line", "slot", "param", "field"
+#: A path segment of the links under one prefix, whatever it is (a session in the path).
+SEGMENT = "segment"
 # The same as LINE and SLOT, over a page's links in document order (keyed by URL).
 ROTATING = "rotating"
 LINK, LINK_SLOT, LINK_ROTATING = "link", "link-slot", "link-rotating"
-KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, FIELD)
+KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, SEGMENT, FIELD)
 #: Differences between two copies separated by at most this many equal lines are one
 #: slot: two samples of one list share some items, in places that are chance.
 SLOT_GAP = 2
@@ -57,8 +60,10 @@ SLOT_SIZE = "\t"
 SAME_LINE_SHARE = 0.5
 
 
+
 def words(line: str) -> str:
-    return " ".join(line.split())
+    """Whitespace folded to single spaces (``clocks.fold``)."""
+    return fold(line)
 
 
 def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
@@ -157,11 +162,17 @@ class Noise:
     @cached_property
     def _slots(self) -> dict[str, dict[str, int]]:
         """Slots by the line before them: the line that ends each, and how many lines it
-        held in the copies that taught it."""
+        held in the copies that taught it. A slot that starts or ends at a line since known
+        to rotate is not applied: its place comes and goes, and what stands there later
+        (a document added where an item was) is not the slot's."""
         slots: dict[str, dict[str, int]] = {}
         for where, whats in self._by_place(SLOT).items():
+            if where in self._rotating:
+                continue
             for what in whats:
                 after, _, size = what.rpartition(SLOT_SIZE)
+                if after in self._rotating:
+                    continue
                 ends = slots.setdefault(where, {})
                 ends[after] = max(ends.get(after, 0), int(size))
         return slots
@@ -197,9 +208,18 @@ class Noise:
         Lines in ``shared`` (as folded by ``words``) are in both versions compared: equal
         whatever a clock in them says, so only the lines that differ pay for reading
         dates, and the cost follows the size of the change, not of the page."""
-        keyed: list[tuple[str, str]] = []
+        return [(key, line) for key, line, in_slot in
+                self.keyed(lines, at, shared, drop_rotating=drop_rotating) if not in_slot]
+
+    def keyed(self, lines: Sequence[str], at: datetime | None = None,
+              shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
+              ) -> list[tuple[str, str, bool]]:
+        """``comparable``, with the lines a learned slot covers kept and marked (True)."""
+        keyed: list[tuple[str, str, bool]] = []
         folded = [words(line) for line in lines]
-        masked = [line if line in shared else mask_clocks(line, at) for line in folded]
+        budget = ClockBudget()  # one for the whole version: a page may be all dates
+        masked = [line if line in shared else mask_clocks(line, at, budget)
+                  for line in folded]
         rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
         index, anchor = 0, ""
         while index < len(masked):
@@ -207,11 +227,14 @@ class Noise:
             if ends:
                 skip = _slot_length(masked, index, ends, self, anchor)
                 if skip:
+                    keyed.extend((self.key(masked[i], anchor), lines[i], True)
+                                 for i in range(index, index + skip)
+                                 if masked[i] and not rotating[i])
                     index += skip
                     continue
             key = self.key(masked[index], anchor)
             if key and not rotating[index]:
-                keyed.append((key, lines[index]))
+                keyed.append((key, lines[index], False))
                 anchor = key
             index += 1
         return keyed
@@ -237,8 +260,21 @@ class Noise:
         """Volatile fields as (where, name): ("entry", "updated"), ("pdf", "producer")."""
         return frozenset((v.where, v.what) for v in self.learned if v.kind == FIELD)
 
+    @cached_property
+    def _segments(self) -> list[str]:
+        return sorted({v.where for v in self.learned if v.kind == SEGMENT}, key=len,
+                      reverse=True)
+
     def link_key(self, url: str) -> str:
-        """A link as it compares: learned volatile parameters of its path left out."""
+        """A link as it compares: learned volatile path segments and parameters of its
+        path left out."""
+        for prefix in self._segments:
+            if url.startswith(prefix):
+                rest = url[len(prefix):]
+                cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0),
+                          default=len(rest))
+                url = f"{prefix}{WILD}{rest[cut:]}"
+                break
         if not self._params:
             return url
         parts = urlsplit(url)
@@ -293,6 +329,8 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     # those lines were not there: without it, nothing is joined.
     stood = [not noise.stable or words(line) in noise.stable for _, line in keyed_a]
     learned: set[Volatile] = set()
+    shown = Counter(ka)
+    shown.subtract(kb)
     for parts in _differences(ka, kb, stood):
         paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
         if all(templates is not None for templates in paired):
@@ -311,10 +349,10 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
         size = max(i2 - i1, j2 - j1)
         if (before or after) and size <= MAX_SLOT_LINES:
             learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
-            shown = Counter(ka[i1:i2])
-            shown.subtract(kb[j1:j2])
+            # In one copy and not the other, over the whole page: a line both show,
+            # elsewhere, only moved (order is never a change).
             learned.update(Volatile(ROTATING, "", line)
-                           for line, count in shown.items() if count)
+                           for line in {*ka[i1:i2], *kb[j1:j2]} if shown[line])
     return learned
 
 
@@ -380,6 +418,32 @@ def learn_links(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
             if old[target][name] != new[target][name]:
                 learned.add(Volatile(PARAM, _scope(target), name))
     return learned
+
+
+def learn_path_segments(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
+    """Path segments that differ between two copies' links where the rest of each link is
+    the same (``/s8f3a/docs/report.pdf`` and ``/s91c2/docs/report.pdf``): learned when at
+    least two different links show it, so that two documents of one folder are never
+    taken for one link whose name changes."""
+    first, second = list(dict.fromkeys(a)), list(dict.fromkeys(b))
+    only_a = [url for url in first if url not in set(second)]
+    only_b = [url for url in second if url not in set(first)]
+    seen: dict[str, set[str]] = {}
+    for url in only_a:
+        parts = urlsplit(url)
+        segments = parts.path.split("/")
+        for i in range(1, len(segments)):
+            head, rest = "/".join(segments[:i]), "/".join(segments[i + 1:])
+            for other in only_b:
+                theirs = urlsplit(other)
+                mine = theirs.path.split("/")
+                if ((theirs.scheme, theirs.netloc, theirs.query) == (parts.scheme,
+                                                                    parts.netloc, parts.query)
+                        and len(mine) == len(segments) and mine[i] != segments[i]
+                        and "/".join(mine[:i]) == head and "/".join(mine[i + 1:]) == rest):
+                    prefix = f"{parts.scheme}://{parts.netloc}{head}/"
+                    seen.setdefault(prefix, set()).add(rest)
+    return {Volatile(SEGMENT, prefix, "") for prefix, rests in seen.items() if len(rests) > 1}
 
 
 def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE

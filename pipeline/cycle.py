@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.errors import FailureKind
 from core.records import FetchResult
 from monitors import build_monitor
 from monitors.base import Monitor
@@ -88,6 +89,10 @@ class CycleReport:
 
 def schedule_policy(defaults: Defaults) -> SchedulePolicy:
     return SchedulePolicy(timezone=defaults.timezone, max_backoff=defaults.max_backoff)
+
+
+def parse_deadline(defaults: Defaults) -> float:
+    return defaults.parse_timeout.total_seconds()
 
 
 def fetch_settings(defaults: Defaults) -> FetchSettings:
@@ -297,7 +302,7 @@ async def run_cycle(
     async with build_client(settings, transport) as client, \
             rendering(config, settings) as browser:
         fetcher = polite_fetcher(config, client, settings, store, browser)
-        with Extractor(workers, store.path) as extractor:
+        with Extractor(workers, store.path, parse_deadline(config.defaults)) as extractor:
             if store.without_validators([m.id for m in monitors]):
                 # Bodies are coming (a monitor without ETag or Last-Modified is always
                 # sent one): fork now, while this process is small, so that workers share
@@ -314,8 +319,51 @@ async def run_cycle(
                     on_check(report)
                 return report
 
-            reports = await asyncio.gather(*(one(m) for m in monitors))
+            reports = await within_deadline(
+                monitors, one, config.defaults.run_timeout.total_seconds(), store, policy,
+                on_check)
     # Once per cycle, off the path of each check: plain SQL reads the new texts.
     store_texts(store)
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
+
+
+async def within_deadline(
+    monitors: list[Monitor], check: Callable[[Monitor], Awaitable[CheckReport]],
+    seconds: float, store: Store, policy: SchedulePolicy,
+    on_check: Callable[[CheckReport], None] | None,
+) -> list[CheckReport]:
+    """Every check of the cycle, each stopped and recorded as failed if the cycle is
+    still running after ``seconds`` (``run_timeout``): a run always ends, so its lock
+    is always released."""
+    tasks = [asyncio.ensure_future(check(monitor)) for monitor in monitors]
+    if not tasks:
+        return []
+    _, late = await asyncio.wait(tasks, timeout=seconds)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    reports = []
+    for monitor, task in zip(monitors, tasks, strict=True):
+        if task not in late:
+            reports.append(task.result())
+            continue
+        started = iso(utc_now())
+        fetched = FetchResult.failure(
+            monitor.id, monitor.config.url, started, 0, FailureKind.FETCH_TIMEOUT,
+            f"the run reached run_timeout ({seconds:g}s) before this check ended; it was "
+            "stopped")
+        state = store.monitor_state(monitor.id)
+        check_row = stages.failed(fetched, fetched.error or "").check
+        recorded = store.record(
+            check_row, every=monitor.config.every, signal=state.signal,
+            next_attempt=plan_next(monitor.config, datetime.fromisoformat(started), "error",
+                                   state.consecutive_failures + 1, policy=policy))
+        report = CheckReport(org_id=monitor.org_id, monitor_id=monitor.id,
+                             url=monitor.config.url, outcome="error",
+                             check_id=recorded.check_id, error=check_row.error)
+        log.error("%s: %s", monitor.id, check_row.error)
+        if on_check is not None:
+            on_check(report)
+        reports.append(report)
+    return reports
 

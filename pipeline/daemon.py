@@ -30,7 +30,7 @@ from core.sanitise import clean_line
 from monitors import build_monitor
 from monitors.base import Monitor
 from pipeline.config import Config, load_config
-from pipeline.cycle import check_monitor, fetch_settings, schedule_policy
+from pipeline.cycle import check_monitor, fetch_settings, parse_deadline, schedule_policy
 from pipeline.digest import DIGEST_POLL, deliver_due
 from pipeline.fetch.client import Fetcher, build_client, polite_fetcher, rendering
 from pipeline.pool import Extractor, worker_count
@@ -97,7 +97,8 @@ class Daemon:
         try:
             async with build_client(settings) as client, \
                     rendering(self.config, settings, always=True) as browser:
-                self.extractor = Extractor(workers, self.store.path)
+                self.extractor = Extractor(workers, self.store.path,
+                                           parse_deadline(self.config.defaults))
                 self.fetcher = polite_fetcher(self.config, client, settings, self.store,
                                               browser)
                 self._client, self._settings, self._browser = client, settings, browser

@@ -12,26 +12,31 @@ than a few dozen parses.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
-from core.errors import StorageError
+from core.errors import FailureKind, StorageError
 from core.records import Extracted, FetchResult, Volatile
 from monitors.base import Monitor
 from monitors.volatility import NO_NOISE, Noise
 from pipeline import stages
 from pipeline.stages import Outcome
+from pipeline.workers import Overrun, WorkerDied, WorkerPool
 from storage.blobs import compress_body
 from storage.db import Store
-from storage.records import MonitorState, PackedContent
+from storage.records import MonitorState, PackedContent, Snapshot
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Below this many monitors a cycle parses in-process (a worker takes ~0.3 s to start).
 POOL_MIN_MONITORS = 40
@@ -189,15 +194,30 @@ def _worker_init(parent_pid: int) -> None:
     import monitors.parsers  # noqa: F401
 
 
-class Extractor:
-    """Evaluates in worker processes when it has any, in-process otherwise."""
+#: Kinds whose parser can be made to work for an hour on a small input (a PDF whose 3,000
+#: pages share one content stream of 200,000 text operations): they are always parsed in
+#: a worker that can be stopped, even in a cycle too small for the pool.
+ISOLATED_KINDS = frozenset({"pdf"})
+#: The default deadline of one job in a worker (``defaults.parse_timeout``).
+DEFAULT_PARSE_DEADLINE = 60.0
 
-    def __init__(self, workers: int, database: str | Path | None = None) -> None:
+
+class Extractor:
+    """Evaluates in worker processes when it has any, in-process otherwise.
+
+    Each job in a worker has a deadline (``parse_timeout``): past it the worker is
+    killed and replaced, and the check is recorded as failed, naming the source. A
+    monitor of an isolated kind gets a worker even when the cycle has none.
+    """
+
+    def __init__(self, workers: int, database: str | Path | None = None,
+                 deadline: float = DEFAULT_PARSE_DEADLINE) -> None:
         self.workers = workers
         #: A database the workers read previous contents from themselves (WAL lets them
         #: read while this process writes); without one, this process sends them along.
         self.database = str(database) if database is not None else None
-        self._pool: ProcessPoolExecutor | None = None
+        self.deadline = deadline
+        self._pool: WorkerPool | None = None
         self._ready: asyncio.Future[None] | None = None
         #: "fork", "forkserver" or "spawn", chosen when the pool is made.
         self.start_method: str | None = None
@@ -219,40 +239,40 @@ class Extractor:
         if self.start_method == "fork":
             import monitors.parsers  # noqa: F401
 
-            self._spawn(pool)  # all processes fork now, before the pool's own thread
+            pool.start()  # all processes fork now
             self._ready = asyncio.get_running_loop().create_future()
             self._ready.set_result(None)
         else:
-            self._ready = asyncio.ensure_future(asyncio.to_thread(self._spawn, pool))
+            self._ready = asyncio.ensure_future(pool.start_in_thread())
 
-    def _spawn(self, pool: ProcessPoolExecutor) -> None:
-        for _ in range(self.workers):
-            pool.submit(os.getpid)  # the pool starts its processes on submit
-
-    def _ensure_pool(self) -> ProcessPoolExecutor | None:
-        if self.workers > 0 and self._pool is None:
+    def _ensure_pool(self, isolated: bool = False) -> WorkerPool | None:
+        if self._pool is None and (self.workers > 0 or isolated):
             if self.start_method is None:
                 self.start_method = start_method(threading.active_count())
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_worker_context(self.start_method),
-                initializer=_worker_init, initargs=(os.getpid(),),
-            )
+            self._pool = WorkerPool(max(1, self.workers), _worker_context(self.start_method),
+                                    _worker_init, (os.getpid(),))
         return self._pool
+
+    def worker_pids(self) -> list[int]:
+        return self._pool.pids() if self._pool is not None else []
+
+    async def _run(self, pool: WorkerPool, function: Callable[..., T], *args: object) -> T:
+        self.start()
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
+        return await pool.run(self.deadline, function, *args)
 
     async def learn_from_copy(
         self, monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise,
         before: Extracted | None = None,
     ) -> tuple[Outcome, frozenset[Volatile]]:
-        """``stages.learn_from_copy`` in a worker when there are workers."""
-        pool = self._ensure_pool()
+        """``stages.learn_from_copy`` in a worker when there are workers (an overrun
+        raises: the copy is then unusable, see ``cycle.confirm``)."""
+        pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
         if pool is None:
             return stages.learn_from_copy(monitor, fetched, copy, noise, before)
-        self.start()
-        assert self._ready is not None
-        await asyncio.shield(self._ready)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            pool, stages.learn_from_copy, monitor, fetched, copy, noise, before)
+        return await self._run(pool, stages.learn_from_copy, monitor, fetched, copy, noise,
+                               before)
 
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
@@ -261,23 +281,22 @@ class Extractor:
         """``stages.evaluate`` in a worker when there are workers, in-process otherwise."""
         if not stages.has_body_to_read(fetched):  # a 304, an error: nothing to parse
             return stages.evaluate(monitor, fetched, state, load_content, noise)
-        pool = self._ensure_pool()
+        pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
         if pool is None:
             return stages.evaluate(monitor, fetched, state, load_content, noise)
-        self.start()
-        assert self._ready is not None
-        await asyncio.shield(self._ready)
-        loop = asyncio.get_running_loop()
         outcome: Outcome
-        if self.database is not None:
-            outcome = await loop.run_in_executor(
-                pool, evaluate_stored_job, monitor, fetched, state, self.database, noise)
-        else:
-            previous = None
-            if state.last_content_hash is not None:
-                previous = load_content(state.last_content_hash)
-            outcome = await loop.run_in_executor(
-                pool, evaluate_job, monitor, fetched, state, previous, noise)
+        try:
+            if self.database is not None:
+                outcome = await self._run(pool, evaluate_stored_job, monitor, fetched, state,
+                                          self.database, noise)
+            else:
+                previous = None
+                if state.last_content_hash is not None:
+                    previous = load_content(state.last_content_hash)
+                outcome = await self._run(pool, evaluate_job, monitor, fetched, state,
+                                          previous, noise)
+        except (Overrun, WorkerDied) as exc:
+            return stopped(monitor, fetched, state, exc)
         if outcome.snapshot is None:
             return outcome
         body = fetched.body or b""
@@ -285,7 +304,7 @@ class Extractor:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
     def __enter__(self) -> Extractor:
@@ -296,3 +315,19 @@ class Extractor:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def stopped(monitor: Monitor, fetched: FetchResult, state: MonitorState,
+            why: Overrun | WorkerDied) -> Outcome:
+    """A check whose parsing was stopped: a failed check that names the source; the body
+    is kept as evidence."""
+    source = f"{monitor.kind} {fetched.final_url or fetched.url}"
+    if isinstance(why, Overrun):
+        detail = (f"parsing the {source} took longer than parse_timeout ({why.seconds:g}s); "
+                  "it was stopped")
+    else:
+        detail = f"parsing the {source} failed: {why} (out of memory?)"
+    log.warning("%s: %s", monitor.id, detail)
+    snapshot = Snapshot.of(fetched.body or b"", fetched.content_type)
+    return stages.failed(fetched, FailureKind.EXTRACT_ERROR.message(detail), snapshot,
+                         signal=state.signal)

@@ -67,6 +67,12 @@ class Defaults(StrictModel):
     #: Worker processes that parse pages and feeds (None: one per core, at most 4, for cycles
     #: of 40 monitors or more; 0: parse in the main process).
     workers: int | None = Field(default=None, ge=0, le=16)
+    #: The longest one body may be parsed and compared in a worker process; past it the
+    #: worker is killed and replaced and the check fails, naming the source.
+    parse_timeout: Duration = timedelta(seconds=60)
+    #: The longest a whole ``govwatch run`` may take: past it the checks still running are
+    #: stopped and recorded as failed, and the run ends (so its lock is released).
+    run_timeout: Duration = timedelta(minutes=50)
     # Unattended operation (scheduling, politeness, health); see pipeline/schedule.py.
     host_delay: Duration = timedelta(0)
     contact: ContactURL | None = None

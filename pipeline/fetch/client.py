@@ -36,6 +36,7 @@ from core.errors import (
 )
 from core.records import FetchResult, Redirect
 from monitors.base import Monitor
+from pipeline.fetch.addresses import AddressRefused, check_hop, fetching_for, guarded_socket
 from pipeline.fetch.bodies import BodyPool, Spool
 from pipeline.fetch.decoding import ACCEPT_ENCODING, read_decoded
 from pipeline.fetch.hosts import parsed_url
@@ -70,6 +71,10 @@ async def _refuse_other_schemes(request: httpx.Request) -> None:
     # Runs for the first request and for every redirect hop.
     if request.url.scheme not in ALLOWED_SCHEMES:
         raise UnsupportedURL(f"refusing non-http(s) URL {request.url}")
+    try:
+        check_hop(str(request.url))
+    except AddressRefused as exc:
+        raise UnsupportedURL(str(exc)) from None
 
 
 async def _vet_redirect(response: httpx.Response) -> None:
@@ -108,7 +113,8 @@ def build_client(
     if transport is None:
         # aiohttp's C parser costs well under half the CPU per request of httpx's default
         # transport; the httpx API above it stays the same (see docs/architecture.md).
-        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False)
+        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False,
+                                     client=lambda: _session(limits))
     return httpx.AsyncClient(
         transport=transport,
         follow_redirects=True,
@@ -123,6 +129,16 @@ def build_client(
         event_hooks={"request": [_refuse_other_schemes], "response": [_vet_redirect]},
         trust_env=False,
     )
+
+
+def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
+    """The aiohttp session under the transport (made on the event loop, at the first
+    request): as httpx-aiohttp makes it, with every socket checked against the address
+    policy once the name is resolved (``pipeline.fetch.addresses``)."""
+    connector = aiohttp.TCPConnector(
+        keepalive_timeout=limits.keepalive_expiry, ssl=tls_context(),
+        limit=limits.max_connections or 0, socket_factory=guarded_socket)
+    return aiohttp.ClientSession(connector=connector, trust_env=False)
 
 
 class Fetcher:
@@ -154,6 +170,10 @@ class Fetcher:
         A ``render: browser`` page is fetched whole (what its scripts load may have changed
         when its HTML has not), then rendered: the result is its DOM.
         """
+        with fetching_for(monitor.config.url):
+            return await self._fetch(monitor, state)
+
+    async def _fetch(self, monitor: Monitor, state: MonitorState) -> FetchResult:
         config = monitor.config
         url = config.url
         deadline = (config.timeout or DEFAULT_DEADLINE).total_seconds()
@@ -289,6 +309,9 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _translate(exc: httpx.HTTPError | aiohttp.ClientError) -> FetchError:
     message = str(exc) or type(exc).__name__
+    refused = _cause(exc, AddressRefused)
+    if refused is not None:  # the address policy, where the socket was to be made
+        return UnsupportedURL(str(refused))
     broken = _cause(exc, HttpProcessingError)
     if isinstance(broken, HttpProcessingError):
         # aiohttp's parser says "400", but that is its code for "bad message", not the

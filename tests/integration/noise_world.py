@@ -225,7 +225,7 @@ class World:
             req.vocab = org.vocab
             name = parts[1]
             if name == "policy" and org.policy_path != "policy":
-                return web.HTTPMovedPermanently(f"/{org.id}/{org.policy_path}")
+                raise web.HTTPMovedPermanently(f"/{org.id}/{org.policy_path}")
             if name in ("pubs", org.policy_path):
                 body = self._page(org, "pubs" if name == "pubs" else "policy", req).encode()
                 ctype = "text/html"

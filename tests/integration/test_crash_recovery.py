@@ -37,9 +37,8 @@ async def main():
     state = MonitorState("m", None, None, None, None, None, None, 0)
     outcome = await extractor.evaluate(monitor, fetched, state, lambda digest: None)
     assert outcome.check.outcome == "new", outcome
-    assert extractor._pool is not None
     assert extractor.start_method == sys.argv[1], extractor.start_method
-    print(extractor._pool.submit(os.getpid).result(), flush=True)
+    print(extractor.worker_pids()[0], flush=True)
     time.sleep(60)
 
 asyncio.run(main())

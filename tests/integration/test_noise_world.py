@@ -36,12 +36,6 @@ def test_the_world_is_what_the_issue_asks() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason=(
-    "measured on this world (benchmarks/noise.py --orgs 20 --steady 1): every event found "
-    "(0 missed), but ~29 false alerts per mode remain from lists sampled anew at each "
-    "request (related-order, trending: two copies moments apart can show the same sample, "
-    "and a later sample can be larger than any slot seen so far), and polls, comments, "
-    "tickers, presence; steady-state confirming fetches ~27 % of recorded fetches"))
 @pytest.mark.parametrize("etags", [False, True], ids=["no-validators", "weak-etags"])
 def test_every_event_announced_and_no_noise(tmp_path: Path, etags: bool) -> None:
     world = World(seed=17 + etags, orgs=ORGS, etags=etags)
@@ -52,8 +46,19 @@ def test_every_event_announced_and_no_noise(tmp_path: Path, etags: bool) -> None
     templates = [(v.revision, org, n) for v in verdicts
                  for org, n in v.template_announcements.items() if n > 1]
     confirms = [(v.revision, m, n) for v in verdicts for m, n in v.confirms.items() if n > 1]
+    steady = [v for v in verdicts if v.revision < 0]
+    steady_share = (sum(sum(v.confirms.values()) for v in steady)
+                    / max(sum(v.checks for v in steady), 1))
     assert sum(len(v.events) for v in verdicts) > 2 * ORGS
     assert missed == []
-    assert false == []
     assert templates == []
     assert confirms == []
+    assert steady_share <= 0.05, steady_share
+    # Measured (benchmarks/noise.py, seeds 17-19): 4 to 8 false alerts per run of the
+    # world, nearly all at the first or second revision, while a list sampled from a
+    # pool or a line of random words beside one is still being learned. The issue asks
+    # for none; this bound keeps what was reached.
+    assert len(false) <= 12, false
+    if false:
+        pytest.xfail(f"{len(false)} false alert(s) left (issue 17 asks for none): "
+                     f"{[(r, m, k) for r, m, _, k, _ in false]}")

@@ -22,16 +22,19 @@ from hypothesis import strategies as st
 from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
+from monitors.normalize import comparable_pair
 from monitors.volatility import (
     LINE,
     PARAM,
     ROTATING,
+    SEGMENT,
     SLOT,
     WILD,
     WILD_RUN,
     Noise,
     learn_lines,
     learn_links,
+    learn_path_segments,
     line_template,
     matches,
 )
@@ -183,6 +186,13 @@ def test_differences_a_few_equal_lines_apart_are_one_slot() -> None:
         assert not [v for v in learned if v.kind == SLOT and v.what.endswith("3")]
 
 
+def test_lines_only_moved_between_two_copies_never_rotate() -> None:
+    # A footer served in a random order, beside a line that does change.
+    learned = learn_lines(["Home", "Tip one", "Privacy", "Terms", "Contact"],
+                          ["Home", "Terms", "Advice two", "Contact", "Privacy"])
+    assert {v.what for v in learned if v.kind == ROTATING} <= {"Tip one", "Advice two"}
+
+
 def test_a_paragraph_between_two_noises_is_never_learned() -> None:
     # The first check of a monitor learns from two copies with no version before them.
     a = ["Agency: policy", "Updated 14 seconds ago", "Overview", "The board met.",
@@ -260,10 +270,59 @@ def test_a_line_added_beside_a_rotating_line_shows_once_it_is_known_to_rotate() 
     assert _same(noise, old, ["Overview", "The board met.", "A new tip", "Key dates"])
 
 
+def test_a_slot_that_ends_at_a_rotating_line_does_not_take_a_document_added_there() -> None:
+    # Copies of a listing whose "most read" items follow its last document.
+    x, y, k, z = "Budget talks resume", "Ministers meet in Rome", "Elections ahead", "Floods"
+    noise = Noise(frozenset(learn_lines(["Reports", "Report B", x, k, "End"],
+                                        ["Reports", "Report B", y, k, "End"])))
+    assert Volatile(SLOT, "Report B", f"{k}\t1") in noise.learned
+    noise = Noise(noise.learned | frozenset(learn_lines(
+        ["Reports", "Report B", y, z, "End"], ["Reports", "Report B", y, k, "End"], noise)))
+    assert Volatile(ROTATING, "", k) in noise.learned
+    published = ["Reports", "Report B", "Report C", k, y, "End"]
+    assert "Report C" in [key for key, _ in noise.comparable(published)]
+
+
+def test_a_line_a_slot_covers_on_one_side_only_is_content_on_both() -> None:
+    noise = Noise(frozenset({Volatile(SLOT, "Report B", "Email this page\t2")}))
+    old = ["Report B", "Privacy", "Yes 9% No 91%", "Email this page", "Terms"]
+    new = ["Report B", "Yes 40% No 60%", "Email this page", "Privacy", "Terms"]
+    pair = comparable_pair(old, new, noise=noise)
+    assert pair.same_lines()  # the footer line moved into the slot's place: no change
+    assert "Privacy" in [key for key, _ in pair.old]
+
+
 def test_a_template_of_wildcards_only_counts_after_its_anchor() -> None:
     noise = Noise(frozenset({Volatile(LINE, "Views", WILD)}))
     assert [k for k, _ in noise.comparable(["Views", "123"])] == ["Views", WILD]
     assert [k for k, _ in noise.comparable(["Budget", "123"])] == ["Budget", "123"]
+
+
+def test_a_session_in_the_path_is_learned_from_two_links_that_show_it() -> None:
+    a = ["https://s.example/o/s8f3a/docs/one.pdf", "https://s.example/o/s8f3a/docs/two.pdf",
+         "https://s.example/contact"]
+    b = ["https://s.example/o/s91c2/docs/one.pdf", "https://s.example/o/s91c2/docs/two.pdf",
+         "https://s.example/contact"]
+    learned = learn_path_segments(a, b)
+    assert learned == {Volatile(SEGMENT, "https://s.example/o/", "")}
+    noise = Noise(frozenset(learned))
+    assert noise.link_key(a[0]) == noise.link_key(b[0]) != noise.link_key(a[1])
+    assert noise.link_key("https://s.example/o/s0000/docs/three.pdf") == \
+        f"https://s.example/o/{WILD}/docs/three.pdf"
+    assert noise.link_key(a[2]) == a[2]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    # One document replaced by another in one folder: two links, not one that changes.
+    (["https://s.example/docs/a.pdf"], ["https://s.example/docs/b.pdf"]),
+    # One link only shows the difference: not enough to say it is a session.
+    (["https://s.example/s1/docs/a.pdf"], ["https://s.example/s2/docs/a.pdf"]),
+    (["https://s.example/docs/a.pdf", "https://s.example/docs/b.pdf"],
+     ["https://s.example/docs/a.pdf", "https://s.example/docs/c.pdf"]),
+])
+def test_documents_of_one_folder_are_never_a_volatile_segment(a: list[str], b: list[str]
+                                                             ) -> None:
+    assert learn_path_segments(a, b) == set()
 
 
 def test_a_parameter_is_learned_for_its_path_only() -> None:

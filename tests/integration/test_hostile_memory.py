@@ -1,0 +1,97 @@
+"""A 20 MB page that changes stays within a memory bound for the whole run.
+
+The page is one paragraph of date-like tokens (what clock masking, word splitting and a
+word diff all work on), under the default ``max_bytes``. ``govwatch run`` runs in a
+subprocess, twice (the page is new, then changed), and its peak resident memory, as the
+kernel counts it for the process and every worker it waited for, stays under 400 MB.
+This is a bound of memory, not of time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage.db import Store
+from tests.integration.conftest import Site
+
+pytestmark = pytest.mark.integration
+
+GOVWATCH = Path(sys.executable).parent / "govwatch"
+MB = 1_000_000
+PEAK_LIMIT_MB = 400
+# Only a run that hangs reaches this; a slow machine does not.
+RUN_BOUND = 300.0
+
+
+def date_paragraph(size: int, seed: int) -> str:
+    """One paragraph of ``size`` characters of dates, times and numbers."""
+    rng = random.Random(seed)
+    months = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+    words: list[str] = []
+    length = 0
+    while length < size:
+        word = rng.choice((
+            f"{rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            f"{rng.randint(1, 28)} {rng.choice(months)} {rng.randint(2000, 2030)}",
+            f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}",
+            f"{rng.randint(1, 9999)}",
+        ))
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)
+
+
+def page(seed: int) -> bytes:
+    return (f"<html><head><title>Calendar</title></head><body><main><p>"
+            f"{date_paragraph(20 * MB, seed)}</p></main></body></html>").encode()
+
+
+def run_once(config: Path, database: Path) -> tuple[str, float]:
+    """``govwatch run --all`` in a child; its output and the children's peak RSS (MB)."""
+    done = subprocess.run(
+        [str(GOVWATCH), "--config", str(config), "--db", str(database), "run", "--all"],
+        capture_output=True, text=True, timeout=RUN_BOUND, check=False)
+    assert done.returncode == 0, done.stderr
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return done.stdout, peak_kb / 1024
+
+
+def test_a_20_mb_page_that_changes_stays_under_400_mb(site: Site, tmp_path: Path) -> None:
+    first, second = page(1), page(2)
+    assert 20 * MB < len(second) < 21 * MB
+    site.set("/calendar.html", first)
+    config = tmp_path / "calendar.yaml"
+    config.write_text(json.dumps({
+        "defaults": {"every": "1h", "max_bytes": "25MB"},
+        "organizations": [{"id": "org", "name": "Org", "monitors": [
+            {"id": "calendar", "kind": "page", "url": site.url("/calendar.html")}]}],
+    }), encoding="utf-8")
+    database = tmp_path / "calendar.db"
+
+    _, first_peak = run_once(config, database)
+    site.set("/calendar.html", second)
+    output, peak = run_once(config, database)
+    print(f"\npeak RSS of `govwatch run` over a 20 MB page: {first_peak:.0f} MB new, "
+          f"{peak:.0f} MB (the larger of both) changed")
+
+    with Store(database) as store:
+        outcomes = [row[0] for row in store.db.execute(
+            "SELECT outcome FROM checks WHERE monitor_id = 'calendar' AND outcome != 'confirm'"
+            " ORDER BY id").fetchall()]
+        assert outcomes == ["new", "changed"], (outcomes, output)
+        summary, diff, detail, reasons = store.db.execute(
+            "SELECT summary, diff, detail, reasons FROM changes").fetchone()
+    # The change is recorded, shown coarsely, and says so.
+    assert summary == "1 line(s) added, 1 removed"
+    assert json.loads(detail)["clipped"] is True
+    assert "lines over 20,000 characters shown clipped" in json.loads(reasons)
+    assert len(diff) < 100_000 and "[line clipped: 19,999,999 characters]" in diff
+    assert peak < PEAK_LIMIT_MB, f"peak RSS {peak:.0f} MB"
