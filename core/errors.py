@@ -52,6 +52,7 @@ class FailureKind(StrEnum):
     ROBOTS_DISALLOWED = "RobotsDisallowed"
     HTTP_STATUS_FAILED = "HTTPStatusFailed"
     EXTRACT_ERROR = "ExtractError"
+    RENDER_FAILED = "RenderFailed"
 
     def message(self, detail: str) -> str:
         """The error as stored and shown: the kind, a colon, what happened."""
@@ -119,6 +120,12 @@ class TooManyRedirects(FetchError):
     """The redirect chain was longer than allowed, or looped."""
 
     kind = FailureKind.TOO_MANY_REDIRECTS
+
+
+class RenderFailed(FetchError):
+    """A page could not be rendered in the browser: no browser, a crash, its deadline."""
+
+    kind = FailureKind.RENDER_FAILED
 
 
 class ExtractError(GovwatchError):

@@ -39,6 +39,9 @@ class FetchResult:
     #: ``error_kind.message(...)``: what the check stores and shows.
     error: str | None = None
     error_kind: FailureKind | None = None
+    #: A page rendered in a browser: the HTML the server sent (``body`` is then the DOM
+    #: the browser built from it, which is what is extracted and compared).
+    served_body: bytes | None = None
 
     @classmethod
     def failure(

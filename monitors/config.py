@@ -6,6 +6,8 @@ own settings; the pipeline's config loader composes them into the whole file's m
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import (
     Field,
 )
@@ -21,7 +23,10 @@ from core.settings import (
 )
 
 # Settings that decide what a monitor extracts; changing one starts a new baseline.
-EXTRACTION_KEYS = ("kind", "url", "select", "exclude", "ignore_selectors")
+EXTRACTION_KEYS = ("kind", "url", "select", "exclude", "ignore_selectors", "render")
+
+#: How a page is read: the HTML the server sends, or the DOM a browser built from it.
+Render = Literal["plain", "browser"]
 
 
 class MonitorConfig(StrictModel):
@@ -55,3 +60,8 @@ class MonitorConfig(StrictModel):
     per_host: int | None = Field(default=None, ge=1, le=64)
     host_delay: Duration | None = None
     robots: bool = True
+    #: ``browser``: compare the DOM headless Chromium renders (pages built by JavaScript).
+    render: Render | None = None
+    #: With ``render: browser``: the page is read once this CSS selector is in the DOM
+    #: (instead of once the network is idle).
+    wait_for: str | None = None

@@ -45,7 +45,8 @@ from monitors.volatility import (
 class PageMonitor(Monitor):
     kind = "page"
     accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
-    own_keys: ClassVar[frozenset[str]] = frozenset({"select", "exclude", "ignore_selectors"})
+    own_keys: ClassVar[frozenset[str]] = frozenset(
+        {"select", "exclude", "ignore_selectors", "render", "wait_for"})
     description = (
         "HTML page: text of the `select` region (default: body) without `exclude`, scripts, "
         "styles and hidden elements, plus its links as absolute URLs."

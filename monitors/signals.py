@@ -72,14 +72,16 @@ def response_signal(fetched: FetchResult) -> str | None:
     return None
 
 
-def content_signal(kind: str, extracted: Extracted) -> str | None:
-    """A signal only the content shows: a "not found" title, or a page that needs JS."""
+def content_signal(kind: str, extracted: Extracted, *, rendered: bool = False) -> str | None:
+    """A signal only the content shows: a "not found" title, or a page that needs JS
+    (never said of a page a browser rendered: what it shows is all there is)."""
     if kind != "page":
         return None
     title = str(extracted.data.get("title") or "")
     if title and _NOT_FOUND_TITLE.search(title):
         return SOFT_404
-    if len(extracted.text) < NEEDS_JS_MAX_CHARS and extracted.data.get("js_shell"):
+    if not rendered and len(extracted.text) < NEEDS_JS_MAX_CHARS \
+            and extracted.data.get("js_shell"):
         return NEEDS_JS
     return None
 
@@ -90,6 +92,13 @@ def moved(previous_url: str | None, current_url: str | None) -> bool:
         return False
     old, new = urlsplit(previous_url), urlsplit(current_url)
     return (old.hostname, old.path.rstrip("/")) != (new.hostname, new.path.rstrip("/"))
+
+
+#: What to do about a signal, where there is something to do.
+ADVICE = {
+    NEEDS_JS: "its content is built by JavaScript: set `render: browser` on the monitor to "
+              "compare what a browser shows (docs/render.md)",
+}
 
 
 def describe(signal: str, fetched: FetchResult) -> str:

@@ -152,6 +152,8 @@ def alert_entry(prefix: str, alert: OwedAlert, with_org: bool) -> FeedEntry:
     alert = readable_alert(alert)
     if alert.kind == "failing":
         title = f"{alert.monitor_name} is failing ({alert.failures} checks in a row)"
+    elif alert.kind == "needs-js":
+        title = f"{alert.monitor_name} needs a browser (render: browser)"
     else:
         title = f"{alert.monitor_name} recovered"
     if with_org:

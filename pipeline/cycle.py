@@ -292,7 +292,7 @@ async def run_cycle(
     check is stored (the progress bar). The digest (stage 5) follows the cycle in
     ``govwatch run``; the daemon calls ``check_monitor`` per job with the same pieces.
     """
-    from pipeline.fetch.client import build_client, polite_fetcher
+    from pipeline.fetch.client import build_client, polite_fetcher, rendering
 
     started = iso(utc_now())
     store.sync_monitors(config.organizations)
@@ -301,8 +301,9 @@ async def run_cycle(
     workers = worker_count(len(monitors), config.defaults.workers)
     # Once per cycle, from what is stored: the pages of each site judged together.
     rounds = site_rounds(store, monitors)
-    async with build_client(settings, transport) as client:
-        fetcher = polite_fetcher(config, client, settings, store)
+    async with build_client(settings, transport) as client, \
+            rendering(config, settings) as browser:
+        fetcher = polite_fetcher(config, client, settings, store, browser)
         with Extractor(workers, store.path, parse_deadline(config.defaults)) as extractor:
             if store.without_validators([m.id for m in monitors]):
                 # Bodies are coming (a monitor without ETag or Last-Modified is always

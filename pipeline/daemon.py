@@ -32,7 +32,7 @@ from monitors.base import Monitor
 from pipeline.config import Config, load_config
 from pipeline.cycle import check_monitor, fetch_settings, parse_deadline, schedule_policy
 from pipeline.digest import DIGEST_POLL, deliver_due
-from pipeline.fetch.client import Fetcher, build_client, polite_fetcher
+from pipeline.fetch.client import Fetcher, build_client, polite_fetcher, rendering
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import crontab_trigger
 from pipeline.site import site_stage
@@ -95,11 +95,13 @@ class Daemon:
         # and comparing stay off the event loop that runs every job.
         workers = worker_count(len(self.monitors), self.config.defaults.workers)
         try:
-            async with build_client(settings) as client:
+            async with build_client(settings) as client, \
+                    rendering(self.config, settings, always=True) as browser:
                 self.extractor = Extractor(workers, self.store.path,
                                            parse_deadline(self.config.defaults))
-                self.fetcher = polite_fetcher(self.config, client, settings, self.store)
-                self._client, self._settings = client, settings
+                self.fetcher = polite_fetcher(self.config, client, settings, self.store,
+                                              browser)
+                self._client, self._settings, self._browser = client, settings, browser
                 for monitor_id in self.monitors:
                     self._add_job(monitor_id)
                 # Every job is a coroutine: they all run on this loop's thread, which owns
@@ -222,11 +224,14 @@ class Daemon:
                for k in FETCH_KEYS):
             log.warning("client settings (timeouts, user agent, concurrency) changed: "
                         "they apply after a restart")
+        if self.config.browser != new.browser:
+            log.warning("browser settings changed: they apply after a restart")
         self.store.sync_monitors(new.organizations)
         self.config, self.monitors = new, monitor_table(new)
         self.policy = schedule_policy(new.defaults)
         # Per-host limits and spacing may have changed: a new gate over the same client.
-        self.fetcher = polite_fetcher(new, self._client, self._settings, self.store)
+        self.fetcher = polite_fetcher(new, self._client, self._settings, self.store,
+                                      self._browser)
         for monitor_id in removed:
             self.scheduler.remove_job(monitor_id)
         for monitor_id in [*changed, *added]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from core.errors import StorageError
 from pipeline import VERSION
 from storage.db import Store
 from storage.outfiles import OutputFile
@@ -77,10 +78,14 @@ def write_warc(store: Store, checks: Iterable[dict[str, Any]], out: BinaryIO, *,
         "description": "Raw captures of govwatch checks, rebuilt from its SQLite history",
     }))
     first_seen: dict[str, tuple[str, str, str]] = {}  # snapshot -> uri, date, payload digest
+    doms_written: set[str] = set()
     for check in checks:
         counts.checks += 1
         status = check["status"]
-        if status is None or (check["snapshot_hash"] is None and status != 304):
+        # A response record holds what the server sent; a DOM a browser rendered from it
+        # follows as a conversion record.
+        served = check.get("served_snapshot_hash") or check["snapshot_hash"]
+        if status is None or (served is None and status != 304):
             counts.skipped_no_capture += 1  # nothing was received: no record to write
             continue
         uri = check["final_url"] or check["url"]
@@ -96,8 +101,8 @@ def write_warc(store: Store, checks: Iterable[dict[str, Any]], out: BinaryIO, *,
         elif check["body_pruned_at"] is not None:
             counts.skipped_pruned += 1
             continue
-        elif check["snapshot_hash"] in first_seen:
-            ref_uri, ref_date, digest = first_seen[check["snapshot_hash"]]
+        elif served in first_seen:
+            ref_uri, ref_date, digest = first_seen[served]
             body_length = int(check["bytes"] or 0)
             record = writer.create_revisit_record(
                 uri, digest, ref_uri, ref_date,
@@ -105,17 +110,34 @@ def write_warc(store: Store, checks: Iterable[dict[str, Any]], out: BinaryIO, *,
                 warc_headers_dict=extra)
             counts.revisits += 1
         else:
-            body = store.load_body(check["snapshot_hash"])
+            body = store.load_body(served)
             record = writer.create_warc_record(
                 uri, "response", payload=BytesIO(body), length=len(body),
                 http_headers=_http_response(status, headers, len(body)),
                 warc_headers_dict=extra)
-            first_seen[check["snapshot_hash"]] = (
+            first_seen[served] = (
                 uri, date, record.rec_headers.get_header("WARC-Payload-Digest"))
             counts.responses += 1
         request = writer.create_warc_record(uri, "request", http_headers=_http_request(uri))
         writer.write_request_response_pair(request, record)
+        rendered = check.get("served_snapshot_hash") and check["snapshot_hash"]
+        if rendered and rendered not in doms_written:
+            _write_rendered(store, writer, uri, rendered, record, extra)
+            doms_written.add(rendered)
     return counts
+
+
+def _write_rendered(store: Store, writer: WARCWriter, uri: str, dom_hash: str,
+                    response: Any, extra: dict[str, str]) -> None:
+    """The DOM a browser built from a response (``render: browser``), as a conversion."""
+    try:
+        dom = store.load_body(dom_hash)
+    except StorageError:  # pruned: the response alone is kept
+        return
+    refers = {**extra, "WARC-Refers-To": response.rec_headers.get_header("WARC-Record-ID"),
+              "Content-Type": "text/html; charset=utf-8"}
+    writer.write_record(writer.create_warc_record(
+        uri, "conversion", payload=BytesIO(dom), length=len(dom), warc_headers_dict=refers))
 
 
 def _decoded(row: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:

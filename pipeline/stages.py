@@ -23,6 +23,10 @@ from storage.records import CONFIRM, Check, MonitorState, PackedContent, Snapsho
 # A redirect that moves a page elsewhere matters, but less than the page disappearing.
 MOVED_SIGNIFICANCE = 0.7
 RESTORED_SIGNIFICANCE = 0.6
+#: Why a signal's change is not announced: its alert is (``_signal_change``).
+ADVISED = "announced as an alert, with what to do"
+#: The type of a DOM a browser rendered (the check's headers stay the server's).
+RENDERED_TYPE = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +48,31 @@ class Outcome:
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
+    served = served_snapshot(fetched)
     return Check(
         monitor_id=fetched.monitor_id, started_at=fetched.started_at,
         duration_ms=fetched.duration_ms, url=fetched.url, final_url=fetched.final_url,
         status=fetched.status, redirects=fetched.redirects, headers=fetched.headers,
-        bytes=fetched.bytes_received, outcome=outcome, **fields,  # type: ignore[arg-type]
+        bytes=fetched.bytes_received, outcome=outcome,
+        served_snapshot_hash=served.hash if served else None,
+        **fields,  # type: ignore[arg-type]
     )
+
+
+def served_snapshot(fetched: FetchResult) -> Snapshot | None:
+    """A rendered page's server HTML, kept beside the DOM it was rendered into."""
+    if fetched.served_body is None:
+        return None
+    return Snapshot.of(fetched.served_body, fetched.content_type)
+
+
+def snapshot_of(fetched: FetchResult) -> Snapshot:
+    """The body as stored: for a rendered page the DOM (serialized as UTF-8, whatever the
+    server's charset), carrying what the server sent."""
+    served = served_snapshot(fetched)
+    if served is None:
+        return Snapshot.of(fetched.body or b"", fetched.content_type)
+    return replace(Snapshot.of(fetched.body or b"", RENDERED_TYPE), served=served)
 
 
 def failed(
@@ -65,12 +88,12 @@ def failed(
 def extract(monitor: Monitor, fetched: FetchResult) -> tuple[Snapshot, Extracted | str]:
     """The snapshot always survives; a failed extraction returns its message."""
     body = fetched.body or b""
-    snapshot = Snapshot.of(body, fetched.content_type)
+    snapshot = snapshot_of(fetched)
     if not body:
         return snapshot, "empty body: the server answered 200 with no content"
     try:
         return snapshot, monitor.extract(
-            body, content_type=fetched.content_type, url=fetched.final_url or fetched.url
+            body, content_type=snapshot.content_type, url=fetched.final_url or fetched.url
         )
     except ExtractError as exc:
         return snapshot, exc.kind.message(str(exc))
@@ -102,7 +125,7 @@ def evaluate(
     signal = signals.response_signal(fetched)
     status = fetched.status or 0
     if signal is not None or status >= 400 or status < 200:
-        raw = Snapshot.of(fetched.body, fetched.content_type) if fetched.body else None
+        raw = snapshot_of(fetched) if fetched.body else None
         if signal is not None:
             return enter_signal(signal, fetched, state, raw)
         error = FailureKind.HTTP_STATUS_FAILED.message(f"HTTP {status} {fetched.reason}".strip())
@@ -110,7 +133,8 @@ def evaluate(
     snapshot, extracted = extract(monitor, fetched)                         # extract
     if isinstance(extracted, str):
         return failed(fetched, extracted, snapshot, signal=state.signal)
-    signal = signals.content_signal(monitor.kind, extracted)
+    signal = signals.content_signal(monitor.kind, extracted,
+                                    rendered=fetched.served_body is not None)
     if signal is not None:
         return enter_signal(signal, fetched, state, snapshot)
     previous = None
@@ -147,19 +171,24 @@ def enter_signal(
         check = base_check(fetched, "blocked", snapshot_hash=snapshot_hash,
                            error=signals.describe(signal, fetched))
         return Outcome(check=check, snapshot=snapshot, change=change, signal=signal)
+    advice = signals.ADVICE.get(signal)
+    note = f"{signals.describe(signal, fetched)}; {advice}" if advice else None
     if state.signal == signal:
-        check = base_check(fetched, "unchanged", snapshot_hash=snapshot_hash)
+        check = base_check(fetched, "unchanged", snapshot_hash=snapshot_hash, note=note)
         return Outcome(check=check, snapshot=snapshot, signal=signal)
-    check = base_check(fetched, "changed", snapshot_hash=snapshot_hash)
+    check = base_check(fetched, "changed", snapshot_hash=snapshot_hash, note=note)
     return Outcome(check=check, snapshot=snapshot, change=_signal_change(signal, fetched),
                    signal=signal)
 
 
 def _signal_change(signal: str, fetched: FetchResult) -> Change:
+    # A signal with advice reaches the digest once, as an alert saying what to do
+    # (storage/alerts.py): the change that records it is not announced besides.
+    quiet = ADVISED if signal in signals.ADVICE else None
     return Change(
         kind=signal, summary=signals.describe(signal, fetched), diff="",
         detail={"status": fetched.status, "final_url": fetched.final_url},
-        significance=STATUS_FLIP, reasons=(f"status: {signal}",),
+        significance=STATUS_FLIP, reasons=(f"status: {signal}",), quiet=quiet,
     )
 
 
@@ -238,7 +267,7 @@ def learn_from_copy(
     ``before`` is the version stored before the difference: what it shows too is not
     chance, and is never taken into a learned slot. ``first``: the first copy as already
     extracted (else it is extracted again)."""
-    snapshot = Snapshot.of(copy.body, copy.content_type) if copy.body else None
+    snapshot = snapshot_of(copy) if copy.body else None
     if not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash if snapshot else None,

@@ -1,7 +1,9 @@
 """Failure alerts: replay the checks since the last scan and note streak starts and ends.
 
 A monitor whose checks failed ``threshold`` times in a row gets one ``failing`` alert; the
-first successful check after that gets one ``recovered`` alert. The scan replays every check
+first successful check after that gets one ``recovered`` alert. A monitor entering a signal
+there is something to do about (``needs-js``: set ``render: browser``) gets one alert of
+that signal's name, with the advice as its text. The scan replays every check
 in id order from a high-water mark, so a streak that began and ended between two digests
 still produces both alerts, however rarely digests are sent.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 from core.errors import StorageError
+from monitors.signals import ADVICE
 from storage.db import Store
 from storage.records import CONFIRM, SUCCESS_OUTCOMES
 
@@ -37,19 +40,34 @@ def _scan(store: Store, threshold: int) -> int:
             "INSERT OR IGNORE INTO alert_state (monitor_id, streak, alerting, last_error) "
             "SELECT id, COALESCE(consecutive_failures, 0), 0, NULL FROM monitors")
         checks = db.execute(
-            "SELECT c.id, c.monitor_id, 'error', c.error, c.started_at FROM checks c "
+            "SELECT c.id, c.monitor_id, 'error', c.error, c.started_at, NULL FROM checks c "
             "JOIN alert_state s ON s.monitor_id = c.monitor_id WHERE s.streak >= ? AND c.id = "
             "(SELECT MAX(id) FROM checks WHERE monitor_id = c.monitor_id) ORDER BY c.id",
             [threshold]).fetchall()
         db.execute("UPDATE alert_state SET streak = streak - 1 WHERE streak >= ?", [threshold])
+        # And a monitor in a signal there is something to do about is told so.
+        advised = ", ".join("?" for _ in ADVICE)
+        checks += db.execute(
+            "SELECT ch.check_id, ch.monitor_id, 'changed', NULL, ch.detected_at, ch.kind "
+            "FROM changes ch JOIN monitors m ON m.id = ch.monitor_id "
+            f"WHERE ch.kind = m.signal AND ch.kind IN ({advised}) AND ch.id = "
+            "(SELECT MAX(id) FROM changes WHERE monitor_id = ch.monitor_id)",
+            list(ADVICE)).fetchall()
+        checks.sort()
     else:
         checks = db.execute(
-            "SELECT id, monitor_id, outcome, error, started_at FROM checks "
-            "WHERE id > ? AND id <= ? ORDER BY id", [int(row[0]), last_id]).fetchall()
+            "SELECT checks.id, checks.monitor_id, outcome, error, started_at, changes.kind "
+            "FROM checks LEFT JOIN changes ON changes.check_id = checks.id "
+            "WHERE checks.id > ? AND checks.id <= ? ORDER BY checks.id",
+            [int(row[0]), last_id]).fetchall()
     recorded = 0
-    for check_id, monitor_id, outcome, error, started_at in checks:
+    for check_id, monitor_id, outcome, error, started_at, change_kind in checks:
         if outcome == CONFIRM:  # a second copy, not an attempt: it neither fails nor heals
             continue
+        if change_kind in ADVICE:  # entering a signal there is something to do about
+            _alert(store, monitor_id, change_kind, check_id, started_at, 0,
+                   ADVICE[change_kind])
+            recorded += 1
         state = db.execute(
             "SELECT streak, alerting FROM alert_state WHERE monitor_id = ?", [monitor_id]
         ).fetchone()

@@ -176,7 +176,9 @@ def export_checks(
     for row in store.db.query(
         "SELECT checks.*, monitors.org_id, snapshots.pruned_at AS body_pruned_at FROM checks "
         "JOIN monitors ON monitors.id = checks.monitor_id "
-        "LEFT JOIN snapshots ON snapshots.hash = checks.snapshot_hash "
+        # The body the server sent: a rendered page's is its served snapshot.
+        "LEFT JOIN snapshots ON snapshots.hash = "
+        "COALESCE(checks.served_snapshot_hash, checks.snapshot_hash) "
         f"WHERE {where} ORDER BY checks.id", params):
         row["change"] = changes.get(row["id"])
         yield row

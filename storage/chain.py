@@ -3,8 +3,9 @@
 Every ``checks`` row carries ``record_hash = sha256(prev_hash || canonical JSON)``, where
 ``prev_hash`` is the ``record_hash`` of the monitor's previous check (64 zeros for the
 first) and the canonical JSON covers the check row, the change row written with it, the
-change's captures and the metadata of every snapshot the record names (hash, size,
-content type, first seen), everything the audit shows about a check but the bodies and
+change's captures and the metadata of every snapshot the record names (its body, the HTML
+served for a rendered page, its captures: hash, size, content type, first seen),
+everything the audit shows about a check but the bodies and
 texts, which their own hashes cover. Editing, deleting or reordering any of these rows
 breaks every hash after it; a rewritten chain no longer contains the heads published
 earlier (``govwatch verify --against``).
@@ -89,7 +90,8 @@ def covered_by(check_row: Mapping[str, Any], captures: list[dict[str, Any]],
     """What a record covers, given its change's captures (by id) and the snapshot rows
     (``SNAPSHOT_FACTS``) by hash; a snapshot missing from them is left out, and so
     changes the hash."""
-    hashes = {check_row.get("snapshot_hash"), *(c.get("snapshot_hash") for c in captures)}
+    hashes = {check_row.get("snapshot_hash"), check_row.get("served_snapshot_hash"),
+              *(c.get("snapshot_hash") for c in captures)}
     named = sorted((h for h in hashes if h is not None), key=repr)
     return Covered(tuple(captures),
                    tuple(snapshots[h] for h in named if h in snapshots))
@@ -99,7 +101,8 @@ def _covered_now(db: sqlite_utils.Database, check_row: Mapping[str, Any],
                  change_row: Mapping[str, Any] | None) -> Covered:
     captures = [] if change_row is None else list(db.query(
         "SELECT * FROM captures WHERE change_id = ? ORDER BY id", [change_row["id"]]))
-    hashes = {check_row.get("snapshot_hash"), *(c["snapshot_hash"] for c in captures)}
+    hashes = {check_row.get("snapshot_hash"), check_row.get("served_snapshot_hash"),
+              *(c["snapshot_hash"] for c in captures)}
     hashes.discard(None)
     snapshots = {row["hash"]: row for row in db.query(
         f"SELECT {', '.join(SNAPSHOT_FACTS)} FROM snapshots WHERE hash IN "

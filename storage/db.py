@@ -49,7 +49,7 @@ def _check_row(check: Check) -> dict[str, Any]:
         "status": check.status, "headers": canonical_json(headers),
         "bytes": check.bytes, "outcome": check.outcome, "error": check.error,
         "snapshot_hash": check.snapshot_hash, "content_hash": check.content_hash,
-        "note": check.note,
+        "note": check.note, "served_snapshot_hash": check.served_snapshot_hash,
     }
 
 
@@ -280,6 +280,8 @@ class Store:
     def _store_snapshot(
         self, snapshot: Snapshot, now: str, previous: str | None = None
     ) -> None:
+        if snapshot.served is not None:
+            self._store_snapshot(snapshot.served, now)
         if self.db.execute("SELECT 1 FROM snapshots WHERE hash = ? AND body IS NOT NULL",
                            [snapshot.hash]).fetchone():
             return

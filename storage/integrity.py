@@ -307,6 +307,10 @@ def _verify_references(store: Store, report: VerifyReport) -> None:
         ("checks", "SELECT id, monitor_id, snapshot_hash FROM checks WHERE snapshot_hash "
          "IS NOT NULL AND snapshot_hash NOT IN (SELECT hash FROM snapshots)",
          "its snapshot {} is missing from snapshots"),
+        ("checks", "SELECT id, monitor_id, served_snapshot_hash FROM checks WHERE "
+         "served_snapshot_hash IS NOT NULL AND served_snapshot_hash NOT IN "
+         "(SELECT hash FROM snapshots)",
+         "the HTML its server sent ({}, rendered in a browser) is missing from snapshots"),
         ("checks", "SELECT id, monitor_id, content_hash FROM checks WHERE content_hash "
          "IS NOT NULL AND content_hash NOT IN (SELECT hash FROM contents)",
          "its content {} is missing from contents"),

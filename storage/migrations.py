@@ -181,10 +181,30 @@ def _outside_govwatch(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _served_snapshots(db: sqlite_utils.Database) -> None:
+    """A page rendered in a browser keeps the HTML its server sent beside the rendered DOM
+    (``checks.snapshot_hash``): the audit trail has both. And an alert may tell that a
+    page needs a browser (``needs-js``): the alerts table is rebuilt with that kind allowed
+    (SQLite cannot alter a CHECK constraint in place)."""
+    if "served_snapshot_hash" not in db.table("checks").columns_dict:  # run once, or again
+        db.table("checks").add_column("served_snapshot_hash", str)
+    # Rebuilding the table would drop rows that deliveries reference; a CHECK constraint
+    # is not in the rows' format, so its text is edited instead (sqlite.org/lang_altertable,
+    # "making other kinds of table schema changes"), and the schema version bumped.
+    version = int(db.execute("PRAGMA schema_version").fetchone()[0])
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) "
+               "WHERE type = 'table' AND name = 'alerts'",
+               ["CHECK (kind IN ('failing', 'recovered'))",
+                "CHECK (kind IN ('failing', 'recovered', 'needs-js'))"])
+    db.execute(f"PRAGMA schema_version = {version + 1}")
+    db.execute("PRAGMA writable_schema = OFF")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial, _detection, audit_trail, _unattended, _outbox, _deferred_search,
     _delta_storage, search_index_only, _learned_noise, _seal_legacy_records,
-    _outside_govwatch,
+    _outside_govwatch, _served_snapshots,
 ]
 
 

@@ -46,7 +46,8 @@ class OwedChange:
 
 @dataclass(frozen=True, slots=True)
 class OwedAlert:
-    """A monitor that started failing (``failing``) or answered again (``recovered``)."""
+    """A monitor that started failing (``failing``), answered again (``recovered``), or
+    turned out to need a browser (``needs-js``, with the advice as ``error``)."""
 
     alert_id: int
     org_id: str

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from core.errors import StorageError
+from monitors.signals import ADVICE
 from storage.db import Store
 
 STATUS_KEYS = (
@@ -34,8 +35,8 @@ def monitor_status(store: Store) -> list[dict[str, Any]]:
     """One row per known monitor with the stable keys of ``status --json``."""
     rows = store.db.execute(
         "SELECT org_id, id, kind, url, last_check_at, last_outcome, consecutive_failures, "
-        "last_change_at, next_due_at, enabled, backoff_until, retry_after FROM monitors "
-        "ORDER BY org_id, id"
+        "last_change_at, next_due_at, enabled, backoff_until, retry_after, signal "
+        "FROM monitors ORDER BY org_id, id"
     ).fetchall()
     result = []
     for row in rows:
@@ -45,6 +46,9 @@ def monitor_status(store: Store) -> list[dict[str, Any]]:
         item["enabled"] = bool(row[9])
         item["backoff_until"] = row[10]
         item["retry_after"] = row[11]
+        #: The status signal the monitor is in (removed, soft-404, blocked, needs-js).
+        item["signal"] = row[12]
+        item["advice"] = ADVICE.get(row[12]) if row[12] else None
         result.append(item)
     return result
 

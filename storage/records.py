@@ -36,6 +36,8 @@ class Snapshot:
     compressed: bytes | None = None
     #: The raw body's length when ``body`` was left behind (``compressed`` holds it all).
     raw_size: int | None = None
+    #: A DOM rendered in a browser: the HTML the server sent for it, stored beside it.
+    served: Snapshot | None = None
 
     @property
     def size(self) -> int:
@@ -75,6 +77,9 @@ class Check:
     content_hash: str | None = None
     #: Why the check was judged as it was, when that needs saying (noise, a copy).
     note: str | None = None
+    #: A page rendered in a browser: the snapshot of the HTML the server sent
+    #: (``snapshot_hash`` is the rendered DOM, which was compared).
+    served_snapshot_hash: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -17,12 +17,21 @@ from storage.blobs import COMPRESSION, BlobCodec
 from storage.db import Store
 from storage.records import iso
 
+# A rendered page's served HTML (checks.served_snapshot_hash) lives and goes with its DOM.
 _CANDIDATES = """
-SELECT snapshots.hash, length(snapshots.body) AS stored, max(checks.started_at) AS last_seen
-FROM snapshots JOIN checks ON checks.snapshot_hash = snapshots.hash
+SELECT snapshots.hash, length(snapshots.body) AS stored, max(seen.started_at) AS last_seen
+FROM snapshots JOIN (
+  SELECT snapshot_hash AS hash, started_at FROM checks WHERE snapshot_hash IS NOT NULL
+  UNION ALL
+  SELECT served_snapshot_hash, started_at FROM checks WHERE served_snapshot_hash IS NOT NULL
+) seen ON seen.hash = snapshots.hash
 WHERE snapshots.body IS NOT NULL
   AND snapshots.hash NOT IN (SELECT last_snapshot_hash FROM monitors
                              WHERE last_snapshot_hash IS NOT NULL)
+  AND snapshots.hash NOT IN (
+    SELECT checks.served_snapshot_hash FROM checks JOIN monitors
+    ON monitors.id = checks.monitor_id AND monitors.last_snapshot_hash = checks.snapshot_hash
+    WHERE checks.served_snapshot_hash IS NOT NULL)
 GROUP BY snapshots.hash
 """
 
@@ -36,6 +45,10 @@ WITH seen AS (
   FROM seen
 )
 SELECT DISTINCT snapshot_hash FROM ranked WHERE position <= ?
+"""
+_SERVED_WITH = """
+SELECT DISTINCT served_snapshot_hash FROM checks
+WHERE served_snapshot_hash IS NOT NULL AND snapshot_hash IN ({})
 """
 
 
@@ -61,6 +74,7 @@ def prune_bodies(
     newest = set()
     if keep_versions is not None:
         newest = {row[0] for row in store.db.execute(_NEWEST_PER_MONITOR, [keep_versions])}
+        newest |= _served_with(store, newest)
     chosen: list[tuple[str, int]] = []
     for digest, stored, last_seen in store.db.execute(_CANDIDATES).fetchall():
         kept_by_days = cutoff is not None and last_seen >= cutoff
@@ -81,6 +95,17 @@ def prune_bodies(
     return PruneReport(pruned=len(chosen),
                        bytes_freed=sum(size for _, size in chosen) - growth,
                        kept=total[0] - len(chosen), dry_run=dry_run)
+
+
+def _served_with(store: Store, kept: set[str]) -> set[str]:
+    """The served HTML of the rendered pages whose DOM is kept."""
+    served: set[str] = set()
+    hashes = sorted(kept)
+    for start in range(0, len(hashes), 500):  # within SQLite's limit on parameters
+        chunk = hashes[start:start + 500]
+        served |= {row[0] for row in store.db.execute(
+            _SERVED_WITH.format(", ".join("?" for _ in chunk)), chunk)}
+    return served
 
 
 def _orphaned_deltas(store: Store, going: set[str]) -> list[tuple[str, bytes, int]]:

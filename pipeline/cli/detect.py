@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,11 +140,15 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
     click.echo(f"HTTP {fetched.status} {clean_line(fetched.reason)}, {fetched.bytes_received} "
                f"bytes, {fetched.duration_ms} ms" + (f", redirected via {hops}" if hops else "")
                + f", final URL {clean_line(fetched.final_url, None)}")
-    previous, previous_at, learned = _stored(context, config.database, monitor_id)
-    state = MonitorState(monitor_id, None, None, None, None, None, None, 0)
+    previous, stored, learned = _stored(context, config.database, monitor_id)
+    # Judged as a run would judge it: against the stored version, in the signal the
+    # monitor is in (a page that already said it needs JavaScript is unchanged).
+    state = MonitorState(monitor_id, None, None, None, None, None, None, 0,
+                         signal=stored.signal, last_final_url=stored.last_final_url)
     if previous is not None:
-        state = MonitorState(monitor_id, None, None, "stored", previous.content_hash, None,
-                             None, 0, last_content_at=previous_at)
+        state = replace(state, last_snapshot_hash="stored",
+                        last_content_hash=previous.content_hash,
+                        last_content_at=stored.last_content_at)
     noise = Noise(learned)
     outcome = stages.evaluate(monitor, fetched, state, lambda _hash: previous or Extracted(""),
                               noise)
@@ -152,6 +157,8 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
                    + (f" - {clean_line(outcome.check.error, None)}" if outcome.check.error
                       else "")
                    + (f" [{clean_line(outcome.change.summary)}]" if outcome.change else ""))
+        if outcome.check.note:
+            click.echo(f"note: {clean_line(outcome.check.note)}")
         return
     _show_content(monitor, outcome.content, lines)
     _show_learned(learned)
@@ -178,36 +185,37 @@ def preview(context: Context, monitor_id: str, lines: int) -> None:
 
 async def _fetch_once(monitor: Monitor, config: Any) -> FetchResult:
     from pipeline.cycle import fetch_settings
-    from pipeline.fetch.client import Fetcher, build_client
+    from pipeline.fetch.client import Fetcher, build_client, rendering
 
     settings = fetch_settings(config.defaults)
-    async with build_client(settings) as client:
+    async with build_client(settings) as client, rendering(config, settings) as browser:
         empty = MonitorState(monitor.id, None, None, None, None, None, None, 0)
-        return await Fetcher(client, settings).fetch(monitor, empty)
+        return await Fetcher(client, settings, browser=browser).fetch(monitor, empty)
 
 
 def _stored(context: Context, database: str, monitor_id: str
-            ) -> tuple[Extracted | None, str | None, frozenset[Volatile]]:
-    """The monitor's baseline, when it was fetched, and what it learned (or nothing)."""
+            ) -> tuple[Extracted | None, MonitorState, frozenset[Volatile]]:
+    """The monitor's baseline, its stored state and what it learned (or nothing)."""
     from storage import noise
     from storage.db import Store
 
+    nothing = MonitorState(monitor_id, None, None, None, None, None, None, 0)
     path = Path(context.db_option or database)
     if not path.exists():
-        return None, None, frozenset()
+        return None, nothing, frozenset()
     try:
         store = Store(path, readonly=True)
     except StorageError:
-        return None, None, frozenset()
+        return None, nothing, frozenset()
     with store:
         try:
             state = store.monitor_state(monitor_id)
             learned = noise.learned(store, monitor_id)
             if state.last_content_hash is None:
-                return None, None, learned
-            return store.load_content(state.last_content_hash), state.last_content_at, learned
+                return None, state, learned
+            return store.load_content(state.last_content_hash), state, learned
         except (StorageError, Exception):  # noqa: BLE001 - an old or foreign file: no baseline
-            return None, None, frozenset()
+            return None, nothing, frozenset()
 
 
 def _show_learned(learned: frozenset[Volatile]) -> None:

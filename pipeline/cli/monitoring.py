@@ -51,6 +51,13 @@ def check_config(context: Context) -> None:
         by_every[every] = by_every.get(every, 0) + 1
     click.echo("monitors by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())))
     click.echo("schedules: " + ", ".join(f"every {e}: {n}" for e, n in sorted(by_every.items())))
+    rendered = sum(m.render == "browser" for _, m in pairs)
+    if rendered:
+        from pipeline.fetch.browser import INSTALL_HINT, find_browser
+
+        found = find_browser(config.browser.executable)
+        click.echo(f"rendered in a browser: {rendered} monitor(s), "
+                   + (f"with {found}" if found else f"but no browser is found: {INSTALL_HINT}"))
     for org in config.organizations:
         kinds = ", ".join(sorted({m.kind for m in org.monitors}))
         click.echo(f"  {org.id:<18} {len(org.monitors):>3} monitors ({kinds})  {org.name}")
@@ -197,6 +204,10 @@ def status(context: Context, as_json: bool) -> None:
         click.echo(f"{row['organization']:<16} {row['monitor']:<34} "
                    f"{row['last_check_at'] or '-':<24} {row['last_outcome'] or '-':<13} "
                    f"{row['consecutive_failures']:>5} {row['last_change_at'] or '-'}")
+    for row in rows:
+        if row["advice"]:
+            click.echo(f"! {row['organization']}/{row['monitor']} ({row['signal']}): "
+                       f"{row['advice']}")
 
 
 @cli.command()

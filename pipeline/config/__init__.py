@@ -8,7 +8,8 @@ from pipeline.config.loading import (
     load_config,
     parse_config,
 )
-from pipeline.config.models import Config, Defaults, Organization, Retention
+from pipeline.config.models import BrowserSettings, Config, Defaults, Organization, Retention
 
-__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "Config", "Defaults", "LoadedConfig",
-           "Organization", "Retention", "config_path", "load_config", "parse_config"]
+__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "BrowserSettings", "Config", "Defaults",
+           "LoadedConfig", "Organization", "Retention", "config_path", "load_config",
+           "parse_config"]

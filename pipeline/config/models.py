@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
 from core.settings import ByteSize, Duration, HttpURL, StrictModel
 from core.units import check_http_url
 from monitors import MonitorConfig
+from monitors.config import Render
 from notifications.config import (
     AFTER_RUN,
     NotificationsConfig,
@@ -84,6 +85,9 @@ class Defaults(StrictModel):
     forget_noise_after: int = Field(default=100, ge=1)
     stale_after: Duration = timedelta(days=3)
     expect_run_every: Duration = timedelta(hours=1)
+    #: ``browser``: every ``page`` monitor is rendered in headless Chromium unless it says
+    #: ``render: plain`` (docs/render.md).
+    render: Render = "plain"
 
     @model_validator(mode="after")
     def _contact_in_user_agent(self) -> Defaults:
@@ -92,6 +96,23 @@ class Defaults(StrictModel):
         if self.contact and "user_agent" not in self.model_fields_set:
             object.__setattr__(self, "user_agent", f"govwatch/{VERSION} (+{self.contact})")
         return self
+
+
+class BrowserSettings(StrictModel):
+    """The one headless Chromium of a run or a daemon, for ``render: browser`` monitors."""
+
+    #: The browser program; None: ``chromium`` (or ``chromium-browser``) on the PATH.
+    executable: str | None = None
+    #: Pages rendered at once: each costs a renderer process (tens of MB and a core).
+    pages: int = Field(default=2, ge=1, le=16)
+    #: Resource types the page may not load (Playwright's names); none of them is text.
+    block: tuple[Literal["image", "font", "media", "stylesheet", "websocket", "manifest",
+                         "other"], ...] = ("image", "font", "media")
+    #: Requests one page may make (scripts, data, its own document aside): a page that
+    #: needs more fails its check rather than be compared half-rendered.
+    max_requests: int = Field(default=100, ge=1, le=10_000)
+    #: The largest rendered DOM (serialized HTML) a page may produce.
+    max_dom_bytes: ByteSize = 5_000_000
 
 
 class Organization(StrictModel):
@@ -122,6 +143,7 @@ class Config(StrictModel):
     retention: Retention | None = None
     organizations: tuple[Organization, ...]
     notifications: NotificationsConfig = NotificationsConfig()
+    browser: BrowserSettings = BrowserSettings()
     #: The static archive site: written after every run and by ``govwatch site``.
     site: SiteSettings | None = None
     digest: Annotated[str, BeforeValidator(parse_digest_schedule)] = AFTER_RUN
@@ -137,10 +159,15 @@ class Config(StrictModel):
             resolved = []
             for monitor in org.monitors:
                 update = {k: v for k, v in inherited.items() if getattr(monitor, k) is None}
+                update.update(_render(monitor, self.defaults.render))
                 resolved.append(monitor.model_copy(update=update))
             organizations.append(org.model_copy(update={"monitors": tuple(resolved)}))
         object.__setattr__(self, "organizations", tuple(organizations))
         return self
+
+    def rendered(self) -> bool:
+        """Does any enabled monitor need the browser?"""
+        return any(m.render == "browser" and m.enabled for _, m in self.monitors())
 
     @property
     def site_url(self) -> str | None:
@@ -151,3 +178,13 @@ class Config(StrictModel):
         for org in self.organizations:
             for monitor in org.monitors:
                 yield org, monitor
+
+
+def _render(monitor: MonitorConfig, default: str) -> dict[str, str | None]:
+    """A page monitor's resolved ``render``: "browser", or None for plain. Plain is stored
+    as None, as it was before the key existed, so that no stored baseline starts over."""
+    if monitor.kind != "page":
+        return {}
+    wanted = monitor.render or default
+    resolved = "browser" if wanted == "browser" else None
+    return {"render": resolved} if resolved != monitor.render else {}

@@ -11,6 +11,8 @@ import logging
 import re
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -44,6 +46,7 @@ from storage.records import MonitorState, iso, utc_now
 
 if TYPE_CHECKING:
     from pipeline.config import Config
+    from pipeline.fetch.browser import Browser
     from storage.db import Store
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -148,13 +151,15 @@ class Fetcher:
     def __init__(
         self, client: httpx.AsyncClient, settings: FetchSettings, *,
         gate: HostGate | None = None, robots: RobotsGuard | None = None,
+        browser: Browser | None = None,
     ) -> None:
-
         self.client = client
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
         self.gate = gate or HostGate({}, HostPolicy(settings.per_host, 0.0))
         self.robots = robots
+        #: Renders ``render: browser`` pages (``pipeline.fetch.browser``).
+        self.browser = browser
         #: Memory for large bodies; ``run.check_monitor`` opens one scope per check.
         self.bodies = BodyPool()
 
@@ -162,6 +167,8 @@ class Fetcher:
         """A conditional GET of the monitor's URL (validators only once a version exists).
 
         robots.txt is asked first unless the monitor opted out with ``robots: false``.
+        A ``render: browser`` page is fetched whole (what its scripts load may have changed
+        when its HTML has not), then rendered: the result is its DOM.
         """
         with fetching_for(monitor.config.url):
             return await self._fetch(monitor, state)
@@ -179,16 +186,25 @@ class Fetcher:
             if refusal is not None:
                 return FetchResult.failure(monitor.id, url, iso(utc_now()), 0,
                                            FailureKind.ROBOTS_DISALLOWED, refusal)
+        rendered = config.render == "browser"
         headers = {"Accept": monitor.accept}
-        if state.last_snapshot_hash is not None:
+        if state.last_snapshot_hash is not None and not rendered:
             if state.etag:
                 headers["If-None-Match"] = state.etag
             if state.last_modified:
                 headers["If-Modified-Since"] = state.last_modified
-        return await self.get(
+        fetched = await self.get(
             config.url, monitor_id=monitor.id, headers=headers,
             deadline=deadline, max_bytes=config.max_bytes or DEFAULT_MAX_BYTES,
         )
+        if not rendered or fetched.error is not None or not 200 <= (fetched.status or 0) < 300 \
+                or "html" not in (fetched.content_type or "text/html"):
+            return fetched  # a failure, a status or another type is judged as for any page
+        if self.browser is None:
+            return FetchResult.failure(monitor.id, url, fetched.started_at, fetched.duration_ms,
+                                       FailureKind.RENDER_FAILED,
+                                       "this command does not render pages in a browser")
+        return await self.browser.render(monitor, fetched, deadline, self.gate)
 
     async def get(
         self, url: str, *, monitor_id: str, headers: dict[str, str], deadline: float,
@@ -344,10 +360,27 @@ def _elapsed_ms(clock: float) -> int:
     return int((time.perf_counter() - clock) * 1000)
 
 
+@asynccontextmanager
+async def rendering(
+    config: Config, settings: FetchSettings, *, always: bool = False
+) -> AsyncIterator[Browser | None]:
+    """The browser of a run (``always``: of a daemon, whose config may gain a rendered
+    page): None when no monitor renders, so that Playwright is not even imported."""
+    if not (always or config.rendered()):
+        yield None
+        return
+    from pipeline.fetch.browser import browser_for
+
+    async with browser_for(config.browser, settings.user_agent) as browser:
+        yield browser
+
+
 def polite_fetcher(
     config: Config, client: httpx.AsyncClient, settings: FetchSettings, store: Store,
+    browser: Browser | None = None,
 ) -> Fetcher:
-    """The fetcher of a run or a daemon: host limits, spacing and robots.txt."""
+    """The fetcher of a run or a daemon: host limits, spacing and robots.txt (and the
+    browser that renders ``render: browser`` pages, when there is one)."""
     gate = HostGate.from_config(config)
     robots = RobotsGuard(client, store, gate, ttl=config.defaults.robots_ttl)
-    return Fetcher(client, settings, gate=gate, robots=robots)
+    return Fetcher(client, settings, gate=gate, robots=robots, browser=browser)

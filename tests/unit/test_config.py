@@ -136,3 +136,49 @@ def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+RENDERED = """
+defaults: {render: browser}
+browser: {executable: /usr/bin/chromium, pages: 3}
+organizations:
+  - id: a
+    name: A
+    monitors:
+      - {id: app, kind: page, url: 'https://a.org/app'}
+      - {id: plain, kind: page, url: 'https://a.org/plain', render: plain}
+      - {id: news, kind: feed, url: 'https://a.org/feed'}
+      - {id: ready, kind: page, url: 'https://a.org/r', wait_for: '#list li'}
+"""
+
+
+def test_render_resolves_per_page_monitor_from_defaults() -> None:
+    config = parse_config(RENDERED, "site.yaml")
+    render = {m.id: m.render for _, m in config.monitors()}
+    # Plain is stored as unset, as before the key existed: no baseline starts over.
+    assert render == {"app": "browser", "plain": None, "news": None, "ready": "browser"}
+    assert next(m for _, m in config.monitors() if m.id == "ready").wait_for == "#list li"
+    assert config.rendered()
+    assert (config.browser.executable, config.browser.pages) == ("/usr/bin/chromium", 3)
+    assert config.browser.block == ("image", "font", "media")
+
+
+def test_nothing_renders_by_default() -> None:
+    config = parse_config(GOOD, "site.yaml")
+    assert not config.rendered()
+    assert {m.render for _, m in config.monitors()} == {None}
+
+
+@pytest.mark.parametrize(("monitor", "expected"), [
+    ("{id: f, kind: feed, url: 'https://a.org/f', render: browser}",
+     "key 'render' does not apply to kind 'feed'"),
+    ("{id: f, kind: pdf, url: 'https://a.org/f.pdf', wait_for: main}",
+     "key 'wait_for' does not apply to kind 'pdf'"),
+    ("{id: p, kind: page, url: 'https://a.org/', render: chrome}",
+     "render"),
+])
+def test_render_keys_belong_to_pages(monitor: str, expected: str) -> None:
+    text = f"organizations:\n  - id: a\n    name: A\n    monitors:\n      - {monitor}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "site.yaml")
+    assert expected in str(caught.value)

@@ -24,6 +24,7 @@ STORED = [
     (FailureKind.ROBOTS_DISALLOWED, "RobotsDisallowed"),
     (FailureKind.HTTP_STATUS_FAILED, "HTTPStatusFailed"),
     (FailureKind.EXTRACT_ERROR, "ExtractError"),
+    (FailureKind.RENDER_FAILED, "RenderFailed"),
 ]
 # Kinds that are a decision on an answer, not a failed exchange: no exception carries them.
 WITHOUT_EXCEPTION = {FailureKind.ROBOTS_DISALLOWED, FailureKind.HTTP_STATUS_FAILED}

@@ -241,3 +241,40 @@ def test_bot_wall_interstitials_are_recognized(body: str) -> None:
 @pytest.mark.parametrize("body", list(NOT_WALLS.values()), ids=list(NOT_WALLS))
 def test_pages_that_only_load_a_walls_scripts_are_not_walls(body: str) -> None:
     assert not is_challenge(body.encode())
+
+
+def test_a_rendered_page_never_needs_js() -> None:
+    from monitors import MonitorConfig, build_monitor
+    from monitors.signals import NEEDS_JS, content_signal
+
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url=URL), "o")
+    shell = monitor.extract(JS_SHELL.encode(), content_type="text/html", url=URL)
+    assert content_signal("page", shell) == NEEDS_JS
+    # What a browser rendered is all there is: little text is little text.
+    assert content_signal("page", shell, rendered=True) is None
+
+
+@pytest.mark.parametrize("template", ["email.txt", "email.html", "entry.html"])
+def test_a_needs_js_alert_reads_as_advice_in_every_digest_form(template: str) -> None:
+    from datetime import UTC, datetime
+
+    from monitors.signals import ADVICE, NEEDS_JS
+    from notifications.digest import Digest, sections
+    from notifications.links import SiteLinks
+    from notifications.render import render
+    from storage.outbox import OwedAlert
+
+    alert = OwedAlert(1, "ohchr", "OHCHR", "app", "Grants app", URL, NEEDS_JS, 0,
+                      ADVICE[NEEDS_JS], "2026-12-07T06:00:00.000+00:00")
+    digest = Digest("email", datetime(2026, 12, 7, tzinfo=UTC), alerts=(alert,))
+    links = SiteLinks()  # no archive site
+    values: dict[str, Any] = {"subject": "s", "counts": "1 alert", "list_id": "l",
+                              "sections": sections(digest), "heads": 0,
+                              "heads_url": links.heads, "page": links.change,
+                              "site": links.index}
+    if template == "entry.html":
+        values = {"org_name": "OHCHR", "monitor_name": "Grants app", "monitor_url": URL,
+                  "change": None, "alert": alert, "lines": (), "more_lines": 0}
+    text = render(template, **values)
+    assert "browser" in text.lower() and "render: browser" in text
+    assert "Recovered" not in text and "RECOVERED" not in text
