@@ -15,8 +15,9 @@ from core.records import Change, Extracted, Volatile
 from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
+from monitors.learning import learn_lines
 from monitors.recurring import recurring_lines
-from monitors.volatility import NO_NOISE, Noise, learn_lines, shared_lines, words
+from monitors.volatility import NO_NOISE, Noise, shared_lines, words
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
 #: imports the built-in ones first.

@@ -14,10 +14,11 @@ from monitors.clocks import mask_clocks
 from monitors.diffing import unified_text_diff, word_diff
 from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
+from monitors.learning import learn_fields, learn_links
 from monitors.normalize import normalize_url
 from monitors.significance import Evidence, score
 from monitors.sniff import entity_declaration, utf8_xml, xml_readings
-from monitors.volatility import NO_NOISE, Noise, learn_fields, learn_links, words
+from monitors.volatility import NO_NOISE, Noise, words
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 #: Fields whose edit makes an entry updated, in the order a person reads them.

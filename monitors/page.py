@@ -20,6 +20,7 @@ from monitors.html import (
     remove_invisible,
 )
 from monitors.keywords import focused
+from monitors.learning import learn_lines, learn_link_order, learn_links, learn_path_segments
 from monitors.normalize import (
     TEMPLATE_SELECTORS,
     ComparablePair,
@@ -31,15 +32,7 @@ from monitors.normalize import (
 from monitors.recurring import recurring_lines
 from monitors.significance import Evidence, score
 from monitors.sniff import binary_kind
-from monitors.volatility import (
-    NO_NOISE,
-    Noise,
-    learn_lines,
-    learn_link_order,
-    learn_links,
-    learn_path_segments,
-    words,
-)
+from monitors.volatility import NO_NOISE, Noise, words
 
 
 class PageMonitor(Monitor):

@@ -13,9 +13,10 @@ from core.records import METADATA_ONLY, Change, Extracted, Volatile
 from monitors.base import Monitor
 from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import normalize_text
+from monitors.learning import learn_fields
 from monitors.normalize import comparable_pair, compile_ignores
 from monitors.significance import Evidence, score
-from monitors.volatility import NO_NOISE, Noise, learn_fields
+from monitors.volatility import NO_NOISE, Noise
 
 # The PDF header may follow a little junk; readers look in the first kilobyte.
 _HEADER_WINDOW = 1024

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
+from monitors.learning import learn_lines, learn_links, learn_path_segments
 from monitors.normalize import comparable_pair
 from monitors.volatility import (
     LINE,
@@ -32,9 +33,6 @@ from monitors.volatility import (
     WILD,
     WILD_RUN,
     Noise,
-    learn_lines,
-    learn_links,
-    learn_path_segments,
     line_template,
     matches,
 )

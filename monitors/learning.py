@@ -1,0 +1,197 @@
+"""Learning what changes by itself from two copies of a source fetched moments apart.
+
+Each function turns a pair of copies (their lines, links or fields) into ``Volatile``
+facts that ``monitors.volatility.Noise`` applies; see that module for the kinds. The
+copies are first seen through what is already known, so what is learned adds to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from difflib import SequenceMatcher
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from core.records import Volatile
+from monitors.clocks import mask_clocks
+from monitors.volatility import (
+    FIELD,
+    LINE,
+    LINK,
+    LINK_ROTATING,
+    LINK_SLOT,
+    MAX_SLOT_LINES,
+    NO_NOISE,
+    PARAM,
+    ROTATING,
+    SEGMENT,
+    SLOT,
+    SLOT_GAP,
+    SLOT_SIZE,
+    WILD,
+    WILD_RUN,
+    Noise,
+    line_template,
+    link_scope,
+    shared_lines,
+    words,
+)
+
+
+def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
+                at_a: datetime | None = None, at_b: datetime | None = None
+                ) -> set[Volatile]:
+    """What differs between two copies' lines fetched moments apart, as Volatile facts.
+
+    The copies are first seen through what is already known (``noise``), so what is
+    learned adds to it. Lines in another order teach nothing: order is never a change.
+    """
+    shared = shared_lines(a, b)
+    # Rotating items stay in place here: a slot's size counts every line it held.
+    keyed_a = noise.comparable(a, at_a, shared, drop_rotating=False)
+    ka = [key for key, _ in keyed_a]
+    kb = [key for key, _ in noise.comparable(b, at_b, shared, drop_rotating=False)]
+    if sorted(ka) == sorted(kb):
+        return set()
+    # Blocks are joined across equal lines only where the version stored before shows
+    # those lines were not there: without it, nothing is joined.
+    stood = [not noise.stable or words(line) in noise.stable for _, line in keyed_a]
+    learned: set[Volatile] = set()
+    shown = Counter(ka)
+    shown.subtract(kb)
+    for parts in _differences(ka, kb, stood):
+        paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
+        if all(templates is not None for templates in paired):
+            for (i1, _, _, _), templates in zip(parts, paired, strict=True):
+                anchor = ka[i1 - 1] if i1 > 0 else ""
+                for template in templates or ():
+                    template = _generalized(template, noise.templates_after(anchor))
+                    learned.add(Volatile(LINE, anchor, template))
+                    anchor = template
+            continue
+        i1, j1, i2, j2 = parts[0][0], parts[0][2], parts[-1][1], parts[-1][3]
+        before = ka[i1 - 1] if i1 > 0 else ""
+        after = ka[i2] if i2 < len(ka) else ""
+        # A slot is known by a stable line on at least one side; two copies that share
+        # nothing around the difference say nothing about where noise is.
+        size = max(i2 - i1, j2 - j1)
+        if (before or after) and size <= MAX_SLOT_LINES:
+            learned.add(Volatile(SLOT, before, f"{after}{SLOT_SIZE}{size}"))
+            # In one copy and not the other, over the whole page: a line both show,
+            # elsewhere, only moved (order is never a change).
+            learned.update(Volatile(ROTATING, "", line)
+                           for line in {*ka[i1:i2], *kb[j1:j2]} if shown[line])
+    return learned
+
+
+def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]
+                 ) -> list[list[tuple[int, int, int, int]]]:
+    """The blocks that differ between two copies, as ``(i1, i2, j1, j2)``, grouped: blocks
+    at most ``SLOT_GAP`` equal lines apart are one group, unless a line between them
+    ``stood`` in the version before (it is not chance)."""
+    groups: list[list[tuple[int, int, int, int]]] = []
+    matcher = SequenceMatcher(None, ka, kb, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        last = groups[-1][-1] if groups else None
+        if (last is not None and i1 - last[1] <= SLOT_GAP and j1 - last[3] <= SLOT_GAP
+                and not any(stood[last[1]:i1])):
+            groups[-1].append((i1, i2, j1, j2))
+        else:
+            groups.append([(i1, i2, j1, j2)])
+    return groups
+
+
+def _generalized(template: str, known: Iterable[str]) -> str:
+    """A template learned where others of the same line were learned before, widened to
+    what they all share: each pair of copies shows some of the words that vary."""
+    for other in known:
+        merged = line_template(other, template)
+        if merged is not None:
+            template = " ".join(w for i, w in enumerate(merged.split(" "))
+                                if not (w == WILD_RUN and i and merged.split(" ")[i - 1]
+                                        in (WILD, WILD_RUN)))
+    return template
+
+
+def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:
+    """Templates of a block whose lines changed one for one, else None (a slot)."""
+    if len(old) != len(new):
+        return None
+    templates = []
+    for a, b in zip(old, new, strict=True):
+        template = line_template(a, b)
+        if template is None:
+            return None
+        templates.append(template)
+    return templates
+
+
+def learn_links(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
+    """Query parameters whose values differ between two copies' links to one path."""
+    def by_path(urls: Iterable[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.query:
+                target = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+                found.setdefault(target, dict(parse_qsl(parts.query, keep_blank_values=True)))
+        return found
+
+    old, new = by_path(a), by_path(b)
+    learned: set[Volatile] = set()
+    for target in old.keys() & new.keys():
+        for name in old[target].keys() & new[target].keys():
+            if old[target][name] != new[target][name]:
+                learned.add(Volatile(PARAM, link_scope(target), name))
+    return learned
+
+
+def learn_path_segments(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
+    """Path segments that differ between two copies' links where the rest of each link is
+    the same (``/s8f3a/docs/report.pdf`` and ``/s91c2/docs/report.pdf``): learned when at
+    least two different links show it, so that two documents of one folder are never
+    taken for one link whose name changes."""
+    first, second = list(dict.fromkeys(a)), list(dict.fromkeys(b))
+    only_a = [url for url in first if url not in set(second)]
+    only_b = [url for url in second if url not in set(first)]
+    seen: dict[str, set[str]] = {}
+    for url in only_a:
+        parts = urlsplit(url)
+        segments = parts.path.split("/")
+        for i in range(1, len(segments)):
+            head, rest = "/".join(segments[:i]), "/".join(segments[i + 1:])
+            for other in only_b:
+                theirs = urlsplit(other)
+                mine = theirs.path.split("/")
+                if ((theirs.scheme, theirs.netloc, theirs.query) == (parts.scheme,
+                                                                    parts.netloc, parts.query)
+                        and len(mine) == len(segments) and mine[i] != segments[i]
+                        and "/".join(mine[:i]) == head and "/".join(mine[i + 1:]) == rest):
+                    prefix = f"{parts.scheme}://{parts.netloc}{head}/"
+                    seen.setdefault(prefix, set()).add(rest)
+    return {Volatile(SEGMENT, prefix, "") for prefix, rests in seen.items() if len(rests) > 1}
+
+
+def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE
+                     ) -> set[Volatile]:
+    """Links (comparable URLs, in document order) that differ between two copies."""
+    kinds = {LINE: LINK, SLOT: LINK_SLOT, ROTATING: LINK_ROTATING}
+    return {Volatile(kinds[v.kind], v.where, v.what)
+            for v in learn_lines(a, b, noise.links)}
+
+
+def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str, str]],
+                 at_a: datetime | None = None, at_b: datetime | None = None
+                 ) -> set[Volatile]:
+    """Fields whose values differ between two copies of the same records (by key)."""
+    learned: set[Volatile] = set()
+    for key in a.keys() & b.keys():
+        for name in a[key].keys() & b[key].keys():
+            before = mask_clocks(words(str(a[key][name])), at_a)
+            after = mask_clocks(words(str(b[key][name])), at_b)
+            if before != after:
+                learned.add(Volatile(FIELD, where, name))
+    return learned
