@@ -164,7 +164,7 @@ def measure(args: argparse.Namespace, variant: str, name: str, config: Config, s
     before = control.get("/_control/stats").json()
     busy0, kids0 = busy_seconds(), children_cpu()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    profiler = cProfile.Profile() if args.profile and variant == "aiohttp" else None
+    profiler = cProfile.Profile() if args.profile and variant.startswith("aiohttp") else None
     if profiler:
         profiler.enable()
     monitors = select_monitors(config, store, run_all=True)
@@ -176,9 +176,11 @@ def measure(args: argparse.Namespace, variant: str, name: str, config: Config, s
     busy, kids = busy_seconds() - busy0, children_cpu() - kids0
     if profiler:
         profiler.disable()
-        out = HERE / "results" / f"profile-{variant}-{name}.tmp"  # git-ignored
+        out = HERE / "results" / f"profile-{variant.replace('/', '-')}-{name}.tmp"  # git-ignored
         with out.open("w") as handle:
-            pstats.Stats(profiler, stream=handle).sort_stats("tottime").print_stats(40)
+            stats = pstats.Stats(profiler, stream=handle)
+            stats.sort_stats("tottime").print_stats(40)
+            stats.sort_stats("cumulative").print_stats(60)
     after = control.get("/_control/stats").json()
     db_size = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*"))
     n = max(1, len(monitors))

@@ -27,7 +27,7 @@ CLOCK = "\u231a"
 SKEW = timedelta(minutes=5)
 #: Longest run of words one stamp may span ("Tuesday, 7 December 2026, 2:45:45 pm UTC").
 MAX_SPAN = 7
-#: Spans holding a digit read as dates per version compared (``ClockBudget``): a few
+#: Spans read as dates per version compared (``ClockBudget``): a few
 #: seconds of dateutil at most.
 MAX_CLOCK_SPANS = 10_000
 #: Sites print local times: a naive stamp may be off by any whole or half hour offset.
@@ -35,6 +35,7 @@ _OFFSETS = tuple(timedelta(minutes=30 * n) for n in range(-24, 29))
 _STRIP = "()[]{}<>,;|\"'«»“”"
 _DIGIT = re.compile(r"\d")
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
+_RUN = re.compile(r"\d+")
 _WORD = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
 #: Whitespace that folding changes: two in a row, or any but a plain space.
@@ -98,8 +99,23 @@ def _is_clock(span: str, at: datetime) -> bool:
     return False
 
 
+def _could_state(word: str, years: frozenset[str]) -> bool:
+    """Whether a span holding ``word`` could read as its fetch time (``_reads_as``).
+
+    A stamp that falls on its fetch states the fetch's year or a time with seconds, and
+    dateutil reads neither from anything but digits: so some word of it holds the year
+    (``2026``, ``26``, ``20261207``), an epoch, or three groups of digits (``02:45:45``).
+    Only spans holding such a word are read as dates; a table of ``(PDF, 3.4 MB)`` and
+    ``section 12`` costs nothing. This decides what is worth reading, never what is a
+    clock: that is still what the reading says."""
+    runs = _RUN.findall(word)
+    return len(runs) >= 3 or any(
+        len(run) in (10, 13) or run in years or (len(run) > 4 and run[:4] in years)
+        for run in runs)
+
+
 class ClockBudget:
-    """How many more spans holding a digit may be read as dates: each costs dateutil
+    """How many more spans may be read as dates: each costs dateutil
     about 0.1 ms, and a page that is one paragraph of 20 MB of dates holds millions.
     Past the budget, text is compared as written (deterministic: the same versions
     always spend it on the same words)."""
@@ -126,6 +142,8 @@ def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = Non
         return line
     budget = budget if budget is not None else ClockBudget()
     naive = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    years = frozenset(form for year in (naive.year - 1, naive.year, naive.year + 1)
+                      for form in (str(year), f"{year % 100:02d}"))
     line = fold(line)
     tokens = _WORD.finditer(line)
     window: deque[tuple[re.Match[str], bool]] = deque()
@@ -137,14 +155,15 @@ def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = Non
             token = next(tokens, None)
             if token is None:
                 return
-            window.append((token, _DIGIT.search(token.group()) is not None))
+            window.append((token, _could_state(token.group(), years)))
 
     fill()
     while window and not budget.spent:
-        # A span without a digit is never a clock: most windows of prose cost nothing.
-        digits = [digit for _, digit in window]
-        size = len(window) if any(digits) else 0
-        while size and any(digits[:size]):
+        # Only spans holding a word that could state the fetch time are read: most
+        # windows of prose and figures cost nothing.
+        keys = [key for _, key in window]
+        size = len(window) if any(keys) else 0
+        while size and any(keys[:size]):
             span = " ".join(token.group() for token, _ in islice(window, size))
             budget.left -= 1
             if _is_clock(span, naive):

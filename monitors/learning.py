@@ -190,6 +190,8 @@ def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str
     learned: set[Volatile] = set()
     for key in a.keys() & b.keys():
         for name in a[key].keys() & b[key].keys():
+            if a[key][name] == b[key][name]:
+                continue
             before = mask_clocks(words(str(a[key][name])), at_a)
             after = mask_clocks(words(str(b[key][name])), at_b)
             if before != after:

@@ -258,6 +258,11 @@ def _moment(stamp: str | None) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
+def _same_note(before: Extracted | None) -> str:
+    return ("second copy: the same, so the difference is real" if before is not None
+            else "second copy of a first check: the same, nothing changes by itself")
+
+
 def learn_from_copy(
     monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
     before: Extracted | None = None, first: Extracted | PackedContent | None = None,
@@ -281,6 +286,12 @@ def learn_from_copy(
         original = Extracted(text=payload["text"], data=payload["data"])
     else:
         _, original = extract(monitor, fetched)
+    if copy.body == fetched.body and isinstance(original, Extracted):
+        # The same bytes moments later: nothing changes by itself, nothing to read again.
+        same = snapshot_of(copy)
+        check = base_check(copy, CONFIRM, snapshot_hash=same.hash,
+                           content_hash=original.content_hash, note=_same_note(before))
+        return Outcome(check, same, original), frozenset()
     snapshot, second = extract(monitor, copy)
     if isinstance(original, str) or isinstance(second, str):
         problem = second if isinstance(second, str) else original
@@ -292,8 +303,7 @@ def learn_from_copy(
     learned = frozenset(monitor.learn(original, second, noise, _moment(fetched.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
-            if learned else "second copy: the same, so the difference is real" if before
-            else "second copy of a first check: the same, nothing changes by itself")
+            if learned else _same_note(before))
     check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                        content_hash=second.content_hash, note=note)
     return Outcome(check, snapshot, second), learned
