@@ -160,10 +160,10 @@ async def _check(
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
         noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
-        if site is not None:
+        fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
+        if site is not None and stages.has_body_to_read(fetched):
             noise = replace(noise, template=site.before.lines,
                             template_links=site.before.links)
-        fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
         outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
         if site is not None:
             fresh = outcome.change is not None or state.last_content_hash is None

@@ -15,7 +15,8 @@ large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import cached_property, partial
 
 from core.records import Extracted
 from monitors.base import Monitor
@@ -29,7 +30,7 @@ from monitors.templates import (
 )
 from storage.db import Store
 from storage.records import PackedContent
-from storage.templates import latest_pages, page_content
+from storage.templates import load_pages, page_content, stored_pages
 
 #: What is new in this cycle is template only when every page of a site of at least
 #: this many pages shows it: a new publication linked from the home page and from the
@@ -39,17 +40,28 @@ NEW_TEMPLATE_PAGES = 3
 
 class SiteRound:
     """One site's pages checked in this cycle; ``before`` is what their stored versions
-    share (the template known when the cycle starts)."""
+    share (the template known when the cycle starts).
 
-    def __init__(self, stored: dict[str, PageContent], members: Iterable[str]) -> None:
-        self._stored = stored
+    The stored pages are read (``load``) when a page of the site first brings a body to
+    compare: a cycle of 304s never reads them."""
+
+    def __init__(self, load: Callable[[], dict[str, PageContent]],
+                 members: Iterable[str]) -> None:
+        self._load = load
         self._waiting = set(members)
         self._fresh: dict[str, tuple[str, Extracted | PackedContent]] = {}
         self._all_in = asyncio.Event()
-        self.before = shared(stored.values())
         self._now: SiteTemplate | None = None
         if not self._waiting:
             self._all_in.set()
+
+    @cached_property
+    def _stored(self) -> dict[str, PageContent]:
+        return self._load()
+
+    @cached_property
+    def before(self) -> SiteTemplate:
+        return shared(self._stored.values())
 
     def report(self, monitor_id: str, url: str,
                content: Extracted | PackedContent | None) -> None:
@@ -86,12 +98,12 @@ def site_rounds(store: Store, monitors: Iterable[Monitor]) -> dict[str, SiteRoun
         if monitor.kind == "page":
             checked.setdefault((monitor.org_id, host_of(monitor.config.url)), []).append(
                 monitor.id)
-    stored = latest_pages(store, checked.keys())
+    stored = stored_pages(store, checked.keys())
     rounds: dict[str, SiteRound] = {}
     for site, members in checked.items():
         pages = stored.get(site, {})
         if len(pages.keys() | set(members)) < SHARED_BY:
             continue
-        site_round = SiteRound(pages, members)
+        site_round = SiteRound(partial(load_pages, store, pages), members)
         rounds.update(dict.fromkeys(members, site_round))
     return rounds

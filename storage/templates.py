@@ -14,8 +14,8 @@ from monitors.templates import PageContent, host_of
 from storage.db import Store
 from storage.records import PackedContent
 
-#: Pages by (organization, host), each page by its monitor id.
-SitePages = dict[tuple[str, str], dict[str, PageContent]]
+#: Page monitors by (organization, host): each monitor's URL and stored content hash.
+SiteRefs = dict[tuple[str, str], dict[str, tuple[str, str]]]
 
 
 def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
@@ -30,20 +30,28 @@ def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
     return PageContent(url, content.text.splitlines(), links)
 
 
-def latest_pages(store: Store, sites: Collection[tuple[str, str]]) -> SitePages:
-    """The latest stored content of every page monitor of these (organization, host)
-    sites; a page whose content cannot be read is left out (``verify`` reports it)."""
+def stored_pages(store: Store, sites: Collection[tuple[str, str]]) -> SiteRefs:
+    """The page monitors of these (organization, host) sites that have a stored content:
+    by site, each monitor's URL and content hash (no content is read)."""
     rows = store.db.execute(
         "SELECT id, org_id, url, last_content_hash FROM monitors WHERE kind = 'page' "
         "AND last_content_hash IS NOT NULL ORDER BY org_id, id").fetchall()
-    pages: SitePages = {}
+    refs: SiteRefs = {}
     for monitor_id, org_id, url, content_hash in rows:
         site = (org_id, host_of(url))
-        if site not in sites:
-            continue
+        if site in sites:
+            refs.setdefault(site, {})[monitor_id] = (url, content_hash)
+    return refs
+
+
+def load_pages(store: Store, refs: dict[str, tuple[str, str]]) -> dict[str, PageContent]:
+    """Each monitor's stored page content; a page whose content cannot be read is left
+    out (``verify`` reports it)."""
+    pages: dict[str, PageContent] = {}
+    for monitor_id, (url, content_hash) in refs.items():
         try:
             content = store.load_content(content_hash)
         except StorageError:
             continue
-        pages.setdefault(site, {})[monitor_id] = page_content(url, content)
+        pages[monitor_id] = page_content(url, content)
     return pages
