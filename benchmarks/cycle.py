@@ -242,6 +242,8 @@ def run_variant(args: argparse.Namespace, variant: str, ports: list[int],
                 row.cycle = name
                 judge(row, rows[0] if rows else None, truth, outcomes)
                 rows.append(row)
+            if args.keep_db:
+                store.db.execute(f"VACUUM INTO '{args.keep_db}-{variant.replace('/', '-')}'")
     return rows
 
 
@@ -320,6 +322,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=300, help="overall limit in seconds")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the aiohttp cycles into benchmarks/results/*.tmp")
+    parser.add_argument("--keep-db", metavar="PATH",
+                        help="copy each variant's database to PATH-<variant> at the end")
     parser.add_argument("--no-write", action="store_true", help="do not write the .md file")
     args = parser.parse_args()
 

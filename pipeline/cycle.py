@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.errors import FailureKind
-from core.records import FetchResult
+from core.records import Extracted, FetchResult
 from monitors import build_monitor
 from monitors.base import Monitor
 from monitors.volatility import Noise
@@ -29,8 +29,10 @@ from storage.records import (
     CONFIRM,
     SUCCESS_OUTCOMES,
     Capture,
+    Check,
     Copy,
     MonitorState,
+    PackedContent,
     Recorded,
     iso,
     utc_now,
@@ -146,17 +148,29 @@ async def check_monitor(
     cycle: a change only in what they share (the site's template) is recorded but not
     announced, and its links are not new documents."""
     try:
-        return await _check(monitor, fetcher, store, policy, extractor,
-                            forget_noise_after, site)
+        report, first = await _check(monitor, fetcher, store, policy, extractor,
+                                     forget_noise_after, site)
     finally:
         if site is not None:  # a check that ended early must not keep its siblings waiting
             site.report(monitor.id, monitor.config.url, None)
+    if first is None:
+        return report
+    # A first check is new whatever its copy shows, so it is stored before the copy is
+    # taken: its body is not held through the pause.
+    async with fetcher.bodies.check():
+        store.record_copy(await take_copy(monitor, fetcher, *first))
+    return replace(report, confirmed=True)
+
+
+#: What a first check's copy needs: the first check, its content, the monitor's state
+#: before it, the store, the pool and what is known of the source's noise.
+FirstCopy = tuple[Check, Extracted | PackedContent, MonitorState, Store, Extractor | None, Noise]
 
 
 async def _check(
     monitor: Monitor, fetcher: Fetcher, store: Store, policy: SchedulePolicy,
     extractor: Extractor | None, forget_noise_after: int | None, site: SiteRound | None,
-) -> CheckReport:
+) -> tuple[CheckReport, FirstCopy | None]:
     async with fetcher.bodies.check():  # a large body's memory is held until it is stored
         state = store.monitor_state(monitor.id)
         noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
@@ -168,12 +182,15 @@ async def _check(
         if site is not None:
             fresh = outcome.change is not None or state.last_content_hash is None
             site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
-        copy = None
+        copy, first = None, None
         # A body over 1 MB is not copied: learning would hold three versions of it at
         # once (its noise is still learned from history).
         if outcome.confirmable and fetched.bytes_received <= SMALL_BODY:  # 2-3. again
-            copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
-                                          extractor, noise, outcome)
+            if outcome.check.outcome == "new" and outcome.content is not None:
+                first = (outcome.check, outcome.content, state, store, extractor, noise)
+            else:
+                copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
+                                              extractor, noise, outcome)
         if (site is not None and outcome.change is not None and outcome.change.quiet is None
                 and fetched.bytes_received <= SMALL_BODY):               # 3. with the site
             if copy is not None:
@@ -209,7 +226,7 @@ async def _check(
             change_id=recorded.change_id, notable=notable,
             summary=change.summary if change else "", error=check.error,
             confirmed=copy is not None,
-        )
+        ), first
 
 
 async def _evaluate(
@@ -242,12 +259,12 @@ async def _judge_with_site(
     return replace(again, check=replace(again.check, note=outcome.check.note))
 
 
-async def confirm(
-    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
-    store: Store, extractor: Extractor | None, noise: Noise, outcome: Outcome,
-) -> tuple[Copy, Outcome]:
-    """Fetch a second copy, learn what differs between the two, and judge the first copy
-    again with what was learned. The copy is recorded as a check of its own."""
+async def take_copy(
+    monitor: Monitor, fetcher: Fetcher, first_check: Check, first: Extracted | PackedContent,
+    state: MonitorState, store: Store, extractor: Extractor | None, noise: Noise,
+) -> Copy:
+    """Fetch a second copy moments after ``first_check`` and learn what differs between
+    the two: that changes by itself."""
     await asyncio.sleep(CONFIRM_PAUSE)  # long enough for a one-second clock to tick
     unconditional = replace(state, etag=None, last_modified=None)
     second = await fetcher.fetch(monitor, unconditional)
@@ -255,20 +272,31 @@ async def confirm(
         before = (store.load_content(state.last_content_hash)
                   if state.last_content_hash else None)
         if extractor is not None:
-            copied, learned = await extractor.learn_from_copy(monitor, fetched, second, noise,
-                                                              before, outcome.content)
+            copied, learned = await extractor.learn_from_copy(monitor, first_check, first,
+                                                              second, noise, before)
         else:
-            copied, learned = stages.learn_from_copy(monitor, fetched, second, noise, before,
-                                                     outcome.content)
+            copied, learned = stages.learn_from_copy(monitor, first_check, first, second,
+                                                     noise, before)
     except Exception as exc:  # a copy that cannot be read teaches nothing
         log.exception("internal error while learning from a copy of %s", monitor.id)
         copied = stages.Outcome(stages.base_check(
             second, CONFIRM, note=f"confirming copy unusable: {type(exc).__name__}"))
         learned = frozenset()
-    copy = Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
-    if not learned or outcome.check.outcome == "new":  # a first check is new either way
+    return Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
+
+
+async def confirm(
+    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
+    store: Store, extractor: Extractor | None, noise: Noise, outcome: Outcome,
+) -> tuple[Copy, Outcome]:
+    """Take a second copy (``take_copy``) and judge the first copy again with what was
+    learned. The copy is recorded as a check of its own."""
+    assert outcome.content is not None  # a confirmable outcome has its content
+    copy = await take_copy(monitor, fetcher, outcome.check, outcome.content, state, store,
+                           extractor, noise)
+    if not copy.learned:
         return copy, outcome
-    wiser = replace(noise, learned=noise.learned | learned)
+    wiser = replace(noise, learned=noise.learned | frozenset(copy.learned))
     again = await _evaluate(monitor, fetched, state, store, extractor, wiser)
     if again.change is None and again.check.outcome == "unchanged":
         again = replace(again, check=replace(

@@ -33,7 +33,7 @@ from pipeline.stages import Outcome
 from pipeline.workers import Overrun, WorkerDied, WorkerPool
 from storage.blobs import compress_body
 from storage.db import Store
-from storage.records import MonitorState, PackedContent, Snapshot
+from storage.records import Check, MonitorState, PackedContent, Snapshot
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -263,16 +263,16 @@ class Extractor:
         return await pool.run(self.deadline, function, *args)
 
     async def learn_from_copy(
-        self, monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise,
-        before: Extracted | None = None, first: Extracted | PackedContent | None = None,
+        self, monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
+        copy: FetchResult, noise: Noise, before: Extracted | None = None,
     ) -> tuple[Outcome, frozenset[Volatile]]:
         """``stages.learn_from_copy`` in a worker when there are workers (an overrun
         raises: the copy is then unusable, see ``cycle.confirm``)."""
         pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
         if pool is None:
-            return stages.learn_from_copy(monitor, fetched, copy, noise, before, first)
-        return await self._run(pool, stages.learn_from_copy, monitor, fetched, copy, noise,
-                               before, first)
+            return stages.learn_from_copy(monitor, first_check, first, copy, noise, before)
+        return await self._run(pool, stages.learn_from_copy, monitor, first_check, first,
+                               copy, noise, before)
 
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,

@@ -264,43 +264,37 @@ def _same_note(before: Extracted | None) -> str:
 
 
 def learn_from_copy(
-    monitor: Monitor, fetched: FetchResult, copy: FetchResult, noise: Noise = NO_NOISE,
-    before: Extracted | None = None, first: Extracted | PackedContent | None = None,
+    monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
+    copy: FetchResult, noise: Noise = NO_NOISE, before: Extracted | None = None,
 ) -> tuple[Outcome, frozenset[Volatile]]:
     """A confirming copy's outcome (``confirm``) and what differs between it and the
-    first copy: that changes by itself. Nothing is learned from a copy that failed.
-    ``before`` is the version stored before the difference: what it shows too is not
-    chance, and is never taken into a learned slot. ``first``: the first copy as already
-    extracted (else it is extracted again)."""
+    first copy (``first_check``, its content ``first``): that changes by itself. Nothing
+    is learned from a copy that failed. ``before`` is the version stored before the
+    difference: what it shows too is not chance, and is never taken into a learned slot.
+    The first copy's body is not needed: the two are compared by their extracted
+    contents, and a copy of the same bytes (the same snapshot hash) is not read at all."""
     snapshot = snapshot_of(copy) if copy.body else None
-    if not has_body_to_read(copy):
+    if snapshot is None or not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash if snapshot else None,
                            note=f"confirming copy unusable: {error}")
         return Outcome(check, snapshot), frozenset()
-    original: Extracted | str
-    if isinstance(first, Extracted):
-        original = first
-    elif isinstance(first, PackedContent):
+    if isinstance(first, PackedContent):
         payload = read_json(decompress_body(first.compressed))
-        original = Extracted(text=payload["text"], data=payload["data"])
-    else:
-        _, original = extract(monitor, fetched)
-    if copy.body == fetched.body and isinstance(original, Extracted):
+        first = Extracted(text=payload["text"], data=payload["data"])
+    if snapshot.hash == first_check.snapshot_hash:
         # The same bytes moments later: nothing changes by itself, nothing to read again.
-        same = snapshot_of(copy)
-        check = base_check(copy, CONFIRM, snapshot_hash=same.hash,
-                           content_hash=original.content_hash, note=_same_note(before))
-        return Outcome(check, same, original), frozenset()
-    snapshot, second = extract(monitor, copy)
-    if isinstance(original, str) or isinstance(second, str):
-        problem = second if isinstance(second, str) else original
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
-                           note=f"confirming copy unusable: {problem}")
+                           content_hash=first.content_hash, note=_same_note(before))
+        return Outcome(check, snapshot, first), frozenset()
+    snapshot, second = extract(monitor, copy)
+    if isinstance(second, str):
+        check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
+                           note=f"confirming copy unusable: {second}")
         return Outcome(check, snapshot), frozenset()
     if before is not None:
         noise = replace(noise, stable=monitor.stood(before))
-    learned = frozenset(monitor.learn(original, second, noise, _moment(fetched.started_at),
+    learned = frozenset(monitor.learn(first, second, noise, _moment(first_check.started_at),
                                       _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
             if learned else _same_note(before))

@@ -195,6 +195,16 @@ class Store:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record check of {check.monitor_id}: {exc}") from exc
 
+    def record_copy(self, copy: Copy) -> None:
+        """Commit a confirming copy taken after the check it confirms (a first check's:
+        that check is new whatever the copy shows, so it is stored first)."""
+        try:
+            with self.db.atomic():
+                self._record_copy(copy, iso(utc_now()))
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot record the copy of {copy.check.monitor_id}: {exc}") from exc
+
     def _record(
         self,
         check: Check,
