@@ -333,6 +333,7 @@ async def run_cycle(
             rendering(config, settings) as browser:
         fetcher = polite_fetcher(config, client, settings, store, browser)
         with Extractor(workers, store.path, parse_deadline(config.defaults)) as extractor:
+            fetcher.room = extractor.room
             if store.without_validators([m.id for m in monitors]):
                 # Bodies are coming (a monitor without ETag or Last-Modified is always
                 # sent one): fork now, while this process is small, so that workers share

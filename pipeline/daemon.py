@@ -101,6 +101,7 @@ class Daemon:
                                            parse_deadline(self.config.defaults))
                 self.fetcher = polite_fetcher(self.config, client, settings, self.store,
                                               browser)
+                self.fetcher.room = self.extractor.room
                 self._client, self._settings, self._browser = client, settings, browser
                 for monitor_id in self.monitors:
                     self._add_job(monitor_id)
@@ -232,6 +233,8 @@ class Daemon:
         # Per-host limits and spacing may have changed: a new gate over the same client.
         self.fetcher = polite_fetcher(new, self._client, self._settings, self.store,
                                       self._browser)
+        if self.extractor is not None:
+            self.fetcher.room = self.extractor.room
         for monitor_id in removed:
             self.scheduler.remove_job(monitor_id)
         for monitor_id in [*changed, *added]:

@@ -52,16 +52,15 @@ class SiteRound:
         self._fresh: dict[str, tuple[str, Extracted | PackedContent]] = {}
         self._all_in = asyncio.Event()
         self._now: SiteTemplate | None = None
+        self._stored_ids: frozenset[str] = frozenset()
         if not self._waiting:
             self._all_in.set()
 
     @cached_property
-    def _stored(self) -> dict[str, PageContent]:
-        return self._load()
-
-    @cached_property
     def before(self) -> SiteTemplate:
-        return shared(self._stored.values())
+        stored = self._load()  # each page's lines: dropped once their template is known
+        self._stored_ids = frozenset(stored)
+        return shared(stored.values())
 
     def report(self, monitor_id: str, url: str,
                content: Extracted | PackedContent | None) -> None:
@@ -76,17 +75,21 @@ class SiteRound:
             self._all_in.set()
 
     async def template(self) -> SiteTemplate:
-        """What the site's stored pages share, and what every page shows now (on a site of
-        NEW_TEMPLATE_PAGES pages or more), once every page reported."""
+        """What the site's stored pages share, and what every page shows now, once every
+        page reported.
+
+        What every page shows now is new template only when every page of the site (of
+        NEW_TEMPLATE_PAGES pages or more) has new content in this cycle: a page that did
+        not change still shows its stored lines, and whatever it shares with the others
+        is in ``before`` already."""
         await self._all_in.wait()
         if self._now is None:
-            pages = dict(self._stored)
-            for monitor_id, (url, content) in self._fresh.items():
-                pages[monitor_id] = page_content(url, content)
-            now = (shared(pages.values(), by=len(pages))
-                   if len(pages) >= NEW_TEMPLATE_PAGES else NO_TEMPLATE)
-            self._now = SiteTemplate(self.before.lines | now.lines,
-                                     self.before.links | now.links)
+            before = self.before
+            fresh = [page_content(url, content) for url, content in self._fresh.values()]
+            every_page_new = self._stored_ids <= self._fresh.keys()
+            now = (shared(fresh, by=len(fresh))
+                   if every_page_new and len(fresh) >= NEW_TEMPLATE_PAGES else NO_TEMPLATE)
+            self._now = SiteTemplate(before.lines | now.lines, before.links | now.links)
         return self._now
 
 

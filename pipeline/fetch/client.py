@@ -11,7 +11,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -162,6 +162,10 @@ class Fetcher:
         self.browser = browser
         #: Memory for large bodies; ``run.check_monitor`` opens one scope per check.
         self.bodies = BodyPool()
+        #: Waits, before each request, while the parsing workers are behind
+        #: (``pipeline.pool.Extractor.room``): bodies fetched ahead of them only wait in
+        #: memory.
+        self.room: Callable[[], Awaitable[None]] | None = None
 
     async def fetch(self, monitor: Monitor, state: MonitorState) -> FetchResult:
         """A conditional GET of the monitor's URL (validators only once a version exists).
@@ -212,6 +216,8 @@ class Fetcher:
     ) -> FetchResult:
         """GET within the limits; any status is a result, only a failed exchange an error."""
         async with self.gate.slot(url), self._slots:
+            if self.room is not None:
+                await self.room()
             started = iso(utc_now())
             clock = time.perf_counter()
             try:
