@@ -154,9 +154,9 @@ def learn_path_segments(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
     the same (``/s8f3a/docs/report.pdf`` and ``/s91c2/docs/report.pdf``): learned when at
     least two different links show it, so that two documents of one folder are never
     taken for one link whose name changes."""
-    first, second = list(dict.fromkeys(a)), list(dict.fromkeys(b))
-    only_a = [url for url in first if url not in set(second)]
-    only_b = [url for url in second if url not in set(first)]
+    first, second = dict.fromkeys(a), dict.fromkeys(b)
+    only_a = [url for url in first if url not in second]
+    only_b = [url for url in second if url not in first]
     seen: dict[str, set[str]] = {}
     for url in only_a:
         parts = urlsplit(url)

@@ -128,12 +128,16 @@ class PageMonitor(Monitor):
 
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
-        ignore = compile_ignores(self.config.ignore)
-        lines_a = [apply_ignores(line, ignore) if ignore else line
-                   for line in a.text.splitlines()]
-        lines_b = [apply_ignores(line, ignore) if ignore else line
-                   for line in b.text.splitlines()]
-        learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
+        learned: set[Volatile] = set()
+        if a.text != b.text:  # the same text teaches nothing of the lines
+            ignore = compile_ignores(self.config.ignore)
+            lines_a = [apply_ignores(line, ignore) if ignore else line
+                       for line in a.text.splitlines()]
+            lines_b = [apply_ignores(line, ignore) if ignore else line
+                       for line in b.text.splitlines()]
+            learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
+        if a.data.get("links") == b.data.get("links"):  # nor the same links, in order
+            return learned
         urls_a = [normalize_url(u) for u, _ in a.data.get("links", ())]
         urls_b = [normalize_url(u) for u, _ in b.data.get("links", ())]
         learned |= learn_path_segments(urls_a, urls_b)

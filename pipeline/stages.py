@@ -273,6 +273,11 @@ def learn_from_copy(
     difference: what it shows too is not chance, and is never taken into a learned slot.
     The first copy's body is not needed: the two are compared by their extracted
     contents, and a copy of the same bytes (the same snapshot hash) is not read at all."""
+    if copy.status == 304 and copy.error is None:  # a first check's copy is conditional
+        check = base_check(copy, CONFIRM, snapshot_hash=first_check.snapshot_hash,
+                           content_hash=first_check.content_hash,
+                           note="second copy: not modified, the server says")
+        return Outcome(check), frozenset()
     snapshot = snapshot_of(copy) if copy.body else None
     if snapshot is None or not has_body_to_read(copy):
         error = copy.error or f"HTTP {copy.status}: not a copy to compare"
@@ -292,10 +297,13 @@ def learn_from_copy(
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                            note=f"confirming copy unusable: {second}")
         return Outcome(check, snapshot), frozenset()
-    if before is not None:
-        noise = replace(noise, stable=monitor.stood(before))
-    learned = frozenset(monitor.learn(first, second, noise, _moment(first_check.started_at),
-                                      _moment(copy.started_at)))
+    learned: frozenset[Volatile] = frozenset()
+    if second.content_hash != first.content_hash:  # else only the bytes differ
+        if before is not None:
+            noise = replace(noise, stable=monitor.stood(before))
+        learned = frozenset(monitor.learn(first, second, noise,
+                                          _moment(first_check.started_at),
+                                          _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
             if learned else _same_note(before))
     check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,

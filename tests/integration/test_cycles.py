@@ -238,12 +238,18 @@ async def test_second_cycle_reports_page_and_feed_changes(site: Any, store: Stor
     assert "Second notice" in feed_change["summary"]
     assert "Second notice" in by_id(report)["news"].summary
 
-    # The PDF was asked for conditionally and answered 304 (after its first check and the
-    # unconditional copy of it).
+    # The PDF was asked for conditionally and answered 304, after its first check and the
+    # copy of it, which asks with the first check's validators (nothing is announced from
+    # a first check, so the server's word that nothing changed is enough).
     pdf_requests = site.requests("/report.pdf")
     assert len(pdf_requests) == 3
-    assert "if-none-match" not in pdf_requests[0] and "if-none-match" not in pdf_requests[1]
+    assert "if-none-match" not in pdf_requests[0]
+    assert pdf_requests[1].get("if-none-match") == pdf_etag
     assert pdf_requests[2].get("if-none-match") == pdf_etag
+    copy_row = store.db.execute(
+        "SELECT status, note FROM checks WHERE monitor_id = 'report' AND outcome = 'confirm'"
+    ).fetchone()
+    assert copy_row == (304, "second copy: not modified, the server says")
     pdf_check = check_row(store, by_id(report)["report"].check_id)
     assert pdf_check["status"] == 304 and result["report"] == "not-modified"
     assert pdf_check["bytes"] == 0
