@@ -141,7 +141,8 @@ def build_config(ports: list[int], plan: list[tuple[int, int]], db: Path,
 def start_site(args: argparse.Namespace) -> tuple[subprocess.Popen[str], list[int]]:
     command = [sys.executable, str(HERE / "localsite.py"), "--monitors", str(args.monitors),
                "--hosts", str(args.hosts), "--feed-share", str(args.feed_share),
-               "--latency-ms", str(args.latency_ms), "--lifetime", str(args.timeout + 60)]
+               "--latency-ms", str(args.latency_ms), "--lifetime", str(args.timeout + 60),
+               "--etags", args.etags, *(["--noise"] if args.noise else [])]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
@@ -322,6 +323,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=300, help="overall limit in seconds")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the aiohttp cycles into benchmarks/results/*.tmp")
+    parser.add_argument("--noise", action="store_true",
+                        help="the site stamps every page's footer with its request time")
+    parser.add_argument("--etags", choices=("on", "off"), default="on",
+                        help="whether the site sends and honours validators")
     parser.add_argument("--keep-db", metavar="PATH",
                         help="copy each variant's database to PATH-<variant> at the end")
     parser.add_argument("--no-write", action="store_true", help="do not write the .md file")

@@ -99,6 +99,13 @@ def _is_clock(span: str, at: datetime) -> bool:
     return False
 
 
+@lru_cache(maxsize=4)
+def _year_forms(year: int) -> frozenset[str]:
+    """The fetch year and its neighbours, as four and as two digits."""
+    return frozenset(form for y in (year - 1, year, year + 1)
+                     for form in (str(y), f"{y % 100:02d}"))
+
+
 def _could_state(word: str, years: frozenset[str]) -> bool:
     """Whether a span holding ``word`` could read as its fetch time (``_reads_as``).
 
@@ -112,6 +119,19 @@ def _could_state(word: str, years: frozenset[str]) -> bool:
     return len(runs) >= 3 or any(
         len(run) in (10, 13) or run in years or (len(run) > 4 and run[:4] in years)
         for run in runs)
+
+
+_THREE_GROUPS = re.compile(r"\d++[^\s\d]++\d++[^\s\d]++\d")
+
+
+def _may_hold_stamp(line: str, years: frozenset[str]) -> bool:
+    """Whether some word of ``line`` could pass ``_could_state`` (a superset, decided from
+    the line's digit runs): most lines of a page are spared reading word by word."""
+    runs = _RUN.findall(line)
+    if any(len(run) in (10, 13) or run in years or (len(run) > 4 and run[:4] in years)
+           for run in runs):
+        return True
+    return len(runs) >= 3 and _THREE_GROUPS.search(line) is not None
 
 
 class ClockBudget:
@@ -138,12 +158,13 @@ def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = Non
     read word by word and copied by slices, never split whole: a 20 MB paragraph split
     into words took 150 MB.
     """
-    if at is None or not _DIGIT.search(line):
+    if at is None:
         return line
-    budget = budget if budget is not None else ClockBudget()
     naive = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
-    years = frozenset(form for year in (naive.year - 1, naive.year, naive.year + 1)
-                      for form in (str(year), f"{year % 100:02d}"))
+    years = _year_forms(naive.year)
+    if not _may_hold_stamp(line, years):
+        return line  # no word that could state the fetch time: most lines of a page
+    budget = budget if budget is not None else ClockBudget()
     line = fold(line)
     tokens = _WORD.finditer(line)
     window: deque[tuple[re.Match[str], bool]] = deque()

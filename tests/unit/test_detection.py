@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from monitors import MonitorConfig, build_monitor
+from monitors import MonitorConfig, build_monitor, clocks
 from monitors.base import Monitor
 from monitors.clocks import mask_clocks
 from monitors.normalize import comparable_pair, compile_ignores, normalize_url
@@ -41,6 +42,17 @@ def test_a_stamp_is_a_clock_only_when_it_reads_as_its_fetch_time(
     line: str, at: str | None, expected: str
 ) -> None:
     assert mask_clocks(line, _moment(at)) == expected
+
+
+def test_a_line_is_read_for_clocks_whenever_one_of_its_words_could_state_the_time() -> None:
+    # The whole-line search only spares reading; it must never skip a line that holds a
+    # word the word-by-word reading would try (random lines of digits and separators).
+    rng = random.Random(7)
+    years = clocks._year_forms(2026)
+    for _ in range(20_000):
+        line = "".join(rng.choice("0123456789 :-./T,aZ()") for _ in range(rng.randint(1, 30)))
+        if any(clocks._could_state(w, years) for w in line.split()):
+            assert clocks._may_hold_stamp(line, years), line
 
 
 @pytest.mark.parametrize(("url", "expected"), NORMALIZE["url"])
