@@ -30,7 +30,7 @@ from monitors.normalize import (
     normalize_url,
 )
 from monitors.recurring import recurring_lines
-from monitors.significance import Evidence, score
+from monitors.significance import Evidence, edit_size, score
 from monitors.sniff import binary_kind
 from monitors.volatility import NO_NOISE, Noise, words
 
@@ -187,6 +187,7 @@ class PageMonitor(Monitor):
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
             lines_total=max(len(pair.old), len(pair.new)),
+            edit_size=edit_size(diff.removed, diff.added),
             links_added=len(added), links_removed=len(removed), documents=len(documents),
             template_only=template_only,
         )

@@ -7,6 +7,8 @@ floor, the amount of changed text adds to it, and changes confined to site furni
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Floors per kind of evidence: a new document or a page disappearing outranks any edit.
@@ -27,6 +29,8 @@ class Evidence:
 
     lines_changed: int = 0
     lines_total: int = 0
+    #: How much text changed, in lines (``edit_size``); ``lines_changed`` when None.
+    edit_size: float | None = None
     links_added: int = 0
     links_removed: int = 0
     documents: int = 0
@@ -67,7 +71,8 @@ def score(evidence: Evidence) -> tuple[float, tuple[str, ...]]:
         reasons.append("metadata only")
     text_share = 0.0
     if evidence.lines_changed:
-        share = evidence.lines_changed / max(evidence.lines_total, 1)
+        size = evidence.lines_changed if evidence.edit_size is None else evidence.edit_size
+        share = size / max(evidence.lines_total, 1)
         text_share = min(1.0, TEXT_BASE + share)
         reasons.append(f"{evidence.lines_changed} line(s) changed ({share:.0%} of the text)")
     value = max(floor, text_share)
@@ -76,6 +81,37 @@ def score(evidence: Evidence) -> tuple[float, tuple[str, ...]]:
         reasons.append("only in template regions (header, navigation, footer)")
     reasons.extend(evidence.notes)
     return round(min(1.0, value), 3), tuple(reasons)
+
+
+#: Past this many pairs of removed and added lines, each line counts whole.
+MAX_PAIRS = 10_000
+
+
+def edit_size(removed: Sequence[str], added: Sequence[str]) -> float:
+    """How many lines' worth of text changed: a line added or removed counts whole, a
+    line edited (a removed and an added line sharing at least half their words) counts
+    the share of its words that changed. A view counter ticking in one line changes half
+    of "1,204 views"; a caption removed is a whole line."""
+    if len(removed) * len(added) > MAX_PAIRS:
+        return float(len(removed) + len(added))
+    size = 0.0
+    unpaired = [Counter(line.split()) for line in added]
+    for line in removed:
+        words = Counter(line.split())
+        best, best_at = 1.0, -1
+        for at, other in enumerate(unpaired):
+            total = words.total() + other.total()
+            common = (words & other).total()
+            if total and common * 4 >= total:  # half of each line's words, on average
+                changed = (total - 2 * common) / total
+                if changed < best:
+                    best, best_at = changed, at
+        if best_at >= 0:
+            unpaired.pop(best_at)
+            size += best
+        else:
+            size += 1.0
+    return size + len(unpaired)
 
 
 def _plural(count: int) -> str:

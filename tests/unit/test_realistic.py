@@ -257,3 +257,35 @@ def test_canonical_bytes_read_back_floats_exactly(number: float) -> None:
     content = Extracted(text="t", data={"x": number})
     assert Extracted(text="t", data=read_json(content.payload)["data"]).content_hash == \
         content.content_hash
+
+
+def policy_page(views: str = "1,204", dataset: bool = True, figure: bool = True,
+                rewritten: bool = False) -> bytes:
+    paragraphs = [f"<p>Paragraph {n} of the guidance sets out how member states apply "
+                  f"article {n} of the framework to public-sector AI systems.</p>"
+                  for n in range(1, 25)]
+    if rewritten:
+        paragraphs = [f"<p>Section {n} replaces the earlier text: risk assessments are now "
+                      f"due within {n + 2} months of deployment.</p>" for n in range(1, 25)]
+    link = "<p><a href='/data/incidents.csv'>Incident dataset (CSV)</a></p>" if dataset else ""
+    picture = ("<figure><img src='/i/summit.jpg'><figcaption>Ministers at the summit"
+               "</figcaption></figure>") if figure else ""
+    return (f"<html><body><main><h1>Guidance on public-sector AI</h1>{''.join(paragraphs)}"
+            f"{link}{picture}<p><span>{views} views</span></p></main></body></html>").encode()
+
+
+def test_a_ticking_counter_ranks_below_every_real_change(page: Monitor) -> None:
+    # Two versions alone cannot tell a view counter from a count that matters, so the
+    # counter is a change; but it changed half of one short line, less than any real edit.
+    base = page.extract(policy_page())
+
+    def significance(**changes: Any) -> float:
+        change = page.compare(base, page.extract(policy_page(**changes)))
+        assert change is not None, changes
+        return change.significance
+
+    counter = significance(views="1,391")
+    real = {"dataset link removed": significance(dataset=False),
+            "image and caption removed": significance(figure=False),
+            "largely rewritten": significance(rewritten=True)}
+    assert all(counter < value for value in real.values()), (counter, real)
