@@ -38,6 +38,8 @@ class LineDiff:
     coarse: bool
     #: Lines longer than MAX_SHOWN_LINE were shown clipped.
     clipped: bool = False
+    #: Each run of changed lines between equal ones: (removed, added), as shown.
+    runs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed)
@@ -107,7 +109,24 @@ def diff_lines(
                 j += 1
     unified = _unified(rows, old, new, context)
     inline = _inline(rows, old, new) if (added or removed) else ""
-    return LineDiff(tuple(added), tuple(removed), unified, inline, coarse, clipped)
+    return LineDiff(tuple(added), tuple(removed), unified, inline, coarse, clipped,
+                    _runs(rows, old, new))
+
+
+def _runs(rows: list[tuple[str, int | None, int | None]], old: Sequence[Line],
+          new: Sequence[Line]) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    runs: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    run_old: list[str] = []
+    run_new: list[str] = []
+    for op, i, j in [*rows, ("=", None, None)]:
+        if op == "-" and i is not None:
+            run_old.append(old[i][1])
+        elif op == "+" and j is not None:
+            run_new.append(new[j][1])
+        elif run_old or run_new:
+            runs.append((tuple(run_old), tuple(run_new)))
+            run_old, run_new = [], []
+    return tuple(runs)
 
 
 def _clip(text: str) -> str:

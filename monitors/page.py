@@ -187,7 +187,7 @@ class PageMonitor(Monitor):
         evidence = Evidence(
             lines_changed=len(diff.added) + len(diff.removed),
             lines_total=max(len(pair.old), len(pair.new)),
-            edit_size=edit_size(diff.removed, diff.added),
+            edit_size=edit_size(diff.runs),
             links_added=len(added), links_removed=len(removed), documents=len(documents),
             template_only=template_only,
         )

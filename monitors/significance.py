@@ -8,7 +8,7 @@ floor, the amount of changed text adds to it, and changes confined to site furni
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 # Floors per kind of evidence: a new document or a page disappearing outranks any edit.
@@ -83,35 +83,28 @@ def score(evidence: Evidence) -> tuple[float, tuple[str, ...]]:
     return round(min(1.0, value), 3), tuple(reasons)
 
 
-#: Past this many pairs of removed and added lines, each line counts whole.
-MAX_PAIRS = 10_000
+#: Longer pairs of lines are not weighed word by word (the words of a 20 MB paragraph).
+MAX_WEIGHED_CHARS = 40_000
 
 
-def edit_size(removed: Sequence[str], added: Sequence[str]) -> float:
-    """How many lines' worth of text changed: a line added or removed counts whole, a
-    line edited (a removed and an added line sharing at least half their words) counts
-    the share of its words that changed. A view counter ticking in one line changes half
-    of "1,204 views"; a caption removed is a whole line."""
-    if len(removed) * len(added) > MAX_PAIRS:
-        return float(len(removed) + len(added))
+def edit_size(runs: Iterable[tuple[Sequence[str], Sequence[str]]]) -> float:
+    """How many lines' worth of text changed, over runs of (removed, added) lines.
+
+    A line added or removed counts whole; a line edited (the removed and added lines at
+    the same place of a run sharing at least half their words, on average) counts the
+    share of its words that changed. A view counter ticking changes half of
+    "1,204 views"; a caption removed is a whole line."""
     size = 0.0
-    unpaired = [Counter(line.split()) for line in added]
-    for line in removed:
-        words = Counter(line.split())
-        best, best_at = 1.0, -1
-        for at, other in enumerate(unpaired):
-            total = words.total() + other.total()
-            common = (words & other).total()
-            if total and common * 4 >= total:  # half of each line's words, on average
-                changed = (total - 2 * common) / total
-                if changed < best:
-                    best, best_at = changed, at
-        if best_at >= 0:
-            unpaired.pop(best_at)
-            size += best
-        else:
-            size += 1.0
-    return size + len(unpaired)
+    for removed, added in runs:
+        size += abs(len(removed) - len(added))
+        for old, new in zip(removed, added, strict=False):
+            if len(old) + len(new) > MAX_WEIGHED_CHARS:
+                size += 2.0  # a paragraph the size of a document counts whole
+                continue
+            a, b = Counter(old.split()), Counter(new.split())
+            total, common = a.total() + b.total(), (a & b).total()
+            size += (total - 2 * common) / total if total and common * 4 >= total else 2.0
+    return size
 
 
 def _plural(count: int) -> str:
