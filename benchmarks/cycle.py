@@ -142,7 +142,8 @@ def start_site(args: argparse.Namespace) -> tuple[subprocess.Popen[str], list[in
     command = [sys.executable, str(HERE / "localsite.py"), "--monitors", str(args.monitors),
                "--hosts", str(args.hosts), "--feed-share", str(args.feed_share),
                "--latency-ms", str(args.latency_ms), "--lifetime", str(args.timeout + 60),
-               "--etags", args.etags, *(["--noise"] if args.noise else [])]
+               "--etags", args.etags, "--edits", args.edits,
+               *(["--noise"] if args.noise else [])]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
@@ -233,9 +234,12 @@ def run_variant(args: argparse.Namespace, variant: str, ports: list[int],
                               int(workers) if workers else None)
         url_to_id = {m.url: m.id for _org, m in config.monitors()}
         with Store(config.database) as store:
-            for name in ("1 all new", "2 unchanged", "3 changed")[:3 if args.change_share else 2]:
+            names = ["1 all new", "2 unchanged"]
+            if args.change_share:
+                names += [f"{3 + n} changed" for n in range(args.revisions)]
+            for name in names:
                 truth: set[str] = set()
-                if name.startswith("3"):
+                if name[0] >= "3":
                     share = f"/_control/bump?share={args.change_share}&seed=42"
                     truth = {url_to_id[u] for u in control.post(share).json()["urls"]}
                 row, outcomes = measure(args, variant, name.split()[0], config, store, control,
@@ -323,6 +327,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=300, help="overall limit in seconds")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the aiohttp cycles into benchmarks/results/*.tmp")
+    parser.add_argument("--revisions", type=int, default=1,
+                        help="how many cycles after a bump of --change-share (cycle 3 on)")
+    parser.add_argument("--edits", choices=("rewrite", "append"), default="rewrite",
+                        help="a bump rewrites a page (default) or appends one update")
     parser.add_argument("--noise", action="store_true",
                         help="the site stamps every page's footer with its request time")
     parser.add_argument("--etags", choices=("on", "off"), default="on",
