@@ -19,12 +19,16 @@ def history(store: Store) -> History:
     return build_history(store)
 
 
-def write_until(path: Path, stop: threading.Event, written: list[int]) -> None:
-    """A second writer, like a run in another process: its own connection, its own thread."""
+def write_until(path: Path, stop: threading.Event, written: list[int],
+                begun: list[int]) -> None:
+    """A second writer, like a run in another process: its own connection, its own thread.
+    ``begun`` counts the checks whose commit may have happened, ``written`` those whose
+    commit surely did."""
     with Store(path) as writer:
         n = 0
         while not stop.is_set() and n < 5000:
             n += 1
+            begun.append(n)
             body = f"<p>concurrent version {n}</p>".encode()
             snapshot, content = Snapshot.of(body, "text/html"), Extracted(text=f"version {n}")
             writer.record(
@@ -39,20 +43,23 @@ def write_until(path: Path, stop: threading.Event, written: list[int]) -> None:
 def test_backup_while_another_connection_writes_passes_verify(
     history: History, store: Store, tmp_path: Path
 ) -> None:
-    stop, written = threading.Event(), []
-    writer = threading.Thread(target=write_until, args=(store.path, stop, written))
+    stop, written, begun = threading.Event(), [], []
+    writer = threading.Thread(target=write_until, args=(store.path, stop, written, begun))
     writer.start()
     copies = []
     try:
-        while len(written) < 20:
+        for _ in range(3000):  # at most 30 s for the writer's first 20 checks
+            if len(written) >= 20 or not writer.is_alive():
+                break
             threading.Event().wait(0.01)
+        assert len(written) >= 20, "the second writer did not get going"
         for n in range(3):
             copy = tmp_path / f"copy-{n}.db"
             before = len(written)
             result = govwatch(store.path, "backup", str(copy))
             assert result.exit_code == 0, result.output
             assert f"backed up to {copy}" in result.stdout
-            copies.append((copy, before, len(written)))
+            copies.append((copy, before, len(begun)))
     finally:
         stop.set()
         writer.join(30)
