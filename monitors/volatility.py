@@ -57,6 +57,8 @@ MAX_SLOT_LINES = 12
 SLOT_SIZE = "\t"
 #: Two versions of one line share at least this share of their words.
 SAME_LINE_SHARE = 0.5
+#: Lines up to this long are folded inline (longer ones by ``clocks.fold``, in slices).
+FOLD_INLINE = 100_000
 #: Longer lines are never templates (their words are not matched one by one).
 MAX_TEMPLATE_CHARS = 20_000
 
@@ -69,7 +71,10 @@ def words(line: str) -> str:
 
 def shared_lines(a: Iterable[str], b: Iterable[str]) -> frozenset[str]:
     """Lines (folded) found in both versions."""
-    return frozenset(words(line) for line in a) & frozenset(words(line) for line in b)
+    def folded(lines: Iterable[str]) -> frozenset[str]:
+        return frozenset(" ".join(line.split()) if len(line) <= FOLD_INLINE else words(line)
+                         for line in lines)
+    return folded(a) & folded(b)
 
 
 def line_template(a: str, b: str) -> str | None:
@@ -113,8 +118,16 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+@lru_cache(maxsize=4096)
+def _needle(template: str) -> str:
+    """The template's longest fixed word: a line without it cannot match."""
+    return max((w for w in template.split(" ") if w not in (WILD, WILD_RUN)), key=len,
+               default="")
+
+
 def matches(template: str, line: str) -> bool:
-    return _pattern(template).fullmatch(line + " ") is not None
+    # A substring test spares the regex for nearly every line of a page.
+    return _needle(template) in line and _pattern(template).fullmatch(line + " ") is not None
 
 
 def _specificity(template: str) -> tuple[int, str]:
@@ -219,7 +232,8 @@ class Noise:
               ) -> list[tuple[str, str, bool]]:
         """``comparable``, with the lines a learned slot covers kept and marked (True)."""
         keyed: list[tuple[str, str, bool]] = []
-        folded = [words(line) for line in lines]
+        folded = [" ".join(line.split()) if len(line) <= FOLD_INLINE else words(line)
+                  for line in lines]  # inline: a call per line cost more than the folding
         budget = ClockBudget()  # one for the whole version: a page may be all dates
         masked = [line if line in shared else mask_clocks(line, at, budget)
                   for line in folded]
