@@ -127,6 +127,8 @@ _THREE_GROUPS = re.compile(r"\d++[^\s\d]++\d++[^\s\d]++\d")
 def _may_hold_stamp(line: str, years: frozenset[str]) -> bool:
     """Whether some word of ``line`` could pass ``_could_state`` (a superset, decided from
     the line's digit runs): most lines of a page are spared reading word by word."""
+    if len(line) > _FOLD_CHUNK:
+        return True  # read word by word under its budget: a list of every run took 100s of MB
     runs = _RUN.findall(line)
     if any(len(run) in (10, 13) or run in years or (len(run) > 4 and run[:4] in years)
            for run in runs):
