@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,11 @@ import pytest
 from aiohttp import web
 
 from core.errors import FailureKind
-from pipeline.config import Config, parse_config
-from pipeline.cycle import CycleReport, run_cycle, select_monitors
+from pipeline.cycle import CycleReport
 from storage.db import Store
 from storage.queries import monitor_status
 from tests.integration.conftest import Site, within
+from tests.integration.cycle_support import cycle, make_config
 
 pytestmark = pytest.mark.integration
 
@@ -83,22 +82,6 @@ FEED_V2 = [("Second notice", "/news/2"), ("First notice", "/news/1")]
 # -- helpers ------------------------------------------------------------------------
 
 
-def make_config(monitors: list[dict[str, Any]], **top: Any) -> Config:
-    """A config with one organization; JSON is valid YAML, so the real parser reads it."""
-    document = {
-        "defaults": {"every": "1h", "timeout": "5s"},
-        "organizations": [{"id": "ministry", "name": "Ministry", "monitors": monitors}],
-        **top,
-    }
-    return parse_config(json.dumps(document), "test-config.yaml")
-
-
-async def cycle(config: Config, store: Store) -> CycleReport:
-    store.sync_monitors(config.organizations)
-    monitors = select_monitors(config, store, run_all=True)
-    return await run_cycle(config, store, monitors)
-
-
 def outcomes(report: CycleReport) -> dict[str, str]:
     return {check.monitor_id: check.outcome for check in report.checks}
 
@@ -119,12 +102,6 @@ def monitor_row(store: Store, monitor_id: str) -> dict[str, Any]:
 
 def count(store: Store, sql: str, params: list[Any] | None = None) -> int:
     return int(store.db.execute(sql, params or []).fetchone()[0])
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "govwatch.db") as opened:
-        yield opened
 
 
 def standard_site(site: Any) -> list[dict[str, Any]]:
