@@ -1,11 +1,6 @@
-"""Failures in whole cycles against a real local HTTP server and a real SQLite file:
-unreachable and failing sources, redirects (chains, loops, to a file), protocol errors.
-
-Nothing of govwatch is mocked: ``run_cycle`` fetches from the ``site`` fixture's server
-through the product's own httpx/aiohttp client, and every assertion reads back what the
-store recorded (checks, snapshots, contents, changes). The same cycles through the
-command line are in test_cli_cycles.py.
-"""
+"""What goes wrong in a cycle, on a real local server: unreachable and failing sources
+are error checks while the rest completes, redirects (chains, loops, to a file URL),
+malformed and truncated answers. Every assertion reads back what the store recorded."""
 
 from __future__ import annotations
 
