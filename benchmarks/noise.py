@@ -13,7 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.integration.noise_world import Verdict, World, drive, noise_of
+from tests.integration.noise_judge import Verdict, drive, noise_of
+from tests.integration.noise_world import World
 
 
 def table(world: World, verdicts: list[Verdict], mode: str) -> list[str]:

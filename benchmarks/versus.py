@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from measure import PeakSampler, process_memory_kb, session_pids, stop_session
 from peer_baseline import checkout_code
-from peer_runners import PeakSampler, process_memory_kb, session_pids, stop_session
 
 HERE = Path(__file__).resolve().parent
 FORWARDED = ("monitors", "hosts", "latency_ms", "feed_share", "change_share", "timeout")

@@ -49,8 +49,10 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # after this one scan (a megabyte of text in a few milliseconds).
 _SUSPECT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
                       "\ud800-\udfff\ufffe\uffff]")
-# What a JSON line may carry raw and a terminal still obeys (json escapes C0 itself).
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# What a JSON line may carry raw and a terminal still obeys (json escapes C0 itself), and
+# the noncharacters U+FFFE and U+FFFF, which no output may carry raw.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+                          "\ufffe\uffff]")
 
 
 def visible_bidi(text: str) -> str:

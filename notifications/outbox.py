@@ -35,7 +35,7 @@ from core.errors import DeliveryFailed, DeliveryRejected, LockHeld
 from core.sanitise import clean_line
 from notifications.base import ItemFailure, Notifier, Session
 from notifications.digest import Digest
-from storage import outbox
+from storage import digests, outbox
 from storage.alerts import scan_alerts
 from storage.chain import current_heads
 from storage.crashpoints import crash_point
@@ -116,7 +116,7 @@ def preview(
         reports = []
         for notifier in notifiers:
             digest = _pending_digest(copy, notifier, now)
-            resend = outbox.unsent_messages(copy, notifier.channel)
+            resend = digests.unsent_messages(copy, notifier.channel)
             messages = [outbox.OutgoingMessage(m.message_id, m.recipients, m.body)
                         for m in resend]
             batches = [] if digest.empty else notifier.batches(digest)
@@ -196,8 +196,8 @@ def _deliver(store: Store, notifier: Notifier, now: datetime, tally: _Tally
     """Steps 1 to 3 for one channel, counting as it goes; returns the items left out."""
     channel = notifier.channel
     digest = _pending_digest(store, notifier, now)
-    unsent = outbox.unsent_messages(store, channel)
-    open_digests = outbox.unsent_digest_ids(store, channel)
+    unsent = digests.unsent_messages(store, channel)
+    open_digests = digests.unsent_digest_ids(store, channel)
     if digest.empty and not open_digests:
         return notifier.publish(store, now)
     with notifier.session() as session:                                      # step 1
@@ -205,20 +205,20 @@ def _deliver(store: Store, notifier: Notifier, now: datetime, tally: _Tally
             _send(store, session, message, tally, now)
         for part in [] if digest.empty else notifier.batches(digest):
             messages = notifier.compose(part)
-            digest_id = outbox.open_digest(
+            digest_id = digests.open_digest(
                 store, channel, iso(now), [c.change_id for c in part.changes],
                 [a.alert_id for a in part.alerts], messages)
             tally.opened += 1
             open_digests.append(digest_id)
             crash_point("digest-opened")
-            for message in outbox.unsent_messages(store, channel):           # step 3
+            for message in digests.unsent_messages(store, channel):           # step 3
                 if message.digest_id == digest_id:
                     _send(store, session, message, tally, now)
     failures = notifier.publish(store, now)
     _crash_point("channel-published")
     for digest_id in open_digests:  # digests without messages (feeds) close here
-        if outbox.close_digest(store, digest_id, iso(now)):
-            tally.delivered += outbox.delivered_count(store, digest_id)
+        if digests.close_digest(store, digest_id, iso(now)):
+            tally.delivered += digests.delivered_count(store, digest_id)
     return failures
 
 
@@ -232,14 +232,14 @@ def _send(
     except DeliveryRejected as exc:
         log.warning("refused for good, recorded failed: %s", exc)
         tally.failed.append(str(exc))
-        outbox.message_failed(store, message.id, iso(now), str(exc))
+        digests.message_failed(store, message.id, iso(now), str(exc))
         return
     # The duplicate window: accepted by the server, not yet committed.
     _crash_point("message-accepted")
     tally.sent += 1
     tally.refused.extend(refused_here)
-    if outbox.message_sent(store, message.id, iso(now), refused_here):
-        tally.delivered += outbox.delivered_count(store, message.digest_id)
+    if digests.message_sent(store, message.id, iso(now), refused_here):
+        tally.delivered += digests.delivered_count(store, message.digest_id)
 
 
 def _crash_point(name: str) -> None:

@@ -1,5 +1,6 @@
-"""The notification outbox: what each channel owes, the digests that carry it, their state.
+"""The notification outbox: what each channel owes and the state of each delivery.
 
+The digests that carry what is owed, with their messages, are in ``storage/digests.py``.
 Every write here is one transaction. The protocol that uses these writes (and why it
 delivers each change exactly once per channel) is in ``notifications/outbox.py`` and in
 docs/architecture.md.
@@ -81,7 +82,8 @@ class StoredMessage:
 
 
 @contextmanager
-def _writing(store: Store, what: str) -> Iterator[None]:
+def writing(store: Store, what: str) -> Iterator[None]:
+    """One transaction; a failure of SQLite is a ``StorageError`` naming ``what``."""
     try:
         with store.db.atomic():
             yield
@@ -103,7 +105,7 @@ def get_state(store: Store, key: str) -> str | None:
 
 
 def set_state(store: Store, key: str, value: str) -> None:
-    with _writing(store, f"save {key}"):
+    with writing(store, f"save {key}"):
         store.db.execute(
             "INSERT INTO notification_state (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
@@ -118,7 +120,7 @@ def register_channels(store: Store, channels: Iterable[str], now: str) -> list[s
     disabled nothing is marked, and when it is enabled again it owes everything since.
     """
     started = []
-    with _writing(store, "register channels"):
+    with writing(store, "register channels"):
         for channel in channels:
             cursor = store.db.execute(
                 "INSERT OR IGNORE INTO channels (channel, first_enabled_at, start_change_id, "
@@ -137,7 +139,7 @@ def add_owed(store: Store, channel: str, now: str, min_significance: float = 0.0
     Changes below ``min_significance`` or not notable are recorded as ``skipped``, except
     template-only changes (``TEMPLATE_OWED``). Returns rows added.
     """
-    with _writing(store, f"mark what {channel} owes"):
+    with writing(store, f"mark what {channel} owes"):
         changes = store.db.execute(
             "INSERT INTO deliveries (channel, change_id, state, owed_at) "
             "SELECT ?, changes.id, CASE WHEN changes.reasons LIKE ? THEN 'pending' "
@@ -230,7 +232,7 @@ def digests_of(store: Store, channel: str, change_ids: Iterable[int]) -> dict[in
 
 def skip(store: Store, channel: str, change_ids: Iterable[int], alert_ids: Iterable[int]) -> None:
     """Owed items this channel has nobody to send to (no recipient for the organization)."""
-    with _writing(store, f"skip items on {channel}"):
+    with writing(store, f"skip items on {channel}"):
         for column, ids in (("change_id", change_ids), ("alert_id", alert_ids)):
             for item_id in ids:
                 store.db.execute(
@@ -240,7 +242,7 @@ def skip(store: Store, channel: str, change_ids: Iterable[int], alert_ids: Itera
 
 def note_failure(store: Store, channel: str, error: str) -> None:
     """A channel could not be reached: count the attempt on everything it still owes."""
-    with _writing(store, f"record the failure of {channel}"):
+    with writing(store, f"record the failure of {channel}"):
         store.db.execute(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
             "WHERE channel = ? AND state IN ('pending', 'sending')", [error, channel])
@@ -256,7 +258,7 @@ def note_item_failures(store: Store, channel: str,
     """The changes and alerts (kind, id, error) the channel could not publish this time:
     their deliveries keep the error; a delivered item published again loses its old one."""
     columns = {"change": "change_id", "alert": "alert_id"}
-    with _writing(store, f"record the failed items of {channel}"):
+    with writing(store, f"record the failed items of {channel}"):
         store.db.execute("UPDATE deliveries SET last_error = NULL WHERE channel = ? AND "
                          "state = 'delivered' AND last_error IS NOT NULL", [channel])
         for kind, item_id, error in failures:
@@ -270,7 +272,7 @@ def _failure_key(channel: str) -> str:
 
 def set_channel_failure(store: Store, channel: str, at: str, error: str | None) -> None:
     """Remember the channel's last failure (``None``: it just succeeded, forget it)."""
-    with _writing(store, f"record the state of {channel}"):
+    with writing(store, f"record the state of {channel}"):
         if error is None:
             store.db.execute("DELETE FROM notification_state WHERE key = ?",
                              [_failure_key(channel)])
@@ -291,126 +293,6 @@ def channel_failure(store: Store, channel: str) -> tuple[str, str] | None:
         return str(recorded["at"]), str(recorded["error"])
     except (ValueError, TypeError, KeyError):
         return "?", value
-
-
-# -- digests -----------------------------------------------------------------------------
-def open_digest(
-    store: Store,
-    channel: str,
-    created_at: str,
-    change_ids: Iterable[int],
-    alert_ids: Iterable[int],
-    messages: Iterable[OutgoingMessage],
-) -> int:
-    """Step 1 of the protocol: the digest, its fixed messages and its items, committed."""
-    change_ids, alert_ids, messages = list(change_ids), list(alert_ids), list(messages)
-    with _writing(store, f"open a {channel} digest"):
-        digest_id = store.db.execute(
-            "INSERT INTO digests (channel, created_at, state, message_id, changes, alerts) "
-            "VALUES (?, ?, 'sending', ?, ?, ?)",
-            [channel, created_at, messages[0].message_id if messages else None,
-             len(change_ids), len(alert_ids)]).lastrowid
-        for message in messages:
-            store.db.execute(
-                "INSERT INTO digest_messages (digest_id, message_id, recipients, body, state) "
-                "VALUES (?, ?, ?, ?, 'sending')",
-                [digest_id, message.message_id, json.dumps(list(message.recipients)),
-                 message.body])
-        for column, ids in (("change_id", change_ids), ("alert_id", alert_ids)):
-            for item_id in ids:
-                updated = store.db.execute(
-                    f"UPDATE deliveries SET state = 'sending', digest_id = ? "
-                    f"WHERE channel = ? AND {column} = ? AND state = 'pending'",
-                    [digest_id, channel, item_id]).rowcount
-                if updated != 1:
-                    # Another process took it: refuse rather than send it twice.
-                    raise sqlite3.IntegrityError(f"{column} {item_id} is not pending")
-    assert digest_id is not None
-    return int(digest_id)
-
-
-def unsent_messages(store: Store, channel: str) -> list[StoredMessage]:
-    """Messages of digests left in ``sending`` (a failure or a crash), oldest first."""
-    rows = store.db.execute(
-        "SELECT m.id, m.digest_id, m.message_id, m.recipients, m.body, m.attempts "
-        "FROM digest_messages m JOIN digests d ON d.id = m.digest_id "
-        "WHERE d.channel = ? AND d.state = 'sending' AND m.state = 'sending' ORDER BY m.id",
-        [channel]).fetchall()
-    return [StoredMessage(r[0], r[1], r[2], tuple(json.loads(r[3])), bytes(r[4]), r[5])
-            for r in rows]
-
-
-def unsent_digest_ids(store: Store, channel: str) -> list[int]:
-    rows = store.db.execute(
-        "SELECT id FROM digests WHERE channel = ? AND state = 'sending' ORDER BY id", [channel])
-    return [int(row[0]) for row in rows]
-
-
-def message_sent(
-    store: Store, message_id: int, now: str, refused: Iterable[str] = ()
-) -> bool:
-    """Step 3 for one message; closes the digest when it was its last. True if it closed."""
-    refused = sorted(refused)
-    with _writing(store, "record a sent message"):
-        store.db.execute(
-            "UPDATE digest_messages SET state = 'sent', attempts = attempts + 1, sent_at = ?, "
-            "refused = ? WHERE id = ?", [now, json.dumps(refused) if refused else None, message_id])
-        digest_id = store.db.execute(
-            "SELECT digest_id FROM digest_messages WHERE id = ?", [message_id]).fetchone()[0]
-        return _close_if_complete(store, int(digest_id), now)
-
-
-def message_failed(store: Store, message_id: int, now: str, reason: str) -> bool:
-    """A message the receiver refused for good: ``failed`` with the reason, never resent.
-    Closes its digest when it was its last, its deliveries ``failed``. True if it closed."""
-    with _writing(store, "record a refused message"):
-        store.db.execute(
-            "UPDATE digest_messages SET state = 'failed', attempts = attempts + 1, "
-            "last_error = ? WHERE id = ?", [reason, message_id])
-        digest_id = store.db.execute(
-            "SELECT digest_id FROM digest_messages WHERE id = ?", [message_id]).fetchone()[0]
-        return _close_if_complete(store, int(digest_id), now)
-
-
-def close_digest(store: Store, digest_id: int, now: str) -> bool:
-    """Step 3 for a digest with no messages (a feed digest: its files are written)."""
-    with _writing(store, "close a digest"):
-        return _close_if_complete(store, digest_id, now)
-
-
-def _close_if_complete(store: Store, digest_id: int, now: str) -> bool:
-    """Close a digest none of whose messages is left to send: its deliveries are
-    ``delivered``, or ``failed`` (with the reason) if a message of it was refused."""
-    left = store.db.execute(
-        "SELECT COUNT(*) FROM digest_messages WHERE digest_id = ? AND state = 'sending'",
-        [digest_id]).fetchone()[0]
-    if left:
-        return False
-    closed = store.db.execute(
-        "UPDATE digests SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'sending'",
-        [now, digest_id]).rowcount
-    if not closed:
-        return False
-    refusal = store.db.execute(
-        "SELECT last_error FROM digest_messages WHERE digest_id = ? AND state = 'failed' "
-        "ORDER BY id LIMIT 1", [digest_id]).fetchone()
-    if refusal is not None:
-        store.db.execute(
-            "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ? "
-            "WHERE digest_id = ? AND state = 'sending'", [refusal[0], digest_id])
-        return True
-    store.db.execute(
-        "UPDATE deliveries SET state = 'delivered', delivered_at = ?, "
-        "attempts = attempts + 1, last_error = NULL WHERE digest_id = ? AND state = 'sending'",
-        [now, digest_id])
-    return True
-
-
-def delivered_count(store: Store, digest_id: int) -> int:
-    row = store.db.execute(
-        "SELECT COUNT(*) FROM deliveries WHERE digest_id = ? AND state = 'delivered'",
-        [digest_id]).fetchone()
-    return int(row[0])
 
 
 def delivery_counts(store: Store) -> dict[tuple[str, str], int]:

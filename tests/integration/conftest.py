@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -331,8 +332,9 @@ class SiteServer:
             await runner.cleanup()
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
+@contextmanager
+def serving_site() -> Iterator[Site]:
+    """A :class:`Site` served until the block ends (for fixtures of a wider scope)."""
     site = Site()
     server = SiteServer(site)
     server.start()
@@ -341,6 +343,12 @@ def site() -> Iterator[Site]:
     finally:
         site.release_all()
         server.stop()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with serving_site() as serving:
+        yield serving
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.noise_judge import drive, noise_of
 from tests.integration.noise_world import (
     FEED_NOISE,
     HTML_NOISE,
     PDF_NOISE,
     RANDOM_BUILT,
     World,
-    drive,
-    noise_of,
 )
 
 ORGS, REVISIONS = 20, 6

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 import pipeline.cli.main  # noqa: F401  (registers the subcommands)
 from pipeline.cli.group import cli
 from storage.db import Store
+from tests.integration.conftest import serving_site
 
 pytestmark = pytest.mark.integration
 
@@ -33,24 +34,31 @@ def page(edition: int) -> str:
             f"the axolotl framework</p></main></body></html>")
 
 
-@pytest.fixture
-def database(site: Any, tmp_path: Path) -> Path:
-    """Two runs with a change, a failing monitor (an alert) and a delivered feed."""
-    site.set("/guidance", page(1))
-    site.set("/gone", "<p>gone</p>", status=404)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"database: {tmp_path / 'govwatch.db'}\n"
-        "organizations:\n  - id: aisi\n    name: AI Security Institute\n    monitors:\n"
-        f"      - {{id: guidance, kind: page, url: '{site.url('/guidance')}', select: main}}\n"
-        f"      - {{id: gone, kind: page, url: '{site.url('/gone')}'}}\n"
-        f"notifications:\n  alert_after_failures: 1\n  feed:\n"
-        f"    directory: {tmp_path / 'feeds'}\n")
-    assert govwatch(config, "run", "--all").exit_code == 0
-    site.set("/guidance", page(2))
-    second = govwatch(config, "run", "--all")
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two runs with a change, a failing monitor (an alert) and a delivered feed.
+
+    Made once for the module: the tests read it, and ``search`` (which two of them call
+    first) only adds its index of the texts not yet indexed, which no test here counts on
+    being absent."""
+    directory = tmp_path_factory.mktemp("outside-sql")
+    config = directory / "config.yaml"
+    with serving_site() as site:
+        site.set("/guidance", page(1))
+        site.set("/gone", "<p>gone</p>", status=404)
+        config.write_text(
+            f"database: {directory / 'govwatch.db'}\n"
+            "organizations:\n  - id: aisi\n    name: AI Security Institute\n    monitors:\n"
+            f"      - {{id: guidance, kind: page, url: '{site.url('/guidance')}', "
+            "select: main}\n"
+            f"      - {{id: gone, kind: page, url: '{site.url('/gone')}'}}\n"
+            f"notifications:\n  alert_after_failures: 1\n  feed:\n"
+            f"    directory: {directory / 'feeds'}\n")
+        assert govwatch(config, "run", "--all").exit_code == 0
+        site.set("/guidance", page(2))
+        second = govwatch(config, "run", "--all")
     assert "changed 1" in second.stdout, second.output
-    return tmp_path / "govwatch.db"
+    return directory / "govwatch.db"
 
 
 def relations(connection: sqlite3.Connection) -> dict[str, str]:

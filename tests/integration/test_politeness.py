@@ -10,8 +10,8 @@ import pytest
 
 from pipeline import VERSION
 from pipeline.config import Config, parse_config
-from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
+from tests.integration.cycle_support import cycle
 from tests.integration.opsite import OpSite, serving
 
 pytestmark = pytest.mark.integration
@@ -33,11 +33,6 @@ def config(defaults: str, monitors: list[str]) -> Config:
     lines = "".join(f"      - {m}\n" for m in monitors)
     return parse_config(f"defaults: {{{defaults}}}\norganizations:\n  - id: o\n    name: O\n"
                         f"    monitors:\n{lines}")
-
-
-async def cycle(cfg: Config, store: Store) -> CycleReport:
-    store.sync_monitors(cfg.organizations)
-    return await run_cycle(cfg, store, select_monitors(cfg, store, run_all=True))
 
 
 async def test_per_host_limit_holds_per_host_not_globally(

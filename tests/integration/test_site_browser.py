@@ -24,8 +24,9 @@ CHROMIUM = next((found for found in (shutil.which("chromium"), shutil.which("chr
                 None)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser for the module (each test opens its own page in it)."""
     if CHROMIUM is None:
         pytest.skip("no chromium on this machine (Debian: apt-get install chromium)")
     from playwright.sync_api import sync_playwright

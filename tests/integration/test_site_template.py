@@ -14,17 +14,16 @@ import json
 import random
 import re
 import string
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from pipeline.config import Config, parse_config
-from pipeline.cycle import CycleReport, run_cycle, select_monitors
+from pipeline.config import Config
 from pipeline.digest import deliver_owed
 from storage.db import Store
 from tests.integration.conftest import Site
+from tests.integration.cycle_support import cycle, make_config
 from tests.integration.digest_support import smtp_server
 
 pytestmark = pytest.mark.integration
@@ -67,28 +66,12 @@ def serve(site: Site, template: Template,
 
 def config(site: Site, feeds: Path, smtp_port: int) -> Config:
     monitors = [{"id": path.strip("/"), "kind": "page", "url": site.url(path)} for path in PAGES]
-    document = {
-        "defaults": {"every": "1h", "timeout": "5s"},
-        "organizations": [{"id": "ministry", "name": "Ministry", "monitors": monitors}],
-        "notifications": {
-            "email": {"smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none",
-                               "timeout": "5s"},
-                      "from": "govwatch@example.org", "to": ["analyst@example.org"]},
-            "feed": {"directory": str(feeds)},
-        },
-    }
-    return parse_config(json.dumps(document), "test-config.yaml")
-
-
-async def cycle(config: Config, store: Store) -> CycleReport:
-    store.sync_monitors(config.organizations)
-    return await run_cycle(config, store, select_monitors(config, store, run_all=True))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "govwatch.db") as opened:
-        yield opened
+    return make_config(monitors, notifications={
+        "email": {"smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none",
+                           "timeout": "5s"},
+                  "from": "govwatch@example.org", "to": ["analyst@example.org"]},
+        "feed": {"directory": str(feeds)},
+    })
 
 
 async def test_a_template_change_on_every_page_is_one_digest_line(
@@ -165,12 +148,7 @@ async def test_a_page_alone_on_its_host_learns_no_template(
         site: Site, store: Store, tmp_path: Path) -> None:
     template = Template(seed=random.randrange(1 << 30))
     site.set("/water", template.page(*PAGES["/water"]))
-    document = {
-        "defaults": {"every": "1h", "timeout": "5s"},
-        "organizations": [{"id": "ministry", "name": "Ministry", "monitors": [
-            {"id": "water", "kind": "page", "url": site.url("/water")}]}],
-    }
-    cfg = parse_config(json.dumps(document), "test-config.yaml")
+    cfg = make_config([{"id": "water", "kind": "page", "url": site.url("/water")}])
     await cycle(cfg, store)
     template.footer = "© 2027 Ministry of Examples"
     site.set("/water", template.page(*PAGES["/water"]))

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pipeline.config import Config, parse_config
-from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from storage.noise import listing
 from tests.integration.conftest import Site
+from tests.integration.cycle_support import cycle
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +30,6 @@ def config(site: Site) -> Config:
     document = {"organizations": [{"id": "o", "name": "O", "monitors": [
         {"id": "reports", "kind": "page", "url": site.url("/reports")}]}]}
     return parse_config(json.dumps(document), "test-config.yaml")
-
-
-async def cycle(config: Config, store: Store) -> CycleReport:
-    store.sync_monitors(config.organizations)
-    return await run_cycle(config, store, select_monitors(config, store, run_all=True))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "govwatch.db") as opened:
-        yield opened
 
 
 async def test_a_line_that_moves_at_every_check_is_learned_from_history(

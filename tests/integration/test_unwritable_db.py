@@ -94,8 +94,8 @@ def check_reads(world: Path, prefix: tuple[str, ...]) -> None:
         result = govwatch(world, *args, prefix=prefix)
         assert result.returncode == 0, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    verified = govwatch(world, "verify", prefix=prefix)
-    assert "OK: the history is intact" in verified.stdout
+        if args == ("verify",):
+            assert "OK: the history is intact" in result.stdout
     shown = govwatch(world, "show", "1", prefix=prefix)
     assert shown.returncode == 0 and "change #1" in shown.stdout, shown.stderr
     out = world / "export.jsonl"
