@@ -1,0 +1,132 @@
+"""Every parse is bounded, whatever the kind and however small the cycle: a page or feed
+that would take its parser minutes is stopped at ``parse_timeout``.
+
+A cycle of a few monitors has no worker pool, yet each body is parsed in a worker process
+that can be stopped: in the main process a parser that runs for minutes would hold the
+event loop, the other monitors and the run's lock. The bodies here are small enough to
+fetch (under ``max_bytes``) and slow to read:
+
+- a page with one element of 500,000 attributes (4 MB): lexbor's cost grows with the
+  square of one element's attributes (40,000 took 2.7 s, this one minutes);
+- a feed of a million unclosed elements (3 MB): feedparser, in pure Python, took 35 s;
+- a page whose copies alternate between two kinds of line (32 kB): learning what differs
+  between two copies took difflib 144 s, and looking for recurring edits between two
+  versions over two minutes.
+
+Each run is bounded by ``run_with_others`` (60 s) and checks that the normal monitors
+beside it are recorded as usual.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from storage.db import Store
+from storage.records import CONFIRM
+from tests.integration.conftest import Site
+from tests.integration.hostile_server import (
+    Behaviour,
+    Connection,
+    HostileServer,
+    hostile_server,
+    respond,
+)
+from tests.integration.test_hostile import run_with_others
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    with hostile_server() as server:
+        yield server
+
+
+def attribute_page(attributes: int = 500_000) -> bytes:
+    names = " ".join(f"a{n}=1" for n in range(attributes))
+    return f"<html><body><div {names}>One element</div></body></html>".encode()
+
+
+def unclosed_feed(elements: int = 1_000_000) -> bytes:
+    return (b"<rss version='2.0'><channel><title>Deep</title><item><title>t</title>"
+            + b"<x>" * elements)
+
+
+def alternating_page(copy: int, lines: int = 4000) -> bytes:
+    """Lines of "a" and "b", in an order that differs from one copy to the next."""
+    order = (lambda n: n * copy + n // 7) if copy < 3 else (lambda n: n // copy)
+    shown = "".join(f"<p>{'ab'[order(n) % 2]}</p>" for n in range(lines))
+    return f"<html><body>{shown}</body></html>".encode()
+
+
+def each_time_another() -> Behaviour:
+    """``alternating_page``, another copy on every request."""
+    counter = itertools.count(1)
+
+    def behave(conn: Connection) -> None:
+        body = alternating_page(next(counter))
+        respond(body)(conn)
+    return behave
+
+
+@pytest.mark.parametrize(("kind", "path", "body", "content_type"), [
+    ("page", "/attributes.html", attribute_page(), "text/html; charset=utf-8"),
+    ("feed", "/unclosed.xml", unclosed_feed(), "application/rss+xml"),
+], ids=["page-500k-attributes", "feed-1m-unclosed-elements"])
+async def test_a_body_that_parses_for_minutes_is_stopped_at_parse_timeout(
+    hostile: HostileServer, site: Site, store: Store, kind: str, path: str, body: bytes,
+    content_type: str,
+) -> None:
+    url = hostile.route(path, respond(body, content_type=content_type))
+    cycle = await run_with_others(store, site, [{"id": "slow", "kind": kind, "url": url}],
+                                  parse_timeout="2s")
+
+    assert cycle.outcome("slow") == "error"
+    assert cycle.error("slow") == (
+        f"ExtractError: parsing the {kind} {url} took longer than parse_timeout (2s); "
+        "it was stopped")
+    assert cycle.body("slow") == body  # the evidence is kept
+    # The killed worker was replaced: the next cycle parses again.
+    again = await run_with_others(store, site, [], parse_timeout="2s")
+    assert again.outcome("ok-page") in ("new", "not-modified")
+
+
+async def test_learning_from_two_copies_is_stopped_at_parse_timeout(
+    hostile: HostileServer, site: Site, store: Store
+) -> None:
+    url = hostile.route("/alternating.html", each_time_another())
+    cycle = await run_with_others(store, site, [{"id": "flip", "kind": "page", "url": url}],
+                                  parse_timeout="2s")
+
+    # The check itself is recorded; only the confirming copy, which could not be
+    # compared with it in time, is unusable.
+    assert cycle.outcome("flip") == "new"
+    assert cycle.content("flip").text.splitlines()[:3] == ["a", "b", "a"]
+    copies = list(store.db.query(
+        "SELECT note FROM checks WHERE monitor_id = 'flip' AND outcome = ?", [CONFIRM]))
+    assert copies == [{"note": "confirming copy unusable: Overrun"}]
+
+    # The next check compares another copy with the stored one: looking for recurring
+    # edits in the two took difflib minutes too.
+    again = await run_with_others(store, site, [{"id": "flip", "kind": "page", "url": url}],
+                                  parse_timeout="2s")
+    assert again.error("flip") == (
+        f"ExtractError: parsing the page {url} took longer than parse_timeout (2s); "
+        "it was stopped")
+
+
+async def test_markup_of_unclosed_tags_is_scanned_in_linear_time(
+    hostile: HostileServer, site: Site, store: Store
+) -> None:
+    # 100,000 "<a " and no ">": the depth scan searched the rest of the text for each
+    # one (60 kB took 17 s). The deadline is far above what the scan now takes.
+    body = b"<html><body><p>Before the tags</p>" + b"<a " * 100_000
+    url = hostile.route("/unclosed.html", respond(body))
+    cycle = await run_with_others(store, site, [{"id": "open", "kind": "page", "url": url}],
+                                  parse_timeout="30s")
+
+    assert cycle.outcome("open") == "new"
+    assert cycle.content("open").text.splitlines()[0] == "Before the tags"
