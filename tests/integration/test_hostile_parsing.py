@@ -13,20 +13,23 @@ fetch (under ``max_bytes``) and slow to read:
   between two copies took difflib 144 s, and looking for recurring edits between two
   versions over two minutes.
 
-Each run is bounded by ``run_with_others`` (60 s) and checks that the normal monitors
-beside it are recorded as usual.
+Each cycle is bounded (60 s) and the normal page and feed beside the hostile source are
+recorded as usual. No PDF is among them: a PDF starts a worker, which the other bodies of
+its cycle would then use too, and here no body may find a worker it did not ask for.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from pipeline.cycle import run_cycle, select_monitors
 from storage.db import Store
 from storage.records import CONFIRM
-from tests.integration.conftest import Site
+from tests.integration.conftest import Site, within
 from tests.integration.hostile_server import (
     Behaviour,
     Connection,
@@ -34,7 +37,13 @@ from tests.integration.hostile_server import (
     hostile_server,
     respond,
 )
-from tests.integration.test_hostile import run_with_others
+from tests.integration.test_hostile import (
+    CYCLE_BOUND,
+    NORMAL_FEED,
+    NORMAL_PAGE,
+    Cycle,
+    make_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +52,30 @@ pytestmark = pytest.mark.integration
 def hostile() -> Iterator[HostileServer]:
     with hostile_server() as server:
         yield server
+
+
+async def run_with_others(
+    store: Store, site: Site, monitors: list[dict[str, Any]], **defaults: Any
+) -> Cycle:
+    """One cycle of ``monitors`` beside a normal page and feed, which it checks."""
+    site.set("/ok/page.html", NORMAL_PAGE)
+    site.set("/ok/feed.xml", NORMAL_FEED, content_type="application/rss+xml")
+    normal = [{"id": "ok-page", "kind": "page", "url": site.url("/ok/page.html")},
+              {"id": "ok-feed", "kind": "feed", "url": site.url("/ok/feed.xml")}]
+    config = make_config([*monitors, *normal], **defaults)
+    store.sync_monitors(config.organizations)
+    report = await within(
+        run_cycle(config, store, select_monitors(config, store, run_all=True)),
+        "a cycle beside a body that parses for minutes", CYCLE_BOUND)
+    cycle = Cycle(report, store)
+    for monitor_id in ("ok-page", "ok-feed"):
+        row = cycle.row(monitor_id)
+        assert row["error"] is None and row["outcome"] in ("new", "not-modified"), row
+    if cycle.outcome("ok-page") == "new":
+        assert "The normal page of this cycle." in cycle.content("ok-page").text
+        assert [e["title"] for e in cycle.content("ok-feed").data["entries"]] == [
+            "First notice"]
+    return cycle
 
 
 def attribute_page(attributes: int = 500_000) -> bytes:
@@ -57,8 +90,10 @@ def unclosed_feed(elements: int = 1_000_000) -> bytes:
 
 def alternating_page(copy: int, lines: int = 4000) -> bytes:
     """Lines of "a" and "b", in an order that differs from one copy to the next."""
-    order = (lambda n: n * copy + n // 7) if copy < 3 else (lambda n: n // copy)
-    shown = "".join(f"<p>{'ab'[order(n) % 2]}</p>" for n in range(lines))
+    def letter(n: int) -> str:
+        return "ab"[(n * copy + n // 7 if copy < 3 else n // copy) % 2]
+
+    shown = "".join(f"<p>{letter(n)}</p>" for n in range(lines))
     return f"<html><body>{shown}</body></html>".encode()
 
 
