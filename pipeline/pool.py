@@ -189,11 +189,13 @@ def become_child(parent_pid: int) -> None:
     exit_with_parent(parent_pid)
 
 
-def _worker_init(parent_pid: int) -> None:
+def _worker_init(parent_pid: int, preload: bool = True) -> None:
     become_child(parent_pid)
     # Forked workers got the parsers from the parent (``Extractor.start``); a worker of
-    # the forkserver or of spawn loads them here, before its first job.
-    import monitors.parsers  # noqa: F401
+    # the forkserver or of spawn loads them here, before its first job. The one worker
+    # of a cycle without a pool loads only the parsers of the bodies it is given.
+    if preload:
+        import monitors.parsers  # noqa: F401
 
 
 #: The default deadline of one job in a worker (``defaults.parse_timeout``).
@@ -260,7 +262,8 @@ class Extractor:
         if pool is None or self._ready is not None:
             return
         if self.start_method == "fork":
-            import monitors.parsers  # noqa: F401
+            if self.workers > 0:  # a pool: its workers share the parsers' pages
+                import monitors.parsers  # noqa: F401
 
             pool.start()  # all processes fork now
             self._ready = asyncio.get_running_loop().create_future()
@@ -274,7 +277,7 @@ class Extractor:
             if self.start_method is None:
                 self.start_method = start_method(threading.active_count())
             self._pool = WorkerPool(max(1, self.workers), _worker_context(self.start_method),
-                                    _worker_init, (os.getpid(),))
+                                    _worker_init, (os.getpid(), self.workers > 0))
         return self._pool
 
     def worker_pids(self) -> list[int]:
