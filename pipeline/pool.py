@@ -5,8 +5,8 @@ comparing pages and feeds would fill another; threads would not help, since the 
 hold the GIL. A pool of worker processes runs ``stages.evaluate`` (signals, extraction,
 comparison with the previous content, which each worker reads from the store itself)
 and hands back the outcome, with the new body and content compressed whole when the
-store will want them so. Small cycles skip the pool: starting a worker costs more
-than a few dozen parses.
+store will want them so. Small cycles have no pool, but every body is still parsed in a
+worker that can be stopped (``Extractor``).
 """
 
 from __future__ import annotations
@@ -189,27 +189,35 @@ def become_child(parent_pid: int) -> None:
     exit_with_parent(parent_pid)
 
 
-def _worker_init(parent_pid: int) -> None:
+def _worker_init(parent_pid: int, preload: bool = True) -> None:
     become_child(parent_pid)
     # Forked workers got the parsers from the parent (``Extractor.start``); a worker of
-    # the forkserver or of spawn loads them here, before its first job.
-    import monitors.parsers  # noqa: F401
+    # the forkserver or of spawn loads them here, before its first job. The one worker
+    # of a cycle without a pool loads only the parsers of the bodies it is given.
+    if preload:
+        import monitors.parsers  # noqa: F401
 
 
-#: Kinds whose parser can be made to work for an hour on a small input (a PDF whose 3,000
-#: pages share one content stream of 200,000 text operations): they are always parsed in
-#: a worker that can be stopped, even in a cycle too small for the pool.
-ISOLATED_KINDS = frozenset({"pdf"})
 #: The default deadline of one job in a worker (``defaults.parse_timeout``).
 DEFAULT_PARSE_DEADLINE = 60.0
 
 
 class Extractor:
-    """Evaluates in worker processes when it has any, in-process otherwise.
+    """Evaluates every body in a worker process, within a deadline (``parse_timeout``):
+    past it the worker is killed and replaced, and the check is recorded as failed,
+    naming the source.
 
-    Each job in a worker has a deadline (``parse_timeout``): past it the worker is
-    killed and replaced, and the check is recorded as failed, naming the source. A
-    monitor of an isolated kind gets a worker even when the cycle has none.
+    A cycle too small for a pool (``workers`` 0) still gets one worker, forked by its
+    first body: every kind can be made to work for minutes on a body under ``max_bytes``,
+    and in the main process nothing could stop it. A PDF whose 3,000 pages share one
+    content stream of 200,000 text operations (357 kB) takes pypdf an hour; feedparser
+    is pure Python (100,000 entries, 9 MB: 22 s; a million unclosed elements, 3 MB: 35
+    s); lexbor's cost grows with the square of one element's attributes (40,000 in 349
+    kB: 2.7 s; 500,000 in 4 MB: minutes); difflib, comparing two versions of a 32 kB page
+    whose lines alternate between two values, took 144 s to learn from a copy and over
+    two minutes to look for recurring edits. No size or kind is safe, so no rule short of
+    every body bounds them. The worker costs a fork and the pickling of each body
+    (benchmarks/results/hostile-suite-2026-12-07.md).
     """
 
     def __init__(self, workers: int, database: str | Path | None = None,
@@ -254,7 +262,8 @@ class Extractor:
         if pool is None or self._ready is not None:
             return
         if self.start_method == "fork":
-            import monitors.parsers  # noqa: F401
+            if self.workers > 0:  # a pool: its workers share the parsers' pages
+                import monitors.parsers  # noqa: F401
 
             pool.start()  # all processes fork now
             self._ready = asyncio.get_running_loop().create_future()
@@ -262,12 +271,13 @@ class Extractor:
         else:
             self._ready = asyncio.ensure_future(pool.start_in_thread())
 
-    def _ensure_pool(self, isolated: bool = False) -> WorkerPool | None:
-        if self._pool is None and (self.workers > 0 or isolated):
+    def _ensure_pool(self, parsing: bool = False) -> WorkerPool | None:
+        """The pool; made now if the cycle has workers or a body is to be parsed."""
+        if self._pool is None and (self.workers > 0 or parsing):
             if self.start_method is None:
                 self.start_method = start_method(threading.active_count())
             self._pool = WorkerPool(max(1, self.workers), _worker_context(self.start_method),
-                                    _worker_init, (os.getpid(),))
+                                    _worker_init, (os.getpid(), self.workers > 0))
         return self._pool
 
     def worker_pids(self) -> list[int]:
@@ -290,11 +300,10 @@ class Extractor:
         self, monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
         copy: FetchResult, noise: Noise, before: Extracted | None = None,
     ) -> tuple[Outcome, frozenset[Volatile]]:
-        """``stages.learn_from_copy`` in a worker when there are workers (an overrun
-        raises: the copy is then unusable, see ``cycle.confirm``)."""
-        pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
-        if pool is None:
-            return stages.learn_from_copy(monitor, first_check, first, copy, noise, before)
+        """``stages.learn_from_copy`` in a worker (an overrun raises: the copy is then
+        unusable, see ``cycle.confirm``)."""
+        pool = self._ensure_pool(parsing=True)
+        assert pool is not None
         return await self._run(pool, stages.learn_from_copy, monitor, first_check, first,
                                copy, noise, before)
 
@@ -302,12 +311,11 @@ class Extractor:
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,
         load_content: Callable[[str], Extracted], noise: Noise = NO_NOISE,
     ) -> Outcome:
-        """``stages.evaluate`` in a worker when there are workers, in-process otherwise."""
+        """``stages.evaluate`` in a worker; in-process only when there is no body to read."""
         if not stages.has_body_to_read(fetched):  # a 304, an error: nothing to parse
             return stages.evaluate(monitor, fetched, state, load_content, noise)
-        pool = self._ensure_pool(monitor.kind in ISOLATED_KINDS)
-        if pool is None:
-            return stages.evaluate(monitor, fetched, state, load_content, noise)
+        pool = self._ensure_pool(parsing=True)
+        assert pool is not None
         outcome: Outcome
         try:
             if self.database is not None:
