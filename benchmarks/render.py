@@ -1,17 +1,22 @@
 """What ``render: browser`` costs: seconds and CPU per rendered page, and peak memory.
 
-Two first cycles on fresh databases against one local server on 127.0.0.1: ``plain``
-checks N plain pages; ``mixed`` checks the same N plus R pages of a JavaScript app (an
-HTML shell whose script builds the page from a JSON endpoint) with ``render: browser``.
-Per rendered page: the extra wall time and CPU of ``mixed`` over ``plain``, divided by R.
-CPU counts govwatch and its children (the Playwright driver and Chromium, reaped when the
-browser stops at the end of the cycle). Peak memory is the largest sum of the resident
-memory (PSS) of govwatch's process tree, sampled every 50 ms (Chromium's processes, in a
-session of their own, are found by ``GOVWATCH_BROWSER_OWNER`` in their environment).
-``plain pages done`` is when the last plain page was recorded: whether rendering slows
-the plain pages down.
+Two variants of a first cycle on a fresh database against one local site on 127.0.0.1 (a
+process of its own): ``plain`` checks N plain pages; ``mixed`` checks the same N plus R
+pages of a JavaScript app (an HTML shell whose script builds the page from a JSON
+endpoint) with ``render: browser``. Each measurement runs in a new process; the variants
+are interleaved, their order alternating, ``--runs`` times each (the machine is shared:
+medians and ranges are reported).
 
-    .venv/bin/python benchmarks/render.py --plain 1000 --rendered 20
+Per rendered page: the extra wall time and CPU of ``mixed`` over the ``plain`` run next to
+it, divided by R. CPU is the measured process's and its children's (the Playwright driver
+and Chromium, reaped when the browser stops at the end of the cycle). Peak memory is the
+largest sum over the measured process, its descendants and its browser's processes
+(found by ``GOVWATCH_BROWSER_OWNER`` in their environment), sampled every 100 ms from the
+orchestrating process: RSS (shared pages counted in every process) and PSS (counted once).
+``plain pages done`` is when the last plain page was recorded: whether rendering slows the
+plain pages down.
+
+    .venv/bin/python benchmarks/render.py --plain 1000 --rendered 20 --runs 3
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -68,9 +73,9 @@ async def handle(request: web.Request) -> web.Response:
     return web.Response(status=404)
 
 
-def serve() -> str:
-    ready = threading.Event()
-    where: list[str] = []
+def serve(port_file: Path) -> None:
+    """The site, in a process of its own: its CPU and memory are not govwatch's, and it
+    does not share govwatch's interpreter lock."""
 
     async def main() -> None:
         app = web.Application()
@@ -79,19 +84,16 @@ def serve() -> str:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        where.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
-        ready.set()
+        port_file.write_text(f"http://127.0.0.1:{runner.addresses[0][1]}")
         await asyncio.Event().wait()
 
-    threading.Thread(target=asyncio.run, args=(main(),), daemon=True).start()
-    ready.wait(10)
-    return where[0]
+    asyncio.run(main())
 
 
-def tree_rss(root: int) -> int:
-    """Memory (PSS) of ``root``, its descendants and this run's browser processes."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """Summed RSS and PSS of ``root``, its descendants and its browser's processes."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    memory: dict[int, tuple[int, int]] = {}
     owned: set[int] = set()
     marker = f"{OWNER_ENV}={root}-".encode()
     for entry in Path("/proc").glob("[0-9]*"):
@@ -99,7 +101,6 @@ def tree_rss(root: int) -> int:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             pid = int(entry.name)
             parents[pid] = int(fields[1])
-            rss[pid] = _pss(entry)
             if marker in (entry / "environ").read_bytes():
                 owned.add(pid)
         except (OSError, ValueError, IndexError):
@@ -110,25 +111,35 @@ def tree_rss(root: int) -> int:
         more = {pid for pid, parent in parents.items() if parent in ours} - ours
         ours |= more
         grew = bool(more)
-    return sum(rss.get(pid, 0) for pid in ours)
+    for pid in ours:
+        memory[pid] = _rss_pss(Path(f"/proc/{pid}"))
+    return sum(m[0] for m in memory.values()), sum(m[1] for m in memory.values())
 
 
-def _pss(entry: Path) -> int:
-    """Proportional set size: shared pages (Chromium's processes share most of theirs)
-    counted once over the processes that share them."""
-    for line in (entry / "smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) * 1024
-    return 0
+def _rss_pss(entry: Path) -> tuple[int, int]:
+    """Resident and proportional set size (PSS counts the pages Chromium's processes
+    share once over the processes that share them; RSS counts them in each)."""
+    rss = pss = 0
+    try:
+        for line in (entry / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    except OSError:  # gone meanwhile
+        pass
+    return rss, pss
 
 
 @dataclass
 class Result:
+    variant: str
     wall: float
     cpu: float
-    peak_rss: int
     plain_done: float
     outcomes: dict[str, int]
+    peak_rss: int = 0
+    peak_pss: int = 0
 
 
 def cpu_seconds() -> float:
@@ -138,6 +149,7 @@ def cpu_seconds() -> float:
 
 
 def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
+    """One first cycle, in this process (a fresh one per measurement)."""
     monitors = [{"id": f"p{i}", "kind": "page", "url": f"{base}/p/{i}", "robots": False}
                 for i in range(plain)]
     monitors += [{"id": f"app{i}", "kind": "page", "url": f"{base}/app/{i}/app.html",
@@ -146,14 +158,6 @@ def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
         "defaults": {"every": "1h", "per_host": 32, "concurrency": 32},
         "organizations": [{"id": "o", "name": "O", "monitors": monitors}],
     }), "bench.yaml")
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_rss(os.getpid()))
-
-    sampler = threading.Thread(target=sample, daemon=True)
     plain_done = [0.0]
     start = time.perf_counter()
 
@@ -165,37 +169,100 @@ def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
         store.sync_monitors(config.organizations)
         chosen = select_monitors(config, store, run_all=True)
         cpu = cpu_seconds()
-        sampler.start()
         start = time.perf_counter()
         report = asyncio.run(run_cycle(config, store, chosen, on_check=on_check))
         wall = time.perf_counter() - start
-        done.set()
-        sampler.join()
         cpu = cpu_seconds() - cpu
-    return Result(wall, cpu, peak[0], plain_done[0], dict(report.counts))
+    return Result("mixed" if rendered else "plain", wall, cpu, plain_done[0],
+                  dict(report.counts))
+
+
+def run_one(base: str, plain: int, rendered: int) -> Result:
+    """One measurement in a new process, its memory sampled from here every 100 ms."""
+    command = [sys.executable, __file__, "--measure", base, "--plain", str(plain),
+               "--rendered", str(rendered)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    while child.poll() is None:
+        rss, pss = tree_memory(child.pid)
+        peak = [max(peak[0], rss), max(peak[1], pss)]
+        time.sleep(0.1)
+    out, _ = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"measurement failed ({child.returncode}): {command}")
+    result = Result(**json.loads(out.strip().splitlines()[-1]))
+    result.peak_rss, result.peak_pss = peak
+    return result
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plain", type=int, default=1000)
     parser.add_argument("--rendered", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="of each variant, interleaved")
+    parser.add_argument("--measure", metavar="BASE", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    base = serve()
-    with tempfile.TemporaryDirectory(prefix="govwatch-render-bench-") as tmp:
-        plain = measure(base, args.plain, 0, Path(tmp))
-        mixed = measure(base, args.plain, args.rendered, Path(tmp))
-    mib = 1024 * 1024
-    print(f"{'run':<8} {'pages':>12} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} "
-          f"{'plain pages done s':>19}  outcomes")
-    for name, result, pages in (("plain", plain, f"{args.plain}"),
-                                ("mixed", mixed, f"{args.plain}+{args.rendered}")):
-        print(f"{name:<8} {pages:>12} {result.wall:>8.2f} {result.cpu:>8.2f} "
-              f"{result.peak_rss / mib:>9.0f} {result.plain_done:>19.2f}  {result.outcomes}")
-    if args.rendered:
-        print(f"per rendered page: {(mixed.wall - plain.wall) / args.rendered:.3f} s wall, "
-              f"{(mixed.cpu - plain.cpu) / args.rendered:.3f} s CPU; plain pages done "
-              f"{(mixed.plain_done / plain.plain_done - 1) * 100:+.1f} % vs plain-only")
+    if args.serve:
+        serve(Path(args.serve))
+        return 0
+    if args.measure:
+        with tempfile.TemporaryDirectory(prefix="govwatch-render-bench-") as tmp:
+            result = measure(args.measure, args.plain, args.rendered, Path(tmp))
+        print(json.dumps(asdict(result)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="govwatch-render-site-") as tmp:
+        port_file = Path(tmp) / "base"
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+        try:
+            for _ in range(200):
+                if port_file.exists() and port_file.read_text():
+                    break
+                time.sleep(0.05)
+            base = port_file.read_text()
+            results: list[Result] = []
+            for run in range(args.runs):
+                # Interleaved, the order alternating: a slow spell of the shared machine
+                # falls on both variants.
+                order = [0, args.rendered] if run % 2 == 0 else [args.rendered, 0]
+                for rendered in order:
+                    result = run_one(base, args.plain, rendered)
+                    results.append(result)
+                    print(f"run {run + 1} {result.variant}: {json.dumps(asdict(result))}",
+                          flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+    report(results, args.plain, args.rendered)
     return 0
+
+
+def report(results: list[Result], plain: int, rendered: int) -> None:
+    mib = 1024 * 1024
+    variants = {name: [r for r in results if r.variant == name] for name in ("plain", "mixed")}
+    print("\nmedian (min-max) of", len(variants["plain"]), "runs each")
+    print("| run | pages | wall s | CPU s | plain pages done s | peak RSS MiB | peak PSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, runs in variants.items():
+        if not runs:
+            continue
+        pages = f"{plain}" if name == "plain" else f"{plain} + {rendered} rendered"
+        print(f"| {name} | {pages} | {spread([r.wall for r in runs])} | "
+              f"{spread([r.cpu for r in runs])} | {spread([r.plain_done for r in runs])} | "
+              f"{spread([r.peak_rss / mib for r in runs])} | "
+              f"{spread([r.peak_pss / mib for r in runs])} |")
+    if rendered and variants["mixed"] and variants["plain"]:
+        pairs = list(zip(variants["plain"], variants["mixed"], strict=False))
+        wall = [(m.wall - p.wall) / rendered for p, m in pairs]
+        cpu = [(m.cpu - p.cpu) / rendered for p, m in pairs]
+        slower = [(m.plain_done / p.plain_done - 1) * 100 for p, m in pairs]
+        print(f"per rendered page (paired runs): wall {spread(wall)} s, CPU {spread(cpu)} s; "
+              f"plain pages done {spread(slower)} % against plain only")
+        print("outcomes:", variants["mixed"][0].outcomes, variants["plain"][0].outcomes)
 
 
 if __name__ == "__main__":
