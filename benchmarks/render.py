@@ -10,9 +10,10 @@ medians and ranges are reported).
 Per rendered page: the extra wall time and CPU of ``mixed`` over the ``plain`` run next to
 it, divided by R. CPU is the measured process's and its children's (the Playwright driver
 and Chromium, reaped when the browser stops at the end of the cycle). Peak memory is the
-largest sum over the measured process, its descendants and its browser's processes
-(found by ``GOVWATCH_BROWSER_OWNER`` in their environment), sampled every 100 ms from the
-orchestrating process: RSS (shared pages counted in every process) and PSS (counted once).
+largest sum over the measured process and its descendants (worker processes, the
+Playwright driver, Chromium and its zygote and renderers), sampled from the orchestrating
+process: RSS every 0.2 s (shared pages counted in every process), PSS every second
+(counted once).
 ``plain pages done`` is when the last plain page was recorded: whether rendering slows the
 plain pages down.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -39,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import parse_config
 from pipeline.cycle import CheckReport, run_cycle, select_monitors
-from pipeline.fetch.browser import OWNER_ENV
 from storage.db import Store
 
 SHELL = ('<!doctype html><html><head><title>App {i}</title></head><body>'
@@ -90,45 +91,41 @@ def serve(port_file: Path) -> None:
     asyncio.run(main())
 
 
-def tree_memory(root: int) -> tuple[int, int]:
-    """Summed RSS and PSS of ``root``, its descendants and its browser's processes."""
+def tree_memory(root: int, with_pss: bool) -> tuple[int, int]:
+    """Summed RSS (and PSS, when asked: it costs a walk of each process's page tables) of
+    ``root`` and its descendants: the worker processes, the Playwright driver and the
+    browser it started (the zygote and renderers descend from it)."""
     parents: dict[int, int] = {}
-    memory: dict[int, tuple[int, int]] = {}
-    owned: set[int] = set()
-    marker = f"{OWNER_ENV}={root}-".encode()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            pid = int(entry.name)
-            parents[pid] = int(fields[1])
-            if marker in (entry / "environ").read_bytes():
-                owned.add(pid)
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    ours = {root} | owned
-    grew = True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in ours} - ours
+    ours = {root}
+    while more := {pid for pid, parent in parents.items() if parent in ours} - ours:
         ours |= more
-        grew = bool(more)
-    for pid in ours:
-        memory[pid] = _rss_pss(Path(f"/proc/{pid}"))
-    return sum(m[0] for m in memory.values()), sum(m[1] for m in memory.values())
-
-
-def _rss_pss(entry: Path) -> tuple[int, int]:
-    """Resident and proportional set size (PSS counts the pages Chromium's processes
-    share once over the processes that share them; RSS counts them in each)."""
     rss = pss = 0
-    try:
-        for line in (entry / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1]) * 1024
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1]) * 1024
-    except OSError:  # gone meanwhile
-        pass
+    for pid in ours:
+        try:
+            rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            if with_pss:
+                pss += _pss(Path(f"/proc/{pid}"))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
     return rss, pss
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _pss(entry: Path) -> int:
+    """Proportional set size: the pages Chromium's processes share counted once over the
+    processes that share them (RSS counts them in each)."""
+    for line in (entry / "smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 @dataclass
@@ -178,15 +175,18 @@ def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
 
 
 def run_one(base: str, plain: int, rendered: int) -> Result:
-    """One measurement in a new process, its memory sampled from here every 100 ms."""
+    """One measurement in a new process, its memory sampled from here: RSS every 0.2 s,
+    PSS every second (cheap enough not to slow the measured run down)."""
     command = [sys.executable, __file__, "--measure", base, "--plain", str(plain),
                "--rendered", str(rendered)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = [0, 0]
+    samples = 0
     while child.poll() is None:
-        rss, pss = tree_memory(child.pid)
+        rss, pss = tree_memory(child.pid, with_pss=samples % 5 == 0)
         peak = [max(peak[0], rss), max(peak[1], pss)]
-        time.sleep(0.1)
+        samples += 1
+        time.sleep(0.2)
     out, _ = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"measurement failed ({child.returncode}): {command}")

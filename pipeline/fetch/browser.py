@@ -58,8 +58,6 @@ INSTALL_HINT = ("install the operating system's package (Debian: apt-get install
 OWNER_ENV = "GOVWATCH_BROWSER_OWNER"
 #: How long closing a page or the browser may take before it is taken for hung.
 CLOSE_GRACE = 5.0
-#: The browser's scheduling priority (nice): below govwatch's own checks.
-BROWSER_NICENESS = 10
 #: How long the browser may take to start (seconds).
 LAUNCH_TIMEOUT = 60.0
 #: The serialized DOM's length in characters, measured in the page before it is copied.
@@ -80,49 +78,6 @@ def find_browser(executable: str | None) -> str | None:
         if found is not None:
             return found
     return None
-
-
-def _yield_cpu(token: str) -> None:
-    """Put the browser below govwatch's own checks for the CPU.
-
-    Playwright starts Chromium in a session of its own, which Linux's autogroup
-    scheduling treats as a group of its own: as busy as one more program, whatever the
-    nice value of each process in it. So the session's nice value is raised, and each
-    process's (for systems that schedule without autogroups; a renderer forked later by
-    the zygote inherits it). Chromium running as root gives its main and GPU threads a
-    higher priority (nice -8) of its own: only the session's value holds those back."""
-    ours = _autogroup(os.getpid())
-    for pid in owned_pids(token):
-        for member in (pid, *_descendants(pid)):
-            with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change
-                os.setpriority(os.PRIO_PROCESS, member, max(
-                    os.getpriority(os.PRIO_PROCESS, member), BROWSER_NICENESS))
-        group = _autogroup(pid)
-        if group is not None and group != ours:  # never lower govwatch's own session
-            with contextlib.suppress(OSError):
-                Path(f"/proc/{pid}/autogroup").write_text(str(BROWSER_NICENESS))
-
-
-def _autogroup(pid: int) -> str | None:
-    """The autogroup of ``pid`` ("/autogroup-2277"), None without autogroup scheduling."""
-    try:
-        return Path(f"/proc/{pid}/autogroup").read_text().split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-def _descendants(pid: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parents[int(entry.name)] = int((entry / "stat").read_text()
-                                           .rsplit(")", 1)[1].split()[1])
-    found: list[int] = []
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found.extend(frontier)
-    return found
 
 
 def owned_pids(token: str) -> list[int]:
@@ -323,7 +278,6 @@ class Browser:
             self.token = f"{os.getpid()}-{next(_tokens)}"
             self._chromium = await self._launch(executable)
             self.launches += 1
-            _yield_cpu(self.token)
             return self._chromium
 
     async def _launch(self, executable: str) -> Chromium:
