@@ -9,11 +9,20 @@ compared; the server's HTML is stored beside it (``FetchResult.served_body``).
 Bounded and polite: at most ``browser.pages`` pages at once, each within its monitor's
 ``timeout``; images, fonts and media refused; the page's own requests capped
 (``max_requests``), each made inside the per-host gate of its host like any fetch; the DOM
-capped (``max_dom_bytes``). The browser is Chromium from the operating system, driven by
+capped (``max_dom_bytes``).
+
+Where a page may reach: nowhere the monitor's own fetches may not. Every request of the
+page is made by govwatch's client (``forward``), under the address policy of the monitor
+(``addresses``: a public page never reaches a private address; a private monitor only its
+own host and port), http(s) only; WebSockets are refused; and Chromium itself resolves no
+name, so what the route cannot hold (a ``preconnect`` hint) reaches nothing.
+
+The browser is Chromium from the operating system, driven by
 Playwright; nothing downloads one. It is launched on the first page that needs it, kept
 for the run or the daemon, and launched again after a crash or a hang (which fail the
-pages that were in it). Every process of it carries ``OWNER_ENV`` in its environment:
-that is how a hung one is killed whole, and how tests find what is left of it.
+pages that were in it). Its main process carries ``OWNER_ENV`` in its environment, and
+the others descend from it: that is how a hung one is killed whole, and how tests find
+what is left of it.
 """
 
 from __future__ import annotations
@@ -81,17 +90,25 @@ def find_browser(executable: str | None) -> str | None:
 
 
 def owned_pids(token: str) -> list[int]:
-    """Live processes whose environment carries ``OWNER_ENV=token`` (Linux /proc)."""
+    """Live processes of the browser launched as ``token`` (Linux /proc): those whose
+    environment carries ``OWNER_ENV=token`` and every process they started (Chromium's
+    zygotes clear the environment of what they start: the renderers, the GPU process)."""
     marker = f"{OWNER_ENV}={token}".encode()
-    pids = []
+    roots: set[int] = set()
+    parents: dict[int, int] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
+            pid = int(entry.name)
+            parents[pid] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             environ = (entry / "environ").read_bytes()
-        except OSError:  # gone, or not ours to read
+        except (OSError, ValueError, IndexError):  # gone, or not ours to read
             continue
         if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+            roots.add(pid)
+    found = set(roots)
+    while more := {pid for pid, parent in parents.items() if parent in found} - found:
+        found |= more
+    return sorted(found)
 
 
 class _PageBudget:
