@@ -80,7 +80,8 @@ def browser_tree(pid: int) -> dict[int, str]:
                 (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             commands[int(entry.name)] = (entry / "cmdline").read_bytes().decode(
                 errors="replace")
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if any(item.startswith(marker) for item in environ):
                 found.add(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
