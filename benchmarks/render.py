@@ -15,7 +15,8 @@ Playwright driver, Chromium and its zygote and renderers), sampled from the orch
 process: RSS every 0.2 s (shared pages counted in every process), PSS every second
 (counted once).
 ``plain pages done`` is when the last plain page was recorded: whether rendering slows the
-plain pages down.
+plain pages down; ``their CPU`` is govwatch's own CPU (main process) by then, the work the
+plain pages took, which the machine's load does not change.
 
     .venv/bin/python benchmarks/render.py --plain 1000 --rendered 20 --runs 3
 """
@@ -135,8 +136,16 @@ class Result:
     cpu: float
     plain_done: float
     outcomes: dict[str, int]
+    #: govwatch's own CPU (its main process) by the time the last plain page was recorded:
+    #: the plain pages' work, whatever the machine's load made of their wall time.
+    plain_cpu: float = 0.0
     peak_rss: int = 0
     peak_pss: int = 0
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def cpu_seconds() -> float:
@@ -156,22 +165,26 @@ def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
         "organizations": [{"id": "o", "name": "O", "monitors": monitors}],
     }), "bench.yaml")
     plain_done = [0.0]
+    plain_cpu = [0.0]
     start = time.perf_counter()
+    own_cpu = 0.0
 
     def on_check(report: CheckReport) -> None:
         if report.monitor_id.startswith("p"):
             plain_done[0] = time.perf_counter() - start
+            plain_cpu[0] = _own_cpu() - own_cpu
 
     with Store(directory / f"{plain}-{rendered}.db") as store:
         store.sync_monitors(config.organizations)
         chosen = select_monitors(config, store, run_all=True)
         cpu = cpu_seconds()
+        own_cpu = _own_cpu()
         start = time.perf_counter()
         report = asyncio.run(run_cycle(config, store, chosen, on_check=on_check))
         wall = time.perf_counter() - start
         cpu = cpu_seconds() - cpu
     return Result("mixed" if rendered else "plain", wall, cpu, plain_done[0],
-                  dict(report.counts))
+                  dict(report.counts), plain_cpu[0])
 
 
 def run_one(base: str, plain: int, rendered: int) -> Result:
@@ -245,14 +258,16 @@ def report(results: list[Result], plain: int, rendered: int) -> None:
     mib = 1024 * 1024
     variants = {name: [r for r in results if r.variant == name] for name in ("plain", "mixed")}
     print("\nmedian (min-max) of", len(variants["plain"]), "runs each")
-    print("| run | pages | wall s | CPU s | plain pages done s | peak RSS MiB | peak PSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | pages | wall s | CPU s | plain pages done s | their CPU s | peak RSS MiB "
+          "| peak PSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, runs in variants.items():
         if not runs:
             continue
         pages = f"{plain}" if name == "plain" else f"{plain} + {rendered} rendered"
         print(f"| {name} | {pages} | {spread([r.wall for r in runs])} | "
               f"{spread([r.cpu for r in runs])} | {spread([r.plain_done for r in runs])} | "
+              f"{spread([r.plain_cpu for r in runs])} | "
               f"{spread([r.peak_rss / mib for r in runs])} | "
               f"{spread([r.peak_pss / mib for r in runs])} |")
     if rendered and variants["mixed"] and variants["plain"]:
@@ -260,8 +275,10 @@ def report(results: list[Result], plain: int, rendered: int) -> None:
         wall = [(m.wall - p.wall) / rendered for p, m in pairs]
         cpu = [(m.cpu - p.cpu) / rendered for p, m in pairs]
         slower = [(m.plain_done / p.plain_done - 1) * 100 for p, m in pairs]
+        busier = [(m.plain_cpu / p.plain_cpu - 1) * 100 for p, m in pairs]
         print(f"per rendered page (paired runs): wall {spread(wall)} s, CPU {spread(cpu)} s; "
-              f"plain pages done {spread(slower)} % against plain only")
+              f"plain pages done {spread(slower)} % against plain only, their CPU "
+              f"{spread(busier)} %")
         print("outcomes:", variants["mixed"][0].outcomes, variants["plain"][0].outcomes)
 
 
