@@ -41,8 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
-
 from core.errors import FetchError, RenderFailed, UnsupportedURL
 from core.records import FetchResult
 from monitors.base import Monitor
@@ -146,6 +144,10 @@ class Browser:
 
         Never raises for a bad page: a missing browser, a crash or the deadline is a
         failed fetch (``RenderFailed``), which fails this check and no other."""
+        # Playwright is imported by the first page that needs it: at the start of a run
+        # its import (0.15 s) would hold up every plain page of the run.
+        from playwright.async_api import Error as PlaywrightError
+
         async with self._pages:  # waiting for a free page is not the page's time
             clock = time.perf_counter()
             try:
@@ -326,6 +328,8 @@ class Browser:
         chromium = self._chromium
         if chromium is None or not chromium.is_connected():
             return
+        from playwright.async_api import Error as PlaywrightError
+
         try:
             async with asyncio.timeout(CLOSE_GRACE):  # a live browser answers at once
                 probe = await chromium.new_context()
