@@ -246,8 +246,8 @@ class Browser:
                 if this is not None:
                     budget.running.add(this)
                 # Made by govwatch's client, not by the browser: the address policy of
-                # the monitor's own fetches holds for every hop, checked where the socket
-                # is made; a redirect goes back to the page and comes through here again.
+                # the monitor's own fetches holds for every hop (redirects are followed
+                # there), checked again where the socket is made.
                 async with gate.slot(request.url):  # the host's limit and spacing
                     with fetching_for(monitor.config.url):
                         answer = await forward(client, request, max_bytes)
