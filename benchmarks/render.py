@@ -1,17 +1,24 @@
 """What ``render: browser`` costs: seconds and CPU per rendered page, and peak memory.
 
-Two first cycles on fresh databases against one local server on 127.0.0.1: ``plain``
-checks N plain pages; ``mixed`` checks the same N plus R pages of a JavaScript app (an
-HTML shell whose script builds the page from a JSON endpoint) with ``render: browser``.
-Per rendered page: the extra wall time and CPU of ``mixed`` over ``plain``, divided by R.
-CPU counts govwatch and its children (the Playwright driver and Chromium, reaped when the
-browser stops at the end of the cycle). Peak memory is the largest sum of the resident
-memory (PSS) of govwatch's process tree, sampled every 50 ms (Chromium's processes, in a
-session of their own, are found by ``GOVWATCH_BROWSER_OWNER`` in their environment).
-``plain pages done`` is when the last plain page was recorded: whether rendering slows
-the plain pages down.
+Two variants of a first cycle on a fresh database against one local site on 127.0.0.1 (a
+process of its own): ``plain`` checks N plain pages; ``mixed`` checks the same N plus R
+pages of a JavaScript app (an HTML shell whose script builds the page from a JSON
+endpoint) with ``render: browser``. Each measurement runs in a new process; the variants
+are interleaved, their order alternating, ``--runs`` times each (the machine is shared:
+medians and ranges are reported).
 
-    .venv/bin/python benchmarks/render.py --plain 1000 --rendered 20
+Per rendered page: the extra wall time and CPU of ``mixed`` over the ``plain`` run next to
+it, divided by R. CPU is the measured process's and its children's (the Playwright driver
+and Chromium, reaped when the browser stops at the end of the cycle). Peak memory is the
+largest sum over the measured process and its descendants (worker processes, the
+Playwright driver, Chromium and its zygote and renderers), sampled from the orchestrating
+process: RSS every 0.2 s (shared pages counted in every process), PSS every second
+(counted once).
+``plain pages done`` is when the last plain page was recorded: whether rendering slows the
+plain pages down; ``their CPU`` is govwatch's own CPU (main process) by then, the work the
+plain pages took, which the machine's load does not change.
+
+    .venv/bin/python benchmarks/render.py --plain 1000 --rendered 20 --runs 3
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ import asyncio
 import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -34,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import parse_config
 from pipeline.cycle import CheckReport, run_cycle, select_monitors
-from pipeline.fetch.browser import OWNER_ENV
 from storage.db import Store
 
 SHELL = ('<!doctype html><html><head><title>App {i}</title></head><body>'
@@ -68,9 +75,9 @@ async def handle(request: web.Request) -> web.Response:
     return web.Response(status=404)
 
 
-def serve() -> str:
-    ready = threading.Event()
-    where: list[str] = []
+def serve(port_file: Path) -> None:
+    """The site, in a process of its own: its CPU and memory are not govwatch's, and it
+    does not share govwatch's interpreter lock."""
 
     async def main() -> None:
         app = web.Application()
@@ -79,43 +86,43 @@ def serve() -> str:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        where.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
-        ready.set()
+        port_file.write_text(f"http://127.0.0.1:{runner.addresses[0][1]}")
         await asyncio.Event().wait()
 
-    threading.Thread(target=asyncio.run, args=(main(),), daemon=True).start()
-    ready.wait(10)
-    return where[0]
+    asyncio.run(main())
 
 
-def tree_rss(root: int) -> int:
-    """Memory (PSS) of ``root``, its descendants and this run's browser processes."""
+def tree_memory(root: int, with_pss: bool) -> tuple[int, int]:
+    """Summed RSS (and PSS, when asked: it costs a walk of each process's page tables) of
+    ``root`` and its descendants: the worker processes, the Playwright driver and the
+    browser it started (the zygote and renderers descend from it)."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    owned: set[int] = set()
-    marker = f"{OWNER_ENV}={root}-".encode()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            pid = int(entry.name)
-            parents[pid] = int(fields[1])
-            rss[pid] = _pss(entry)
-            if marker in (entry / "environ").read_bytes():
-                owned.add(pid)
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    ours = {root} | owned
-    grew = True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in ours} - ours
+    ours = {root}
+    while more := {pid for pid, parent in parents.items() if parent in ours} - ours:
         ours |= more
-        grew = bool(more)
-    return sum(rss.get(pid, 0) for pid in ours)
+    rss = pss = 0
+    for pid in ours:
+        try:
+            rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            if with_pss:
+                pss += _pss(Path(f"/proc/{pid}"))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    return rss, pss
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _pss(entry: Path) -> int:
-    """Proportional set size: shared pages (Chromium's processes share most of theirs)
-    counted once over the processes that share them."""
+    """Proportional set size: the pages Chromium's processes share counted once over the
+    processes that share them (RSS counts them in each)."""
     for line in (entry / "smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
             return int(line.split()[1]) * 1024
@@ -124,11 +131,21 @@ def _pss(entry: Path) -> int:
 
 @dataclass
 class Result:
+    variant: str
     wall: float
     cpu: float
-    peak_rss: int
     plain_done: float
     outcomes: dict[str, int]
+    #: govwatch's own CPU (its main process) by the time the last plain page was recorded:
+    #: the plain pages' work, whatever the machine's load made of their wall time.
+    plain_cpu: float = 0.0
+    peak_rss: int = 0
+    peak_pss: int = 0
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def cpu_seconds() -> float:
@@ -138,6 +155,7 @@ def cpu_seconds() -> float:
 
 
 def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
+    """One first cycle, in this process (a fresh one per measurement)."""
     monitors = [{"id": f"p{i}", "kind": "page", "url": f"{base}/p/{i}", "robots": False}
                 for i in range(plain)]
     monitors += [{"id": f"app{i}", "kind": "page", "url": f"{base}/app/{i}/app.html",
@@ -146,56 +164,122 @@ def measure(base: str, plain: int, rendered: int, directory: Path) -> Result:
         "defaults": {"every": "1h", "per_host": 32, "concurrency": 32},
         "organizations": [{"id": "o", "name": "O", "monitors": monitors}],
     }), "bench.yaml")
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_rss(os.getpid()))
-
-    sampler = threading.Thread(target=sample, daemon=True)
     plain_done = [0.0]
+    plain_cpu = [0.0]
     start = time.perf_counter()
+    own_cpu = 0.0
 
     def on_check(report: CheckReport) -> None:
         if report.monitor_id.startswith("p"):
             plain_done[0] = time.perf_counter() - start
+            plain_cpu[0] = _own_cpu() - own_cpu
 
     with Store(directory / f"{plain}-{rendered}.db") as store:
         store.sync_monitors(config.organizations)
         chosen = select_monitors(config, store, run_all=True)
         cpu = cpu_seconds()
-        sampler.start()
+        own_cpu = _own_cpu()
         start = time.perf_counter()
         report = asyncio.run(run_cycle(config, store, chosen, on_check=on_check))
         wall = time.perf_counter() - start
-        done.set()
-        sampler.join()
         cpu = cpu_seconds() - cpu
-    return Result(wall, cpu, peak[0], plain_done[0], dict(report.counts))
+    return Result("mixed" if rendered else "plain", wall, cpu, plain_done[0],
+                  dict(report.counts), plain_cpu[0])
+
+
+def run_one(base: str, plain: int, rendered: int) -> Result:
+    """One measurement in a new process, its memory sampled from here: RSS every 0.2 s,
+    PSS every second (cheap enough not to slow the measured run down)."""
+    command = [sys.executable, __file__, "--measure", base, "--plain", str(plain),
+               "--rendered", str(rendered)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    samples = 0
+    while child.poll() is None:
+        rss, pss = tree_memory(child.pid, with_pss=samples % 5 == 0)
+        peak = [max(peak[0], rss), max(peak[1], pss)]
+        samples += 1
+        time.sleep(0.2)
+    out, _ = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"measurement failed ({child.returncode}): {command}")
+    result = Result(**json.loads(out.strip().splitlines()[-1]))
+    result.peak_rss, result.peak_pss = peak
+    return result
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plain", type=int, default=1000)
     parser.add_argument("--rendered", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="of each variant, interleaved")
+    parser.add_argument("--measure", metavar="BASE", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    base = serve()
-    with tempfile.TemporaryDirectory(prefix="govwatch-render-bench-") as tmp:
-        plain = measure(base, args.plain, 0, Path(tmp))
-        mixed = measure(base, args.plain, args.rendered, Path(tmp))
-    mib = 1024 * 1024
-    print(f"{'run':<8} {'pages':>12} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} "
-          f"{'plain pages done s':>19}  outcomes")
-    for name, result, pages in (("plain", plain, f"{args.plain}"),
-                                ("mixed", mixed, f"{args.plain}+{args.rendered}")):
-        print(f"{name:<8} {pages:>12} {result.wall:>8.2f} {result.cpu:>8.2f} "
-              f"{result.peak_rss / mib:>9.0f} {result.plain_done:>19.2f}  {result.outcomes}")
-    if args.rendered:
-        print(f"per rendered page: {(mixed.wall - plain.wall) / args.rendered:.3f} s wall, "
-              f"{(mixed.cpu - plain.cpu) / args.rendered:.3f} s CPU; plain pages done "
-              f"{(mixed.plain_done / plain.plain_done - 1) * 100:+.1f} % vs plain-only")
+    if args.serve:
+        serve(Path(args.serve))
+        return 0
+    if args.measure:
+        with tempfile.TemporaryDirectory(prefix="govwatch-render-bench-") as tmp:
+            result = measure(args.measure, args.plain, args.rendered, Path(tmp))
+        print(json.dumps(asdict(result)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="govwatch-render-site-") as tmp:
+        port_file = Path(tmp) / "base"
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+        try:
+            for _ in range(200):
+                if port_file.exists() and port_file.read_text():
+                    break
+                time.sleep(0.05)
+            base = port_file.read_text()
+            results: list[Result] = []
+            for run in range(args.runs):
+                # Interleaved, the order alternating: a slow spell of the shared machine
+                # falls on both variants.
+                order = [0, args.rendered] if run % 2 == 0 else [args.rendered, 0]
+                for rendered in order:
+                    result = run_one(base, args.plain, rendered)
+                    results.append(result)
+                    print(f"run {run + 1} {result.variant}: {json.dumps(asdict(result))}",
+                          flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+    report(results, args.plain, args.rendered)
     return 0
+
+
+def report(results: list[Result], plain: int, rendered: int) -> None:
+    mib = 1024 * 1024
+    variants = {name: [r for r in results if r.variant == name] for name in ("plain", "mixed")}
+    print("\nmedian (min-max) of", len(variants["plain"]), "runs each")
+    print("| run | pages | wall s | CPU s | plain pages done s | their CPU s | peak RSS MiB "
+          "| peak PSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, runs in variants.items():
+        if not runs:
+            continue
+        pages = f"{plain}" if name == "plain" else f"{plain} + {rendered} rendered"
+        print(f"| {name} | {pages} | {spread([r.wall for r in runs])} | "
+              f"{spread([r.cpu for r in runs])} | {spread([r.plain_done for r in runs])} | "
+              f"{spread([r.plain_cpu for r in runs])} | "
+              f"{spread([r.peak_rss / mib for r in runs])} | "
+              f"{spread([r.peak_pss / mib for r in runs])} |")
+    if rendered and variants["mixed"] and variants["plain"]:
+        pairs = list(zip(variants["plain"], variants["mixed"], strict=False))
+        wall = [(m.wall - p.wall) / rendered for p, m in pairs]
+        cpu = [(m.cpu - p.cpu) / rendered for p, m in pairs]
+        slower = [(m.plain_done / p.plain_done - 1) * 100 for p, m in pairs]
+        busier = [(m.plain_cpu / p.plain_cpu - 1) * 100 for p, m in pairs]
+        print(f"per rendered page (paired runs): wall {spread(wall)} s, CPU {spread(cpu)} s; "
+              f"plain pages done {spread(slower)} % against plain only, their CPU "
+              f"{spread(busier)} %")
+        print("outcomes:", variants["mixed"][0].outcomes, variants["plain"][0].outcomes)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -348,11 +349,14 @@ async def run_cycle(
                 # only expects 304s starts the pool with its first body, if one comes.
                 extractor.start()
 
+            plain_first = PlainFirst(monitors)
+
             async def one(monitor: Monitor) -> CheckReport:
-                report = await check_monitor(
-                    monitor, fetcher, store, policy, extractor,
-                    forget_noise_after=config.defaults.forget_noise_after,
-                    site=rounds.get(monitor.id))
+                async with plain_first.turn(monitor):
+                    report = await check_monitor(
+                        monitor, fetcher, store, policy, extractor,
+                        forget_noise_after=config.defaults.forget_noise_after,
+                        site=rounds.get(monitor.id))
                 if on_check is not None:
                     on_check(report)
                 return report
@@ -363,6 +367,31 @@ async def run_cycle(
     # Once per cycle, off the path of each check: plain SQL reads the new texts.
     store_texts(store)
     return CycleReport(started_at=started, finished_at=iso(utc_now()), checks=tuple(reports))
+
+
+class PlainFirst:
+    """Rendered pages start once every other check of the cycle has ended: the browser's
+    CPU (about 0.9 s a page, docs/render.md) slowed 1,000 plain pages by half or more on
+    two shared cores, and a rendered page is the slow end of a run anyway."""
+
+    def __init__(self, monitors: Iterable[Monitor]) -> None:
+        self._left = sum(1 for m in monitors if m.config.render != "browser")
+        self._done = asyncio.Event()
+        if not self._left:
+            self._done.set()
+
+    @asynccontextmanager
+    async def turn(self, monitor: Monitor) -> AsyncIterator[None]:
+        if monitor.config.render == "browser":
+            await self._done.wait()
+            yield
+            return
+        try:
+            yield
+        finally:  # ended, failed or cancelled: it no longer goes first
+            self._left -= 1
+            if not self._left:
+                self._done.set()
 
 
 async def within_deadline(

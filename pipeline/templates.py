@@ -95,16 +95,26 @@ class SiteRound:
 
 def site_rounds(store: Store, monitors: Iterable[Monitor]) -> dict[str, SiteRound]:
     """Each page monitor's round, for sites of two pages or more (stored or checked now);
-    a page alone on its host has no learned template."""
+    a page alone on its host has no learned template.
+
+    A ``render: browser`` page takes no part: its siblings would wait for the browser,
+    which renders a few pages at a time (20 rendered pages held back a plain page's
+    change for 20 s), and its DOM is not the HTML its siblings share."""
     checked: dict[tuple[str, str], list[str]] = {}
+    rendered: set[str] = set()
     for monitor in monitors:
-        if monitor.kind == "page":
-            checked.setdefault((monitor.org_id, host_of(monitor.config.url)), []).append(
-                monitor.id)
+        if monitor.kind != "page":
+            continue
+        if monitor.config.render == "browser":
+            rendered.add(monitor.id)
+            continue
+        checked.setdefault((monitor.org_id, host_of(monitor.config.url)), []).append(
+            monitor.id)
     stored = stored_pages(store, checked.keys())
     rounds: dict[str, SiteRound] = {}
     for site, members in checked.items():
-        pages = stored.get(site, {})
+        pages = {monitor_id: page for monitor_id, page in stored.get(site, {}).items()
+                 if monitor_id not in rendered}
         if len(pages.keys() | set(members)) < SHARED_BY:
             continue
         site_round = SiteRound(partial(load_pages, store, pages), members)

@@ -9,11 +9,20 @@ compared; the server's HTML is stored beside it (``FetchResult.served_body``).
 Bounded and polite: at most ``browser.pages`` pages at once, each within its monitor's
 ``timeout``; images, fonts and media refused; the page's own requests capped
 (``max_requests``), each made inside the per-host gate of its host like any fetch; the DOM
-capped (``max_dom_bytes``). The browser is Chromium from the operating system, driven by
+capped (``max_dom_bytes``).
+
+Where a page may reach: nowhere the monitor's own fetches may not. Every request of the
+page is made by govwatch's client (``forward``), under the address policy of the monitor
+(``addresses``: a public page never reaches a private address; a private monitor only its
+own host and port), http(s) only; WebSockets are refused; and Chromium itself resolves no
+name, so what the route cannot hold (a ``preconnect`` hint) reaches nothing.
+
+The browser is Chromium from the operating system, driven by
 Playwright; nothing downloads one. It is launched on the first page that needs it, kept
 for the run or the daemon, and launched again after a crash or a hang (which fail the
-pages that were in it). Every process of it carries ``OWNER_ENV`` in its environment:
-that is how a hung one is killed whole, and how tests find what is left of it.
+pages that were in it). Its main process carries ``OWNER_ENV`` in its environment, and
+the others descend from it: that is how a hung one is killed whole, and how tests find
+what is left of it.
 """
 
 from __future__ import annotations
@@ -30,18 +39,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
-
-from core.errors import RenderFailed
+from core.errors import FetchError, RenderFailed, UnsupportedURL
 from core.records import FetchResult
 from monitors.base import Monitor
 from pipeline.config import BrowserSettings
+from pipeline.fetch.addresses import fetching_for
+from pipeline.fetch.forward import forward
 from pipeline.fetch.politeness import HostGate
 
 if TYPE_CHECKING:
+    import httpx
     from playwright.async_api import Browser as Chromium
-    from playwright.async_api import BrowserContext, Page, Playwright, Route
+    from playwright.async_api import BrowserContext, Page, Playwright, Route, WebSocketRoute
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +70,9 @@ LAUNCH_TIMEOUT = 60.0
 #: The serialized DOM's length in characters, measured in the page before it is copied.
 _DOM_LENGTH = "() => document.documentElement ? document.documentElement.outerHTML.length : 0"
 _tokens = itertools.count(1)
+#: What a page's own requests may use, as every fetch (data: and blob: never leave the
+#: browser; file:, ws: and the rest are refused).
+PAGE_SCHEMES = frozenset({"http", "https"})
 
 
 def find_browser(executable: str | None) -> str | None:
@@ -74,17 +88,25 @@ def find_browser(executable: str | None) -> str | None:
 
 
 def owned_pids(token: str) -> list[int]:
-    """Live processes whose environment carries ``OWNER_ENV=token`` (Linux /proc)."""
+    """Live processes of the browser launched as ``token`` (Linux /proc): those whose
+    environment carries ``OWNER_ENV=token`` and every process they started (Chromium's
+    zygotes clear the environment of what they start: the renderers, the GPU process)."""
     marker = f"{OWNER_ENV}={token}".encode()
-    pids = []
+    roots: set[int] = set()
+    parents: dict[int, int] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
+            pid = int(entry.name)
+            parents[pid] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             environ = (entry / "environ").read_bytes()
-        except OSError:  # gone, or not ours to read
+        except (OSError, ValueError, IndexError):  # gone, or not ours to read
             continue
         if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+            roots.add(pid)
+    found = set(roots)
+    while more := {pid for pid, parent in parents.items() if parent in found} - found:
+        found |= more
+    return sorted(found)
 
 
 class _PageBudget:
@@ -95,6 +117,8 @@ class _PageBudget:
         self.requests = 0
         self.over = False
         self.document_served = False
+        #: The page's requests being made now: stopped with the page.
+        self.running: set[asyncio.Task[object]] = set()
 
 
 class Browser:
@@ -113,18 +137,23 @@ class Browser:
 
     # -- one page ---------------------------------------------------------------------
     async def render(
-        self, monitor: Monitor, served: FetchResult, deadline: float, gate: HostGate
+        self, monitor: Monitor, served: FetchResult, deadline: float, gate: HostGate,
+        client: httpx.AsyncClient,
     ) -> FetchResult:
         """The page's DOM after its scripts ran, as a fetch result carrying ``served``.
 
         Never raises for a bad page: a missing browser, a crash or the deadline is a
         failed fetch (``RenderFailed``), which fails this check and no other."""
+        # Playwright is imported by the first page that needs it: at the start of a run
+        # its import (0.15 s) would hold up every plain page of the run.
+        from playwright.async_api import Error as PlaywrightError
+
         async with self._pages:  # waiting for a free page is not the page's time
             clock = time.perf_counter()
             try:
                 chromium = await self._running()  # a start-up is not the page's time either
                 async with asyncio.timeout(deadline):
-                    dom = await self._render(chromium, monitor, served, gate)
+                    dom = await self._render(chromium, monitor, served, gate, client)
             except TimeoutError:
                 await self._after_deadline()
                 return self._failed(served, clock, f"page not rendered within its deadline "
@@ -146,14 +175,19 @@ class Browser:
                        duration_ms=served.duration_ms + _elapsed_ms(clock))
 
     async def _render(
-        self, chromium: Chromium, monitor: Monitor, served: FetchResult, gate: HostGate
+        self, chromium: Chromium, monitor: Monitor, served: FetchResult, gate: HostGate,
+        client: httpx.AsyncClient,
     ) -> str:
         context = await chromium.new_context(user_agent=self.user_agent,
                                              service_workers="block")
+        budget = _PageBudget(self.settings.max_requests)
         try:
             page = await context.new_page()
-            budget = _PageBudget(self.settings.max_requests)
-            await context.route("**/*", self._router(page, served, budget, gate))
+            await context.route("**/*", self._router(page, monitor, served, budget, gate,
+                                                     client))
+            # A WebSocket would be opened by the browser itself, past the address policy
+            # and the politeness gate: refused (closed before it connects).
+            await context.route_web_socket("**/*", _refuse_socket)
             url = served.final_url or served.url
             await page.goto(url, wait_until="load", timeout=0)
             if monitor.config.wait_for:
@@ -166,6 +200,8 @@ class Browser:
                                    "(browser.max_requests): not compared half-rendered")
             return await self._dom(page)
         finally:
+            for task in budget.running:  # requests still open hold their host's slots
+                task.cancel()
             await _close_quietly(context)
 
     async def _dom(self, page: Page) -> str:
@@ -179,12 +215,17 @@ class Browser:
         return dom
 
     def _router(
-        self, page: Page, served: FetchResult, budget: _PageBudget, gate: HostGate
+        self, page: Page, monitor: Monitor, served: FetchResult, budget: _PageBudget,
+        gate: HostGate, client: httpx.AsyncClient,
     ) -> Callable[[Route], Awaitable[None]]:
         blocked = frozenset(self.settings.block)
+        # Each answer is capped like the page's own (a hand-built monitor has no cap:
+        # the DOM's cap then).
+        max_bytes = monitor.config.max_bytes or self.settings.max_dom_bytes
 
         async def route(route: Route) -> None:
             request = route.request
+            this = asyncio.current_task()
             try:
                 if (not budget.document_served and request.is_navigation_request()
                         and request.frame == page.main_frame):
@@ -193,7 +234,8 @@ class Browser:
                                         headers=_replayed_headers(served.headers),
                                         body=served.body or b"")
                     return
-                if request.resource_type in blocked:
+                if request.resource_type in blocked \
+                        or urlsplit(request.url).scheme.lower() not in PAGE_SCHEMES:
                     await route.abort("blockedbyclient")
                     return
                 budget.requests += 1
@@ -201,13 +243,30 @@ class Browser:
                     budget.over = True
                     await route.abort("blockedbyclient")
                     return
+                if this is not None:
+                    budget.running.add(this)
+                # Made by govwatch's client, not by the browser: the address policy of
+                # the monitor's own fetches holds for every hop (redirects are followed
+                # there), checked again where the socket is made.
                 async with gate.slot(request.url):  # the host's limit and spacing
-                    response = await route.fetch()
-                    await route.fulfill(response=response)
-            except PlaywrightError as exc:  # a failed request fails in the page, as it would
-                log.debug("request %s of a rendered page failed: %s", request.url, exc)
+                    with fetching_for(monitor.config.url):
+                        answer = await forward(client, request, max_bytes)
+                await route.fulfill(status=answer.status, headers=answer.headers,
+                                    body=answer.body)
+            except FetchError as exc:  # refused by the address policy, or a failed fetch
+                refused = isinstance(exc, UnsupportedURL)  # the address policy said no
+                log.log(logging.WARNING if refused else logging.INFO,
+                        "request %s of the rendered page %s not made: %s", request.url,
+                        monitor.id, exc)
                 with contextlib.suppress(Exception):  # the page may be closed already
+                    await route.abort("accessdenied" if refused else "failed")
+            except Exception as exc:  # noqa: BLE001 - a failed request fails in the page
+                log.debug("request %s of a rendered page failed: %s", request.url, exc)
+                with contextlib.suppress(Exception):
                     await route.abort("failed")
+            finally:
+                if this is not None:
+                    budget.running.discard(this)
 
         return route
 
@@ -250,9 +309,12 @@ class Browser:
                 executable_path=executable, headless=True,
                 env={**os.environ, OWNER_ENV: self.token},
                 # Crash reports and background networking would be processes and requests
-                # nobody asked for.
-                args=["--disable-breakpad", "--disable-background-networking",
-                      "--disable-component-update", "--no-first-run"],
+                # nobody asked for. No name resolves and no address is reached from the
+                # browser itself: what the page asks for is made by govwatch (the route),
+                # and what the route cannot hold (a preconnect hint) must go nowhere.
+                args=["--host-resolver-rules=MAP * ~NOTFOUND", "--disable-breakpad",
+                      "--disable-background-networking", "--disable-component-update",
+                      "--no-first-run"],
                 timeout=LAUNCH_TIMEOUT * 1000,
             )
         except Exception as exc:
@@ -266,6 +328,8 @@ class Browser:
         chromium = self._chromium
         if chromium is None or not chromium.is_connected():
             return
+        from playwright.async_api import Error as PlaywrightError
+
         try:
             async with asyncio.timeout(CLOSE_GRACE):  # a live browser answers at once
                 probe = await chromium.new_context()
@@ -315,6 +379,11 @@ _NOT_REPLAYED = frozenset({"content-encoding", "content-length", "transfer-encod
 
 def _replayed_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k not in _NOT_REPLAYED}
+
+
+async def _refuse_socket(socket: WebSocketRoute) -> None:
+    log.info("WebSocket %s of a rendered page refused", socket.url)
+    await socket.close(code=1008, reason="WebSockets are not opened for rendered pages")
 
 
 async def _close_quietly(context: BrowserContext) -> None:

@@ -208,7 +208,7 @@ class Fetcher:
             return FetchResult.failure(monitor.id, url, fetched.started_at, fetched.duration_ms,
                                        FailureKind.RENDER_FAILED,
                                        "this command does not render pages in a browser")
-        return await self.browser.render(monitor, fetched, deadline, self.gate)
+        return await self.browser.render(monitor, fetched, deadline, self.gate, self.client)
 
     async def get(
         self, url: str, *, monitor_id: str, headers: dict[str, str], deadline: float,

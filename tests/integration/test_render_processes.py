@@ -2,8 +2,10 @@
 
 A real govwatch process (in a session of its own) renders a JavaScript app whose data the
 server holds back, so the browser is mid-page when govwatch is stopped. Chromium runs in
-a process group of its own (Playwright starts it so), so it is found by what every one of
-its processes carries in its environment: ``GOVWATCH_BROWSER_OWNER=<govwatch pid>-<n>``.
+a process group of its own (Playwright starts it so), so it is found by what its main
+process carries in its environment: ``GOVWATCH_BROWSER_OWNER=<govwatch pid>-<n>``; its
+other processes (zygotes, renderers, the GPU process) descend from it, and every one seen
+while the page rendered must be gone too.
 """
 
 from __future__ import annotations
@@ -65,6 +67,45 @@ def session_of(pid: int) -> list[str]:
     return found
 
 
+def browser_tree(pid: int) -> dict[int, str]:
+    """Every process of the browsers govwatch ``pid`` launched, and every process those
+    started (Chromium's zygotes clear the environment of the renderers they start)."""
+    marker = f"{OWNER_ENV}={pid}-".encode()
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    found: set[int] = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().decode(
+                errors="replace")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if any(item.startswith(marker) for item in environ):
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    while more := {child for child, parent in parents.items() if parent in found} - found:
+        found |= more
+    return {child: commands.get(child, "") for child in found}
+
+
+def still_running(seen: dict[int, str]) -> list[str]:
+    """Which of the processes ``seen`` earlier still run (the same command line: a pid
+    taken again by another program is not one of them)."""
+    left = []
+    for pid, command in seen.items():
+        entry = Path(f"/proc/{pid}")
+        try:
+            alive = (entry / "cmdline").read_bytes().decode(errors="replace") == command \
+                and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            continue
+        if alive:
+            left.append(f"{pid}: {command.replace(chr(0), ' ')[:100]}")
+    return left
+
+
 class Govwatch:
     def __init__(self, tmp_path: Path, url: str, command: str) -> None:
         config = tmp_path / "config.yaml"
@@ -81,6 +122,8 @@ class Govwatch:
                  str(tmp_path / "gw.db"), command],
                 stdout=subprocess.DEVNULL, stderr=err, cwd=REPO, start_new_session=True)
         self.pid = self.process.pid
+        #: The browser's processes seen while it rendered (renderers included).
+        self.seen: dict[int, str] = {}
 
     def stderr(self) -> str:
         return self.err.read_text("utf-8", "replace")
@@ -90,11 +133,15 @@ class Govwatch:
         data.wait(lambda h: h.arrived >= 1, f"the page in the browser asks for its data\n"
                   f"{self.stderr()}")
         assert browser_of(self.pid), "a browser of this govwatch is running"
+        self.seen = browser_tree(self.pid)
+        assert any("--type=renderer" in c for c in self.seen.values()), self.seen
 
     def assert_nothing_left(self) -> None:
-        eventually(lambda: not browser_of(self.pid) and not session_of(self.pid),
+        eventually(lambda: not browser_of(self.pid) and not session_of(self.pid)
+                   and not still_running(self.seen),
                    lambda: f"no browser process of govwatch {self.pid} is left: "
-                           f"{browser_of(self.pid)}; session: {session_of(self.pid)}")
+                           f"{browser_of(self.pid)}; session: {session_of(self.pid)}; "
+                           f"seen while rendering: {still_running(self.seen)}")
 
     def cleanup(self) -> None:
         if self.process.poll() is None:
