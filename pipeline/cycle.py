@@ -18,20 +18,18 @@ from monitors.base import Monitor
 from monitors.volatility import Noise
 from pipeline import stages
 from pipeline.config import Config, Defaults
+from pipeline.copies import confirm, evaluate, judge_with_site, take_copy
 from pipeline.fetch.bodies import SMALL_BODY
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import DEFAULT_POLICY, SchedulePolicy, plan_next
-from pipeline.stages import Outcome
 from pipeline.templates import SiteRound, site_rounds
 from storage.crashpoints import crash_point
 from storage.db import Store
 from storage.noise import learned as learned_noise
 from storage.records import (
-    CONFIRM,
     SUCCESS_OUTCOMES,
     Capture,
     Check,
-    Copy,
     MonitorState,
     PackedContent,
     Recorded,
@@ -39,9 +37,6 @@ from storage.records import (
     utc_now,
 )
 from storage.search import store_texts
-
-#: Between a check and its confirming copy: a clock that ticks every second has ticked.
-CONFIRM_PAUSE = 1.1
 
 if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched
     import httpx
@@ -179,7 +174,7 @@ async def _check(
         if site is not None and stages.has_body_to_read(fetched):
             noise = replace(noise, template=site.before.lines,
                             template_links=site.before.links)
-        outcome = await _evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
+        outcome = await evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
         if site is not None:
             fresh = outcome.change is not None or state.last_content_hash is None
             site.report(monitor.id, monitor.config.url, outcome.content if fresh else None)
@@ -196,7 +191,7 @@ async def _check(
                 and fetched.bytes_received <= SMALL_BODY):               # 3. with the site
             if copy is not None:
                 noise = replace(noise, learned=noise.learned | frozenset(copy.learned))
-            outcome = await _judge_with_site(monitor, fetched, state, store, extractor,
+            outcome = await judge_with_site(monitor, fetched, state, store, extractor,
                                              noise, outcome, site)
         captures: list[Capture] = []
         change = outcome.change
@@ -228,89 +223,6 @@ async def _check(
             summary=change.summary if change else "", error=check.error,
             confirmed=copy is not None,
         ), first
-
-
-async def _evaluate(
-    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store,
-    extractor: Extractor | None, noise: Noise,
-) -> Outcome:
-    """Stages 2-3, in the pool when there is one. Never raises for a bad source."""
-    try:
-        if extractor is not None:
-            return await extractor.evaluate(monitor, fetched, state, store.load_content, noise)
-        return stages.evaluate(monitor, fetched, state, store.load_content, noise)
-    except Exception as exc:  # one broken source must not stop the run
-        log.exception("internal error while processing %s", monitor.id)
-        return stages.failed(fetched, f"internal error: {type(exc).__name__}: {exc}")
-
-
-async def _judge_with_site(
-    monitor: Monitor, fetched: FetchResult, state: MonitorState, store: Store,
-    extractor: Extractor | None, noise: Noise, outcome: Outcome, site: SiteRound,
-) -> Outcome:
-    """The change judged again once every page of the site has been fetched, against
-    what they share before and now (a new footer is on every page, not yet stored)."""
-    template = await site.template()
-    if template == site.before:
-        return outcome
-    noise = replace(noise, template=template.lines, template_links=template.links)
-    again = await _evaluate(monitor, fetched, state, store, extractor, noise)
-    if again.change is None:  # the same comparison: it cannot, but never lose a change
-        return outcome
-    return replace(again, check=replace(again.check, note=outcome.check.note))
-
-
-async def take_copy(
-    monitor: Monitor, fetcher: Fetcher, first_check: Check, first: Extracted | PackedContent,
-    state: MonitorState, store: Store, extractor: Extractor | None, noise: Noise,
-) -> Copy:
-    """Fetch a second copy moments after ``first_check`` and learn what differs between
-    the two: that changes by itself."""
-    await asyncio.sleep(CONFIRM_PAUSE)  # long enough for a one-second clock to tick
-    if first_check.outcome == "new":
-        # Nothing is announced from a first check: a server that vouches for its
-        # validators (304) spares the body; noise it hides is learned at a difference.
-        asked = replace(state, last_snapshot_hash=first_check.snapshot_hash,
-                        etag=first_check.headers.get("etag"),
-                        last_modified=first_check.headers.get("last-modified"))
-    else:  # a difference is confirmed on a whole second copy
-        asked = replace(state, etag=None, last_modified=None)
-    second = await fetcher.fetch(monitor, asked)
-    try:
-        before = (store.load_content(state.last_content_hash)
-                  if state.last_content_hash else None)
-        if extractor is not None:
-            copied, learned = await extractor.learn_from_copy(monitor, first_check, first,
-                                                              second, noise, before)
-        else:
-            copied, learned = stages.learn_from_copy(monitor, first_check, first, second,
-                                                     noise, before)
-    except Exception as exc:  # a copy that cannot be read teaches nothing
-        log.exception("internal error while learning from a copy of %s", monitor.id)
-        copied = stages.Outcome(stages.base_check(
-            second, CONFIRM, note=f"confirming copy unusable: {type(exc).__name__}"))
-        learned = frozenset()
-    return Copy(copied.check, copied.snapshot, copied.content, tuple(sorted(learned)))
-
-
-async def confirm(
-    monitor: Monitor, fetcher: Fetcher, fetched: FetchResult, state: MonitorState,
-    store: Store, extractor: Extractor | None, noise: Noise, outcome: Outcome,
-) -> tuple[Copy, Outcome]:
-    """Take a second copy (``take_copy``) and judge the first copy again with what was
-    learned. The copy is recorded as a check of its own."""
-    assert outcome.content is not None  # a confirmable outcome has its content
-    copy = await take_copy(monitor, fetcher, outcome.check, outcome.content, state, store,
-                           extractor, noise)
-    if not copy.learned:
-        return copy, outcome
-    wiser = replace(noise, learned=noise.learned | frozenset(copy.learned))
-    again = await _evaluate(monitor, fetched, state, store, extractor, wiser)
-    if again.change is None and again.check.outcome == "unchanged":
-        again = replace(again, check=replace(
-            again.check, note="differs only in what changes by itself, learned from a "
-                              "second copy fetched moments later"))
-    return copy, again
 
 
 async def run_cycle(
