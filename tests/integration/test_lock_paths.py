@@ -8,7 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,25 +30,28 @@ def site() -> Iterator[OpSite]:
         yield running
 
 
-def test_a_run_through_a_symlink_to_a_running_database_exits_75(tmp_path: Path,
-                                                                 site: OpSite) -> None:
+def refused_through(tmp_path: Path, site: OpSite, alias: Callable[[Path, Path], None],
+                    *holder: str) -> Path:
+    """A run on ``gw.db`` holds the lock while a second run reaches the same file through
+    the other name that ``alias(db, other)`` makes: the second exits 75, naming the
+    holder, and fetches nothing; the first ends well. Returns the other name."""
     slow = site.hold("/slow")
     config, db = write_config(tmp_path, site), tmp_path / "gw.db"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    link = elsewhere / "alias.db"
-    link.symlink_to(db)
+    other = elsewhere / "alias.db"
     first = govwatch(config, db, "run")
     try:
         slow.wait(lambda held: held.arrived == 1, "the first run holds the lock")
-        second = govwatch(config, link, "run")
+        alias(db, other)
+        second = govwatch(config, other, "run")
         try:
             out, err = second.communicate(timeout=WAIT_SECONDS)
         finally:
             stop(second)
         assert second.returncode == 75, err
         assert "another govwatch is running on this database" in err
-        assert f"pid {first.pid} cron" in err and str(lock_path(db)) in err
+        assert all(part.format(pid=first.pid, lock=lock_path(db)) in err for part in holder)
         assert "database is locked" not in err and "Traceback" not in err
         assert out == ""
         assert (slow.arrived, slow.answered) == (1, 0), "the second run fetched nothing"
@@ -58,7 +61,14 @@ def test_a_run_through_a_symlink_to_a_running_database_exits_75(tmp_path: Path,
         stop(first)
     assert first.returncode == 0, first_err
     assert first_out.startswith("checked 1: new 1")
-    assert not (elsewhere / "alias.db.lock").exists()
+    return other
+
+
+def test_a_run_through_a_symlink_to_a_running_database_exits_75(tmp_path: Path,
+                                                                 site: OpSite) -> None:
+    refused_through(tmp_path, site, lambda db, other: other.symlink_to(db),
+                    "pid {pid} cron", "{lock}")
+    assert not (tmp_path / "elsewhere" / "alias.db.lock").exists()
 
 
 def test_the_lock_is_keyed_on_the_resolved_file(tmp_path: Path) -> None:
@@ -88,32 +98,9 @@ def test_a_lock_file_that_is_a_symlink_is_not_written_through(tmp_path: Path) ->
 
 def test_a_run_through_a_hard_link_to_a_running_database_exits_75(tmp_path: Path,
                                                                    site: OpSite) -> None:
-    slow = site.hold("/slow")
-    config, db = write_config(tmp_path, site), tmp_path / "gw.db"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    alias = elsewhere / "alias.db"
-    first = govwatch(config, db, "run")
-    try:
-        slow.wait(lambda held: held.arrived == 1, "the first run holds the lock")
-        os.link(db, alias)  # another name of the same inode, not a link to a path
-        second = govwatch(config, alias, "run")
-        try:
-            out, err = second.communicate(timeout=WAIT_SECONDS)
-        finally:
-            stop(second)
-        assert second.returncode == 75, err
-        assert "another govwatch is running on this database" in err
-        assert f"pid {first.pid}, through another name of this file (a hard link)" in err
-        assert "database is locked" not in err and "Traceback" not in err
-        assert out == ""
-        assert (slow.arrived, slow.answered) == (1, 0), "the second run fetched nothing"
-        slow.release()
-        first_out, first_err = first.communicate(timeout=WAIT_SECONDS)
-    finally:
-        stop(first)
-    assert first.returncode == 0, first_err
-    assert first_out.startswith("checked 1: new 1")
+    # os.link: another name of the same inode, not a link to a path.
+    alias = refused_through(tmp_path, site, lambda db, other: os.link(db, other),
+                            "pid {pid}, through another name of this file (a hard link)")
     with Store(alias, create=False) as store:  # one history, written by one run
         assert [(row["monitor_id"], row["outcome"]) for row in store.db.query(
             "select monitor_id, outcome from checks where outcome != ?", [CONFIRM])
