@@ -29,6 +29,8 @@ from typing import Protocol, TypeVar
 import pytest
 from aiohttp import web
 
+from tests.integration.hostile_server import HostileServer, hostile_server
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
 VALIDATOR_MODES = ("both", "etag", "last-modified", "none")
@@ -358,3 +360,11 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/gone"
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A raw-socket server on 127.0.0.1 that answers as a hostile source would
+    (``hostile_server.py``)."""
+    with hostile_server() as server:
+        yield server

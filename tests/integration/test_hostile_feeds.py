@@ -21,7 +21,7 @@ from monitors.sniff import xml_readings
 from storage.db import Store
 from tests.integration.conftest import Site
 from tests.integration.hostile_server import HostileServer, hostile_server, respond
-from tests.integration.test_hostile import (
+from tests.integration.hostile_support import (
     assert_stored_nowhere,
     passwd_line,
     run_with_others,

@@ -37,7 +37,7 @@ from tests.integration.hostile_server import (
     hostile_server,
     respond,
 )
-from tests.integration.test_hostile import (
+from tests.integration.hostile_support import (
     CYCLE_BOUND,
     NORMAL_FEED,
     NORMAL_PAGE,

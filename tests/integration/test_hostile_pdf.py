@@ -20,7 +20,7 @@ from monitors.pdf import read_pdf
 from storage.db import Store
 from tests.integration.conftest import Site
 from tests.integration.hostile_server import HostileServer, drip, hostile_server, respond
-from tests.integration.test_hostile import run_with_others
+from tests.integration.hostile_support import run_with_others
 
 pytestmark = pytest.mark.integration
 

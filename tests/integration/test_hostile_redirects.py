@@ -17,7 +17,7 @@ import pytest
 from storage.db import Store
 from tests.integration.conftest import Site
 from tests.integration.hostile_server import HostileServer, hostile_server, redirect, respond
-from tests.integration.test_hostile import run_with_others
+from tests.integration.hostile_support import run_with_others
 
 pytestmark = pytest.mark.integration
 
