@@ -20,10 +20,10 @@ import pytest
 from aiohttp import web
 
 from pipeline.config import Config, parse_config
-from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from pipeline.fetch.browser import OWNER_ENV
 from storage.db import Store
 from tests.integration.conftest import Site, within
+from tests.integration.cycle_support import cycle
 from tests.integration.jsapp_support import (
     APP,
     RESTLESS,
@@ -44,11 +44,6 @@ def make_config(monitors: list[dict[str, Any]], **top: Any) -> Config:
         **top,
     }
     return parse_config(json.dumps(document), "test-config.yaml")
-
-
-async def cycle(config: Config, store: Store) -> CycleReport:
-    store.sync_monitors(config.organizations)
-    return await run_cycle(config, store, select_monitors(config, store, run_all=True))
 
 
 def row(store: Store, sql: str, params: list[Any]) -> dict[str, Any]:
