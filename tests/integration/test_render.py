@@ -22,7 +22,7 @@ from aiohttp import web
 from pipeline.config import Config, parse_config
 from pipeline.fetch.browser import OWNER_ENV
 from storage.db import Store
-from tests.integration.conftest import Site, within
+from tests.integration.conftest import Hold, Site, within
 from tests.integration.cycle_support import cycle
 from tests.integration.jsapp_support import (
     APP,
@@ -182,6 +182,17 @@ def kill_our_browser(how: signal.Signals = signal.SIGKILL) -> int:
     return killed
 
 
+def held_then_later(site: Site, prefix: str) -> tuple[str, Hold, Hold]:
+    """An app under ``prefix`` with its data held, and ``/later/app.html`` held."""
+    url = serve_app(site, grants(100), prefix=prefix)
+    data = site.hold(f"{prefix}/api/grants.json", json.dumps(grants(100)))
+    later_doc = site.hold("/later/app.html", SHELL.replace("/app.js", "/later/app.js"))
+    serve_app(site, grants(7), prefix="/later-data")
+    site.set("/later/app.js", APP.replace("/api/", "/later-data/api/"),
+             content_type="application/javascript")
+    return url, data, later_doc
+
+
 @needs_browser
 async def test_a_browser_killed_mid_cycle_fails_only_its_own_check(
     site: Site, store: Store
@@ -189,12 +200,7 @@ async def test_a_browser_killed_mid_cycle_fails_only_its_own_check(
     """One page at a time: ``held`` is in the browser (its data held back by the server)
     when the browser is killed; ``later`` (its document held until then) is rendered by
     the browser launched again; the plain page never notices."""
-    held_url = serve_app(site, grants(100), prefix="/held")
-    data = site.hold("/held/api/grants.json", json.dumps(grants(100)))
-    later_doc = site.hold("/later/app.html", SHELL.replace("/app.js", "/later/app.js"))
-    serve_app(site, grants(7), prefix="/later-data")
-    site.set("/later/app.js", APP.replace("/api/", "/later-data/api/"),
-             content_type="application/javascript")
+    held_url, data, later_doc = held_then_later(site, "/held")
     config = make_config([
         {"id": "held", "kind": "page", "url": held_url, "render": "browser"},
         {"id": "later", "kind": "page", "url": site.url("/later/app.html"),
@@ -353,12 +359,7 @@ async def test_a_page_past_its_caps_fails_instead_of_being_compared(
 async def test_a_hung_browser_fails_its_page_and_is_replaced(site: Site, store: Store) -> None:
     """The browser stops answering (SIGSTOP) while ``stuck`` is in it: that page fails at
     its deadline, the hung browser is killed, and ``later`` gets a new one."""
-    stuck_url = serve_app(site, grants(100), prefix="/stuck")
-    data = site.hold("/stuck/api/grants.json", json.dumps(grants(100)))
-    later_doc = site.hold("/later/app.html", SHELL.replace("/app.js", "/later/app.js"))
-    serve_app(site, grants(7), prefix="/later-data")
-    site.set("/later/app.js", APP.replace("/api/", "/later-data/api/"),
-             content_type="application/javascript")
+    stuck_url, data, later_doc = held_then_later(site, "/stuck")
     config = make_config([
         {"id": "stuck", "kind": "page", "url": stuck_url, "render": "browser",
          "timeout": "3s"},
