@@ -154,13 +154,15 @@ async def check_monitor(
     # A first check is new whatever its copy shows, so it is stored before the copy is
     # taken: its body is not held through the pause.
     async with fetcher.bodies.check():
-        store.record_copy(await take_copy(monitor, fetcher, *first))
+        check, content, state, noise = first
+        store.record_copy(await take_copy(monitor, fetcher, check, content, state, store,
+                                          extractor, noise))
     return replace(report, confirmed=True)
 
 
 #: What a first check's copy needs: the first check, its content, the monitor's state
-#: before it, the store, the pool and what is known of the source's noise.
-FirstCopy = tuple[Check, Extracted | PackedContent, MonitorState, Store, Extractor | None, Noise]
+#: before it and what is known of the source's noise.
+FirstCopy = tuple[Check, Extracted | PackedContent, MonitorState, Noise]
 
 
 async def _check(
@@ -183,7 +185,7 @@ async def _check(
         # once (its noise is still learned from history).
         if outcome.confirmable and fetched.bytes_received <= SMALL_BODY:  # 2-3. again
             if outcome.check.outcome == "new" and outcome.content is not None:
-                first = (outcome.check, outcome.content, state, store, extractor, noise)
+                first = (outcome.check, outcome.content, state, noise)
             else:
                 copy, outcome = await confirm(monitor, fetcher, fetched, state, store,
                                               extractor, noise, outcome)
