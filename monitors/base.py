@@ -16,8 +16,9 @@ from core.registry import register
 from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
 from monitors.learning import learn_lines
-from monitors.recurring import recurring_lines
-from monitors.volatility import NO_NOISE, Noise, shared_lines, words
+from monitors.normalize import comparable_pair
+from monitors.recurring import carried_lines, recurring_lines
+from monitors.volatility import NO_NOISE, Noise, words
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
 #: imports the built-in ones first.
@@ -57,11 +58,8 @@ class Monitor:
         the source and the clocks of each version's fetch time, is a text change."""
         if old.content_hash == new.content_hash:
             return None
-        old_lines, new_lines = old.text.splitlines(), new.text.splitlines()
-        shared = shared_lines(old_lines, new_lines)
-        before = [key for key, _ in noise.comparable(old_lines, old_at, shared)]
-        after = [key for key, _ in noise.comparable(new_lines, new_at, shared)]
-        if sorted(before) == sorted(after):
+        if comparable_pair(old.text.splitlines(), new.text.splitlines(), noise=noise,
+                           old_at=old_at, new_at=new_at).same_lines():
             return None
         diff = unified_text_diff(old.text, new.text)
         added, removed = count_changed_lines(diff)
@@ -82,6 +80,14 @@ class Monitor:
         (``monitors.recurring``)."""
         return recurring_lines(old.text.splitlines(), new.text.splitlines(), noise,
                                old_at, new_at)
+
+    def carried(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> set[Volatile]:
+        """What is learned at the lines a real change edited, carried to their new
+        wording (``monitors.recurring.carried_lines``)."""
+        return carried_lines(old.text.splitlines(), new.text.splitlines(), noise,
+                             old_at, new_at)
 
     def stood(self, before: Extracted) -> frozenset[str]:
         """What a version stored before a difference shows (``Noise.stable``): lines by

@@ -127,6 +127,12 @@ class FeedMonitor(Monitor):
         from two copies)."""
         return set()
 
+    def carried(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> set[Volatile]:
+        """Nothing: a feed learns fields and links, never facts placed after a line."""
+        return set()
+
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
         links_a = [e["link"] for e in a.data.get("entries", []) if e.get("link")]

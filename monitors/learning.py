@@ -48,18 +48,23 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     learned adds to it. Lines in another order teach nothing: order is never a change.
     """
     shared = shared_lines(a, b)
-    # Rotating items stay in place here: a slot's size counts every line it held.
-    keyed_a = noise.comparable(a, at_a, shared, drop_rotating=False)
+    # Rotating items and the lines of known slots stay in place here: a slot's size counts
+    # every line it held, and a line a known slot happened to cover in one copy is still
+    # seen to differ from the other.
+    keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, shared, drop_rotating=False)]
     ka = [key for key, _ in keyed_a]
-    kb = [key for key, _ in noise.comparable(b, at_b, shared, drop_rotating=False)]
+    kb = [key for key, _, _ in noise.keyed(b, at_b, shared, drop_rotating=False)]
     if sorted(ka) == sorted(kb):
         return set()
-    # Blocks are joined across equal lines only where the version stored before shows
-    # those lines were not there: without it, nothing is joined.
-    stood = [not noise.stable or words(line) in noise.stable for _, line in keyed_a]
-    learned: set[Volatile] = set()
     shown = Counter(ka)
     shown.subtract(kb)
+    # Blocks are joined across equal lines only where the version stored before shows
+    # those lines were not there: without it, nothing is joined. A line that rotates (known
+    # to, or seen in one copy only) stands nowhere, even when the version before showed it.
+    stood = [not noise.stable or (words(line) in noise.stable
+                                  and not _rotates(key, noise, shown))
+             for key, line in keyed_a]
+    learned: set[Volatile] = set()
     for parts in _differences(ka, kb, stood):
         paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
         if all(templates is not None for templates in paired):
@@ -71,6 +76,13 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
                     anchor = template
             continue
         i1, j1, i2, j2 = parts[0][0], parts[0][2], parts[-1][1], parts[-1][3]
+        # A slot's ends are lines that stay: an item of the rotating list beside the
+        # block, though both copies show it there, is taken in (it will not be there).
+        while i1 and j1 and ka[i1 - 1] == kb[j1 - 1] and _rotates(ka[i1 - 1], noise, shown):
+            i1, j1 = i1 - 1, j1 - 1
+        while (i2 < len(ka) and j2 < len(kb) and ka[i2] == kb[j2]
+               and _rotates(ka[i2], noise, shown)):
+            i2, j2 = i2 + 1, j2 + 1
         before = ka[i1 - 1] if i1 > 0 else ""
         after = ka[i2] if i2 < len(ka) else ""
         # A slot is known by a stable line on at least one side; two copies that share
@@ -83,6 +95,11 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
             learned.update(Volatile(ROTATING, "", line)
                            for line in {*ka[i1:i2], *kb[j1:j2]} if shown[line])
     return learned
+
+
+def _rotates(key: str, noise: Noise, shown: Counter[str]) -> bool:
+    """Known to rotate, or shown more often in one copy than in the other."""
+    return noise.rotates(key) or shown[key] != 0
 
 
 def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]

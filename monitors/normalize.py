@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -72,11 +72,13 @@ def comparable_pair(
     old_at: datetime | None = None, new_at: datetime | None = None,
     removed: Iterable[str] = (), new_removed: Iterable[str] | None = None,
     ignore: Sequence[re.Pattern[str]] = (),
+    content: Collection[str] = frozenset(),
 ) -> ComparablePair:
     """Both versions' comparable lines: ``removed`` lines (regions the user ignores; for
     the new version ``new_removed`` when given) left out once each, ``ignore`` patterns
     applied, then what ``noise`` knows of the source (its learned volatile lines and
-    slots, and each side's clocks)."""
+    slots, and each side's clocks). Lines in ``content`` (by their words: the titles of
+    documents added or withdrawn) are never covered by a slot or a rotating list."""
     removed = tuple(removed)
     old_kept = _kept(old, removed, ignore)
     new_kept = _kept(new, removed if new_removed is None else new_removed, ignore)
@@ -86,8 +88,8 @@ def comparable_pair(
     # A learned slot covers whatever stands in its place; a line it covers on one side
     # that the other side shows as content is content on both (a footer line that moved
     # into the slot's place), never noise on one side only.
-    shown_before = {key for key, _, in_slot in before if not in_slot}
-    shown_after = {key for key, _, in_slot in after if not in_slot}
+    shown_before = {key for key, _, in_slot in before if not in_slot} | set(content)
+    shown_after = {key for key, _, in_slot in after if not in_slot} | set(content)
     return ComparablePair(
         [(key, line) for key, line, in_slot in before if not in_slot or key in shown_after],
         [(key, line) for key, line, in_slot in after if not in_slot or key in shown_before])

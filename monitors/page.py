@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from monitors.normalize import (
     compile_ignores,
     normalize_url,
 )
-from monitors.recurring import recurring_lines
+from monitors.recurring import carried_lines, recurring_lines
 from monitors.significance import Evidence, edit_size, score
 from monitors.sniff import binary_kind
 from monitors.volatility import NO_NOISE, Noise, words
@@ -90,12 +91,13 @@ class PageMonitor(Monitor):
         return Extracted(text="\n".join(lines), data=data)
 
     def _lines(self, old: Extracted, new: Extracted, noise: Noise,
-               old_at: datetime | None, new_at: datetime | None) -> ComparablePair:
+               old_at: datetime | None, new_at: datetime | None,
+               titles: Collection[str] = ()) -> ComparablePair:
         return comparable_pair(
             old.text.splitlines(), new.text.splitlines(), noise=noise,
             old_at=old_at, new_at=new_at, removed=old.data.get("noise", ()),
             new_removed=new.data.get("noise", ()),
-            ignore=compile_ignores(self.config.ignore),
+            ignore=compile_ignores(self.config.ignore), content=frozenset(titles),
         )
 
     @staticmethod
@@ -122,6 +124,15 @@ class PageMonitor(Monitor):
             return set()  # a new or withdrawn link is never slow noise
         ignore = compile_ignores(self.config.ignore)
         return recurring_lines(
+            [apply_ignores(line, ignore) for line in old.text.splitlines()],
+            [apply_ignores(line, ignore) for line in new.text.splitlines()],
+            noise, old_at, new_at)
+
+    def carried(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE,
+                old_at: datetime | None = None, new_at: datetime | None = None
+                ) -> set[Volatile]:
+        ignore = compile_ignores(self.config.ignore)
+        return carried_lines(
             [apply_ignores(line, ignore) for line in old.text.splitlines()],
             [apply_ignores(line, ignore) for line in new.text.splitlines()],
             noise, old_at, new_at)
@@ -154,10 +165,12 @@ class PageMonitor(Monitor):
                 ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        pair = self._lines(old, new, noise, old_at, new_at)
         old_links, new_links = self._links(old, noise), self._links(new, noise)
         added = [new_links[k] for k in new_links if k not in old_links]
         removed = [old_links[k] for k in old_links if k not in new_links]
+        # The line of a document added or withdrawn is content, whatever noise is near.
+        pair = self._lines(old, new, noise, old_at, new_at,
+                           {words(text) for _, text in (*added, *removed) if text})
         reordered = pair.same_lines() and not self.config.ordered
         diff = diff_lines([] if reordered else pair.old, [] if reordered else pair.new)
         config = self.config
@@ -221,5 +234,10 @@ def _summary(
         noun = "new document" if len(documents) == 1 else "new documents"
         return titles_summary(len(documents), noun, [d["title"] or d["url"] for d in documents])
     if links_added or links_removed:
-        return f"links: {len(links_added)} added, {len(links_removed)} removed"
+        # Name them: a withdrawn document is news only if the digest says which one.
+        named = [f"+{text or url}" for url, text in links_added] + \
+                [f"-{text or url}" for url, text in links_removed]
+        more = f" (+{len(named) - 3} more)" if len(named) > 3 else ""
+        return (f"links: {len(links_added)} added, {len(links_removed)} removed: "
+                f"{'; '.join(named[:3])}{more}")
     return f"{len(lines_added)} line(s) added, {len(lines_removed)} removed"

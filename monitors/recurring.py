@@ -13,6 +13,11 @@ changed too), whole lines added, removed or replaced (new sentences), and any ch
 that adds or removes a link (a new document). So a region that changes often is never
 masked for carrying new documents or new text; only the words of one line that keeps
 changing alone.
+
+A real edit of a line that learned facts hang on (a slot after "Budget: EUR 40,000", whose
+amount is then edited) carries them to the edited line (``carried_lines``): what was
+known noise next to the line stays known, instead of being announced with the next edit
+of the page and learned again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from datetime import datetime
 from difflib import SequenceMatcher
 
 from core.records import Volatile
-from monitors.volatility import NO_NOISE, Noise, line_template, shared_lines
+from monitors.normalize import comparable_pair
+from monitors.volatility import NO_NOISE, Noise, line_template
 
 #: A noted place, not yet applied: (recurring, the line it follows, the line's template).
 RECURRING = "recurring"
@@ -39,9 +45,7 @@ def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NO
     fact; nothing when the difference is anything else."""
     if len(old) != len(new):
         return set()  # lines added or removed: never the words of one line
-    shared = shared_lines(old, new)
-    before = [key for key, _ in noise.comparable(old, old_at, shared)]
-    after = [key for key, _ in noise.comparable(new, new_at, shared)]
+    before, after = _keys(old, new, noise, old_at, new_at)
     blocks = [op for op in SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
               if op[0] != "equal"]
     if len(blocks) != 1:
@@ -59,3 +63,32 @@ def promoted(noted: int, checks: int) -> bool:
     """A place noted at ``noted`` of the ``checks`` of its monitor from the first time it
     was noted to the last changes at nearly every check: it is noise for its monitor."""
     return noted >= RECURRING_AFTER and noted >= checks - RECURRING_MISSES
+
+
+def carried_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOISE,
+                  old_at: datetime | None = None, new_at: datetime | None = None
+                  ) -> set[Volatile]:
+    """What is learned at the lines a real change edited, carried to their new wording. A
+    line is edited, not replaced, when the two share a template (``line_template``)."""
+    if not noise.learned:
+        return set()
+    before, after = _keys(old, new, noise, old_at, new_at)
+    facts: set[Volatile] = set()
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after,
+                                               autojunk=False).get_opcodes():
+        if tag != "replace":
+            continue
+        start = j1  # lines pair in order: the first edit of each line, past the last one
+        for edited in before[i1:i2]:
+            for j in range(start, j2):
+                if line_template(edited, after[j]) is not None:
+                    facts |= noise.carried(edited, after[j])
+                    start = j + 1
+                    break
+    return facts
+
+
+def _keys(old: Sequence[str], new: Sequence[str], noise: Noise, old_at: datetime | None,
+          new_at: datetime | None) -> tuple[list[str], list[str]]:
+    pair = comparable_pair(old, new, noise=noise, old_at=old_at, new_at=new_at)
+    return [key for key, _ in pair.old], [key for key, _ in pair.new]

@@ -197,6 +197,23 @@ class Noise:
     def _rotating(self) -> frozenset[str]:
         return frozenset(v.what for v in self.learned if v.kind == ROTATING)
 
+    def rotates(self, line: str) -> bool:
+        """Whether ``line`` (a key) is known as an item of a rotating list."""
+        return line in self._rotating
+
+    def carried(self, old: str, new: str) -> set[Volatile]:
+        """What is learned at line ``old`` (templates and slots after it, slots that end at
+        it), placed at ``new``: the line an edit made of it."""
+        facts: set[Volatile] = set()
+        for fact in self.learned:
+            if fact.kind in (LINE, SLOT) and fact.where == old:
+                facts.add(Volatile(fact.kind, new, fact.what))
+            if fact.kind == SLOT:
+                after, _, size = fact.what.rpartition(SLOT_SIZE)
+                if after == old:
+                    facts.add(Volatile(SLOT, fact.where, f"{new}{SLOT_SIZE}{size}"))
+        return facts
+
     @cached_property
     def _params(self) -> dict[str, list[str]]:
         return self._by_place(PARAM)
@@ -237,7 +254,8 @@ class Noise:
         budget = ClockBudget()  # one for the whole version: a page may be all dates
         masked = [line if line in shared else mask_clocks(line, at, budget)
                   for line in folded]
-        rotating = self._rotating_run(masked) if drop_rotating else [False] * len(masked)
+        known, between = (self._rotating_run(masked) if drop_rotating
+                          else ([False] * len(masked), [False] * len(masked)))
         index, anchor = 0, ""
         while index < len(masked):
             ends = self._slots.get(anchor)
@@ -245,25 +263,30 @@ class Noise:
                 skip = _slot_length(masked, index, ends, self, anchor)
                 if skip:
                     keyed.extend((self.key(masked[i], anchor), lines[i], True)
-                                 for i in range(index, index + skip)
-                                 if masked[i] and not rotating[i])
+                                 for i in range(index, index + skip) if masked[i])
                     index += skip
                     continue
             key = self.key(masked[index], anchor)
-            if key and not rotating[index]:
-                keyed.append((key, lines[index], False))
-                anchor = key
+            if key:
+                # Items of a rotating list are covered like a slot's lines: content again
+                # where the other version shows the same key as content
+                # (``normalize.comparable_pair``): "5 min. ago", once seen to rotate, is
+                # still "* min. ago" beside a version that shows "21 min. ago".
+                keyed.append((key, lines[index], known[index] or between[index]))
+                if not known[index]:
+                    anchor = key
             index += 1
         return keyed
 
-    def _rotating_run(self, masked: Sequence[str]) -> list[bool]:
-        """Which lines are items of a rotating list: lines learned as such, and a line
+    def _rotating_run(self, masked: Sequence[str]) -> tuple[list[bool], list[bool]]:
+        """Which lines are items of a rotating list: lines learned as such, and lines
         between two of them (an item of the same list not yet seen to rotate)."""
         if not self._rotating:
-            return [False] * len(masked)
+            return [False] * len(masked), [False] * len(masked)
         known = [line in self._rotating for line in masked]
-        return [known[i] or (0 < i < len(known) - 1 and known[i - 1] and known[i + 1])
-                for i in range(len(known))]
+        between = [not known[i] and 0 < i < len(known) - 1 and known[i - 1] and known[i + 1]
+                   for i in range(len(known))]
+        return known, between
 
     @cached_property
     def links(self) -> Noise:

@@ -42,9 +42,10 @@ class Outcome:
     signal: str | None = None
     #: A difference in content that a confirming copy may show to be noise.
     confirmable: bool = False
-    #: Where the change took place, when that is the words of one line: noted, it is
-    #: learned once it changes at nearly every check (``monitors.recurring``).
-    recurring: frozenset[Volatile] = frozenset()
+    #: Facts noted with a real change: where it took place, when that is the words of
+    #: one line (learned once it changes at nearly every check), and what was learned at
+    #: the lines it edited, carried to their new wording (``monitors.recurring``).
+    noted: frozenset[Volatile] = frozenset()
 
 
 def base_check(fetched: FetchResult, outcome: str, **fields: object) -> Check:
@@ -248,10 +249,11 @@ def compare(
     # template) has nothing a second copy could overturn: no confirming fetch for it.
     if change.quiet is not None:
         return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change)
-    recurring = monitor.recurring(previous, new, change, noise, previous_at,
-                                  _moment(fetched.started_at))
+    new_at = _moment(fetched.started_at)
+    noted = (monitor.recurring(previous, new, change, noise, previous_at, new_at)
+             | monitor.carried(previous, new, noise, previous_at, new_at))
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
-                   confirmable=True, recurring=frozenset(recurring))
+                   confirmable=True, noted=frozenset(noted))
 
 
 def _moment(stamp: str | None) -> datetime | None:

@@ -169,15 +169,15 @@ class Store:
         captures: Sequence[Capture] = (),
         next_attempt: NextAttempt | None = None,
         copy: Copy | None = None,
-        recurring: Sequence[Volatile] = (),
+        noted: Sequence[Volatile] = (),
     ) -> Recorded:
         """Commit a check with its snapshot, content, change and captures atomically.
 
         ``signal`` is the status signal the monitor is in after this check (None: normal).
         ``next_attempt`` (back-off, Retry-After, cron) wins over ``started + every``.
         ``copy``, a confirming copy, is recorded just before the check, in the same
-        transaction, with what the two copies taught the monitor. ``recurring``: where the
-        change took place, noted for the monitor (``monitors.recurring``).
+        transaction, with what the two copies taught the monitor. ``noted``: facts noted
+        for the monitor with a real change (``monitors.recurring``).
         """
         now = iso(utc_now())
         try:
@@ -188,7 +188,7 @@ class Store:
                     check, snapshot, content, change, every, now, notable, signal,
                     next_attempt, captures,
                 )
-                self._note_volatile(check.monitor_id, recurring, check.started_at,
+                self._note_volatile(check.monitor_id, noted, check.started_at,
                                     recorded.check_id)
                 crash_point("check-uncommitted")
                 return recorded

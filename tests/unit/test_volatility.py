@@ -330,3 +330,93 @@ def test_a_parameter_is_learned_for_its_path_only() -> None:
     noise = Noise(frozenset(learned))
     assert noise.link_key("https://s.example/a/doc?q1=7&id=3") == "https://s.example/a/doc?id=3"
     assert noise.link_key("https://s.example/b/doc?q1=7") == "https://s.example/b/doc?q1=7"
+
+
+def test_a_line_a_known_slot_covered_in_one_copy_is_still_learned() -> None:
+    # In the first copy the tip sits inside a slot learned before; in the second it does
+    # not. Hidden in one copy only, the tip was never learned, and showed at the next check.
+    noise = Noise(frozenset({Volatile(SLOT, "Report B", "Item 2\t2")}))
+    a = ["Reports", "Report B", "Tip: one two three", "Item 2", "Item 1", "End"]
+    b = ["Reports", "Report B", "Tip: four five six", "Item 3", "Item 1", "Item 2", "End"]
+    learned = learn_lines(a, b, noise)
+    assert Volatile(ROTATING, "", "Tip: one two three") in learned
+    assert Volatile(ROTATING, "", "Tip: four five six") in learned
+
+
+def test_items_known_to_rotate_never_split_a_slot_though_the_version_before_showed_them(
+        ) -> None:
+    before = ["Reports", "Report B", "Tip X", "I1", "I2", "I3", "End"]
+    noise = Noise(frozenset(Volatile(ROTATING, "", item) for item in ("I1", "I2", "I3")),
+                  stable=frozenset(before))
+    a = ["Reports", "Report B", "Tip A", "I2", "I3", "I4", "End"]
+    b = ["Reports", "Report B", "Tip B", "I2", "I3", "I5", "End"]
+    learned = learn_lines(a, b, noise)
+    assert Volatile(SLOT, "Report B", "End\t4") in learned
+    later = ["Reports", "Report B", "Tip C", "I5", "I1", "I6", "End"]
+    assert _same(Noise(noise.learned | frozenset(learned)), a, later)
+    # A document added there makes the block longer than the slot ever held: it shows.
+    published = ["Reports", "Report B", "Report C", "Tip C", "I5", "I1", "I6", "End"]
+    assert "Report C" in [k for k, _ in Noise(frozenset(learned)).comparable(published)]
+
+
+def test_a_line_guessed_to_rotate_is_content_where_the_other_version_shows_it() -> None:
+    noise = Noise(frozenset(Volatile(ROTATING, "", item) for item in ("X", "Y", "P")))
+    old = ["A", "Stays", "P", "End"]
+    new = ["A", "X", "Stays", "Y", "End"]  # "Stays" sits between two rotating items
+    pair = comparable_pair(old, new, noise=noise)
+    assert pair.same_lines() and "Stays" in [k for k, _ in pair.new]
+    fresh = ["A", "X", "Never seen", "Y", "End"]  # an item of the list not yet seen
+    assert comparable_pair(old[:1] + old[2:], fresh, noise=noise).same_lines()
+
+
+@pytest.mark.parametrize(("new_line", "carried"), [
+    ("Budget: EUR 96,000", {Volatile(SLOT, "Budget: EUR 96,000", "©\t1"),
+                            Volatile(SLOT, "Funding", "Budget: EUR 96,000\t1"),
+                            Volatile(LINE, "Budget: EUR 96,000", f"Seen {WILD} times")}),
+    ("The programme has closed for good.", set()),  # replaced, not edited: nothing follows
+])
+def test_what_was_learned_at_a_line_follows_an_edit_of_it(new_line: str,
+                                                          carried: set[Volatile]) -> None:
+    learned = frozenset({Volatile(SLOT, "Budget: EUR 40,000", "©\t1"),
+                         Volatile(SLOT, "Funding", "Budget: EUR 40,000\t1"),
+                         Volatile(LINE, "Budget: EUR 40,000", f"Seen {WILD} times")})
+    old = Extracted("Funding\nBudget: EUR 40,000\nSeen 4 times\nAside A\n©")
+    new = Extracted(f"Funding\n{new_line}\nSeen 5 times\nAside A\n©")
+    assert page_monitor().carried(old, new, Noise(learned)) == carried
+
+
+def test_what_was_learned_at_a_line_follows_it_when_lines_are_added_beside_the_edit(
+        ) -> None:
+    learned = frozenset({Volatile(SLOT, "Budget: EUR 40,000", "©\t2")})
+    old = Extracted("Funding\nBudget: EUR 40,000\n©")
+    new = Extracted("Funding\nBudget: EUR 96,000\nRate 1.234\nMost read: A, B\n©")
+    assert page_monitor().carried(old, new, Noise(learned)) == {
+        Volatile(SLOT, "Budget: EUR 96,000", "©\t2")}
+
+
+def test_a_slot_ends_at_lines_that_stay_not_at_an_item_of_its_list() -> None:
+    # "I1" is known to rotate, and both copies happen to show it first: the slot starts
+    # at the budget line, so it still applies when I1 is not drawn.
+    noise = Noise(frozenset({Volatile(ROTATING, "", "I1")}))
+    a = ["Funding", "Budget: EUR 9,000", "I1", "I2", "I3", "©"]
+    b = ["Funding", "Budget: EUR 9,000", "I1", "I4", "I5", "©"]
+    learned = learn_lines(a, b, noise)
+    assert Volatile(SLOT, "Budget: EUR 9,000", "©\t3") in learned
+    wiser = Noise(noise.learned | frozenset(learned))
+    assert _same(wiser, a, ["Funding", "Budget: EUR 9,000", "I6", "I2", "I4", "©"])
+    assert not _same(wiser, a, ["Funding", "Budget: EUR 9,000", "I6", "I2", "I4",
+                                "The budget was cut by half.", "©"])
+
+
+def test_a_withdrawn_document_is_never_covered_by_the_slot_beside_it() -> None:
+    # Learned from two copies without "Report B": the slot after "Report A" is wide enough
+    # to cover it in the version before. Its link is withdrawn, so its line is content.
+    monitor = page_monitor()
+    noise = Noise(frozenset({Volatile(SLOT, "Report A", "End\t3")}))
+    old = monitor.extract(b"<main><a href='/a.pdf'>Report A</a><p><a href='/b.pdf'>Report B"
+                          b"</a></p><p>Tip: one two</p><p>Item 1</p><p>End</p></main>")
+    new = monitor.extract(b"<main><a href='/a.pdf'>Report A</a><p>Tip: three four</p>"
+                          b"<p>Item 2</p><p>End</p></main>")
+    change = monitor.compare(old, new, noise)
+    assert change is not None and change.detail["removed"] == ["Report B"]
+    assert "Report B" in change.summary
