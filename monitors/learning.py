@@ -64,6 +64,9 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     stood = [not noise.stable or (words(line) in noise.stable
                                   and not _rotates(key, noise, shown))
              for key, line in keyed_a]
+    moved = _edits_among_moved_lines(ka, kb, shown, noise)
+    if moved is not None:
+        return moved
     learned: set[Volatile] = set()
     for parts in _differences(ka, kb, stood):
         paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
@@ -94,6 +97,64 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
             # elsewhere, only moved (order is never a change).
             learned.update(Volatile(ROTATING, "", line)
                            for line in {*ka[i1:i2], *kb[j1:j2]} if shown[line])
+    return learned | _regions(ka, kb, learned, noise)
+
+
+def _regions(ka: Sequence[str], kb: Sequence[str], learned: set[Volatile], noise: Noise
+             ) -> set[Volatile]:
+    """One slot over a noisy region that checks split at different lines: blocks from A
+    to X and from X to B learned now, and from A to Y and Y to B before. A paragraph
+    between two noises splits them at the same line every time, and is never taken in;
+    a line where the split falls by chance (an item of a list that happened to be in
+    both copies) is. The slot holds as many lines as the region holds now."""
+    ends: dict[str, set[str]] = {}
+    for fact in (*noise.learned, *learned):
+        if fact.kind == SLOT:
+            ends.setdefault(fact.where, set()).add(fact.what.rpartition(SLOT_SIZE)[0])
+    regions: set[Volatile] = set()
+    for fact in learned:
+        start, middle = fact.where, fact.what.rpartition(SLOT_SIZE)[0]
+        if fact.kind != SLOT or not middle:
+            continue
+        for end in ends.get(middle, set()) - {start}:
+            if not any(end in ends.get(other, ()) for other in ends[start] - {middle, end}):
+                continue
+            size = max(_span(ka, start, end), _span(kb, start, end))
+            if 0 < size <= MAX_SLOT_LINES:
+                regions.add(Volatile(SLOT, start, f"{end}{SLOT_SIZE}{size}"))
+    return regions
+
+
+def _span(keys: Sequence[str], start: str, end: str) -> int:
+    """How many lines stand between ``start`` ("" the page's top) and the first ``end``
+    after it ("" the page's end); -1 when either is missing."""
+    first = -1 if not start else (keys.index(start) if start in keys else None)
+    if first is None:
+        return -1
+    if not end:
+        return len(keys) - first - 1
+    last = next((i for i in range(first + 1, len(keys)) if keys[i] == end), None)
+    return -1 if last is None else last - first - 1
+
+
+def _edits_among_moved_lines(ka: Sequence[str], kb: Sequence[str], shown: Counter[str],
+                             noise: Noise) -> set[Volatile] | None:
+    """Templates of the lines that differ, when the rest of the two copies is only moved
+    (a footer shuffled at each request beside a poll): each line in one copy only pairs,
+    in page order, with one in the other copy, after the same line. None otherwise."""
+    only_a = [(i, key) for i, key in enumerate(ka) if shown[key] > 0]
+    only_b = [(j, key) for j, key in enumerate(kb) if shown[key] < 0]
+    if not only_a or len(only_a) != len(only_b) or len(set(ka)) != len(ka) \
+            or len(set(kb)) != len(kb):
+        return None
+    learned: set[Volatile] = set()
+    for (i, a), (j, b) in zip(only_a, only_b, strict=True):
+        anchor = ka[i - 1] if i > 0 else ""
+        template = line_template(a, b)
+        if template is None or anchor != (kb[j - 1] if j > 0 else ""):
+            return None
+        learned.add(Volatile(LINE, anchor, _generalized(template,
+                                                        noise.templates_after(anchor))))
     return learned
 
 
@@ -126,11 +187,33 @@ def _generalized(template: str, known: Iterable[str]) -> str:
     what they all share: each pair of copies shows some of the words that vary."""
     for other in known:
         merged = line_template(other, template)
+        if merged is None:
+            # Both are templates of the one line after this anchor, and each pair of
+            # copies showed other words varying ("Most read: A, B, **" and "Most read: **
+            # C"): together they vary in everything between the words they share.
+            merged = _frame(other, template)
         if merged is not None:
             template = " ".join(w for i, w in enumerate(merged.split(" "))
                                 if not (w == WILD_RUN and i and merged.split(" ")[i - 1]
                                         in (WILD, WILD_RUN)))
     return template
+
+
+def _frame(a: str, b: str) -> str | None:
+    """The words two templates share at their start and end around one run wildcard, or
+    None when those words say nothing (no word with a letter)."""
+    wa, wb = a.split(" "), b.split(" ")
+    shortest = min(len(wa), len(wb))
+    prefix = 0
+    while prefix < shortest and wa[prefix] == wb[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < shortest - prefix and wa[-1 - suffix] == wb[-1 - suffix]:
+        suffix += 1
+    fixed = [*wa[:prefix], *wa[len(wa) - suffix:]]
+    if not any(c.isalpha() for w in fixed if w not in (WILD, WILD_RUN) for c in w):
+        return None
+    return " ".join([*wa[:prefix], WILD_RUN, *wa[len(wa) - suffix:]])
 
 
 def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:

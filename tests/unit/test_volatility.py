@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -420,3 +420,48 @@ def test_a_withdrawn_document_is_never_covered_by_the_slot_beside_it() -> None:
     change = monitor.compare(old, new, noise)
     assert change is not None and change.detail["removed"] == ["Report B"]
     assert "Report B" in change.summary
+
+
+def test_two_templates_of_one_line_merge_into_the_words_they_share() -> None:
+    # Two pairs of copies of a "most read" line sampled from a pool, each pair sharing
+    # other items by chance: together they show every item varies.
+    first = learn_lines(["Rate", "Most read: Alpha one, Beta two, Gamma three", "End"],
+                        ["Rate", "Most read: Alpha one, Beta two, Delta four", "End"])
+    noise = Noise(frozenset(first))
+    second = learn_lines(["Rate", "Most read: Eps five, Zeta six, Gamma three", "End"],
+                         ["Rate", "Most read: Eta seven, Theta, Gamma three", "End"], noise)
+    assert Volatile(LINE, "Rate", f"Most read: {WILD_RUN}") in second
+    wiser = Noise(noise.learned | frozenset(second))
+    assert _same(wiser, ["Rate", "Most read: Alpha one, Beta two, Gamma three", "End"],
+                 ["Rate", "Most read: Iota, Kappa ten, Zeta six", "End"])
+    assert not _same(wiser, ["Rate", "Most read: Alpha one", "End"],
+                     ["Rate", "Consultation closed on 5 May.", "End"])
+
+
+def test_a_line_edited_among_shuffled_lines_is_learned_as_that_line() -> None:
+    a = ["Report C", "Yes 99% · No 1%", "©", "Terms", "Privacy"]
+    b = ["Report C", "Yes 5% · No 95%", "Privacy", "Terms", "©"]
+    assert learn_lines(a, b) == {Volatile(LINE, "Report C", f"Yes {WILD_RUN}")}
+    noise = Noise(frozenset(learn_lines(a, b)))
+    assert comparable_pair(["Report C", "Yes 65% · No 35%", "Terms", "Privacy", "©"],
+                           a, noise=noise).same_lines()
+
+
+def test_a_region_split_at_different_lines_by_different_checks_is_one_slot() -> None:
+    # A sampled list after the last report: each pair of copies happens to share one item
+    # at one place, a different one each time, so each learns two blocks around it.
+    known = Noise(frozenset({Volatile(SLOT, "Report B", "Y\t2"),
+                             Volatile(SLOT, "Y", "©\t2")}))
+    a = ["Report B", "Tip: one", "P", "X", "Q", "Y", "©"]
+    b = ["Report B", "Tip: two", "R", "X", "S", "T", "©"]
+    learned = learn_lines(a, b, replace(known, stable=frozenset({"X", "Y", "Report B", "©"})))
+    assert Volatile(SLOT, "Report B", "©\t5") in learned
+    wiser = Noise(known.learned | frozenset(learned))
+    assert _same(wiser, ["Report B", "Tip: three", "X", "Y", "Z", "W", "©"],
+                 ["Report B", "Tip: four", "W", "V", "Y", "T", "©"])
+    # A paragraph between two noises splits every check at the same line: never taken in.
+    same_split = Noise(frozenset({Volatile(SLOT, "Report B", "X\t2"),
+                                  Volatile(SLOT, "X", "©\t2")}))
+    assert not any(v.what.startswith("©") and v.where == "Report B"
+                   for v in learn_lines(a, b, replace(same_split, stable=frozenset(
+                       {"X", "Report B", "©"}))))
