@@ -2,7 +2,8 @@
 noise kind, confirming fetches per monitor per difference, and the share of requests that
 were confirming fetches in the steady state.
 
-    .venv/bin/python -m benchmarks.noise [--orgs 25] [--revisions 6] [--steady 2] [--write]
+    .venv/bin/python -m benchmarks.noise [--orgs 25] [--revisions 6] [--steady 2]
+        [--seed 17] [--more-seeds 18,19] [--write]
 """
 
 from __future__ import annotations
@@ -63,15 +64,32 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=6)
     parser.add_argument("--steady", type=int, default=2)
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--more-seeds", default="",
+                        help="comma-separated seeds also run, summed up in one table")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    seeds = [args.seed, *(int(s) for s in args.more_seeds.split(",") if s)]
     lines = [f"# Noise world: {args.orgs} organizations, {args.revisions} revisions, "
              f"{args.steady} steady runs (seed {args.seed})", ""]
-    for etags in (False, True):
-        world = World(args.seed, args.orgs, etags=etags)
-        with tempfile.TemporaryDirectory() as workdir:
-            verdicts = drive(world, Path(workdir), args.revisions, args.steady)
-        lines += table(world, verdicts, "weak ETags" if etags else "no validators")
+    summary = ["## Every seed", "", "| seed | validators | events | missed | false alerts "
+               "| steady confirming share |", "|---|---|---|---|---|---|"]
+    for seed in seeds:
+        for etags in (False, True):
+            mode = "weak ETags" if etags else "no validators"
+            world = World(seed, args.orgs, etags=etags)
+            with tempfile.TemporaryDirectory() as workdir:
+                verdicts = drive(world, Path(workdir), args.revisions, args.steady)
+            if seed == args.seed:
+                lines += table(world, verdicts, mode)
+            steady = [v for v in verdicts if v.revision < 0]
+            share = (sum(sum(v.confirms.values()) for v in steady)
+                     / max(sum(v.checks for v in steady), 1))
+            summary.append(
+                f"| {seed} | {mode} | {sum(len(v.events) for v in verdicts)} "
+                f"| {sum(len(v.missed) for v in verdicts)} "
+                f"| {sum(len(v.false_alerts) for v in verdicts)} | {100 * share:.1f} % |")
+    if len(seeds) > 1:
+        lines += [*summary, ""]
     print("\n".join(lines))
     if args.write:
         path = Path(__file__).parent / "results" / f"noise-{datetime.now(UTC):%Y-%m-%d}.md"
