@@ -256,9 +256,12 @@ class Noise:
                   for line in folded]
         known, between = (self._rotating_run(masked) if drop_rotating
                           else ([False] * len(masked), [False] * len(masked)))
-        index, anchor = 0, ""
+        index, anchor, slot_tried = 0, "", False
         while index < len(masked):
-            ends = self._slots.get(anchor)
+            # A slot starts right after its anchor, never after the items that follow it:
+            # tried again past each of them, it would stretch by as many lines.
+            ends = None if slot_tried else self._slots.get(anchor)
+            slot_tried = True
             if ends:
                 skip = _slot_length(masked, index, ends, self, anchor)
                 if skip:
@@ -274,7 +277,7 @@ class Noise:
                 # still "* min. ago" beside a version that shows "21 min. ago".
                 keyed.append((key, lines[index], known[index] or between[index]))
                 if not known[index]:
-                    anchor = key
+                    anchor, slot_tried = key, False
             index += 1
         return keyed
 

@@ -235,6 +235,10 @@ def test_a_list_sampled_from_a_pool_is_learned_and_edits_beside_it_still_show(
     assert not _same(noise, old, page(random.Random(f"{seed}-edit"), edited))
     edited = [content[0], content[1] + " " + word(rng), *content[2:]]  # the line after
     assert not _same(noise, old, page(random.Random(f"{seed}-edit"), edited))
+    added = [content[0], phrase(rng, 6), *content[1:]]  # a sentence right after the list
+    assert not _same(noise, old, page(random.Random(f"{seed}-edit"), added))
+    removed = [content[0], *content[2:]]  # the line after the list withdrawn
+    assert not _same(noise, old, page(random.Random(f"{seed}-edit"), removed))
 
 
 def _same(noise: Noise, old: list[str], new: list[str]) -> bool:
