@@ -26,10 +26,12 @@ from tests.integration.jsapp_support import grants, needs_browser, serve_app
 pytestmark = pytest.mark.integration
 
 
-def make_config(monitors: list[dict[str, Any]]) -> Config:
+def make_config(monitors: list[dict[str, Any]], defaults: dict[str, Any] | None = None,
+                **top: Any) -> Config:
     document = {
-        "defaults": {"every": "1h", "timeout": "20s"},
+        "defaults": {"every": "1h", "timeout": "20s", **(defaults or {})},
         "organizations": [{"id": "ministry", "name": "Ministry", "monitors": monitors}],
+        **top,
     }
     return parse_config(json.dumps(document), "test-config.yaml")
 
@@ -99,3 +101,43 @@ async def test_plain_pages_do_not_wait_for_a_rendered_page_of_their_site(
     # The rendered page started once every plain check had ended.
     assert app_seen_by_plain == {"notice1": 0, "notice2": 0, "notice3": 0}
     assert site.hits("/app.html") > app_fetched_before
+
+
+async def test_waiting_rendered_checks_hold_nothing_the_plain_pages_need(
+    site: Site, store: Store, tmp_path: Path
+) -> None:
+    """Rendered monitors listed first, one fetch at a time (``concurrency`` and
+    ``per_host`` 1): while they wait for their turn they hold no fetch or host slot (else
+    this run would never end), and every plain page is recorded before a rendered page is
+    even fetched. No browser is needed: without one the rendered checks fail once they
+    start, after the plain ones."""
+    for n in (1, 2, 3, 4):
+        site.set(f"/notice{n}.html", notice(n, "the water board"))
+    for n in (1, 2):
+        site.set(f"/app{n}.html", "<html><body><div id='root'></div></body></html>")
+    rendered = [{"id": f"app{n}", "kind": "page", "url": site.url(f"/app{n}.html"),
+                 "render": "browser"} for n in (1, 2)]
+    plain = [{"id": f"notice{n}", "kind": "page", "url": site.url(f"/notice{n}.html")}
+             for n in (1, 2, 3, 4)]
+    config = make_config([*rendered, *plain], {"concurrency": 1, "per_host": 1},
+                         browser={"executable": str(tmp_path / "no-such-chromium")})
+    store.sync_monitors(config.organizations)
+    recorded: list[tuple[str, int]] = []  # each check as recorded: the app pages fetched by then
+
+    def on_check(report: CheckReport) -> None:
+        recorded.append((report.monitor_id, site.hits("/app1.html") + site.hits("/app2.html")))
+
+    report = await within(
+        run_cycle(config, store, select_monitors(config, store, run_all=True),
+                  on_check=on_check),
+        "the run ends: the waiting rendered checks hold no slot")
+
+    order = [monitor_id for monitor_id, _ in recorded]
+    assert sorted(order[:4]) == ["notice1", "notice2", "notice3", "notice4"], order
+    assert sorted(order[4:]) == ["app1", "app2"], order
+    assert [fetched for _, fetched in recorded[:4]] == [0, 0, 0, 0]
+    checks = {c.monitor_id: c for c in report.checks}
+    assert {checks[f"notice{n}"].outcome for n in (1, 2, 3, 4)} == {"new"}
+    assert {checks[f"app{n}"].outcome for n in (1, 2)} == {"error"}
+    assert all((checks[f"app{n}"].error or "").startswith("RenderFailed: no browser")
+               for n in (1, 2))
