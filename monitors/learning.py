@@ -102,36 +102,66 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
 
 def _regions(ka: Sequence[str], kb: Sequence[str], learned: set[Volatile], noise: Noise
              ) -> set[Volatile]:
-    """One slot over a noisy region that checks split at different lines: blocks from A
-    to X and from X to B learned now, and from A to Y and Y to B before. A paragraph
-    between two noises splits them at the same line every time, and is never taken in;
-    a line where the split falls by chance (an item of a list that happened to be in
-    both copies) is. The slot holds as many lines as the region holds now."""
-    ends: dict[str, set[str]] = {}
-    for fact in (*noise.learned, *learned):
-        if fact.kind == SLOT:
-            ends.setdefault(fact.where, set()).add(fact.what.rpartition(SLOT_SIZE)[0])
+    """One slot over a noisy region that checks split at different lines: blocks learned
+    now lead from A through lines X... to B, and blocks known (or learned now) lead from A
+    to B through other lines only. A paragraph between two noises splits every check at
+    the same line, which every way from A to B passes, and is never taken in; lines where
+    the split falls by chance (items of a list that happened to be in both copies) are.
+    The slot holds as many lines as the region holds now."""
+    edges = _slot_edges((*noise.learned, *learned))
     regions: set[Volatile] = set()
-    for fact in learned:
-        start, middle = fact.where, fact.what.rpartition(SLOT_SIZE)[0]
-        if fact.kind != SLOT or not middle:
-            continue
-        for end in ends.get(middle, set()) - {start}:
-            if not any(end in ends.get(other, ()) for other in ends[start] - {middle, end}):
-                continue
-            size = max(_span(ka, start, end), _span(kb, start, end))
-            if 0 < size <= MAX_SLOT_LINES:
-                regions.add(Volatile(SLOT, start, f"{end}{SLOT_SIZE}{size}"))
+    for start, firsts in _slot_edges(learned).items():
+        for first in firsts:
+            ways: list[tuple[str, tuple[str, ...]]] = [(first, (first,))]
+            while ways:
+                node, via = ways.pop()
+                for end in edges.get(node, set()) - {start, *via}:
+                    size = max(_span(ka, start, end), _span(kb, start, end))
+                    if 0 < size <= MAX_SLOT_LINES and _detour(edges, start, end, set(via)):
+                        regions.add(Volatile(SLOT, start.strip(_EDGE),
+                                             f"{end.strip(_EDGE)}{SLOT_SIZE}{size}"))
+                    if len(via) < MAX_SLOT_HOPS:
+                        ways.append((end, (*via, end)))
     return regions
 
 
+#: The page's top (a slot's start) and end (a slot's end) as distinct graph nodes.
+_EDGE = "\x00"
+_TOP, _BOTTOM = f"{_EDGE}top{_EDGE}", f"{_EDGE}end{_EDGE}"
+#: Lines a way from a slot's start to its end may pass, in ``_regions``.
+MAX_SLOT_HOPS = 4
+
+
+def _slot_edges(facts: Iterable[Volatile]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for fact in facts:
+        if fact.kind == SLOT:
+            end = fact.what.rpartition(SLOT_SIZE)[0]
+            edges.setdefault(fact.where or _TOP, set()).add(end or _BOTTOM)
+    return edges
+
+
+def _detour(edges: dict[str, set[str]], start: str, end: str, avoid: set[str]) -> bool:
+    """A way from ``start`` to ``end`` through at least one line, and none of ``avoid``."""
+    frontier = [n for n in edges.get(start, ()) if n not in avoid and n != end]
+    seen = set(frontier)
+    while frontier:
+        for following in edges.get(frontier.pop(), ()):
+            if following == end:
+                return True
+            if following not in avoid and following not in seen and following != start:
+                seen.add(following)
+                frontier.append(following)
+    return False
+
+
 def _span(keys: Sequence[str], start: str, end: str) -> int:
-    """How many lines stand between ``start`` ("" the page's top) and the first ``end``
-    after it ("" the page's end); -1 when either is missing."""
-    first = -1 if not start else (keys.index(start) if start in keys else None)
+    """How many lines stand between ``start`` (or the page's top) and the first ``end``
+    after it (or the page's end); -1 when either is missing."""
+    first = -1 if start == _TOP else (keys.index(start) if start in keys else None)
     if first is None:
         return -1
-    if not end:
+    if end == _BOTTOM:
         return len(keys) - first - 1
     last = next((i for i in range(first + 1, len(keys)) if keys[i] == end), None)
     return -1 if last is None else last - first - 1

@@ -215,7 +215,7 @@ async def _check(
             check, snapshot=outcome.snapshot, content=outcome.content,
             change=change, every=monitor.config.every, signal=outcome.signal,
             notable=notable, captures=tuple(captures), next_attempt=next_attempt, copy=copy,
-            noted=tuple(outcome.noted) if change and change.quiet is None else (),
+            noted=tuple(outcome.noted) if change else (),
         )
         crash_point("check-recorded")
         return CheckReport(

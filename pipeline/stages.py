@@ -42,9 +42,10 @@ class Outcome:
     signal: str | None = None
     #: A difference in content that a confirming copy may show to be noise.
     confirmable: bool = False
-    #: Facts noted with a real change: where it took place, when that is the words of
-    #: one line (learned once it changes at nearly every check), and what was learned at
-    #: the lines it edited, carried to their new wording (``monitors.recurring``).
+    #: Facts noted with a change: what was learned at the lines it edited, carried to
+    #: their new wording, and, for a change to announce, where it took place when that is
+    #: the words of one line (learned once it changes at nearly every check;
+    #: ``monitors.recurring``).
     noted: frozenset[Volatile] = frozenset()
 
 
@@ -245,13 +246,15 @@ def compare(
         if previous.content_hash != new.content_hash:
             note = "differs only in what changes by itself (clocks, learned noise, order)"
         return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
+    new_at = _moment(fetched.started_at)
+    carried = monitor.carried(previous, new, noise, previous_at, new_at)
     # A change already known not to be announced (a regenerated PDF, the site's
     # template) has nothing a second copy could overturn: no confirming fetch for it.
+    # What was learned at the lines it edited (a new footer's year) follows them.
     if change.quiet is not None:
-        return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change)
-    new_at = _moment(fetched.started_at)
-    noted = (monitor.recurring(previous, new, change, noise, previous_at, new_at)
-             | monitor.carried(previous, new, noise, previous_at, new_at))
+        return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
+                       noted=frozenset(carried))
+    noted = monitor.recurring(previous, new, change, noise, previous_at, new_at) | carried
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
                    confirmable=True, noted=frozenset(noted))
 

@@ -469,3 +469,23 @@ def test_a_region_split_at_different_lines_by_different_checks_is_one_slot() -> 
     assert not any(v.what.startswith("©") and v.where == "Report B"
                    for v in learn_lines(a, b, replace(same_split, stable=frozenset(
                        {"X", "Report B", "©"}))))
+
+
+def test_a_region_split_at_several_lines_is_one_slot_but_a_paragraph_every_way_passes_is_not(
+        ) -> None:
+    # The first check split the list at "N"; this one splits it at "L" and "G".
+    known = Noise(frozenset({Volatile(SLOT, "Report B", "N\t2"),
+                             Volatile(SLOT, "N", "©\t3")}), stable=frozenset(
+        {"Report B", "Tip: x", "N", "L", "B", "G", "©"}))
+    a = ["Report B", "Tip: alpha beta gamma", "L", "G", "B", "S", "©"]
+    b = ["Report B", "Join us today, friends", "L", "B", "G", "F", "©"]
+    learned = learn_lines(a, b, known)
+    assert Volatile(SLOT, "Report B", "©\t5") in learned
+    # A paragraph "P" between two noises: every check splits at it, so no way avoids it.
+    paragraph = Noise(frozenset({Volatile(SLOT, "Report B", "P\t1"),
+                                 Volatile(SLOT, "P", "©\t1")}), stable=frozenset(
+        {"Report B", "P", "©"}))
+    learned = learn_lines(["Report B", "Tip: alpha beta gamma", "P", "Ad 1", "©"],
+                          ["Report B", "Join us today, friends", "P", "Buy now", "©"], paragraph)
+    assert not any(v.kind == SLOT and v.where == "Report B" and v.what.startswith("©")
+                   for v in learned)
