@@ -110,26 +110,33 @@ def _regions(ka: Sequence[str], kb: Sequence[str], learned: set[Volatile], noise
     The slot holds as many lines as the region holds now."""
     edges = _slot_edges((*noise.learned, *learned))
     regions: set[Volatile] = set()
+    budget = MAX_SLOT_WAYS  # a monitor that learned many slots must not cost a search
     for start, firsts in _slot_edges(learned).items():
         for first in firsts:
             ways: list[tuple[str, tuple[str, ...]]] = [(first, (first,))]
-            while ways:
+            while ways and budget > 0:
                 node, via = ways.pop()
                 for end in edges.get(node, set()) - {start, *via}:
+                    budget -= 1
                     size = max(_span(ka, start, end), _span(kb, start, end))
                     if 0 < size <= MAX_SLOT_LINES and _detour(edges, start, end, set(via)):
-                        regions.add(Volatile(SLOT, start.strip(_EDGE),
-                                             f"{end.strip(_EDGE)}{SLOT_SIZE}{size}"))
+                        regions.add(Volatile(SLOT, _line(start),
+                                             f"{_line(end)}{SLOT_SIZE}{size}"))
                     if len(via) < MAX_SLOT_HOPS:
                         ways.append((end, (*via, end)))
     return regions
 
 
 #: The page's top (a slot's start) and end (a slot's end) as distinct graph nodes.
-_EDGE = "\x00"
-_TOP, _BOTTOM = f"{_EDGE}top{_EDGE}", f"{_EDGE}end{_EDGE}"
-#: Lines a way from a slot's start to its end may pass, in ``_regions``.
+_TOP, _BOTTOM = "\x00top", "\x00end"
+#: Lines a way from a slot's start to its end may pass, in ``_regions``...
 MAX_SLOT_HOPS = 4
+#: ...and how many ways are tried in all.
+MAX_SLOT_WAYS = 1_000
+
+
+def _line(node: str) -> str:
+    return "" if node in (_TOP, _BOTTOM) else node
 
 
 def _slot_edges(facts: Iterable[Volatile]) -> dict[str, set[str]]:

@@ -489,3 +489,11 @@ def test_a_region_split_at_several_lines_is_one_slot_but_a_paragraph_every_way_p
                           ["Report B", "Join us today, friends", "P", "Buy now", "©"], paragraph)
     assert not any(v.kind == SLOT and v.where == "Report B" and v.what.startswith("©")
                    for v in learned)
+
+
+def test_a_region_from_the_top_of_the_page_keeps_its_empty_start() -> None:
+    known = Noise(frozenset({Volatile(SLOT, "", "N\t1"), Volatile(SLOT, "N", "Body\t1")}),
+                  stable=frozenset({"N", "L", "Body"}))
+    learned = learn_lines(["Ad one two", "L", "Promo x", "Body"],
+                          ["Visit the shop", "L", "Sale today only", "Body"], known)
+    assert Volatile(SLOT, "", "Body\t3") in learned
