@@ -23,9 +23,6 @@ from storage.records import CONFIRM, Check, Copy, MonitorState, PackedContent
 if TYPE_CHECKING:  # the HTTP stack loads where checks are fetched
     from pipeline.fetch.client import Fetcher
 
-#: Between a check and its confirming copy: a clock that ticks every second has ticked.
-CONFIRM_PAUSE = 1.1
-
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +62,8 @@ async def take_copy(
 ) -> Copy:
     """Fetch a second copy moments after ``first_check`` and learn what differs between
     the two: that changes by itself."""
-    await asyncio.sleep(CONFIRM_PAUSE)  # long enough for a one-second clock to tick
+    # defaults.confirm_pause (1.1 s): long enough for a one-second clock to tick.
+    await asyncio.sleep(fetcher.settings.confirm_pause.total_seconds())
     if first_check.outcome == "new":
         # Nothing is announced from a first check: a server that vouches for its
         # validators (304) spares the body; noise it hides is learned at a difference.

@@ -100,6 +100,7 @@ def fetch_settings(defaults: Defaults) -> FetchSettings:
         connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout,
         max_redirects=defaults.max_redirects, user_agent=defaults.user_agent,
         concurrency=defaults.concurrency, per_host=defaults.per_host,
+        confirm_pause=defaults.confirm_pause,
     )
 
 

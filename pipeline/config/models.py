@@ -83,6 +83,10 @@ class Defaults(StrictModel):
     #: What a monitor learned changes by itself is forgotten when it has not been seen
     #: again within this many of its checks (it is learned again if it comes back).
     forget_noise_after: int = Field(default=100, ge=1)
+    #: Between a check and its confirming copy (pipeline/copies.py): long enough for a
+    #: clock that ticks every second to have ticked, or that noise is not learned.
+    confirm_pause: Duration = Field(default=timedelta(seconds=1.1), ge=timedelta(0),
+                                    le=timedelta(minutes=1))
     stale_after: Duration = timedelta(days=3)
     expect_run_every: Duration = timedelta(hours=1)
     #: ``browser``: every ``page`` monitor is rendered in headless Chromium unless it says

@@ -65,6 +65,8 @@ class FetchSettings:
     user_agent: str = "govwatch"
     concurrency: int = 32
     per_host: int = 2
+    #: Before a confirming copy is fetched (``defaults.confirm_pause``).
+    confirm_pause: timedelta = timedelta(seconds=1.1)
 
 
 async def _refuse_other_schemes(request: httpx.Request) -> None:
