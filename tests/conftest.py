@@ -15,6 +15,11 @@ from pipeline.config.cache import CACHE_ENV
 from storage.db import Store
 
 REPO = Path(__file__).resolve().parents[1]
+#: ``defaults.confirm_pause`` of tests whose subject is not a clock that ticks between a
+#: check and its confirming copy: the copy is still taken, without the default's 1.1 s
+#: wait. The tests of learning what changes by itself keep the default, and
+#: tests/integration/test_confirm_pause.py checks that the pause is kept.
+QUICK_CONFIRM = "0.05s"
 
 
 @pytest.fixture
@@ -30,6 +35,14 @@ def pytest_configure(config: pytest.Config) -> None:
         directory = tempfile.mkdtemp(prefix="govwatch-test-cache-")
         os.environ[CACHE_ENV] = directory
         atexit.register(shutil.rmtree, directory, True)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers of ``-n auto`` (pyproject.toml): two per core the suite may use. Tests
+    spend about half their time waiting (on local servers, subprocesses, browsers), so
+    one worker per core would leave the cores half idle."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 * (cores or 1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

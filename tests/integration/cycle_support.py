@@ -10,14 +10,16 @@ from typing import Any
 from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import Site
 
 
 def make_config(monitors: list[dict[str, Any]], **top: Any) -> Config:
-    """A config with one organization (``ministry``) checked hourly with a 5 s timeout;
-    JSON is valid YAML, so the real parser reads it. ``top`` adds top-level keys."""
+    """A config with one organization (``ministry``) checked hourly with a 5 s timeout
+    and a short confirm pause; JSON is valid YAML, so the real parser reads it. ``top``
+    adds top-level keys (``defaults`` replaces these)."""
     document = {
-        "defaults": {"every": "1h", "timeout": "5s"},
+        "defaults": {"every": "1h", "timeout": "5s", "confirm_pause": QUICK_CONFIRM},
         "organizations": [{"id": "ministry", "name": "Ministry", "monitors": monitors}],
         **top,
     }

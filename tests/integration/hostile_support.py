@@ -14,6 +14,7 @@ from core.records import Extracted
 from pipeline.config import parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import Site, within
 
 GOVWATCH = Path(sys.executable).parent / "govwatch"
@@ -114,7 +115,8 @@ def make_config(monitors: list[dict[str, Any]], **defaults: Any) -> Any:
     # Small cycles parse on the event loop: a 10,000-entry feed holds it for seconds, and
     # on a loaded machine the normal monitors' deadlines would run out meanwhile.
     document = {
-        "defaults": {"every": "1h", "timeout": "30s", **defaults},
+        "defaults": {"every": "1h", "timeout": "30s", "confirm_pause": QUICK_CONFIRM,
+                     **defaults},
         "organizations": [{"id": "hostile", "name": "Hostile sources", "monitors": monitors}],
     }
     return parse_config(json.dumps(document), "hostile-test.yaml")

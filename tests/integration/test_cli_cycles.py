@@ -18,6 +18,7 @@ import pytest
 
 from core.errors import FailureKind
 from storage.db import Store
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.cycle_support import FEED_V2, PAGE_V2, page_html, rss, standard_site
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,7 @@ database: {db}
 defaults:
   every: 1h
   timeout: 5s
+  confirm_pause: {QUICK_CONFIRM}
 organizations:
   - id: ministry
     name: Ministry of Digital Affairs
@@ -214,6 +216,7 @@ def test_cli_run_checks_only_due_monitors(site: Any, tmp_path: Path) -> None:
 database: {db}
 defaults:
   every: 1h
+  confirm_pause: {QUICK_CONFIRM}
 organizations:
   - id: alpha
     name: Alpha

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import Site
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def config(site: Site, tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(f"""\
 database: {tmp_path / "gw.db"}
-defaults: {{jitter: 0s}}
+defaults: {{jitter: 0s, confirm_pause: {QUICK_CONFIRM}}}
 retention: {{keep_versions: 1}}
 notifications:
   feed: {{directory: {tmp_path / "feeds"}}}

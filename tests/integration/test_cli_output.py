@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.opsite import OpSite, serving
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,8 @@ def config(tmp_path: Path) -> Iterator[tuple[Path, OpSite]]:
         monitors = "".join(f"      - {{id: p{i}, kind: page, url: '{site.url(f'/p{i}')}'}}\n"
                            for i in range(3))
         path = tmp_path / "config.yaml"
-        path.write_text(f"database: {tmp_path / 'gw.db'}\norganizations:\n  - id: o\n"
+        path.write_text(f"database: {tmp_path / 'gw.db'}\n"
+                        f"defaults: {{confirm_pause: {QUICK_CONFIRM}}}\norganizations:\n  - id: o\n"
                         f"    name: O\n    monitors:\n{monitors}", encoding="utf-8")
         yield path, site
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import WAIT_SECONDS, eventually
 from tests.integration.opsite import OpSite, serving
 
@@ -40,7 +41,8 @@ def write_config(path: Path, site: OpSite, monitors: dict[str, str],
         f"      - {{id: {name}, kind: page, url: '{site.url('/' + name)}', every: {every}}}\n"
         for name, every in monitors.items())
     pool = f", workers: {workers}" if workers is not None else ""
-    path.write_text(f"defaults: {{jitter: 0s, expect_run_every: 2s, per_host: 4{pool}}}\n"
+    path.write_text(f"defaults: {{jitter: 0s, expect_run_every: 2s, per_host: 4{pool}, "
+                    f"confirm_pause: {QUICK_CONFIRM}}}\n"
                     f"organizations:\n  - id: o\n    name: O\n    monitors:\n{lines}",
                     encoding="utf-8")
 

@@ -25,6 +25,7 @@ from pipeline.config import parse_config
 from pipeline.digest import deliver_owed
 from pipeline.health import channel_alerts
 from storage.db import Store
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import Site
 from tests.integration.digest_support import (
     Mailbox,
@@ -92,6 +93,7 @@ def deployment(site: Site, tmp_path: Path) -> Iterator[Deployment]:
         config = tmp_path / "config.yaml"
         config.write_text(f"""
 database: {tmp_path / 'gw.db'}
+defaults: {{confirm_pause: {QUICK_CONFIRM}}}
 retention: {{keep_versions: 1}}
 organizations:
   - id: a

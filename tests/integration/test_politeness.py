@@ -11,6 +11,7 @@ import pytest
 from pipeline import VERSION
 from pipeline.config import Config, parse_config
 from storage.db import Store
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.cycle_support import cycle
 from tests.integration.opsite import OpSite, serving
 
@@ -31,8 +32,8 @@ def other() -> Iterator[OpSite]:
 
 def config(defaults: str, monitors: list[str]) -> Config:
     lines = "".join(f"      - {m}\n" for m in monitors)
-    return parse_config(f"defaults: {{{defaults}}}\norganizations:\n  - id: o\n    name: O\n"
-                        f"    monitors:\n{lines}")
+    return parse_config(f"defaults: {{confirm_pause: {QUICK_CONFIRM}, {defaults}}}\n"
+                        f"organizations:\n  - id: o\n    name: O\n    monitors:\n{lines}")
 
 
 async def test_per_host_limit_holds_per_host_not_globally(

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import pytest
 
+from tests.conftest import QUICK_CONFIRM
 from tests.integration.conftest import WAIT_SECONDS, Hold, eventually
 from tests.integration.opsite import OpSite, serving
 
@@ -114,7 +115,8 @@ class Govwatch:
                  "robots: false}\n" for n in range(HELD)]
         lines.append(f"      - {{id: fast, kind: page, url: '{url('/fast')}', robots: false}}\n")
         self.config.write_text(
-            f"defaults: {{every: 1h, jitter: 0s, workers: {WORKERS}, per_host: {HELD + 1}}}\n"
+            f"defaults: {{every: 1h, jitter: 0s, workers: {WORKERS}, per_host: {HELD + 1}, "
+            f"confirm_pause: {QUICK_CONFIRM}}}\n"
             "organizations:\n  - id: o\n    name: O\n    monitors:\n" + "".join(lines),
             encoding="utf-8")
         with self.out.open("wb") as out, self.err.open("wb") as err:

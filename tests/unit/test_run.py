@@ -13,8 +13,9 @@ from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
+from tests.conftest import QUICK_CONFIRM
 
-CONFIG = parse_config("""
+CONFIG = parse_config(f"defaults: {{confirm_pause: {QUICK_CONFIRM}}}\n" + """
 organizations:
   - id: unidir
     name: UNIDIR

@@ -14,6 +14,7 @@ from pipeline.config import Config, parse_config
 from pipeline.cycle import CycleReport, run_cycle, select_monitors
 from storage.db import Store
 from tests import fakes
+from tests.conftest import QUICK_CONFIRM
 
 URL = "https://www.ohchr.org/en/b-tech"
 PAGE = ("<html><head><title>B-Tech Project | OHCHR</title></head><body><main><h1>B-Tech</h1>"
@@ -35,6 +36,7 @@ Respond = Callable[[respx.Router], None]
 def config(**options: Any) -> Config:
     extra = "".join(f", {k}: {v}" for k, v in options.items())
     return parse_config(
+        f"defaults: {{confirm_pause: {QUICK_CONFIRM}}}\n"
         "organizations:\n  - id: ohchr\n    name: OHCHR\n    monitors:\n"
         f"      - {{id: btech, kind: page, url: '{URL}'{extra}}}\n"
     )
