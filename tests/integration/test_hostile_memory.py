@@ -52,11 +52,11 @@ def date_paragraph(size: int, seed: int) -> str:
     rng = random.Random(seed)
     words: list[str] = []
     length = 0
-    while length < size:
+    while length <= size:  # ``length`` counts a space after each word: joined, >= size
         for word in rng.choices(TOKENS, cum_weights=CUMULATIVE, k=100_000):
             words.append(word)
             length += len(word) + 1
-            if length >= size:
+            if length > size:
                 break
     text = " ".join(words)[:size]
     return text[:-1] + "0" if text.endswith(" ") else text  # a space would be trimmed
