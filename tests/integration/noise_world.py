@@ -178,6 +178,7 @@ class World:
         self.etags = etags
         self.revision = 0
         self.requests = 0
+        self.path_requests: Counter[str] = Counter()
         self.base_url = ""
         self.served: Counter[tuple[str, int]] = Counter()
         self.fragments: dict[str, set[str]] = defaultdict(set)
@@ -211,7 +212,11 @@ class World:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
             self.requests += 1
-            n = self.requests
+            # Numbered per path, not per site: what a page shows must not depend on how
+            # the requests of other pages interleaved with its own (a loaded machine
+            # interleaves them otherwise).
+            self.path_requests[request.path] += 1
+            n = self.path_requests[request.path]
             req = Req(n, datetime.now(UTC), random.Random(f"{n}-{request.path}"), {})
             parts = request.path.strip("/").split("/")
             org = next((o for o in self.orgs if parts and o.id == parts[0]), None)
