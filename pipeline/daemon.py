@@ -36,6 +36,7 @@ from pipeline.fetch.client import Fetcher, build_client, polite_fetcher, renderi
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import crontab_trigger
 from pipeline.site import site_stage
+from pipeline.templates import site_rounds
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
@@ -184,9 +185,12 @@ class Daemon:
             if due is not None and due > iso(utc_now()):
                 log.debug("%s not due until %s (back-off or Retry-After)", monitor_id, due)
                 return
+            # One monitor per job: its site's template is what the stored pages share
+            # (a footer changing on every page is judged page by page, as it comes).
             report = await check_monitor(
                 monitor, self.fetcher, self.store, self.policy, self.extractor,
-                forget_noise_after=self.config.defaults.forget_noise_after)
+                forget_noise_after=self.config.defaults.forget_noise_after,
+                site=site_rounds(self.store, [monitor]).get(monitor_id))
             self._counts[report.outcome] += 1
             if report.outcome == "error":
                 log.warning("%s: %s", monitor_id, report.error)

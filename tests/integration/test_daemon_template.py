@@ -1,0 +1,71 @@
+"""The daemon's checks, one monitor per job, are judged against their site's template
+too: what the organization's stored pages on the host share, learned by comparing them
+(markup of random class names, so no tag or class says what is navigation)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import string
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import eventually
+from tests.integration.opsite import OpSite, serving
+from tests.integration.test_daemon import Daemon, daemons, rows, write_config
+
+pytestmark = pytest.mark.integration
+__all__ = ["daemons"]  # the fixture, used by name
+
+NAV = ["Ministry of Examples", "Home", "News", "Contact"]
+OWN = {"a": "Water samples from twelve rivers.", "b": "Bids for the bridge are open.",
+       "c": "The ministry looks after roads."}
+
+
+def page(classes: list[str], own: str, nav: list[str]) -> str:
+    top, main = classes
+    return (f'<div class="{top}">' + "".join(f"<p>{line}</p>" for line in nav) + "</div>"
+            f'<div class="{main}"><p>{own}</p></div>')
+
+
+def serve(site: OpSite, classes: list[str], nav: list[str], own: dict[str, str]) -> None:
+    for name, text in own.items():
+        site.set(f"/{name}", page(classes, text, nav))
+
+
+def test_a_daemon_check_of_one_page_knows_what_the_sites_stored_pages_share(
+        tmp_path: Path, daemons: Callable[[Path, Path], Daemon]) -> None:
+    rng = random.Random()
+    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
+    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    with serving() as site:
+        serve(site, classes, NAV, OWN)
+        write_config(config, site, {name: "1s" for name in OWN})
+        daemon = daemons(config, db)
+
+        def count(sql: str) -> int:
+            try:
+                return int(rows(db, sql)[0][0])
+            except sqlite3.OperationalError:  # the daemon has not made its tables yet
+                return 0
+
+        # Each first check and its copy (what differs between those two is noise).
+        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
+                   "the three pages' first checks and their copies")
+        # Page a drops a line every stored page shows (the site's navigation): recorded,
+        # not announced. Then its own text changes: announced.
+        site.set("/a", page(classes, OWN["a"], NAV[:-1]))
+        eventually(lambda: count("SELECT count(*) FROM changes WHERE monitor_id = 'a'") == 1,
+                   "page a's template change")
+        site.set("/a", page(classes, "Water samples from thirteen rivers.", NAV[:-1]))
+        eventually(lambda: count("SELECT count(*) FROM changes WHERE monitor_id = 'a'") == 2,
+                   "page a's own change")
+        assert daemon.stop() == 0, daemon.stderr
+    (template_reasons, template_notable), (own_reasons, own_notable) = rows(
+        db, "SELECT reasons, notable FROM changes WHERE monitor_id = 'a' ORDER BY id")
+    assert template_notable == 0
+    assert "not announced: site template only" in json.loads(str(template_reasons))
+    assert own_notable == 1, own_reasons
