@@ -174,6 +174,7 @@ class World:
     """The sites, their revisions and what each request served."""
 
     def __init__(self, seed: int, orgs: int = 20, *, etags: bool = False) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.etags = etags
         self.revision = 0
@@ -217,7 +218,9 @@ class World:
             # interleaves them otherwise).
             self.path_requests[request.path] += 1
             n = self.path_requests[request.path]
-            req = Req(n, datetime.now(UTC), random.Random(f"{n}-{request.path}"), {})
+            # The world's seed too: else every seed draws the same samples, in other words.
+            req = Req(n, datetime.now(UTC), random.Random(f"{self.seed}-{n}-{request.path}"),
+                      {})
             parts = request.path.strip("/").split("/")
             org = next((o for o in self.orgs if parts and o.id == parts[0]), None)
             if org is None or len(parts) != 2:
