@@ -95,11 +95,18 @@ class Mailbox:
 
 @contextmanager
 def smtp_server(port: int | None = None, **options: Any) -> Iterator[Mailbox]:
-    mailbox = Mailbox(port or free_port())
-    if "authenticator" in options and options["authenticator"] is True:
-        options["authenticator"] = mailbox.authenticate
-    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **options)
-    controller.start()
+    auth_by_mailbox = options.get("authenticator") is True
+    for attempt in range(1 if port else 5):
+        mailbox = Mailbox(port or free_port())
+        if auth_by_mailbox:
+            options["authenticator"] = mailbox.authenticate
+        controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **options)
+        try:
+            controller.start()
+            break
+        except OSError:  # another test process bound the free port first: draw again
+            if port or attempt == 4:
+                raise
     try:
         yield mailbox
     finally:
