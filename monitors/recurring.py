@@ -28,7 +28,7 @@ from difflib import SequenceMatcher
 
 from core.records import Volatile
 from monitors.normalize import comparable_pair
-from monitors.volatility import NO_NOISE, Noise, line_template
+from monitors.volatility import NO_NOISE, Noise, line_template, words
 
 #: A noted place, not yet applied: (recurring, the line it follows, the line's template).
 RECURRING = "recurring"
@@ -70,8 +70,10 @@ def carried_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOIS
                   ) -> set[Volatile]:
     """What is learned at the lines a real change edited, carried to their new wording. A
     line is edited, not replaced, when the two share a template (``line_template``)."""
-    if not noise.learned:
-        return set()
+    anchors = noise.anchors
+    if not anchors or anchors.isdisjoint({words(line) for line in old}
+                                         - {words(line) for line in new}):
+        return set()  # no line that facts hang on is gone: nothing to carry, no keying
     before, after = _keys(old, new, noise, old_at, new_at)
     facts: set[Volatile] = set()
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after,

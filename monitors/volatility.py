@@ -201,6 +201,14 @@ class Noise:
         """Whether ``line`` (a key) is known as an item of a rotating list."""
         return line in self._rotating
 
+    @cached_property
+    def anchors(self) -> frozenset[str]:
+        """The lines learned facts hang on: where templates and slots start, where slots
+        end."""
+        return frozenset({v.where for v in self.learned if v.kind in (LINE, SLOT)}
+                         | {v.what.rpartition(SLOT_SIZE)[0] for v in self.learned
+                            if v.kind == SLOT}) - {""}
+
     def carried(self, old: str, new: str) -> set[Volatile]:
         """What is learned at line ``old`` (templates and slots after it, slots that end at
         it), placed at ``new``: the line an edit made of it."""
