@@ -32,6 +32,7 @@ from monitors.volatility import (
     WILD,
     WILD_RUN,
     Noise,
+    common_ends,
     line_template,
     link_scope,
     shared_lines,
@@ -240,13 +241,7 @@ def _frame(a: str, b: str) -> str | None:
     """The words two templates share at their start and end around one run wildcard, or
     None when those words say nothing (no word with a letter)."""
     wa, wb = a.split(" "), b.split(" ")
-    shortest = min(len(wa), len(wb))
-    prefix = 0
-    while prefix < shortest and wa[prefix] == wb[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < shortest - prefix and wa[-1 - suffix] == wb[-1 - suffix]:
-        suffix += 1
+    prefix, suffix = common_ends(wa, wb)
     fixed = [*wa[:prefix], *wa[len(wa) - suffix:]]
     if not any(c.isalpha() for w in fixed if w not in (WILD, WILD_RUN) for c in w):
         return None

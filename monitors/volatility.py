@@ -92,6 +92,16 @@ def line_template(a: str, b: str) -> str | None:
     common = sum(size for _, _, size in matcher.get_matching_blocks())
     if common < SAME_LINE_SHARE * max(len(wa), len(wb), 1):
         return None
+    prefix, suffix = common_ends(wa, wb)
+    if prefix == len(wa) == len(wb):
+        return a
+    one_word = len(wa) - prefix - suffix == 1 == len(wb) - prefix - suffix
+    return " ".join([*wa[:prefix], WILD if one_word else WILD_RUN, *wa[len(wa) - suffix:]])
+
+
+def common_ends(wa: Sequence[str], wb: Sequence[str]) -> tuple[int, int]:
+    """How many words two versions share at their start, then at their end (not
+    overlapping)."""
     shortest = min(len(wa), len(wb))
     prefix = 0
     while prefix < shortest and wa[prefix] == wb[prefix]:
@@ -99,10 +109,7 @@ def line_template(a: str, b: str) -> str | None:
     suffix = 0
     while suffix < shortest - prefix and wa[-1 - suffix] == wb[-1 - suffix]:
         suffix += 1
-    if prefix == len(wa) == len(wb):
-        return a
-    one_word = len(wa) - prefix - suffix == 1 == len(wb) - prefix - suffix
-    return " ".join([*wa[:prefix], WILD if one_word else WILD_RUN, *wa[len(wa) - suffix:]])
+    return prefix, suffix
 
 
 @lru_cache(maxsize=4096)
