@@ -17,6 +17,7 @@ import os
 import random
 import signal
 from collections import Counter
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from pipeline.fetch.client import Fetcher, build_client, polite_fetcher, renderi
 from pipeline.pool import Extractor, worker_count
 from pipeline.schedule import crontab_trigger
 from pipeline.site import site_stage
-from pipeline.templates import site_rounds
+from pipeline.templates import SiteRound, site_rounds
 from storage.db import Store
 from storage.records import iso, utc_now
 from storage.runs import RunRecord, record_run
@@ -80,6 +81,10 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
+        #: Monitors whose check is under way (a job, or a page brought forward).
+        self._checking: set[str] = set()
+        #: Checks of pages brought forward, held so that they are not collected.
+        self._spawned: set[asyncio.Future[None]] = set()
         self._counts: Counter[str] = Counter()
         self._since = iso(utc_now())
         self.fetcher: Fetcher | None = None
@@ -173,24 +178,32 @@ class Daemon:
         with contextlib.suppress(JobLookupError):  # removed by a reload while it ran
             self.scheduler.modify_job(monitor_id, next_run_time=self._first_run(monitor_id))
 
-    async def _check(self, monitor_id: str) -> None:
+    async def _check(self, monitor_id: str, site: SiteRound | None = None) -> None:
+        """The job of one monitor, or (``site`` given) a page brought forward by a
+        sibling's change (``_site``)."""
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)
         try:
             monitor = self.monitors.get(monitor_id)
-            due = self.store.monitor_state(monitor_id).next_due_at
-            if monitor is None or self.fetcher is None or self._stop.is_set():
+            state = self.store.monitor_state(monitor_id)
+            if monitor is None or self.fetcher is None or self._stop.is_set() \
+                    or monitor_id in self._checking:
                 return
-            if due is not None and due > iso(utc_now()):
+            # A page brought forward is not due yet; one backing off is never hurried.
+            due = state.next_due_at
+            if due is not None and due > iso(utc_now()) and (
+                    site is None or state.consecutive_failures):
                 log.debug("%s not due until %s (back-off or Retry-After)", monitor_id, due)
                 return
-            # One monitor per job: its site's template is what the stored pages share
-            # (a footer changing on every page is judged page by page, as it comes).
-            report = await check_monitor(
-                monitor, self.fetcher, self.store, self.policy, self.extractor,
-                forget_noise_after=self.config.defaults.forget_noise_after,
-                site=site_rounds(self.store, [monitor]).get(monitor_id))
+            self._checking.add(monitor_id)
+            try:
+                report = await check_monitor(
+                    monitor, self.fetcher, self.store, self.policy, self.extractor,
+                    forget_noise_after=self.config.defaults.forget_noise_after,
+                    site=site or self._site(monitor))
+            finally:
+                self._checking.discard(monitor_id)
             self._counts[report.outcome] += 1
             if report.outcome == "error":
                 log.warning("%s: %s", monitor_id, report.error)
@@ -200,8 +213,26 @@ class Daemon:
                          if report.change_id else "")
         finally:
             self._running.discard(task)
+            if site is not None:  # not checked (stopping, busy, backing off): never waited on
+                site.report(monitor_id, "", None)
             if not self._stop.is_set():
                 self._reschedule(monitor_id)
+
+    def _site(self, monitor: Monitor) -> SiteRound | None:
+        """The page's site, judged as ``run`` judges it: what the stored pages share, and,
+        once a change of this page waits for the template, what every page shows now. Its
+        siblings are then checked at once (``bring_forward``), so a new footer is one
+        template change of the organization, not one change per page as each job comes."""
+        pages = [m for m in self.monitors.values() if m.org_id == monitor.org_id
+                 and (m.id == monitor.id or m.id not in self._checking)]
+        site = site_rounds(self.store, pages).get(monitor.id)
+        if site is not None:
+            def bring_forward(ids: Collection[str], site: SiteRound = site) -> None:
+                for monitor_id in ids:
+                    self._spawned.add(asyncio.ensure_future(self._check(monitor_id, site)))
+                    self._spawned = {t for t in self._spawned if not t.done()}
+            site.bring_forward = bring_forward
+        return site
 
     def _heartbeat(self) -> None:
         store_texts(self.store)  # what plain SQL reads of the texts checked since the last

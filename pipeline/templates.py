@@ -15,7 +15,7 @@ large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property, partial
 
 from core.records import Extracted
@@ -43,12 +43,17 @@ class SiteRound:
     share (the template known when the cycle starts).
 
     The stored pages are read (``load``) when a page of the site first brings a body to
-    compare: a cycle of 304s never reads them."""
+    compare: a cycle of 304s never reads them.
+
+    ``bring_forward`` is for members nobody is checking yet (the daemon checks one page
+    per job): it is called once, with their ids, when a page first waits for the
+    template, and must check each of them with this round or report it."""
 
     def __init__(self, load: Callable[[], dict[str, PageContent]],
                  members: Iterable[str]) -> None:
         self._load = load
         self._waiting = set(members)
+        self.bring_forward: Callable[[Collection[str]], None] | None = None
         self._fresh: dict[str, tuple[str, Extracted | PackedContent]] = {}
         self._all_in = asyncio.Event()
         self._now: SiteTemplate | None = None
@@ -82,6 +87,9 @@ class SiteRound:
         NEW_TEMPLATE_PAGES pages or more) has new content in this cycle: a page that did
         not change still shows its stored lines, and whatever it shares with the others
         is in ``before`` already."""
+        if self.bring_forward is not None:
+            bring_forward, self.bring_forward = self.bring_forward, None
+            bring_forward(frozenset(self._waiting))
         await self._all_in.wait()
         if self._now is None:
             before = self.before

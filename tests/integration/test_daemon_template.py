@@ -69,3 +69,70 @@ def test_a_daemon_check_of_one_page_knows_what_the_sites_stored_pages_share(
     assert template_notable == 0
     assert "not announced: site template only" in json.loads(str(template_reasons))
     assert own_notable == 1, own_reasons
+
+
+def test_a_daemon_check_that_finds_a_new_template_brings_the_sites_pages_forward(
+        tmp_path: Path, daemons: Callable[[Path, Path], Daemon]) -> None:
+    """A navigation entry renamed on every page is one template change of the site, as in
+    ``run``: the page whose job finds it first has its siblings checked at once (they are
+    not due for an hour), and no page announces it."""
+    rng = random.Random()
+    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
+    renamed = [*NAV[:-1], "".join(rng.choices(string.ascii_lowercase, k=9)).title()]
+    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    with serving() as site:
+        serve(site, classes, NAV, OWN)
+        write_config(config, site, {"a": "1s", "b": "1h", "c": "1h"})
+        daemon = daemons(config, db)
+
+        def count(sql: str) -> int:
+            try:
+                return int(rows(db, sql)[0][0])
+            except sqlite3.OperationalError:  # the daemon has not made its tables yet
+                return 0
+
+        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
+                   "the three pages' first checks and their copies")
+        serve(site, classes, renamed, OWN)
+        eventually(lambda: count("SELECT count(DISTINCT monitor_id) FROM changes") == 3,
+                   "the renamed entry on all three pages")
+        assert daemon.stop() == 0, daemon.stderr
+    changes = rows(db, "SELECT monitor_id, reasons, notable FROM changes ORDER BY monitor_id")
+    assert [row[0] for row in changes] == ["a", "b", "c"]
+    for monitor_id, reasons, notable in changes:
+        assert notable == 0, (monitor_id, reasons)
+        assert "not announced: site template only" in json.loads(str(reasons)), reasons
+
+
+def test_a_sibling_backing_off_is_not_hurried_and_never_holds_the_round(
+        tmp_path: Path, daemons: Callable[[Path, Path], Daemon]) -> None:
+    """Page c fails and backs off: the round of a's change goes on without it (c's stored
+    page does not show the new entry, so it is not yet the site's template: announced)."""
+    rng = random.Random()
+    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
+    renamed = [*NAV[:-1], "".join(rng.choices(string.ascii_lowercase, k=9)).title()]
+    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    with serving() as site:
+        serve(site, classes, NAV, OWN)
+        write_config(config, site, {"a": "1s", "b": "1h", "c": "1s"})
+        daemon = daemons(config, db)
+
+        def count(sql: str) -> int:
+            try:
+                return int(rows(db, sql)[0][0])
+            except sqlite3.OperationalError:  # the daemon has not made its tables yet
+                return 0
+
+        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
+                   "the three pages' first checks and their copies")
+        site.set("/c", "<p>down</p>", status=503)
+        eventually(lambda: count("SELECT count(*) FROM monitors WHERE id = 'c' "
+                                 "AND consecutive_failures > 0") == 1, "c failing")
+        serve(site, classes, renamed, {k: v for k, v in OWN.items() if k != "c"})
+        eventually(lambda: count("SELECT count(*) FROM changes WHERE monitor_id = 'b'") == 1,
+                   "b brought forward by a's change")
+        eventually(lambda: count("SELECT count(*) FROM changes WHERE monitor_id = 'a'") == 1,
+                   "a's change, judged without c")
+        assert daemon.stop() == 0, daemon.stderr
+    (notable,), = rows(db, "SELECT notable FROM changes WHERE monitor_id = 'a'")
+    assert notable == 1
