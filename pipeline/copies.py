@@ -74,12 +74,12 @@ async def take_copy(
         asked = replace(state, etag=None, last_modified=None)
     second = await fetcher.fetch(monitor, asked)
     try:
-        before = (store.load_content(state.last_content_hash)
-                  if state.last_content_hash else None)
         if extractor is not None:
-            copied, learned = await extractor.learn_from_copy(monitor, first_check, first,
-                                                              second, noise, before)
+            copied, learned = await extractor.learn_from_copy(
+                monitor, first_check, first, second, noise, state, store.load_content)
         else:
+            before = (store.load_content(state.last_content_hash)
+                      if state.last_content_hash else None)
             copied, learned = stages.learn_from_copy(monitor, first_check, first, second,
                                                      noise, before)
     except Exception as exc:  # a copy that cannot be read teaches nothing

@@ -115,6 +115,24 @@ def evaluate_job(
     return pack_outcome(outcome, state, keep_body=False)
 
 
+def learn_from_copy_job(
+    monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
+    copy: FetchResult, noise: Noise, state: MonitorState, database: str | None,
+    before: Extracted | None,
+) -> tuple[Outcome, frozenset[Volatile]]:
+    """Runs in a worker: ``stages.learn_from_copy``, the version before read by the
+    worker itself when it has the database. The copy's body stays with the parent, which
+    has it; its content goes back packed."""
+    if database is not None:
+        before = read_previous(database, state)
+    outcome, learned = stages.learn_from_copy(monitor, first_check, first, copy, noise,
+                                              before)
+    snapshot = outcome.snapshot
+    if snapshot is not None:
+        snapshot = replace(snapshot, body=b"")
+    return replace(outcome, snapshot=snapshot, content=pack_content(outcome.content)), learned
+
+
 def pack_outcome(outcome: Outcome, state: MonitorState, *, keep_body: bool) -> Outcome:
     """An outcome as another process hands it to the writer: a first version's body
     compressed whole instead of raw (later ones become deltas against an earlier version,
@@ -127,9 +145,15 @@ def pack_outcome(outcome: Outcome, state: MonitorState, *, keep_body: bool) -> O
                                raw_size=len(snapshot.body))
         elif not keep_body:
             snapshot = replace(snapshot, body=b"")
+    return replace(outcome, snapshot=snapshot, content=pack_content(content))
+
+
+def pack_content(content: Extracted | PackedContent | None) -> PackedContent | None:
+    """Hash and compressed JSON: a sixth of the bytes of the text and data, which cost
+    more to pickle than to compress."""
     if isinstance(content, Extracted):
-        content = PackedContent(content.content_hash, compress_body(content.payload))
-    return replace(outcome, snapshot=snapshot, content=content)
+        return PackedContent(content.content_hash, compress_body(content.payload))
+    return content
 
 
 def _previous_loader(
@@ -298,14 +322,22 @@ class Extractor:
 
     async def learn_from_copy(
         self, monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
-        copy: FetchResult, noise: Noise, before: Extracted | None = None,
+        copy: FetchResult, noise: Noise, state: MonitorState,
+        load_content: Callable[[str], Extracted],
     ) -> tuple[Outcome, frozenset[Volatile]]:
-        """``stages.learn_from_copy`` in a worker (an overrun raises: the copy is then
-        unusable, see ``cycle.confirm``)."""
+        """``stages.learn_from_copy`` in a worker, against the version stored before
+        (``state``); an overrun raises: the copy is then unusable (``copies.take_copy``)."""
         pool = self._ensure_pool(parsing=True)
         assert pool is not None
-        return await self._run(pool, stages.learn_from_copy, monitor, first_check, first,
-                               copy, noise, before)
+        before = None
+        if self.database is None and state.last_content_hash is not None:
+            before = load_content(state.last_content_hash)
+        outcome, learned = await self._run(pool, learn_from_copy_job, monitor, first_check,
+                                           first, copy, noise, state, self.database, before)
+        if outcome.snapshot is not None:
+            outcome = replace(outcome, snapshot=replace(outcome.snapshot,
+                                                        body=copy.body or b""))
+        return outcome, learned
 
     async def evaluate(
         self, monitor: Monitor, fetched: FetchResult, state: MonitorState,

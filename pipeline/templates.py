@@ -15,7 +15,7 @@ large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from functools import cached_property, partial
 
 from core.records import Extracted
@@ -49,7 +49,7 @@ class SiteRound:
     per job): it is called once, with their ids, when a page first waits for the
     template, and must check each of them with this round or report it."""
 
-    def __init__(self, load: Callable[[], dict[str, PageContent]],
+    def __init__(self, load: Callable[[], Iterable[tuple[str, PageContent]]],
                  members: Iterable[str]) -> None:
         self._load = load
         self._waiting = set(members)
@@ -63,9 +63,17 @@ class SiteRound:
 
     @cached_property
     def before(self) -> SiteTemplate:
-        stored = self._load()  # each page's lines: dropped once their template is known
-        self._stored_ids = frozenset(stored)
-        return shared(stored.values())
+        ids: list[str] = []
+
+        def pages() -> Iterator[PageContent]:
+            # One stored page in memory at a time: its lines are counted, then dropped.
+            for monitor_id, page in self._load():
+                ids.append(monitor_id)
+                yield page
+
+        template = shared(pages())
+        self._stored_ids = frozenset(ids)
+        return template
 
     def report(self, monitor_id: str, url: str,
                content: Extracted | PackedContent | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 import zstandard
 
@@ -44,14 +44,13 @@ def stored_pages(store: Store, sites: Collection[tuple[str, str]]) -> SiteRefs:
     return refs
 
 
-def load_pages(store: Store, refs: dict[str, tuple[str, str]]) -> dict[str, PageContent]:
-    """Each monitor's stored page content; a page whose content cannot be read is left
-    out (``verify`` reports it)."""
-    pages: dict[str, PageContent] = {}
+def load_pages(store: Store, refs: dict[str, tuple[str, str]]
+               ) -> Iterator[tuple[str, PageContent]]:
+    """Each monitor's stored page content, read one at a time; a page whose content
+    cannot be read is left out (``verify`` reports it)."""
     for monitor_id, (url, content_hash) in refs.items():
         try:
             content = store.load_content(content_hash)
         except StorageError:
             continue
-        pages[monitor_id] = page_content(url, content)
-    return pages
+        yield monitor_id, page_content(url, content)

@@ -150,7 +150,7 @@ async def test_a_round_adds_what_every_page_shows_now(
         fresh: dict[str, list[str] | None], now_lines: set[str]) -> None:
     stored = {m: PageContent(f"https://a.example/{m}", [*HEADER, m, *FOOTER])
               for m in ("a", "b", "c")}
-    site = SiteRound(lambda: stored, stored)
+    site = SiteRound(stored.items, stored)
     for monitor_id, body in fresh.items():
         content = None if body is None else lines_of(monitor_id, *body)
         site.report(monitor_id, f"https://a.example/{monitor_id}", content)
@@ -161,7 +161,7 @@ async def test_a_round_adds_what_every_page_shows_now(
 
 
 async def test_a_round_waits_for_every_page() -> None:
-    site = SiteRound(dict, ["a", "b"])
+    site = SiteRound(dict[str, PageContent]().items, ["a", "b"])
     site.report("a", "https://a.example/a", lines_of("a"))
     waiting = asyncio.ensure_future(site.template())
     await asyncio.sleep(0)
