@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -14,11 +15,11 @@ from monitors.clocks import mask_clocks
 from monitors.diffing import unified_text_diff, word_diff
 from monitors.html import normalize_text, readable_text
 from monitors.keywords import focused
-from monitors.learning import learn_fields, learn_links
+from monitors.learning import learn_fields, learn_links, learn_path_segments
 from monitors.normalize import normalize_url
 from monitors.significance import Evidence, score
 from monitors.sniff import entity_declaration, utf8_xml, xml_readings
-from monitors.volatility import NO_NOISE, Noise, words
+from monitors.volatility import FIELD, NO_NOISE, Noise, words
 
 ENTRY_FIELDS = ("id", "link", "title", "published", "summary")
 #: Fields whose edit makes an entry updated, in the order a person reads them.
@@ -43,8 +44,12 @@ def _plain(html_or_text: str) -> str:
 
 def entry_key(entry: dict[str, str], noise: Noise = NO_NOISE) -> str:
     """Identity of an entry: its guid/id, else its link, else its title (an id or link
-    as it compares: without the parameters the feed learned change by themselves)."""
-    identity = entry.get("id") or entry.get("link")
+    as it compares: without the parameters the feed learned change by themselves). A
+    feed whose ids were seen to change by themselves is keyed by link or title."""
+    if (ENTRY, "id") in noise.fields:
+        identity = entry.get("link")
+    else:
+        identity = entry.get("id") or entry.get("link")
     if identity:
         return noise.link_key(normalize_url(identity)) if "://" in identity else identity
     return entry.get("title") or ""
@@ -135,14 +140,19 @@ class FeedMonitor(Monitor):
 
     def learn(self, a: Extracted, b: Extracted, noise: Noise = NO_NOISE,
               at_a: datetime | None = None, at_b: datetime | None = None) -> set[Volatile]:
-        links_a = [e["link"] for e in a.data.get("entries", []) if e.get("link")]
-        links_b = [e["link"] for e in b.data.get("entries", []) if e.get("link")]
-        learned = learn_links([normalize_url(u) for u in links_a],
-                              [normalize_url(u) for u in links_b])
+        entries_a, entries_b = a.data.get("entries", []), b.data.get("entries", [])
+        urls_a = [normalize_url(e["link"]) for e in entries_a if e.get("link")]
+        urls_b = [normalize_url(e["link"]) for e in entries_b if e.get("link")]
+        learned = learn_path_segments(urls_a, urls_b)
+        keyed = Noise(noise.learned | frozenset(learned))
+        learned |= learn_links([keyed.link_key(u) for u in urls_a],
+                               [keyed.link_key(u) for u in urls_b])
+        keyed = Noise(noise.learned | frozenset(learned))
+        learned |= learn_ids(entries_a, entries_b, keyed)
         keyed = Noise(noise.learned | frozenset(learned))
         return learned | learn_fields(
-            ENTRY, {entry_key(e, keyed): e for e in a.data.get("entries", [])},
-            {entry_key(e, keyed): e for e in b.data.get("entries", [])}, at_a, at_b)
+            ENTRY, {entry_key(e, keyed): e for e in entries_a},
+            {entry_key(e, keyed): e for e in entries_b}, at_a, at_b)
 
     def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
                 old_at: datetime | None = None, new_at: datetime | None = None
@@ -189,6 +199,25 @@ class FeedMonitor(Monitor):
             significance=significance,
             reasons=reasons,
         )
+
+
+def learn_ids(a: list[dict[str, str]], b: list[dict[str, str]], noise: Noise
+              ) -> set[Volatile]:
+    """The entries' ids change by themselves when one entry, known by its link (or, with
+    no link, its title), carries another id in a copy fetched moments later. Only a link
+    (or title) that one entry alone has in each copy knows an entry: where entries share
+    one, their ids are what tells them apart."""
+    unkeyed = Noise(noise.learned | {Volatile(FIELD, ENTRY, "id")})
+    keys_a = [entry_key(e, unkeyed) for e in a]
+    keys_b = [entry_key(e, unkeyed) for e in b]
+    alone = {k for k, n in Counter(keys_a).items() if n == 1}
+    alone &= {k for k, n in Counter(keys_b).items() if n == 1}
+    ids_a = {key: e.get("id") for key, e in zip(keys_a, a, strict=True) if key in alone}
+    for key, entry in zip(keys_b, b, strict=True):
+        before = ids_a.get(key)
+        if before and entry.get("id") and entry["id"] != before:
+            return {Volatile(FIELD, ENTRY, "id")}
+    return set()
 
 
 def changed_fields(

@@ -121,7 +121,7 @@ HTML_NOISE: dict[str, list[Form]] = {
                            f'{r.rng.getrandbits(48):x}">Advertisement</a>'),
                 lambda r: ("aside", f'<img alt="Advert {r.rng.getrandbits(24):x}" src="/a.png">')],
 }
-FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2}
+FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2, "feed-id-token": 2}
 PDF_NOISE = {"pdf-regenerated": 2, "pdf-stamp": 2}
 RANDOM_BUILT = ("counter", "session", "related-order", "rotating-aside", "csrf", "cache-buster",
                 "promo", "clock", "random-class", "presence", "ticker", "trending", "poll",
@@ -193,6 +193,8 @@ class World:
                             for j in range(4)]
                      for page, shift in (("pubs", 0), ("policy", 11))}
             noise["feed"] = [("feed-build-time", i % 2), ("feed-tracking", (i // 2) % 2)]
+            if i % 3 == 1:  # ids that carry a token of the request: a feed field learned
+                noise["feed"].append(("feed-id-token", (i // 9 + i // 3) % 2))
             noise["report"] = [("pdf-regenerated", i % 2), ("pdf-stamp", (i // 2) % 2)]
             self.orgs.append(Org(
                 id=f"o{i:02d}", name=f"{word(rng).title()} Agency {i:02d}", vocab=_vocab(rng),
@@ -295,7 +297,7 @@ class World:
         return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
     def _feed(self, org: Org, req: Req) -> str:
-        (_, build), (_, tracking) = org.page_noise["feed"]
+        (_, build), (_, tracking), *id_token = org.page_noise["feed"]
         for kind, form in org.page_noise["feed"]:
             self.served[(kind, form)] += 1
         now = req.now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -306,21 +308,32 @@ class World:
             return (f"{base}/docs/{self.slug(title)}.pdf?{org.vocab['param']}={token}"
                     if tracking == 0 else f"{base}/t{token}/docs/{self.slug(title)}.pdf")
 
+        def ids(title: str, stable: str) -> tuple[str, str]:
+            """An entry's link and id. With ids that carry a token of the request, form 0
+            puts one after the id, form 1 makes the id the link (which carries one)."""
+            url = link(title)
+            if not id_token:
+                return url, stable
+            return url, (f"{stable}-{req.rng.getrandbits(40):x}" if id_token[0][1] == 0
+                         else url)
+
         if org.id[-1] in "02468":  # RSS
             items = "".join(
-                f"<item><title>{t}</title><link>{link(t)}</link>"
-                f"<guid isPermaLink=\"false\">{org.id}-{self.slug(t)}</guid>"
+                f"<item><title>{t}</title><link>{url}</link>"
+                f"<guid isPermaLink=\"false\">{entry_id}</guid>"
                 + (f"<pubDate>{req.now:%a, %d %b %Y %H:%M:%S} GMT</pubDate>"
                    if build == 1 and k == 0 else "") + "</item>"
-                for k, t in enumerate(reversed(org.feed_entries)))
+                for k, t in enumerate(reversed(org.feed_entries))
+                for url, entry_id in [ids(t, f"{org.id}-{self.slug(t)}")])
             build_date = f"<lastBuildDate>{req.now:%a, %d %b %Y %H:%M:%S} GMT</lastBuildDate>"
             return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{org.name}</title>'
                     f"<link>{base}/pubs</link><description>News</description>"
                     f"{build_date if build == 0 else ''}{items}</channel></rss>")
         entries = "".join(
-            f"<entry><title>{t}</title><link href=\"{link(t)}\"/><id>urn:{org.id}:{self.slug(t)}"
-            f"</id><updated>{now if build == 1 and k == 0 else '2026-01-01T00:00:00Z'}</updated>"
-            "</entry>" for k, t in enumerate(reversed(org.feed_entries)))
+            f"<entry><title>{t}</title><link href=\"{url}\"/><id>{entry_id}</id>"
+            f"<updated>{now if build == 1 and k == 0 else '2026-01-01T00:00:00Z'}</updated>"
+            "</entry>" for k, t in enumerate(reversed(org.feed_entries))
+            for url, entry_id in [ids(t, f"urn:{org.id}:{self.slug(t)}")])
         return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
                 f"<title>{org.name}</title><id>urn:{org.id}</id>"
                 f"<updated>{now if build == 0 else '2026-01-01T00:00:00Z'}</updated>"
