@@ -152,7 +152,8 @@ class FeedMonitor(Monitor):
         keyed = Noise(noise.learned | frozenset(learned))
         return learned | learn_fields(
             ENTRY, {entry_key(e, keyed): e for e in entries_a},
-            {entry_key(e, keyed): e for e in entries_b}, at_a, at_b)
+            {entry_key(e, keyed): e for e in entries_b}, at_a, at_b,
+            templated=("title", "summary"))
 
     def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
                 old_at: datetime | None = None, new_at: datetime | None = None
@@ -235,7 +236,7 @@ def changed_fields(
         if name == "link":
             before = noise.link_key(normalize_url(before)) if before else before
             after = noise.link_key(normalize_url(after)) if after else after
-        if before != after:
+        if not noise.same_field(ENTRY, name, before, after):
             fields.append(name)
     return fields
 

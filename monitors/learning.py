@@ -316,9 +316,13 @@ def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE
 
 
 def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str, str]],
-                 at_a: datetime | None = None, at_b: datetime | None = None
-                 ) -> set[Volatile]:
-    """Fields whose values differ between two copies of the same records (by key)."""
+                 at_a: datetime | None = None, at_b: datetime | None = None,
+                 templated: Iterable[str] = ()) -> set[Volatile]:
+    """Fields whose values differ between two copies of the same records (by key). A
+    ``templated`` field (text a person reads) learns the words around what differs, as a
+    template of that value, so an edit of its other words still shows; it is volatile as
+    a whole only when the two values share too few words to be versions of one text."""
+    templated = frozenset(templated)
     learned: set[Volatile] = set()
     for key in a.keys() & b.keys():
         for name in a[key].keys() & b[key].keys():
@@ -326,6 +330,9 @@ def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str
                 continue
             before = mask_clocks(words(str(a[key][name])), at_a)
             after = mask_clocks(words(str(b[key][name])), at_b)
-            if before != after:
-                learned.add(Volatile(FIELD, where, name))
+            if before == after:
+                continue
+            template = line_template(before, after) if name in templated else None
+            learned.add(Volatile(FIELD, where, name if template is None
+                                 else f"{name}{SLOT_SIZE}{template}"))
     return learned

@@ -315,8 +315,29 @@ class Noise:
 
     @cached_property
     def fields(self) -> frozenset[tuple[str, str]]:
-        """Volatile fields as (where, name): ("entry", "updated"), ("pdf", "producer")."""
-        return frozenset((v.where, v.what) for v in self.learned if v.kind == FIELD)
+        """Fields volatile as a whole, as (where, name): ("entry", "updated"), ("pdf",
+        "producer")."""
+        return frozenset((v.where, v.what) for v in self.learned
+                         if v.kind == FIELD and SLOT_SIZE not in v.what)
+
+    @cached_property
+    def _field_templates(self) -> dict[tuple[str, str], list[str]]:
+        """Templates of a field's value (``name``, a tab, the template), by (where, name):
+        the words of a summary around a counter."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for where, whats in self._by_place(FIELD).items():
+            for what in whats:
+                name, tab, template = what.partition(SLOT_SIZE)
+                if tab:
+                    found.setdefault((where, name), []).append(template)
+        return found
+
+    def same_field(self, where: str, name: str, before: str, after: str) -> bool:
+        """Whether two values of a field (words folded) differ only where a learned
+        template of that field has a wildcard."""
+        return before == after or any(
+            matches(template, before) and matches(template, after)
+            for template in self._field_templates.get((where, name), ()))
 
     @cached_property
     def _segments(self) -> list[str]:

@@ -18,7 +18,7 @@ import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -121,13 +121,13 @@ HTML_NOISE: dict[str, list[Form]] = {
                            f'{r.rng.getrandbits(48):x}">Advertisement</a>'),
                 lambda r: ("aside", f'<img alt="Advert {r.rng.getrandbits(24):x}" src="/a.png">')],
 }
-FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2, "feed-id-token": 2}
+FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2, "feed-id-token": 2, "feed-counter": 2}
 PDF_NOISE = {"pdf-regenerated": 2, "pdf-stamp": 2}
 RANDOM_BUILT = ("counter", "session", "related-order", "rotating-aside", "csrf", "cache-buster",
                 "promo", "clock", "random-class", "presence", "ticker", "trending", "poll",
                 "weather", "ad-slot", "feed-tracking")
 EVENT_KINDS = ("publication", "paragraph", "labelled-date", "sentence-date", "amount",
-               "removal", "redirect", "pdf-edition", "template")
+               "removal", "redirect", "pdf-edition", "template", "entry-edit")
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,8 @@ class Org:
     footer: str
     policy_path: str = "policy"
     moved_notice: str = ""
+    #: What an entry's summary says besides its noise, by title (``entry-edit``).
+    entry_notes: dict[str, str] = field(default_factory=dict)
 
 
 def _vocab(rng: random.Random) -> dict[str, str]:
@@ -195,6 +197,8 @@ class World:
             noise["feed"] = [("feed-build-time", i % 2), ("feed-tracking", (i // 2) % 2)]
             if i % 3 == 1:  # ids that carry a token of the request: a feed field learned
                 noise["feed"].append(("feed-id-token", (i // 9 + i // 3) % 2))
+            if i % 3 == 2:  # a count of readers in each entry's summary
+                noise["feed"].append(("feed-counter", (i // 9 + i // 3) % 2))
             noise["report"] = [("pdf-regenerated", i % 2), ("pdf-stamp", (i // 2) % 2)]
             self.orgs.append(Org(
                 id=f"o{i:02d}", name=f"{word(rng).title()} Agency {i:02d}", vocab=_vocab(rng),
@@ -297,7 +301,9 @@ class World:
         return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
     def _feed(self, org: Org, req: Req) -> str:
-        (_, build), (_, tracking), *id_token = org.page_noise["feed"]
+        (_, build), (_, tracking), *extra = org.page_noise["feed"]
+        id_token = [form for kind, form in extra if kind == "feed-id-token"]
+        counter = [form for kind, form in extra if kind == "feed-counter"]
         for kind, form in org.page_noise["feed"]:
             self.served[(kind, form)] += 1
         now = req.now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -314,13 +320,22 @@ class World:
             url = link(title)
             if not id_token:
                 return url, stable
-            return url, (f"{stable}-{req.rng.getrandbits(40):x}" if id_token[0][1] == 0
+            return url, (f"{stable}-{req.rng.getrandbits(40):x}" if id_token[0] == 0
                          else url)
+
+        def summary(title: str) -> str:
+            note = org.entry_notes.get(title, "")
+            if not counter:
+                return note
+            n = req.rng.randint(2, 9000)
+            return note + (f" Read {n} times." if counter[0] == 0
+                           else f" {n} {org.vocab['label4']} of the {title.lower()}")
 
         if org.id[-1] in "02468":  # RSS
             items = "".join(
                 f"<item><title>{t}</title><link>{url}</link>"
                 f"<guid isPermaLink=\"false\">{entry_id}</guid>"
+                f"<description>{summary(t)}</description>"
                 + (f"<pubDate>{req.now:%a, %d %b %Y %H:%M:%S} GMT</pubDate>"
                    if build == 1 and k == 0 else "") + "</item>"
                 for k, t in enumerate(reversed(org.feed_entries))
@@ -331,6 +346,7 @@ class World:
                     f"{build_date if build == 0 else ''}{items}</channel></rss>")
         entries = "".join(
             f"<entry><title>{t}</title><link href=\"{url}\"/><id>{entry_id}</id>"
+            f"<summary>{summary(t)}</summary>"
             f"<updated>{now if build == 1 and k == 0 else '2026-01-01T00:00:00Z'}</updated>"
             "</entry>" for k, t in enumerate(reversed(org.feed_entries))
             for url, entry_id in [ids(t, f"urn:{org.id}:{self.slug(t)}")])
@@ -362,6 +378,8 @@ class World:
                 if kind == "redirect" and org.policy_path != "policy":
                     kind = "paragraph"
                 if kind == "removal" and len(org.docs) < 2:
+                    kind = "publication"
+                if kind == "entry-edit" and not org.feed_entries:
                     kind = "publication"
                 events += self._apply(org, kind, rev)
             return events
@@ -398,6 +416,11 @@ class World:
             org.policy_path = f"policy-{rev}"
             org.moved_notice = f"<p>This page moved: {words(rng, 3)}.</p>"
             return [event("policy", re.sub(r"<[^>]+>", "", org.moved_notice))]
+        if kind == "entry-edit":  # the summary of a feed entry published before
+            title = rng.choice(org.feed_entries)
+            note = f"Deadline extended: {words(rng, 3)}."
+            org.entry_notes[title] = note
+            return [event("feed", note.split(": ")[1].rstrip("."))]
         if kind == "pdf-edition":
             org.pdf_lines[1] = words(rng, 8)
             return [event("report", org.pdf_lines[1].split()[0])]

@@ -31,7 +31,7 @@ def test_the_world_is_what_the_issue_asks() -> None:
         assert len({form for k, form in used if k == kind}) >= 2, kind
     kinds = {ev.kind for _ in range(REVISIONS) for ev in world.revise()}
     assert kinds == {"publication", "paragraph", "labelled-date", "sentence-date", "amount",
-                     "removal", "redirect", "pdf-edition", "template"}
+                     "removal", "redirect", "pdf-edition", "template", "entry-edit"}
 
 
 @pytest.mark.integration

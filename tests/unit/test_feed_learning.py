@@ -107,3 +107,53 @@ def test_an_id_republished_alone_is_not_taken_for_noise() -> None:
         return feed.extract(feed_body(rows), content_type="application/rss+xml")
 
     assert not any(v.what == "id" for v in feed.learn(entries("Old"), entries("New")))
+
+
+def counted(rng: random.Random) -> Callable[[str, int], str]:
+    """A count of readers around a summary, in a form drawn here."""
+    label = " ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 8)))
+                     for _ in range(rng.randint(1, 3)))
+    return rng.choice([lambda text, n: f"{text} {label} {n}.",
+                       lambda text, n: f"{n} {label}: {text}",
+                       lambda text, n: f"{text} ({n} {label})"])
+
+
+def summaries(rng: random.Random, form: Callable[[str, int], str],
+              texts: list[str]) -> Extracted:
+    rows = [(TITLES[n], f"https://x.example/news/{n}", f"urn:{n}") for n in range(len(texts))]
+    items = "".join(f"<item><title>{escape(t)}</title><link>{link}</link><guid>{guid}</guid>"
+                    f"<description>{escape(form(text, rng.randint(2, 99_999)))}</description>"
+                    "</item>" for (t, link, guid), text in zip(rows, texts, strict=True))
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            f"<link>https://x.example/</link><description>d</description>{items}"
+            "</channel></rss>").encode()
+    return monitor().extract(body, content_type="application/rss+xml")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_count_in_a_summary_is_learned_around_its_words_and_an_edit_still_shows(
+        seed: int) -> None:
+    """The summary is not volatile as a whole: learning it so hid "Deadline extended"."""
+    rng = random.Random(seed)
+    form = counted(rng)
+    texts = ["Water samples from twelve rivers.", "Bids for the bridge are open.",
+             "The consultation runs until 30 June."]
+    feed = monitor()
+    stored = summaries(rng, form, texts)
+    noise = Noise(frozenset(feed.learn(summaries(rng, form, texts),
+                                       summaries(rng, form, texts))))
+    assert feed.compare(stored, summaries(rng, form, texts), noise) is None
+    edited = [*texts[:2], "The consultation runs until 31 July."]
+    change = feed.compare(stored, summaries(rng, form, edited), noise)
+    assert change is not None, noise.learned
+    assert change.summary == f"1 updated: {TITLES[2]}"
+    (update,) = change.detail["entries_updated"]
+    assert "31 July" in update["changes"]["summary"]["words"]
+
+
+def test_a_summary_that_is_only_a_token_is_volatile_as_a_whole() -> None:
+    rng = random.Random(3)
+    feed = monitor()
+    learned = feed.learn(summaries(rng, lambda _text, n: f"{n:x}", ["a"]),
+                         summaries(rng, lambda _text, n: f"{n:x}", ["a"]))
+    assert any(v.what == "summary" for v in learned), learned
