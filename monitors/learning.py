@@ -7,6 +7,7 @@ copies are first seen through what is already known, so what is learned adds to 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -336,3 +337,35 @@ def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str
             learned.add(Volatile(FIELD, where, name if template is None
                                  else f"{name}{SLOT_SIZE}{template}"))
     return learned
+
+
+#: Where a source's redirect target is learned (``Volatile.where``), and its field.
+RESPONSE, FINAL_URL = "response", "final_url"
+_URL_PARTS = re.compile(r"([/;=?&#])")
+
+
+def url_words(url: str) -> str:
+    """A URL as words (its parts between ``/ ; = ? & #``, with them), so that a template
+    of it is a line template."""
+    return " ".join(part for part in _URL_PARTS.split(url) if part)
+
+
+def learn_final_url(a: str | None, b: str | None) -> set[Volatile]:
+    """Where two copies fetched moments apart were redirected to different URLs: the part
+    that differs changes by itself (a session in the path, ``;jsessionid=...``). Learned
+    only when it lies within one path segment that is not the page's own name (a
+    segment followed by the same path, or a part of a segment that starts the same), so
+    that a template never matches another page of the site."""
+    if not a or not b or a == b:
+        return set()
+    wa, wb = url_words(a).split(" "), url_words(b).split(" ")
+    prefix, suffix = common_ends(wa, wb)
+    if "/" in wa[prefix:len(wa) - suffix] or "/" in wb[prefix:len(wb) - suffix]:
+        return set()
+    inside_a_segment = prefix > 0 and wa[prefix - 1] != "/"
+    if not inside_a_segment and "/" not in wa[len(wa) - suffix:]:
+        return set()
+    template = line_template(" ".join(wa), " ".join(wb))
+    if template is None:
+        return set()
+    return {Volatile(FIELD, RESPONSE, f"{FINAL_URL}{SLOT_SIZE}{template}")}

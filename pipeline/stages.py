@@ -15,6 +15,7 @@ from core.errors import ExtractError, FailureKind
 from core.records import Change, Extracted, FetchResult, Volatile
 from monitors import signals
 from monitors.base import Monitor
+from monitors.learning import FINAL_URL, RESPONSE, learn_final_url, url_words
 from monitors.significance import STATUS_FLIP
 from monitors.volatility import NO_NOISE, Noise
 from storage.blobs import decompress_body
@@ -146,7 +147,7 @@ def evaluate(
         previous = load_content(state.last_content_hash)
     outcome = compare(monitor, fetched, snapshot, extracted, previous, noise,
                       _moment(state.last_content_at))                       # compare
-    return _after_signals(outcome, fetched, state)
+    return _after_signals(outcome, fetched, state, noise)
 
 
 def not_modified(fetched: FetchResult, state: MonitorState) -> Outcome:
@@ -194,15 +195,20 @@ def _signal_change(signal: str, fetched: FetchResult) -> Change:
     )
 
 
-def _after_signals(outcome: Outcome, fetched: FetchResult, state: MonitorState) -> Outcome:
-    """Leaving a signal, or a redirect moving elsewhere, is news even with equal content."""
+def _after_signals(outcome: Outcome, fetched: FetchResult, state: MonitorState,
+                   noise: Noise = NO_NOISE) -> Outcome:
+    """Leaving a signal, or a redirect moving elsewhere, is news even with equal content.
+    A redirect target that moved only where it was learned to change by itself (a session
+    in its path) did not move; one that moved otherwise is confirmed on a second copy."""
     notes: list[str] = []
     kind = None
     significance = 0.0
     if state.signal is not None and outcome.check.outcome != "new":
         notes.append(f"back after {state.signal}")
         kind, significance = "restored", RESTORED_SIGNIFICANCE
-    if signals.moved(state.last_final_url, fetched.final_url):
+    if signals.moved(state.last_final_url, fetched.final_url) and not noise.same_field(
+            RESPONSE, FINAL_URL, url_words(state.last_final_url or ""),
+            url_words(fetched.final_url or "")):
         notes.append(f"redirect target moved: {state.last_final_url} -> {fetched.final_url}")
         kind, significance = "redirected", MOVED_SIGNIFICANCE
     if kind is None:
@@ -223,7 +229,8 @@ def _after_signals(outcome: Outcome, fetched: FetchResult, state: MonitorState) 
                                 "final_url": fetched.final_url},
                         significance=significance, reasons=tuple(notes))
     check = replace(outcome.check, outcome="changed")
-    return replace(outcome, check=check, change=change)
+    confirmable = outcome.confirmable or (kind == "redirected" and outcome.content is not None)
+    return replace(outcome, check=check, change=change, confirmable=confirmable)
 
 
 def compare(
@@ -273,11 +280,26 @@ def learn_from_copy(
     copy: FetchResult, noise: Noise = NO_NOISE, before: Extracted | None = None,
 ) -> tuple[Outcome, frozenset[Volatile]]:
     """A confirming copy's outcome (``confirm``) and what differs between it and the
-    first copy (``first_check``, its content ``first``): that changes by itself. Nothing
-    is learned from a copy that failed. ``before`` is the version stored before the
-    difference: what it shows too is not chance, and is never taken into a learned slot.
-    The first copy's body is not needed: the two are compared by their extracted
-    contents, and a copy of the same bytes (the same snapshot hash) is not read at all."""
+    first copy (``first_check``, its content ``first``): that changes by itself, the
+    redirect target included. Nothing is learned from a copy that failed. ``before`` is
+    the version stored before the difference: what it shows too is not chance, and is
+    never taken into a learned slot. The first copy's body is not needed: the two are
+    compared by their extracted contents, and a copy of the same bytes (the same
+    snapshot hash) is not read at all."""
+    outcome, learned = _learn_from_copy(monitor, first_check, first, copy, noise, before)
+    target = learn_final_url(first_check.final_url, copy.final_url) if copy.error is None \
+        else set()
+    if not target:
+        return outcome, learned
+    note = (f"{outcome.check.note}; redirected elsewhere than the first copy: where the "
+            "two differ changes by itself")
+    return replace(outcome, check=replace(outcome.check, note=note)), learned | target
+
+
+def _learn_from_copy(
+    monitor: Monitor, first_check: Check, first: Extracted | PackedContent,
+    copy: FetchResult, noise: Noise, before: Extracted | None,
+) -> tuple[Outcome, frozenset[Volatile]]:
     if copy.status == 304 and copy.error is None:  # a first check's copy is conditional
         check = base_check(copy, CONFIRM, snapshot_hash=first_check.snapshot_hash,
                            content_hash=first_check.content_hash,

@@ -123,6 +123,9 @@ HTML_NOISE: dict[str, list[Form]] = {
 }
 FEED_NOISE = {"feed-build-time": 2, "feed-tracking": 2, "feed-id-token": 2, "feed-counter": 2}
 PDF_NOISE = {"pdf-regenerated": 2, "pdf-stamp": 2}
+#: Noise in where a page's URL redirects to: a session token, in the last segment (form 0,
+#: ``pubs;name=...``) or as a segment of its own (form 1, ``/s.../pubs``).
+URL_NOISE = {"redirect-session": 2}
 RANDOM_BUILT = ("counter", "session", "related-order", "rotating-aside", "csrf", "cache-buster",
                 "promo", "clock", "random-class", "presence", "ticker", "trending", "poll",
                 "weather", "ad-slot", "feed-tracking")
@@ -199,6 +202,8 @@ class World:
                 noise["feed"].append(("feed-id-token", (i // 9 + i // 3) % 2))
             if i % 3 == 2:  # a count of readers in each entry's summary
                 noise["feed"].append(("feed-counter", (i // 9 + i // 3) % 2))
+            if i % 4 == 3:  # the site sends each request to a URL with a session in it
+                noise["site"] = [("redirect-session", (i // 4) % 2)]
             noise["report"] = [("pdf-regenerated", i % 2), ("pdf-stamp", (i // 2) % 2)]
             self.orgs.append(Org(
                 id=f"o{i:02d}", name=f"{word(rng).title()} Agency {i:02d}", vocab=_vocab(rng),
@@ -229,10 +234,17 @@ class World:
                       {})
             parts = request.path.strip("/").split("/")
             org = next((o for o in self.orgs if parts and o.id == parts[0]), None)
-            if org is None or len(parts) != 2:
+            if org is None:
+                return web.Response(status=404, text="not found")
+            session = self._session(org, parts, req)
+            if session is not None:
+                raise web.HTTPFound(session)
+            if len(parts) == 3 and parts[1].startswith("s"):  # a session segment
+                del parts[1]
+            if len(parts) != 2:
                 return web.Response(status=404, text="not found")
             req.vocab = org.vocab
-            name = parts[1]
+            name = parts[1].split(";")[0]
             if name == "policy" and org.policy_path != "policy":
                 raise web.HTTPMovedPermanently(f"/{org.id}/{org.policy_path}")
             if name in ("pubs", org.policy_path):
@@ -251,6 +263,19 @@ class World:
             if request.headers.get("If-None-Match") == tag:
                 return web.Response(status=304, headers={"ETag": tag})
         return web.Response(body=body, headers=headers)
+
+    def _session(self, org: Org, parts: list[str], req: Req) -> str | None:
+        """Where a request without a session is sent, when the site adds one to every
+        page's URL (``redirect-session``)."""
+        if "site" not in org.page_noise or len(parts) != 2 or ";" in parts[1] \
+                or parts[1] not in ("pubs", "policy", org.policy_path):
+            return None
+        ((kind, form),) = org.page_noise["site"]
+        self.served[(kind, form)] += 1
+        token = f"{req.rng.getrandbits(64):X}"
+        if form == 0:
+            return f"/{org.id}/{parts[1]};{org.vocab['param']}={token}"
+        return f"/{org.id}/s{token}/{parts[1]}"
 
     def _noise(self, org: Org, page: str, req: Req) -> dict[str, list[str]]:
         slots: dict[str, list[str]] = defaultdict(list)

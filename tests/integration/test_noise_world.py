@@ -14,6 +14,7 @@ from tests.integration.noise_world import (
     HTML_NOISE,
     PDF_NOISE,
     RANDOM_BUILT,
+    URL_NOISE,
     World,
 )
 
@@ -22,12 +23,12 @@ ORGS, REVISIONS = 20, 6
 
 def test_the_world_is_what_the_issue_asks() -> None:
     world = World(seed=17, orgs=ORGS)
-    assert len(HTML_NOISE) + len(FEED_NOISE) + len(PDF_NOISE) >= 20
+    assert len(HTML_NOISE) + len(FEED_NOISE) + len(PDF_NOISE) + len(URL_NOISE) >= 20
     assert len(RANDOM_BUILT) >= 8
     assert all(len(forms) >= 2 for forms in HTML_NOISE.values())
     used = {(kind, form) for org in world.orgs for page in org.page_noise.values()
             for kind, form in page}
-    for kind in [*HTML_NOISE, *FEED_NOISE, *PDF_NOISE]:
+    for kind in [*HTML_NOISE, *FEED_NOISE, *PDF_NOISE, *URL_NOISE]:
         assert len({form for k, form in used if k == kind}) >= 2, kind
     kinds = {ev.kind for _ in range(REVISIONS) for ev in world.revise()}
     assert kinds == {"publication", "paragraph", "labelled-date", "sentence-date", "amount",
