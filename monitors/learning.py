@@ -223,8 +223,12 @@ def _differences(ka: Sequence[str], kb: Sequence[str], stood: Sequence[bool]
 
 def _generalized(template: str, known: Iterable[str]) -> str:
     """A template learned where others of the same line were learned before, widened to
-    what they all share: each pair of copies shows some of the words that vary."""
+    what they all share: each pair of copies shows some of the words that vary. Never
+    where both fix other words at one place: those stood in each pair of copies, so they
+    were edited between them (a deadline moved), and an edit is not noise."""
     for other in known:
+        if _edited(other, template):
+            continue
         merged = line_template(other, template)
         if merged is None:
             # Both are templates of the one line after this anchor, and each pair of
@@ -236,6 +240,17 @@ def _generalized(template: str, known: Iterable[str]) -> str:
                                 if not (w == WILD_RUN and i and merged.split(" ")[i - 1]
                                         in (WILD, WILD_RUN)))
     return template
+
+
+def _edited(a: str, b: str) -> bool:
+    """Whether two templates of a line differ somewhere that neither leaves open: words
+    that differ with no wildcard among them or right beside them, in either."""
+    wa, wb = a.split(" "), b.split(" ")
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        near = (*wa[max(i1 - 1, 0):i2 + 1], *wb[max(j1 - 1, 0):j2 + 1])
+        if tag != "equal" and not any(w in (WILD, WILD_RUN) for w in near):
+            return True
+    return False
 
 
 def _frame(a: str, b: str) -> str | None:

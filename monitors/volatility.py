@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
@@ -61,6 +62,11 @@ SAME_LINE_SHARE = 0.5
 FOLD_INLINE = 100_000
 #: Longer lines are never templates (their words are not matched one by one).
 MAX_TEMPLATE_CHARS = 20_000
+#: Words that changed in place, run by run, up to this many each (a count, a short
+#: token): the words between two such runs are kept in the template.
+MAX_TOKEN_WORDS = 3
+#: ... when at least this many words stand between two runs.
+MIN_WORDS_BETWEEN = 2
 
 
 
@@ -81,10 +87,12 @@ def line_template(a: str, b: str) -> str | None:
     """Two versions of one line as a template, or None when they are not versions of one
     line (fewer than half their words in common).
 
-    The words from the first to the last that differ become one wildcard: ``*`` for one
-    word (a counter), ``**`` for a run (a list of titles sampled in one line); the words
-    around keep the line's place. Words the two copies happen to share in between are
-    chance (two samples of one pool), not evidence of a stable word."""
+    Where only short runs of words changed in place, each becomes a wildcard and the
+    words between them stay (two counters around a deadline). Otherwise the words from
+    the first to the last that differ become one wildcard: ``*`` for one word (a
+    counter), ``**`` for a run (a list of titles sampled in one line); the words around
+    keep the line's place. Words two samples of one pool happen to share in between are
+    chance, not evidence of a stable word."""
     if max(len(a), len(b)) > MAX_TEMPLATE_CHARS:
         return None  # a paragraph the size of a document: matching its words is quadratic
     wa, wb = a.split(), b.split()
@@ -92,9 +100,23 @@ def line_template(a: str, b: str) -> str | None:
     common = sum(size for _, _, size in matcher.get_matching_blocks())
     if common < SAME_LINE_SHARE * max(len(wa), len(wb), 1):
         return None
-    prefix, suffix = common_ends(wa, wb)
-    if prefix == len(wa) == len(wb):
+    runs = [(tag, i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+            if tag != "equal"]
+    if not runs:
         return a
+    if all(tag == "replace" and i2 - i1 == j2 - j1 <= MAX_TOKEN_WORDS
+           for tag, i1, i2, j1, j2 in runs) and all(
+               later[1] - earlier[2] >= MIN_WORDS_BETWEEN
+               for earlier, later in pairwise(runs)):
+        # Tokens that changed in place, each as long in both (a count of views, another
+        # of comments): the words between them stood in both copies, and stay fixed (a
+        # deadline between two counters is content). One word between two tokens is
+        # kept only by chance as often (an item two samples of a list share).
+        template = list(wa)
+        for _, i1, i2, _, _ in reversed(runs):
+            template[i1:i2] = [WILD if i2 - i1 == 1 else WILD_RUN]
+        return " ".join(template)
+    prefix, suffix = common_ends(wa, wb)
     one_word = len(wa) - prefix - suffix == 1 == len(wb) - prefix - suffix
     return " ".join([*wa[:prefix], WILD if one_word else WILD_RUN, *wa[len(wa) - suffix:]])
 
