@@ -61,6 +61,7 @@ def organization_text(notifier: Notifier, digest: Digest) -> tuple[str, str]:
                          + (f" {link}" if link else ""))
     if section.template_line:
         lines.append(section.template_line)
+        lines += [f"  {edit}" for edit in section.template_edits]
     for alert in section.alerts:
         lines.append(f"{alert.monitor_name} is failing ({alert.failures} checks in a row)"
                      if alert.kind == "failing" else f"{alert.monitor_name} recovered")

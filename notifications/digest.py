@@ -124,6 +124,8 @@ class OrgSection:
     alerts: tuple[OwedAlert, ...]
     #: Pages whose only change since the last digest was the site's template.
     template_pages: int = 0
+    #: What every one of those pages shows changed ("+ line", "- line"), the first few.
+    template_edits: tuple[str, ...] = ()
 
     @property
     def template_line(self) -> str:
@@ -140,6 +142,28 @@ def announced_and_template(changes: Iterable[OwedChange]) -> tuple[list[OwedChan
     """The changes shown one by one, and on how many pages the template alone changed."""
     shown = [c for c in changes if not template_only(c)]
     return shown, len({c.monitor_id for c in changes if template_only(c)})
+
+
+#: At most this many lines say what a site's template change was.
+TEMPLATE_EDITS = 6
+
+
+def template_edits(changes: Iterable[OwedChange]) -> tuple[str, ...]:
+    """The lines that every template-only change among ``changes`` added ("+ ...") or
+    removed ("- ..."), in the first one's order, at most ``TEMPLATE_EDITS``: a banner
+    every page of the site now shows is read once, not as "N pages" alone."""
+    order: list[str] = []
+    shared: set[str] | None = None
+    for change in changes:
+        if not template_only(change):
+            continue
+        edits = [f"{sign} {_clip(str(line))}" for sign, key in (("+", "added"), ("-", "removed"))
+                 for line in change.detail.get(key) or () if str(line).strip()]
+        if shared is None:
+            order, shared = edits, set(edits)
+        else:
+            shared &= set(edits)
+    return tuple(edit for edit in order if shared and edit in shared)[:TEMPLATE_EDITS]
 
 
 def template_line(pages: int) -> str:
@@ -274,6 +298,7 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
     result = []
     for org_id in sorted(names, key=lambda key: (names[key].lower(), key)):
         changes, template_pages = announced_and_template(by_org.get(org_id, []))
+        edits = template_edits(by_org.get(org_id, []))
         documents = _merge_documents(changes)
         doc_by_key = {_url_key(d.url): d for d in documents}
         monitors: dict[str, list[ChangeView]] = {}
@@ -289,6 +314,7 @@ def sections(digest: Digest, max_lines: int = 12) -> tuple[OrgSection, ...]:
                                views[0].change.monitor_url, tuple(views))
                 for views in monitors.values()),
             alerts=tuple(alerts_by_org.get(org_id, ())), template_pages=template_pages,
+            template_edits=edits,
         ))
     return tuple(result)
 

@@ -43,6 +43,7 @@ from notifications.digest import (
     is_web_url,
     readable,
     readable_alert,
+    template_edits,
     template_line,
     template_only,
 )
@@ -137,9 +138,12 @@ def template_entries(prefix: str, changes: Iterable[OwedChange], digests: dict[i
             title = f"{group[0].org_name} - {title}"
         items = "".join(f'<li><a href="{escape(c.monitor_url)}">{escape(c.monitor_name)}</a>'
                         f" (change #{c.change_id})</li>" for c in pages.values())
+        edits = "".join(f"<li>{escape(edit)}</li>" for edit in template_edits(group))
         content = (f"<p><strong>{escape(group[0].org_name)}</strong> &middot; "
                    f"{escape(template_line(len(pages)))}: only what the site's pages share "
-                   f"(header, navigation, footer) changed.</p><ul>{items}</ul>")
+                   f"(header, navigation, footer) changed.</p>"
+                   + (f"<p>On every page:</p><ul>{edits}</ul>" if edits else "")
+                   + f"<ul>{items}</ul>")
         newest = max(group, key=lambda c: c.detected_at)
         entries.append(FeedEntry(
             f"{prefix}/template/{org_id}/{digest_id}", title,

@@ -107,12 +107,17 @@ async def test_a_template_change_on_every_page_is_one_digest_line(
         text = mailbox.messages[-1].part("plain")
         # Once in the Ministry's section (the subject and the counts line sum it up).
         assert text.count("site template changed on 3 pages (not shown one by one)") == 1
+        # ... with what every page shows changed, once: a banner on every page is read.
+        for edit in ("+ Jobs", "+ © 2027 Ministry of Examples · Privacy · Cookies",
+                     "- © 2026 Ministry of Examples · Privacy"):
+            assert text.splitlines().count(f"    {edit}") == 1, text
         assert mailbox.messages[-1].message["Subject"] == (
             "[govwatch] site template changed on 3 pages: Ministry")
         assert mailbox.messages[-1].change_ids() == []
         assert "New documents" not in text
         feed = feedparser.parse(str(tmp_path / "feeds" / "govwatch.atom"))
         assert [e.title for e in feed.entries] == ["Ministry - site template changed on 3 pages"]
+        assert "<li>+ Jobs</li>" in feed.entries[0].content[0].value
         org_feed = feedparser.parse(str(tmp_path / "feeds" / "org" / "ministry.atom"))
         assert [e.title for e in org_feed.entries] == ["site template changed on 3 pages"]
         # One template entry, in each file under that file's own id (issue 19).
