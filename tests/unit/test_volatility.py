@@ -529,3 +529,21 @@ def test_a_fact_between_two_counters_is_never_learned_as_noise(seed: int) -> Non
     assert _same(noise, stored, page(fact))
     again = learn_lines(page(moved), page(moved), noise)
     assert not _same(Noise(noise.learned | frozenset(again)), stored, page(moved)), again
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_list_sampled_in_one_line_is_learned_across_checks(seed: int) -> None:
+    """Items of a "see also" line, drawn from a pool and shuffled at each request: each
+    pair of copies keeps some items in place by chance, and its template says so; two
+    such templates merge (they differ only beside the run of items that varies)."""
+    rng = random.Random(seed)
+    pool = [" ".join("".join(rng.choices("abcdefghijklmnop", k=6)) for _ in range(3))
+            for _ in range(7)]
+    a, b, c, d, x, y = pool[:6]
+
+    def page(*items: str) -> list[str]:
+        return ["Report", "See also: " + " · ".join(items), "Contact"]
+
+    noise = Noise(frozenset(learn_lines(page(a, b, c, d), page(b, a, c, d))))
+    again = learn_lines(page(b, a, y, c), page(d, x, b, c), noise)
+    assert _same(Noise(noise.learned | frozenset(again)), page(a, b, c, d), page(b, a, y, c))
