@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from core.records import Volatile
 from monitors.clocks import mask_clocks
+from monitors.urlparts import MATRIX, link_scope, path_parameters
 from monitors.volatility import (
     FIELD,
     LINE,
@@ -35,7 +36,6 @@ from monitors.volatility import (
     Noise,
     common_ends,
     line_template,
-    link_scope,
     shared_lines,
     words,
 )
@@ -282,14 +282,18 @@ def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:
 
 
 def learn_links(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
-    """Query parameters whose values differ between two copies' links to one path."""
+    """Parameters whose values differ between two copies' links to one path: of the query,
+    or of the path's last segment (``report.pdf;jsessionid=...``, named ``;jsessionid``)."""
     def by_path(urls: Iterable[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
         for url in urls:
             parts = urlsplit(url)
-            if parts.query:
-                target = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-                found.setdefault(target, dict(parse_qsl(parts.query, keep_blank_values=True)))
+            path, matrix = path_parameters(parts.path)
+            if parts.query or matrix:
+                target = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+                found.setdefault(target, {
+                    **dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    **{f"{MATRIX}{name}": value for name, value in matrix}})
         return found
 
     old, new = by_path(a), by_path(b)

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
 from monitors.clocks import ClockBudget, fold, mask_clocks
+from monitors.urlparts import MATRIX, link_scope, path_parameters
 
 #: A learned wildcard: exactly one word.
 WILD = "\u2217"
@@ -380,11 +381,14 @@ class Noise:
             return url
         parts = urlsplit(url)
         names = self._params.get(link_scope(url))
-        if not names or not parts.query:
+        path, matrix = path_parameters(parts.path)
+        if not names or not (parts.query or matrix):
             return url
         kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                 if k not in names]
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+        segment = "".join(f";{name}={value}" for name, value in matrix
+                          if f"{MATRIX}{name}" not in names)
+        return urlunsplit((parts.scheme, parts.netloc, path + segment, urlencode(kept), ""))
 
 
 NO_NOISE = Noise()
@@ -402,10 +406,3 @@ def _slot_length(keys: Sequence[str], start: int, ends: dict[str, int], noise: N
         if end in ends and offset <= ends[end]:
             covered = offset
     return covered
-
-
-def link_scope(url: str) -> str:
-    """Where a parameter is learned: scheme, host and the path's directory."""
-    parts = urlsplit(url)
-    directory = parts.path.rsplit("/", 1)[0]
-    return f"{parts.scheme}://{parts.netloc}{directory}/"

@@ -63,7 +63,8 @@ HTML_NOISE: dict[str, list[Form]] = {
     "counter": [lambda r: ("top", f"<p>{r.vocab['label']} {r.n * 7 + 3}</p>"),
                 lambda r: ("aside", f"<p>{r.n + 100} {r.vocab['label2']}</p>")],
     "session": [lambda r: ("links", f"?{r.vocab['param']}={r.rng.getrandbits(64):x}"),
-                lambda r: ("links-path", f"s{r.rng.getrandbits(40):x}")],
+                lambda r: ("links-path", f"s{r.rng.getrandbits(40):x}"),
+                lambda r: ("links", f";{r.vocab['param']}={r.rng.getrandbits(64):X}")],
     "related-order": [lambda r: ("aside", "<ul>" + "".join(
                           f"<li>{t}</li>" for t in r.rng.sample(r.vocab["related"].split("|"), 4))
                           + "</ul>"),

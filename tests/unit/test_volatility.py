@@ -547,3 +547,27 @@ def test_a_list_sampled_in_one_line_is_learned_across_checks(seed: int) -> None:
     noise = Noise(frozenset(learn_lines(page(a, b, c, d), page(b, a, c, d))))
     again = learn_lines(page(b, a, y, c), page(d, x, b, c), noise)
     assert _same(Noise(noise.learned | frozenset(again)), page(a, b, c, d), page(b, a, y, c))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_session_in_the_links_last_segment_is_learned_and_a_new_document_shows(
+        seed: int) -> None:
+    """Every link ends in ``;name=token`` (a session a server without cookies writes into
+    its links, name drawn here): learned as a parameter of the folder's links, so the
+    same documents are the same links, and a new one is still new."""
+    rng = random.Random(seed)
+    name = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 12)))
+    folder = f"https://s.example/{rng.choice(['docs', 'pub', 'files/2026'])}/"
+
+    def links(*documents: str) -> list[str]:
+        token = "".join(rng.choices(string.hexdigits, k=rng.randint(8, 32)))
+        return [f"{folder}{d}.pdf;{name}={token}" for d in documents]
+
+    noise = Noise(frozenset(learn_links(links("a", "b"), links("a", "b"))))
+    keys = {noise.link_key(u) for u in links("a", "b")}
+    assert keys == {noise.link_key(u) for u in links("a", "b")} == {
+        f"{folder}a.pdf", f"{folder}b.pdf"}
+    assert noise.link_key(links("c")[0]) == f"{folder}c.pdf"
+    # A parameter that did not vary between the copies is part of the link.
+    assert noise.link_key(f"{folder}a.pdf;version=2;{name}=x") == f"{folder}a.pdf;version=2"
+    assert learn_links([f"{folder}a.pdf;version=1"], [f"{folder}a.pdf;version=1"]) == set()
