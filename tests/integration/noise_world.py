@@ -129,7 +129,7 @@ PDF_NOISE = {"pdf-regenerated": 2, "pdf-stamp": 2}
 URL_NOISE = {"redirect-session": 2}
 RANDOM_BUILT = ("counter", "session", "related-order", "rotating-aside", "csrf", "cache-buster",
                 "promo", "clock", "random-class", "presence", "ticker", "trending", "poll",
-                "weather", "ad-slot", "feed-tracking")
+                "weather", "ad-slot", "feed-tracking", "feed-id-token", "redirect-session")
 EVENT_KINDS = ("publication", "paragraph", "labelled-date", "sentence-date", "amount",
                "removal", "redirect", "pdf-edition", "template", "entry-edit")
 
