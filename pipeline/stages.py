@@ -291,8 +291,8 @@ def learn_from_copy(
         else set()
     if not target:
         return outcome, learned
-    note = (f"{outcome.check.note}; redirected elsewhere than the first copy: where the "
-            "two differ changes by itself")
+    note = "; ".join(filter(None, (outcome.check.note, "redirected elsewhere than the "
+                                   "first copy: where the two differ changes by itself")))
     return replace(outcome, check=replace(outcome.check, note=note)), learned | target
 
 

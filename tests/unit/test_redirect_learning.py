@@ -71,6 +71,7 @@ def test_a_session_in_the_redirect_target_is_learned_and_a_real_move_still_shows
     copy, learned = stages.learn_from_copy(MONITOR, moved.check, stored,
                                            fetched(url("consultation", token(rng))))
     assert learned, copy.check.note
+    assert copy.check.note is not None and "redirected elsewhere" in copy.check.note
     again = stages.evaluate(MONITOR, now, state, load, Noise(frozenset(learned)))
     assert again.change is None and again.check.outcome == "unchanged"
     elsewhere = stages.evaluate(MONITOR, fetched(url("archive", token(rng))), state, load,
