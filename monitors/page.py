@@ -101,9 +101,10 @@ class PageMonitor(Monitor):
         )
 
     @staticmethod
-    def _links(version: Extracted, noise: Noise) -> dict[str, list[str]]:
+    def _links(version: Extracted, noise: Noise) -> tuple[dict[str, list[str]], set[str]]:
         """Comparable links: key -> [url, text], without ignored regions and without what
-        the monitor learned changes by itself (volatile parameters, rotating links)."""
+        the monitor learned changes by itself (volatile parameters, rotating links); and
+        the keys of every link the version shows, those included."""
         ignored = {normalize_url(u) for u in version.data.get("noise_links", ())}
         by_key: dict[str, list[str]] = {}
         for link, text in version.data.get("links", ()):
@@ -111,7 +112,7 @@ class PageMonitor(Monitor):
             if canonical not in ignored:
                 by_key.setdefault(noise.link_key(canonical), [link, text])
         kept = {key for key, _ in noise.links.comparable(list(by_key))}
-        return {key: value for key, value in by_key.items() if key in kept}
+        return {key: value for key, value in by_key.items() if key in kept}, set(by_key)
 
     def stood(self, before: Extracted) -> frozenset[str]:
         return super().stood(before) | frozenset(
@@ -165,9 +166,12 @@ class PageMonitor(Monitor):
                 ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        old_links, new_links = self._links(old, noise), self._links(new, noise)
-        added = [new_links[k] for k in new_links if k not in old_links]
-        removed = [old_links[k] for k in old_links if k not in new_links]
+        (old_links, old_shown), (new_links, new_shown) = (self._links(old, noise),
+                                                          self._links(new, noise))
+        # A link that the other version shows, even where noise is learned (a "featured"
+        # box that repeats a listed document at random), neither came nor went.
+        added = [new_links[k] for k in new_links if k not in old_shown]
+        removed = [old_links[k] for k in old_links if k not in new_shown]
         # The line of a document added or withdrawn is content, whatever noise is near.
         pair = self._lines(old, new, noise, old_at, new_at,
                            {words(text) for _, text in (*added, *removed) if text})
