@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from core.records import Volatile
 from monitors.clocks import mask_clocks
+from monitors.linetemplates import WILD, WILD_RUN, common_ends, line_template
 from monitors.urlparts import MATRIX, link_scope, path_parameters
 from monitors.volatility import (
     FIELD,
@@ -31,11 +32,7 @@ from monitors.volatility import (
     SLOT,
     SLOT_GAP,
     SLOT_SIZE,
-    WILD,
-    WILD_RUN,
     Noise,
-    common_ends,
-    line_template,
     shared_lines,
     words,
 )

@@ -27,8 +27,9 @@ from datetime import datetime
 from difflib import SequenceMatcher
 
 from core.records import Volatile
+from monitors.linetemplates import line_template
 from monitors.normalize import comparable_pair
-from monitors.volatility import NO_NOISE, Noise, line_template, words
+from monitors.volatility import NO_NOISE, Noise, words
 
 #: A noted place, not yet applied: (recurring, the line it follows, the line's template).
 RECURRING = "recurring"

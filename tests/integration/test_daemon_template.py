@@ -36,25 +36,39 @@ def serve(site: OpSite, classes: list[str], nav: list[str], own: dict[str, str])
         site.set(f"/{name}", page(classes, text, nav))
 
 
+def random_names(rng: random.Random, count: int, length: int = 8) -> list[str]:
+    return ["".join(rng.choices(string.ascii_lowercase, k=length)) for _ in range(count)]
+
+
+def counter(db: Path) -> Callable[[str], int]:
+    """The first column of the first row of a query, 0 before the daemon made its tables."""
+    def count(sql: str) -> int:
+        try:
+            return int(rows(db, sql)[0][0])
+        except sqlite3.OperationalError:
+            return 0
+    return count
+
+
+def started(daemons: Callable[[Path, Path], Daemon], site: OpSite, tmp_path: Path,
+            every: dict[str, str], classes: list[str]) -> tuple[Daemon, Path]:
+    """The three pages served, a daemon checking them, once each has been checked and
+    copied (what differs between a first check and its copy is noise)."""
+    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    serve(site, classes, NAV, OWN)
+    write_config(config, site, every)
+    daemon = daemons(config, db)
+    eventually(lambda: counter(db)("SELECT count(*) FROM checks WHERE outcome = 'confirm'")
+               == 3, "the three pages' first checks and their copies")
+    return daemon, db
+
+
 def test_a_daemon_check_of_one_page_knows_what_the_sites_stored_pages_share(
         tmp_path: Path, daemons: Callable[[Path, Path], Daemon]) -> None:
-    rng = random.Random()
-    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
-    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    classes = random_names(random.Random(), 2)
     with serving() as site:
-        serve(site, classes, NAV, OWN)
-        write_config(config, site, {name: "1s" for name in OWN})
-        daemon = daemons(config, db)
-
-        def count(sql: str) -> int:
-            try:
-                return int(rows(db, sql)[0][0])
-            except sqlite3.OperationalError:  # the daemon has not made its tables yet
-                return 0
-
-        # Each first check and its copy (what differs between those two is noise).
-        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
-                   "the three pages' first checks and their copies")
+        daemon, db = started(daemons, site, tmp_path, {name: "1s" for name in OWN}, classes)
+        count = counter(db)
         # Page a drops a line every stored page shows (the site's navigation): recorded,
         # not announced. Then its own text changes: announced.
         site.set("/a", page(classes, OWN["a"], NAV[:-1]))
@@ -77,22 +91,12 @@ def test_a_daemon_check_that_finds_a_new_template_brings_the_sites_pages_forward
     ``run``: the page whose job finds it first has its siblings checked at once (they are
     not due for an hour), and no page announces it."""
     rng = random.Random()
-    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
-    renamed = [*NAV[:-1], "".join(rng.choices(string.ascii_lowercase, k=9)).title()]
-    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    classes = random_names(rng, 2)
+    renamed = [*NAV[:-1], random_names(rng, 1, 9)[0].title()]
     with serving() as site:
-        serve(site, classes, NAV, OWN)
-        write_config(config, site, {"a": "1s", "b": "1h", "c": "1h"})
-        daemon = daemons(config, db)
-
-        def count(sql: str) -> int:
-            try:
-                return int(rows(db, sql)[0][0])
-            except sqlite3.OperationalError:  # the daemon has not made its tables yet
-                return 0
-
-        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
-                   "the three pages' first checks and their copies")
+        daemon, db = started(daemons, site, tmp_path, {"a": "1s", "b": "1h", "c": "1h"},
+                             classes)
+        count = counter(db)
         serve(site, classes, renamed, OWN)
         eventually(lambda: count("SELECT count(DISTINCT monitor_id) FROM changes") == 3,
                    "the renamed entry on all three pages")
@@ -109,22 +113,12 @@ def test_a_sibling_backing_off_is_not_hurried_and_never_holds_the_round(
     """Page c fails and backs off: the round of a's change goes on without it (c's stored
     page does not show the new entry, so it is not yet the site's template: announced)."""
     rng = random.Random()
-    classes = ["".join(rng.choices(string.ascii_lowercase, k=8)) for _ in range(2)]
-    renamed = [*NAV[:-1], "".join(rng.choices(string.ascii_lowercase, k=9)).title()]
-    config, db = tmp_path / "config.yaml", tmp_path / "govwatch.db"
+    classes = random_names(rng, 2)
+    renamed = [*NAV[:-1], random_names(rng, 1, 9)[0].title()]
     with serving() as site:
-        serve(site, classes, NAV, OWN)
-        write_config(config, site, {"a": "1s", "b": "1h", "c": "1s"})
-        daemon = daemons(config, db)
-
-        def count(sql: str) -> int:
-            try:
-                return int(rows(db, sql)[0][0])
-            except sqlite3.OperationalError:  # the daemon has not made its tables yet
-                return 0
-
-        eventually(lambda: count("SELECT count(*) FROM checks WHERE outcome = 'confirm'") == 3,
-                   "the three pages' first checks and their copies")
+        daemon, db = started(daemons, site, tmp_path, {"a": "1s", "b": "1h", "c": "1s"},
+                             classes)
+        count = counter(db)
         site.set("/c", "<p>down</p>", status=503)
         eventually(lambda: count("SELECT count(*) FROM monitors WHERE id = 'c' "
                                  "AND consecutive_failures > 0") == 1, "c failing")

@@ -7,8 +7,8 @@ import pytest
 
 from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
+from monitors.linetemplates import WILD, WILD_RUN
 from monitors.recurring import RECURRING, promoted, recurring_lines
-from monitors.volatility import WILD, WILD_RUN
 
 PAGE = ["Annual report", "The board adopted the plan.", "Most read today: A, B, C",
         "Page generated on 5 December 2026", "Contact"]

@@ -23,6 +23,7 @@ from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
 from monitors.base import Monitor
 from monitors.learning import learn_lines, learn_links, learn_path_segments
+from monitors.linetemplates import WILD, WILD_RUN, line_template, matches
 from monitors.normalize import comparable_pair
 from monitors.volatility import (
     LINE,
@@ -30,11 +31,7 @@ from monitors.volatility import (
     ROTATING,
     SEGMENT,
     SLOT,
-    WILD,
-    WILD_RUN,
     Noise,
-    line_template,
-    matches,
 )
 
 T0 = datetime(2026, 12, 7, 9, 0, 0, tzinfo=UTC)
