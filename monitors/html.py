@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from monitors.bounds import MAX_TAGS, Bounds, cut_to_budget, flatten_deep
+from monitors.volatility import MAX_SLOT_LINES
 
 if TYPE_CHECKING:  # the parser itself loads when a page is first parsed
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -279,6 +280,47 @@ def extract_links(root: LexborNode, base: str) -> list[list[str]]:
         seen.add(url)
         links.append([url, normalize_line(anchor.text(deep=True, separator=" "))])
     return links
+
+
+#: Elements whose children are items of one list: a list sampled or shuffled at each
+#: request is one unit, whichever of its items two copies happen to share.
+LIST_TAGS = "ul, ol"
+def list_runs(root: LexborNode, lines: list[str], links: list[list[str]], base: str
+              ) -> tuple[list[list[int]], list[list[int]]]:
+    """Where each short list of ``root`` stands among its ``lines`` and among its ``links``
+    (as extracted from ``root``), as ``[first index, count]`` runs in document order. A
+    list whose lines or links do not stand together there is left out of that side."""
+    line_runs: list[list[int]] = []
+    link_runs: list[list[int]] = []
+    at_link = {url: i for i, (url, _) in enumerate(links)}
+    cursor = 0
+    for node in outermost(root.css(LIST_TAGS)):
+        items = lines_of(node)
+        if not 2 <= len(items) <= MAX_SLOT_LINES:  # longer: never one slot
+            continue
+        start = _find_run(lines, items, cursor)
+        if start >= 0:
+            line_runs.append([start, len(items)])
+            cursor = start + len(items)
+        places = [at_link.get(url) for url in dict.fromkeys(link_urls(node, base))]
+        first = places[0] if places else None
+        if (len(places) >= 2 and first is not None
+                and places == list(range(first, first + len(places)))):
+            link_runs.append([first, len(places)])
+    return line_runs, link_runs
+
+
+def _find_run(lines: list[str], items: list[str], start: int) -> int:
+    """The first index from ``start`` where ``items`` stand in ``lines``, else -1."""
+    count = len(items)
+    while True:
+        try:
+            at = lines.index(items[0], start)
+        except ValueError:
+            return -1
+        if lines[at:at + count] == items:
+            return at
+        start = at + 1
 
 
 def link_urls(root: LexborNode, base: str) -> list[str]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from core.records import Volatile
 from monitors.clocks import mask_clocks
 from monitors.linetemplates import WILD, WILD_RUN, common_ends, line_template
+from monitors.lists import runs_among_kept, whole_lists
 from monitors.urlparts import MATRIX, link_scope, path_parameters
 from monitors.volatility import (
     FIELD,
@@ -39,12 +40,15 @@ from monitors.volatility import (
 
 
 def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
-                at_a: datetime | None = None, at_b: datetime | None = None
+                at_a: datetime | None = None, at_b: datetime | None = None,
+                lists_a: Iterable[Sequence[int]] = (), lists_b: Iterable[Sequence[int]] = ()
                 ) -> set[Volatile]:
     """What differs between two copies' lines fetched moments apart, as Volatile facts.
 
     The copies are first seen through what is already known (``noise``), so what is
     learned adds to it. Lines in another order teach nothing: order is never a change.
+    ``lists_a`` and ``lists_b`` are the runs of lines (first index, count) that are the
+    items of one list in each copy: a slot that reaches into a list takes in all of it.
     """
     shared = shared_lines(a, b)
     # Rotating items and the lines of known slots stay in place here: a slot's size counts
@@ -66,6 +70,7 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     moved = _edits_among_moved_lines(ka, kb, shown, noise)
     if moved is not None:
         return moved
+    runs_a, runs_b = runs_among_kept(a, lists_a), runs_among_kept(b, lists_b)
     learned: set[Volatile] = set()
     for parts in _differences(ka, kb, stood):
         paired = [_pair(ka[i1:i2], kb[j1:j2]) for i1, i2, j1, j2 in parts]
@@ -77,7 +82,8 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
                     learned.add(Volatile(LINE, anchor, template))
                     anchor = template
             continue
-        i1, j1, i2, j2 = parts[0][0], parts[0][2], parts[-1][1], parts[-1][3]
+        i1, j1, i2, j2 = whole_lists(ka, kb, (parts[0][0], parts[-1][1]),
+                                      (parts[0][2], parts[-1][3]), runs_a, runs_b)
         # A slot's ends are lines that stay: an item of the rotating list beside the
         # block, though both copies show it there, is taken in (it will not be there).
         while i1 and j1 and ka[i1 - 1] == kb[j1 - 1] and _rotates(ka[i1 - 1], noise, shown):
@@ -328,12 +334,14 @@ def learn_path_segments(a: Iterable[str], b: Iterable[str]) -> set[Volatile]:
     return {Volatile(SEGMENT, prefix, "") for prefix, rests in seen.items() if len(rests) > 1}
 
 
-def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE
-                     ) -> set[Volatile]:
-    """Links (comparable URLs, in document order) that differ between two copies."""
+def learn_link_order(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
+                     lists_a: Iterable[Sequence[int]] = (),
+                     lists_b: Iterable[Sequence[int]] = ()) -> set[Volatile]:
+    """Links (comparable URLs, in document order) that differ between two copies; the
+    links of one list (``lists_a``, ``lists_b``) as in ``learn_lines``."""
     kinds = {LINE: LINK, SLOT: LINK_SLOT, ROTATING: LINK_ROTATING}
     return {Volatile(kinds[v.kind], v.where, v.what)
-            for v in learn_lines(a, b, noise.links)}
+            for v in learn_lines(a, b, noise.links, lists_a=lists_a, lists_b=lists_b)}
 
 
 def learn_fields(where: str, a: dict[str, dict[str, str]], b: dict[str, dict[str, str]],

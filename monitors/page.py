@@ -15,6 +15,7 @@ from monitors.html import (
     extract_links,
     lines_of,
     link_urls,
+    list_runs,
     outermost,
     page_facts,
     parse_bounded,
@@ -70,6 +71,8 @@ class PageMonitor(Monitor):
         noise_links: list[str] = []
         template: list[str] = []
         template_links: list[str] = []
+        line_runs: list[list[int]] = []
+        link_runs: list[list[int]] = []
         for region in regions:
             remove_invisible(region, self.config.exclude)
             for node in outermost(region.css(ignored)) if ignored else ():
@@ -78,8 +81,13 @@ class PageMonitor(Monitor):
             for node in outermost(region.css(TEMPLATE_SELECTORS)):
                 template.extend(lines_of(node))
                 template_links.extend(link_urls(node, base))
-            links.extend(extract_links(region, base))
-            lines.extend(lines_of(region))
+            region_links, region_lines = extract_links(region, base), lines_of(region)
+            for runs, found, offset in zip(
+                    (line_runs, link_runs), list_runs(region, region_lines, region_links, base),
+                    (len(lines), len(links)), strict=True):
+                runs.extend([first + offset, count] for first, count in found)
+            links.extend(region_links)
+            lines.extend(region_lines)
         data: dict[str, Any] = {"title": facts.title, "links": links,
                                 "scripts": facts.scripts, **bounds.notes()}
         if facts.js_shell:
@@ -88,6 +96,10 @@ class PageMonitor(Monitor):
             data.update(noise=noise, noise_links=noise_links)
         if template:
             data.update(template=template, template_links=template_links)
+        if line_runs:
+            data["list_lines"] = line_runs
+        if link_runs:
+            data["list_links"] = link_runs
         return Extracted(text="\n".join(lines), data=data)
 
     def _lines(self, old: Extracted, new: Extracted, noise: Noise,
@@ -147,7 +159,8 @@ class PageMonitor(Monitor):
                        for line in a.text.splitlines()]
             lines_b = [apply_ignores(line, ignore) if ignore else line
                        for line in b.text.splitlines()]
-            learned = learn_lines(lines_a, lines_b, noise, at_a, at_b)
+            learned = learn_lines(lines_a, lines_b, noise, at_a, at_b,
+                                  a.data.get("list_lines", ()), b.data.get("list_lines", ()))
         if a.data.get("links") == b.data.get("links"):  # nor the same links, in order
             return learned
         urls_a = [normalize_url(u) for u, _ in a.data.get("links", ())]
@@ -158,7 +171,8 @@ class PageMonitor(Monitor):
                                [keyed.link_key(u) for u in urls_b])
         keyed = Noise(noise.learned | frozenset(learned))
         learned |= learn_link_order([keyed.link_key(u) for u in urls_a],
-                                    [keyed.link_key(u) for u in urls_b], keyed)
+                                    [keyed.link_key(u) for u in urls_b], keyed,
+                                    a.data.get("list_links", ()), b.data.get("list_links", ()))
         return learned
 
     def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,

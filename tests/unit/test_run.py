@@ -58,13 +58,13 @@ async def test_three_cycles_new_changed_unchanged(store: Store, workers: int) ->
     config = CONFIG.model_copy(update={
         "defaults": CONFIG.defaults.model_copy(update={"workers": workers})})
     router = fakes.router()
-    site(router, ["Report A"])
+    site(router, ["Report A", "Report Z"])
     first = await cycle(config, store, router)
     assert outcomes(first) == {"pubs": "new", "feed": "new", "poster": "new", "broken": "error"}
     assert first.changes == []
 
     router = fakes.router()
-    site(router, ["Report B", "Report A"], pdf=b"%PDF-1.4 v2")
+    site(router, ["Report B", "Report A", "Report Z"], pdf=b"%PDF-1.4 v2")
     second = await cycle(config, store, router)
     assert outcomes(second) == {
         "pubs": "changed", "feed": "changed", "poster": "changed", "broken": "error"}

@@ -1,0 +1,124 @@
+"""A list sampled from a pool at each request (``<ul>``/``<ol>``, "related", "most read"):
+two copies fetched moments apart that show different items teach that the whole list is
+noise, the items they happened to share included, from the first difference on. What
+stands beside the list (a sentence, a document, another list) still shows when edited.
+
+Names, items, markup and sizes are drawn at random per seed: no list in the code knows
+them."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from core.records import Extracted
+from monitors import MonitorConfig, build_monitor
+from monitors.volatility import Noise
+
+MONITOR = build_monitor(MonitorConfig(id="p", kind="page", url="https://x.example/"), "o")
+
+
+def word(rng: random.Random) -> str:
+    return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))
+
+
+def phrase(rng: random.Random, low: int = 2, high: int = 5) -> str:
+    return " ".join(word(rng) for _ in range(rng.randint(low, high))).capitalize()
+
+
+class Site:
+    """One page: content, a static list of documents, a list sampled at each request,
+    perhaps a line that changes at each request right before it, another static list
+    right after it."""
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(seed)
+        self.seed = seed
+        self.pool = [phrase(rng) for _ in range(rng.randint(5, 9))]
+        self.size = rng.randint(2, min(4, len(self.pool) - 2))
+        self.tag = rng.choice(["ul", "ol"])
+        self.linked = rng.random() < 0.5
+        self.item_class = word(rng)
+        self.heading = phrase(rng, 1, 3)
+        self.tip = rng.random() < 0.5  # a line drawn at each request right before the list
+        self.paragraphs = [phrase(rng, 8, 14) + "." for _ in range(rng.randint(2, 5))]
+        self.documents = [phrase(rng) for _ in range(rng.randint(2, 5))]
+        self.contacts = [phrase(rng) for _ in range(3)]
+        self.extra = ""  # a sentence right after the sampled list
+        self.news = ""  # an item of no pool, put in the sampled list
+
+    def copy(self, request: str) -> Extracted:
+        rng = random.Random(f"{self.seed}-{request}")
+        items = rng.sample(self.pool, self.size) + ([self.news] if self.news else [])
+        shown = "".join(
+            f'<li class="{self.item_class}">'
+            + (f'<a href="/more/{item.replace(" ", "-").lower()}">{item}</a>' if self.linked
+               else item) + "</li>" for item in items)
+        documents = "".join(f'<li><a href="/docs/{d.replace(" ", "-").lower()}.pdf">{d}</a>'
+                            "</li>" for d in self.documents)
+        tip = f"<p>{phrase(rng, 4, 7)}</p>" if self.tip else ""
+        body = (
+            "<html><body><main>" + "".join(f"<p>{p}</p>" for p in self.paragraphs)
+            + f"<ul>{documents}</ul>"
+            + f"<aside><h3>{self.heading}</h3>{tip}<{self.tag}>{shown}</{self.tag}>"
+            + (f"<p>{self.extra}</p>" if self.extra else "")
+            + "<ul>" + "".join(f"<li>{c}</li>" for c in self.contacts) + "</ul></aside>"
+            "</main></body></html>")
+        return MONITOR.extract(body.encode(), content_type="text/html",
+                               url="https://x.example/")
+
+    def items(self, copy: Extracted) -> frozenset[str]:
+        return frozenset(copy.text.splitlines()) & frozenset(self.pool)
+
+
+def checked(site: Site, noise: Noise, old: Extracted, request: str
+            ) -> tuple[Noise, Extracted, bool]:
+    """One check as a run makes it: a difference is confirmed on a second copy, and what
+    differs between the two is learned before the check is judged again."""
+    new = site.copy(request)
+    if MONITOR.compare(old, new, noise) is None:
+        return noise, new, False
+    second = site.copy(f"{request}-copy")
+    witness = Noise(noise.learned, stable=MONITOR.stood(old))
+    noise = Noise(noise.learned | frozenset(MONITOR.learn(new, second, witness)))
+    told = site.items(new) != site.items(second)  # the copies showed the list sampled
+    if told:
+        assert MONITOR.compare(old, new, noise) is None, (site.seed, request,
+                                                            sorted(noise.learned))
+    return noise, new, told
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_sampled_list_is_noise_from_the_first_pair_of_copies_that_shows_it(
+        seed: int) -> None:
+    site = Site(seed)
+    noise, old = Noise(), site.copy("0")
+    taught = 0
+    for check in range(1, 9):
+        noise, old, told = checked(site, noise, old, str(check))
+        taught += told
+    assert taught, "the list was never seen sampled: the test proves nothing"
+
+    # A sentence added right after the list.
+    site.extra = phrase(random.Random(seed), 6, 9) + "."
+    change = MONITOR.compare(old, site.copy("sentence"), noise)
+    assert change is not None and site.extra in change.detail["added"], change
+    site.extra = ""
+    # An item of no pool put in the list: more lines than it was ever seen to hold.
+    site.news = phrase(random.Random(seed + 3000), 6, 8)
+    change = MONITOR.compare(old, site.copy("news"), noise)
+    assert change is not None and site.news in change.detail["added"], change
+    site.news = ""
+    # The static list right after it, edited.
+    edited = phrase(random.Random(seed + 1000))
+    site.contacts[1] = edited
+    change = MONITOR.compare(old, site.copy("contacts"), noise)
+    assert change is not None and edited in change.detail["added"], change
+    # A document published in the list before it.
+    published = phrase(random.Random(seed + 2000))
+    site.documents.insert(0, published)
+    change = MONITOR.compare(old, site.copy("published"), noise)
+    assert change is not None
+    assert [d["title"] for d in change.detail["documents"]] == [published], change.detail
