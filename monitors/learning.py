@@ -192,7 +192,7 @@ def _edits_among_moved_lines(ka: Sequence[str], kb: Sequence[str], shown: Counte
     learned: set[Volatile] = set()
     for (i, a), (j, b) in zip(only_a, only_b, strict=True):
         anchor = ka[i - 1] if i > 0 else ""
-        template = line_template(a, b)
+        template = line_template(a, b, items=True)
         if template is None or anchor != (kb[j - 1] if j > 0 else ""):
             return None
         learned.add(Volatile(LINE, anchor, _generalized(template,
@@ -277,7 +277,7 @@ def _pair(old: Sequence[str], new: Sequence[str]) -> list[str] | None:
         return None
     templates = []
     for a, b in zip(old, new, strict=True):
-        template = line_template(a, b)
+        template = line_template(a, b, items=True)
         if template is None:
             return None
         templates.append(template)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from core.records import Extracted
 from monitors.volatility import MAX_SLOT_LINES
 
 
@@ -107,3 +108,33 @@ def _touching(at: int, runs: Sequence[tuple[int, int]], ranks: frozenset[int] | 
     ends = [k for k, (first, end) in enumerate(runs) if first <= at <= end
             and (ranks is None or k in ranks)]
     return runs[ends[0]] if len(ends) == 1 else (at, at)
+
+
+#: How many lines after the last link's line a link's text is looked for.
+LINK_LOOKAHEAD = 64
+
+
+def link_runs(version: Extracted) -> list[list[int]]:
+    """Where a page's lists stand among its links (``[first, count]``): the links of
+    each short ``<ul>``/``<ol>`` (recorded when it was read), and the links written in
+    one line of text ("See also: <a>A</a> · <a>B</a>"), found by their texts, in
+    document order as both links and lines are."""
+    runs = [list(run) for run in version.data.get("list_links", ())]
+    lines = version.text.splitlines()
+    at = 0
+    line_of: list[int | None] = []
+    for _, text in version.data.get("links", ()):
+        found = None
+        if text:
+            for index in range(at, min(at + LINK_LOOKAHEAD, len(lines))):
+                if text in lines[index]:
+                    found = at = index
+                    break
+        line_of.append(found)
+    first = 0
+    for index in range(1, len(line_of) + 1):
+        if index == len(line_of) or line_of[index] is None or line_of[index] != line_of[first]:
+            if line_of[first] is not None and 2 <= index - first <= MAX_SLOT_LINES:
+                runs.append([first, index - first])
+            first = index
+    return sorted(runs)

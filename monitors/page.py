@@ -23,6 +23,7 @@ from monitors.html import (
 )
 from monitors.keywords import focused
 from monitors.learning import learn_lines, learn_link_order, learn_links, learn_path_segments
+from monitors.lists import link_runs
 from monitors.normalize import (
     TEMPLATE_SELECTORS,
     ComparablePair,
@@ -172,7 +173,7 @@ class PageMonitor(Monitor):
         keyed = Noise(noise.learned | frozenset(learned))
         learned |= learn_link_order([keyed.link_key(u) for u in urls_a],
                                     [keyed.link_key(u) for u in urls_b], keyed,
-                                    a.data.get("list_links", ()), b.data.get("list_links", ()))
+                                    link_runs(a), link_runs(b))
         return learned
 
     def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
