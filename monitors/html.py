@@ -33,9 +33,18 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _ONE_SPACE = re.compile(r"\s")
 _FOLD_SLICE = 65536
 _BLOCK_BREAK = "\x1f"
+# Where a list (``<ul>``, ``<ol>``) opens and closes: a block break too, that
+# ``lines_and_lists`` also counts.
+_LIST_OPEN, _LIST_CLOSE = "\x1c", "\x1d"
 # A run of markers and the whitespace between them is one line break: a page's text has
 # a marker at every block tag, and two in three of the pieces between them were empty.
+# (A list marker follows a block marker, and str.split folds it as whitespace.)
 _BLOCK_BREAKS = re.compile("\x1f[\\s\x1f]*")
+_LIST_MARKS = _LIST_OPEN + _LIST_CLOSE
+# A block break that stops at a list marker, which then starts the next part.
+_BREAKS_BEFORE_LISTS = re.compile("\x1f[^\\S\x1c\x1d]*")
+_LIST_TAG = re.compile("\x1f<(/?)(?=[uo]l[\\s/>])")
+_LIST_TAG_ANY_CASE = re.compile("\x1f<(/?)(?=(?i:[uo]l)[\\s/>])")
 
 
 def prefix_tree(words: list[str]) -> str:
@@ -125,17 +134,57 @@ def mark_block_boundaries(html: str) -> str:
     parsed tree, and gives the same text: a marker where a block starts or ends.
     """
     pattern = _BLOCK_TAG_ANY_CASE if _UPPERCASE_TAG.search(html) else _BLOCK_TAG
-    return pattern.sub(_BLOCK_BREAK + "<", html)
+    marked = pattern.sub(_BLOCK_BREAK + "<", html)
+    lists = _LIST_TAG_ANY_CASE if pattern is _BLOCK_TAG_ANY_CASE else _LIST_TAG
+    # A call per list tag (a few dozen a page) costs less than a pass per kind of tag.
+    return lists.sub(_mark_list, marked)
+
+
+def _mark_list(tag: re.Match[str]) -> str:
+    return f"{_BLOCK_BREAK}{_LIST_CLOSE if tag.group(1) else _LIST_OPEN}<{tag.group(1)}"
 
 
 def lines_of(node: LexborNode) -> list[str]:
     """Normalized non-empty lines of a node parsed from marked HTML."""
+    return _lines(_text(node))
+
+
+def lines_and_lists(node: LexborNode) -> tuple[list[str], list[list[int]]]:
+    """``lines_of``, and where each outermost list of 2 to ``MAX_SLOT_LINES`` lines
+    stands among them, as ``[first index, count]`` runs in document order."""
+    lines: list[str] = []
+    runs: list[list[int]] = []
+    depth = start = 0
+    for part in _BREAKS_BEFORE_LISTS.split(_text(node)):
+        if part and part[0] in _LIST_MARKS:  # markers start the part that follows them
+            for index, char in enumerate(part):
+                if char == _LIST_OPEN:
+                    depth += 1
+                    start = len(lines) if depth == 1 else start
+                elif char == _LIST_CLOSE:
+                    if depth == 1 and 2 <= len(lines) - start <= MAX_SLOT_LINES:
+                        runs.append([start, len(lines) - start])  # longer: never one slot
+                    depth = max(depth - 1, 0)
+                elif not char.isspace():
+                    part = part[index:]
+                    break
+        line = " ".join(part.split()) if len(part) <= _FOLD_SLICE else _fold(part)
+        if line:  # list markers are whitespace to str.split: a part of markers is empty
+            lines.append(line)
+    return lines, runs
+
+
+def _text(node: LexborNode) -> str:
     text = node.text(deep=True)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
         # Six substring scans cost a fortieth of one regex pass that finds nothing.
         if any(char in text for char in _INVISIBLE_LIST):
             text = _INVISIBLE.sub("", text)
+    return text
+
+
+def _lines(text: str) -> list[str]:
     # The common short block is folded inline; a function call per line cost more than
     # the folding itself on large pages.
     lines = [" ".join(part.split()) if len(part) <= _FOLD_SLICE else _fold(part)
@@ -280,47 +329,6 @@ def extract_links(root: LexborNode, base: str) -> list[list[str]]:
         seen.add(url)
         links.append([url, normalize_line(anchor.text(deep=True, separator=" "))])
     return links
-
-
-#: Elements whose children are items of one list: a list sampled or shuffled at each
-#: request is one unit, whichever of its items two copies happen to share.
-LIST_TAGS = "ul, ol"
-def list_runs(root: LexborNode, lines: list[str], links: list[list[str]], base: str
-              ) -> tuple[list[list[int]], list[list[int]]]:
-    """Where each short list of ``root`` stands among its ``lines`` and among its ``links``
-    (as extracted from ``root``), as ``[first index, count]`` runs in document order. A
-    list whose lines or links do not stand together there is left out of that side."""
-    line_runs: list[list[int]] = []
-    link_runs: list[list[int]] = []
-    at_link = {url: i for i, (url, _) in enumerate(links)}
-    cursor = 0
-    for node in outermost(root.css(LIST_TAGS)):
-        items = lines_of(node)
-        if not 2 <= len(items) <= MAX_SLOT_LINES:  # longer: never one slot
-            continue
-        start = _find_run(lines, items, cursor)
-        if start >= 0:
-            line_runs.append([start, len(items)])
-            cursor = start + len(items)
-        places = [at_link.get(url) for url in dict.fromkeys(link_urls(node, base))]
-        first = places[0] if places else None
-        if (len(places) >= 2 and first is not None
-                and places == list(range(first, first + len(places)))):
-            link_runs.append([first, len(places)])
-    return line_runs, link_runs
-
-
-def _find_run(lines: list[str], items: list[str], start: int) -> int:
-    """The first index from ``start`` where ``items`` stand in ``lines``, else -1."""
-    count = len(items)
-    while True:
-        try:
-            at = lines.index(items[0], start)
-        except ValueError:
-            return -1
-        if lines[at:at + count] == items:
-            return at
-        start = at + 1
 
 
 def link_urls(root: LexborNode, base: str) -> list[str]:

@@ -2,8 +2,9 @@
 unit of noise, whichever of its items two copies happen to share.
 
 ``monitors.html.list_runs`` records where each short ``<ul>``/``<ol>`` stands among a
-page's lines and links; ``learn_lines`` widens a slot that reaches into a list to the
-whole list (``whole_lists``). The widening needs both copies to stand between the same
+page's lines (``list_lines``); ``link_runs`` finds its links, and links written in one
+line, among the page's links. ``learn_lines`` widens a slot that reaches into a list to
+the whole list (``whole_lists``). The widening needs both copies to stand between the same
 two lines afterwards, so a list is never joined to what differs beside it by chance,
 and a static list beside the sampled one keeps its own place.
 """
@@ -110,31 +111,43 @@ def _touching(at: int, runs: Sequence[tuple[int, int]], ranks: frozenset[int] | 
     return runs[ends[0]] if len(ends) == 1 else (at, at)
 
 
-#: How many lines after the last link's line a link's text is looked for.
-LINK_LOOKAHEAD = 64
+#: How many lines from the last link's line on a link's text is looked for as a part of a
+#: line (a short text can stand in many lines); as a line of its own, in all that follow.
+LINK_NEARBY = 12
 
 
 def link_runs(version: Extracted) -> list[list[int]]:
-    """Where a page's lists stand among its links (``[first, count]``): the links of
-    each short ``<ul>``/``<ol>`` (recorded when it was read), and the links written in
-    one line of text ("See also: <a>A</a> · <a>B</a>"), found by their texts, in
-    document order as both links and lines are."""
-    runs = [list(run) for run in version.data.get("list_links", ())]
+    """Where a page's lists stand among its links (``[first, count]``): the links of each
+    short ``<ul>``/``<ol>`` (``list_lines``, recorded when the page was read), and the
+    links written in one line of text ("See also: <a>A</a> · <a>B</a>"). A link stands
+    at the line that shows its text: links and lines are both in document order."""
     lines = version.text.splitlines()
+    in_list = {}
+    for number, (first, count) in enumerate(version.data.get("list_lines", ())):
+        in_list.update(dict.fromkeys(range(first, first + count), number))
     at = 0
-    line_of: list[int | None] = []
+    places: list[object] = []  # per link: its list, else its line, else None
     for _, text in version.data.get("links", ()):
-        found = None
-        if text:
-            for index in range(at, min(at + LINK_LOOKAHEAD, len(lines))):
-                if text in lines[index]:
-                    found = at = index
-                    break
-        line_of.append(found)
+        index = _line_of(lines, text, at) if text else None
+        if index is None:
+            places.append(None)
+            continue
+        at = index
+        places.append(("list", in_list[index]) if index in in_list else ("line", index))
+    runs = []
     first = 0
-    for index in range(1, len(line_of) + 1):
-        if index == len(line_of) or line_of[index] is None or line_of[index] != line_of[first]:
-            if line_of[first] is not None and 2 <= index - first <= MAX_SLOT_LINES:
+    for index in range(1, len(places) + 1):
+        if index == len(places) or places[index] is None or places[index] != places[first]:
+            if places[first] is not None and 2 <= index - first <= MAX_SLOT_LINES:
                 runs.append([first, index - first])
             first = index
-    return sorted(runs)
+    return runs
+
+
+def _line_of(lines: list[str], text: str, at: int) -> int | None:
+    """The line from ``at`` on that is the link's text, else the nearby line that holds it."""
+    try:
+        return lines.index(text, at)
+    except ValueError:
+        return next((index for index in range(at, min(at + LINK_NEARBY, len(lines)))
+                     if text in lines[index]), None)

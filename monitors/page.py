@@ -13,9 +13,9 @@ from monitors.diffing import MAX_SHOWN_LINE, diff_lines
 from monitors.html import (
     decode_html,
     extract_links,
+    lines_and_lists,
     lines_of,
     link_urls,
-    list_runs,
     outermost,
     page_facts,
     parse_bounded,
@@ -73,7 +73,6 @@ class PageMonitor(Monitor):
         template: list[str] = []
         template_links: list[str] = []
         line_runs: list[list[int]] = []
-        link_runs: list[list[int]] = []
         for region in regions:
             remove_invisible(region, self.config.exclude)
             for node in outermost(region.css(ignored)) if ignored else ():
@@ -82,12 +81,9 @@ class PageMonitor(Monitor):
             for node in outermost(region.css(TEMPLATE_SELECTORS)):
                 template.extend(lines_of(node))
                 template_links.extend(link_urls(node, base))
-            region_links, region_lines = extract_links(region, base), lines_of(region)
-            for runs, found, offset in zip(
-                    (line_runs, link_runs), list_runs(region, region_lines, region_links, base),
-                    (len(lines), len(links)), strict=True):
-                runs.extend([first + offset, count] for first, count in found)
-            links.extend(region_links)
+            region_lines, region_lists = lines_and_lists(region)
+            line_runs.extend([first + len(lines), count] for first, count in region_lists)
+            links.extend(extract_links(region, base))
             lines.extend(region_lines)
         data: dict[str, Any] = {"title": facts.title, "links": links,
                                 "scripts": facts.scripts, **bounds.notes()}
@@ -99,8 +95,6 @@ class PageMonitor(Monitor):
             data.update(template=template, template_links=template_links)
         if line_runs:
             data["list_lines"] = line_runs
-        if link_runs:
-            data["list_links"] = link_runs
         return Extracted(text="\n".join(lines), data=data)
 
     def _lines(self, old: Extracted, new: Extracted, noise: Noise,

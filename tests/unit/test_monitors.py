@@ -17,6 +17,8 @@ from monitors.base import Monitor
 from monitors.html import (
     BLOCK_TAGS,
     PageFacts,
+    lines_and_lists,
+    lines_of,
     mark_block_boundaries,
     page_facts,
     parse_bounded,
@@ -155,7 +157,27 @@ def test_block_boundaries_are_marked_at_block_tags_only(upper: bool) -> None:
         name = tag.upper() if upper else tag
         for html in (f"<{name}>", f"</{name}>", f"<{name} class='x'>", f"<{name}/>"):
             marked = mark_block_boundaries(html)
-            assert marked == ("\x1f" + html if tag in blocks else html), html
+            # A list also says where it opens and closes (``lines_and_lists``).
+            list_mark = ("\x1d" if html.startswith("</") else "\x1c") if tag in ("ul", "ol") \
+                else ""
+            assert marked == ("\x1f" + list_mark + html if tag in blocks else html), html
+
+
+@pytest.mark.parametrize(("html", "runs"), [
+    ("<p>a</p><ul><li>b</li><li>c</li></ul><p>d</p>", [[1, 2]]),
+    # The outermost list only, nested items counted in it; lists of one line, or longer
+    # than a slot can be, are not recorded.
+    ("<ol><li>a<ul><li>b</li><li>c</li></ul></li><li>d</li></ol>", [[0, 4]]),
+    ("<ul><li>a</li></ul><UL><LI>b</LI><LI>c</LI></UL>", [[1, 2]]),
+    ("<ul>" + "".join(f"<li>{i}</li>" for i in range(13)) + "</ul>", []),
+    ("<ul><li> </li><li></li></ul><p>x</p>", []),
+])
+def test_lists_are_found_among_the_lines(html: str, runs: list[list[int]]) -> None:
+    tree, _ = parse_bounded(f"<html><body>{html}</body></html>")
+    assert tree.body is not None
+    lines, found = lines_and_lists(tree.body)
+    assert lines == lines_of(tree.body)
+    assert found == runs
 
 
 def test_page_select_matching_nothing_is_an_extract_error() -> None:
