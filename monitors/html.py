@@ -33,8 +33,8 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _ONE_SPACE = re.compile(r"\s")
 _FOLD_SLICE = 65536
 _BLOCK_BREAK = "\x1f"
-# Where a list (``<ul>``, ``<ol>``) opens and closes: a block break too, that
-# ``lines_and_lists`` also counts.
+# Where a list (``<ul>``, ``<ol>``, a ``<table>`` of rows) opens and closes: a block break
+# too, that ``lines_and_lists`` also counts.
 _LIST_OPEN, _LIST_CLOSE = "\x1c", "\x1d"
 # A run of markers and the whitespace between them is one line break: a page's text has
 # a marker at every block tag, and two in three of the pieces between them were empty.
@@ -43,8 +43,11 @@ _BLOCK_BREAKS = re.compile("\x1f[\\s\x1f]*")
 _LIST_MARKS = _LIST_OPEN + _LIST_CLOSE
 # A block break that stops at a list marker, which then starts the next part.
 _BREAKS_BEFORE_LISTS = re.compile("\x1f[^\\S\x1c\x1d]*")
-_LIST_TAG = re.compile("\x1f<(/?)(?=[uo]l[\\s/>])")
-_LIST_TAG_ANY_CASE = re.compile("\x1f<(/?)(?=(?i:[uo]l)[\\s/>])")
+# A list opens before its tag and closes after its end tag: text a parser finds inside a
+# table but outside its cells is moved before the table.
+_LIST_TAG = re.compile("\x1f(?:<(?=(?:[uo]l|table)[\\s/>])|(</(?:[uo]l|table)\\s*>))")
+_LIST_TAG_ANY_CASE = re.compile(
+    "\x1f(?:<(?=(?i:[uo]l|table)[\\s/>])|(</(?i:[uo]l|table)\\s*>))")
 
 
 def prefix_tree(words: list[str]) -> str:
@@ -141,7 +144,8 @@ def mark_block_boundaries(html: str) -> str:
 
 
 def _mark_list(tag: re.Match[str]) -> str:
-    return f"{_BLOCK_BREAK}{_LIST_CLOSE if tag.group(1) else _LIST_OPEN}<{tag.group(1)}"
+    end = tag.group(1)
+    return f"{_BLOCK_BREAK}{end}{_LIST_CLOSE}" if end else f"{_BLOCK_BREAK}{_LIST_OPEN}<"
 
 
 def lines_of(node: LexborNode) -> list[str]:
