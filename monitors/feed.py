@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -42,17 +43,32 @@ def _plain(html_or_text: str) -> str:
     return readable_text(html_or_text)
 
 
-def entry_key(entry: dict[str, str], noise: Noise = NO_NOISE) -> str:
+def entry_key(entry: dict[str, str], noise: Noise = NO_NOISE, *,
+              shared_links: Collection[str] = ()) -> str:
     """Identity of an entry: its guid/id, else its link, else its title (an id or link
     as it compares: without the parameters the feed learned change by themselves). A
-    feed whose ids were seen to change by themselves is keyed by link or title."""
+    feed whose ids were seen to change by themselves is keyed by link or title: by
+    title where other entries share its link (``shared_links``, as it compares)."""
     if (ENTRY, "id") in noise.fields:
         identity = entry.get("link")
+        if identity and _link_key(identity, noise) in shared_links and entry.get("title"):
+            identity = None
     else:
         identity = entry.get("id") or entry.get("link")
     if identity:
-        return noise.link_key(normalize_url(identity)) if "://" in identity else identity
+        return _link_key(identity, noise)
     return entry.get("title") or ""
+
+
+def entry_keys(entries: Sequence[dict[str, str]], noise: Noise = NO_NOISE) -> list[str]:
+    """``entry_key`` of each entry of one feed, which knows the links entries share."""
+    links = Counter(_link_key(e["link"], noise) for e in entries if e.get("link"))
+    shared = {link for link, count in links.items() if count > 1}
+    return [entry_key(e, noise, shared_links=shared) for e in entries]
+
+
+def _link_key(identity: str, noise: Noise) -> str:
+    return noise.link_key(normalize_url(identity)) if "://" in identity else identity
 
 
 def entry_record(raw: Any) -> dict[str, str]:
@@ -151,8 +167,8 @@ class FeedMonitor(Monitor):
         learned |= learn_ids(entries_a, entries_b, keyed)
         keyed = Noise(noise.learned | frozenset(learned))
         return learned | learn_fields(
-            ENTRY, {entry_key(e, keyed): e for e in entries_a},
-            {entry_key(e, keyed): e for e in entries_b}, at_a, at_b,
+            ENTRY, dict(zip(entry_keys(entries_a, keyed), entries_a, strict=True)),
+            dict(zip(entry_keys(entries_b, keyed), entries_b, strict=True)), at_a, at_b,
             templated=("title", "summary"))
 
     def compare(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE, *,
@@ -160,8 +176,9 @@ class FeedMonitor(Monitor):
                 ) -> Change | None:
         if old.content_hash == new.content_hash:
             return None
-        old_entries = {entry_key(e, noise): e for e in old.data.get("entries", [])}
-        new_entries = {entry_key(e, noise): e for e in new.data.get("entries", [])}
+        old_list, new_list = old.data.get("entries", []), new.data.get("entries", [])
+        old_entries = dict(zip(entry_keys(old_list, noise), old_list, strict=True))
+        new_entries = dict(zip(entry_keys(new_list, noise), new_list, strict=True))
         added = [e for key, e in new_entries.items() if key not in old_entries]
         removed = [e for key, e in old_entries.items() if key not in new_entries]
         updated = []
@@ -209,8 +226,7 @@ def learn_ids(a: list[dict[str, str]], b: list[dict[str, str]], noise: Noise
     (or title) that one entry alone has in each copy knows an entry: where entries share
     one, their ids are what tells them apart."""
     unkeyed = Noise(noise.learned | {Volatile(FIELD, ENTRY, "id")})
-    keys_a = [entry_key(e, unkeyed) for e in a]
-    keys_b = [entry_key(e, unkeyed) for e in b]
+    keys_a, keys_b = entry_keys(a, unkeyed), entry_keys(b, unkeyed)
     alone = {k for k, n in Counter(keys_a).items() if n == 1}
     alone &= {k for k, n in Counter(keys_b).items() if n == 1}
     ids_a = {key: e.get("id") for key, e in zip(keys_a, a, strict=True) if key in alone}
