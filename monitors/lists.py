@@ -11,6 +11,7 @@ and a static list beside the sampled one keeps its own place.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 
 from core.records import Extracted
@@ -111,24 +112,23 @@ def _touching(at: int, runs: Sequence[tuple[int, int]], ranks: frozenset[int] | 
     return runs[ends[0]] if len(ends) == 1 else (at, at)
 
 
-#: How many lines from the last link's line on a link's text is looked for as a part of a
-#: line (a short text can stand in many lines); as a line of its own, in all that follow.
-LINK_NEARBY = 12
-
-
 def link_runs(version: Extracted) -> list[list[int]]:
     """Where a page's lists stand among its links (``[first, count]``): the links of each
-    short ``<ul>``/``<ol>`` (``list_lines``, recorded when the page was read), and the
-    links written in one line of text ("See also: <a>A</a> · <a>B</a>"). A link stands
-    at the line that shows its text: links and lines are both in document order."""
-    lines = version.text.splitlines()
+    short list (``list_lines``, recorded when the page was read), and the links written
+    in one line of text ("See also: <a>A</a> · <a>B</a>"). A link stands at the line that
+    shows its text: links and lines are both in document order."""
+    text = version.text
+    lines = text.splitlines()
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
     in_list = {}
     for number, (first, count) in enumerate(version.data.get("list_lines", ())):
         in_list.update(dict.fromkeys(range(first, first + count), number))
     at = 0
     places: list[object] = []  # per link: its list, else its line, else None
-    for _, text in version.data.get("links", ()):
-        index = _line_of(lines, text, at) if text else None
+    for _, shown in version.data.get("links", ()):
+        index = _line_of(text, starts, shown, at) if shown else None
         if index is None:
             places.append(None)
             continue
@@ -144,10 +144,7 @@ def link_runs(version: Extracted) -> list[list[int]]:
     return runs
 
 
-def _line_of(lines: list[str], text: str, at: int) -> int | None:
-    """The line from ``at`` on that is the link's text, else the nearby line that holds it."""
-    try:
-        return lines.index(text, at)
-    except ValueError:
-        return next((index for index in range(at, min(at + LINK_NEARBY, len(lines)))
-                     if text in lines[index]), None)
+def _line_of(text: str, starts: list[int], shown: str, at: int) -> int | None:
+    """The first line from ``at`` on that holds a link's text."""
+    found = text.find(shown, starts[at])
+    return None if found < 0 else bisect_right(starts, found) - 1

@@ -16,6 +16,7 @@ import pytest
 
 from core.records import Extracted
 from monitors import MonitorConfig, build_monitor
+from monitors.lists import link_runs
 from monitors.volatility import Noise
 
 MONITOR = build_monitor(MonitorConfig(id="p", kind="page", url="https://x.example/"), "o")
@@ -130,3 +131,21 @@ def test_a_sampled_list_is_noise_from_the_first_pair_of_copies_that_shows_it(
     change = MONITOR.compare(old, site.copy("published"), noise)
     assert change is not None
     assert [d["title"] for d in change.detail["documents"]] == [published], change.detail
+
+
+def test_a_lists_links_are_found_where_its_lines_are() -> None:
+    """Links stand at the first line, from the last link's on, that shows their text: a
+    list's items with more words than their links ("Title (3)"), links in one line far
+    below the last one, and links that are one line each (a menu) are runs; a link whose
+    text shows nowhere breaks a run."""
+    filler = "".join(f"<p>{phrase(random.Random(n), 8, 12)}.</p>" for n in range(40))
+    body = (
+        "<html><body><ul><li><a href='/a'>Home</a></li><li><a href='/b'>About</a></li></ul>"
+        + filler + "<ul><li><a href='/c'>Alpha one</a> (3)</li>"
+        "<li><a href='/d'>Beta two</a> (12)</li></ul>" + filler
+        + "<p>See also: <a href='/e'>Gamma</a> · <a href='/f'>Delta</a> · "
+        "<a href='/g'>Eps</a></p><p><a href='/h'><img src='x.png' alt=''></a></p>"
+        "<p><a href='/i'>Zeta</a></p></body></html>").encode()
+    page = MONITOR.extract(body, content_type="text/html", url="https://x.example/")
+    assert [url.rsplit("/", 1)[1] for url, _ in page.data["links"]] == list("abcdefghi")
+    assert link_runs(page) == [[0, 2], [2, 2], [4, 3]]
