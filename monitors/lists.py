@@ -1,12 +1,12 @@
 """The lists of a page among its lines: a list sampled or shuffled at each request is one
 unit of noise, whichever of its items two copies happen to share.
 
-``monitors.html.list_runs`` records where each short ``<ul>``/``<ol>`` stands among a
-page's lines (``list_lines``); ``link_runs`` finds its links, and links written in one
-line, among the page's links. ``learn_lines`` widens a slot that reaches into a list to
-the whole list (``whole_lists``). The widening needs both copies to stand between the same
-two lines afterwards, so a list is never joined to what differs beside it by chance,
-and a static list beside the sampled one keeps its own place.
+``monitors.html.lines_and_lists`` records where each short ``<ul>``, ``<ol>`` or
+``<table>`` stands among a page's lines (``list_lines``); ``link_runs`` finds its links,
+and links written in one line, among the page's links. ``learn_lines`` widens a slot
+that reaches into a list to the whole list (``whole_lists``). The widening needs both
+copies to stand between the same two lines afterwards, so a list is never joined to what
+differs beside it by chance, and a static list beside the sampled one keeps its place.
 """
 
 from __future__ import annotations

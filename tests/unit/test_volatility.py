@@ -599,3 +599,15 @@ def test_a_session_in_the_links_last_segment_is_learned_and_a_new_document_shows
     # A parameter that did not vary between the copies is part of the link.
     assert noise.link_key(f"{folder}a.pdf;version=2;{name}=x") == f"{folder}a.pdf;version=2"
     assert learn_links([f"{folder}a.pdf;version=1"], [f"{folder}a.pdf;version=1"]) == set()
+
+
+_WORDS = st.sampled_from(["Ab", "cd", "Ef,", "gh;", "·", "|", "Ij:", "12", "3,4", "kl.", "Mn"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, min_size=1, max_size=12), st.lists(_WORDS, min_size=1, max_size=12))
+def test_a_template_with_items_taken_in_still_fits_both_copies(a: list[str], b: list[str]
+                                                                ) -> None:
+    template = line_template(" ".join(a), " ".join(b), items=True)
+    if template is not None:
+        assert matches(template, " ".join(a)) and matches(template, " ".join(b)), template
