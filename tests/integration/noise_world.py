@@ -56,6 +56,10 @@ def _stamp(r: Req, form: int) -> str:
             f"{now:%m/%d/%Y %I:%M:%S %p} #{r.n}")[form]
 
 
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 # Each kind: forms, each form renders (req) -> (where, html). "links" forms return a
 # suffix for document links instead. Vocabulary keys name random words built per org.
 Form = Callable[[Req], tuple[str, str]]
@@ -69,7 +73,11 @@ HTML_NOISE: dict[str, list[Form]] = {
                           f"<li>{t}</li>" for t in r.rng.sample(r.vocab["related"].split("|"), 4))
                           + "</ul>"),
                       lambda r: ("mid", "<p>See also: " + " · ".join(
-                          r.rng.sample(r.vocab["related"].split("|"), 4)) + "</p>")],
+                          r.rng.sample(r.vocab["related"].split("|"), 4)) + "</p>"),
+                      # Linked items with a count beside each link.
+                      lambda r: ("aside", "<ul>" + "".join(
+                          f'<li><a href="rel/{_slug(t)}">{t}</a> ({r.rng.randint(2, 99)})</li>'
+                          for t in r.rng.sample(r.vocab["related"].split("|"), 3)) + "</ul>")],
     "rotating-aside": [lambda r: ("aside", f"<p>{r.rng.choice(r.vocab['asides'].split('|'))}</p>"),
                        lambda r: ("mid", f"<p>Tip: {words(r.rng, 5)}</p>")],
     "footer-stamp": [lambda r: ("footer", f"<p>{_stamp(r, 0)}</p>"),
@@ -97,7 +105,11 @@ HTML_NOISE: dict[str, list[Form]] = {
                      f"<li>{t}</li>" for t in r.rng.sample(r.vocab["pool"].split("|"), 3))
                      + "</ol>"),
                  lambda r: ("aside", "<p>Most read: " + ", ".join(
-                     r.rng.sample(r.vocab["pool"].split("|"), 3)) + "</p>")],
+                     r.rng.sample(r.vocab["pool"].split("|"), 3)) + "</p>"),
+                 # Links written in one line.
+                 lambda r: ("mid", "<p>Popular: " + " | ".join(
+                     f'<a href="read/{_slug(t)}">{t}</a>'
+                     for t in r.rng.sample(r.vocab["pool"].split("|"), 3)) + "</p>")],
     "comments": [lambda r: ("mid", f"<p>{r.n % 97 + 2} comments</p>"),
                  lambda r: ("mid", f"<p>Comments ({r.n % 89 + 1})</p>")],
     "relative-time": [lambda r: ("top", f"<p>Updated {r.rng.randint(2, 59)} seconds ago</p>"),
@@ -324,7 +336,7 @@ class World:
 
     @staticmethod
     def slug(title: str) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        return _slug(title)
 
     def _feed(self, org: Org, req: Req) -> str:
         (_, build), (_, tracking), *extra = org.page_noise["feed"]
