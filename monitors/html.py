@@ -21,6 +21,7 @@ BLOCK_TAGS = (
     "figcaption, figure, footer, form, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, "
     "p, pre, section, summary, table, tbody, thead, tfoot, tr, td, th, caption, ul, option"
 )
+_BLOCK_SET = frozenset(name.strip() for name in BLOCK_TAGS.split(","))
 # Never readable: code, styling, hidden UI and embedded objects.
 INVISIBLE = (
     "script, style, noscript, template, head, svg, iframe, object, embed, "
@@ -176,6 +177,34 @@ def lines_and_lists(node: LexborNode) -> tuple[list[str], list[list[int]]]:
         if line:  # list markers are whitespace to str.split: a part of markers is empty
             lines.append(line)
     return lines, runs
+
+
+def mark_repeated_siblings(root: LexborNode) -> None:
+    """Mark, as a list, each run of sibling blocks that share their tag and class (cards:
+    ``<div class="card">`` after ``<div class="card">``), so that ``lines_and_lists``
+    finds them as it finds a ``<ul>``. One selector finds the candidates in C; a page
+    has few."""
+    last_of: dict[int, list[LexborNode]] = {}
+    runs: list[list[LexborNode]] = []
+    for node in root.css("[class] + [class]"):
+        if node.tag not in _BLOCK_SET:
+            continue
+        before = node.prev
+        while before is not None and before.tag in ("-text", "-comment"):
+            before = before.prev
+        if (before is None or before.tag != node.tag
+                or before.attributes.get("class") != node.attributes.get("class")):
+            continue
+        run = last_of.pop(before.mem_id, None)
+        if run is None:
+            run = [before, node]
+            runs.append(run)
+        else:
+            run[1] = node
+        last_of[node.mem_id] = run
+    for first, last in runs:
+        first.insert_before(_LIST_OPEN)
+        last.insert_after(_LIST_CLOSE)
 
 
 def _text(node: LexborNode) -> str:

@@ -16,6 +16,7 @@ from monitors.html import (
     lines_and_lists,
     lines_of,
     link_urls,
+    mark_repeated_siblings,
     outermost,
     page_facts,
     parse_bounded,
@@ -81,6 +82,7 @@ class PageMonitor(Monitor):
             for node in outermost(region.css(TEMPLATE_SELECTORS)):
                 template.extend(lines_of(node))
                 template_links.extend(link_urls(node, base))
+            mark_repeated_siblings(region)
             region_lines, region_lists = lines_and_lists(region)
             line_runs.extend([first + len(lines), count] for first, count in region_lists)
             links.extend(extract_links(region, base))

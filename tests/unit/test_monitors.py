@@ -20,6 +20,7 @@ from monitors.html import (
     lines_and_lists,
     lines_of,
     mark_block_boundaries,
+    mark_repeated_siblings,
     page_facts,
     parse_bounded,
     prefix_tree,
@@ -183,6 +184,28 @@ def test_lists_are_found_among_the_lines(html: str, runs: list[list[int]]) -> No
     assert tree.body is not None
     lines, found = lines_and_lists(tree.body)
     assert lines == lines_of(tree.body)
+    assert found == runs
+
+
+@pytest.mark.parametrize(("html", "runs"), [
+    # Sibling blocks that share their tag and class are a list (cards).
+    ('<p>a</p><div class="c"><h4>b</h4><p>c</p></div><div class="c"><h4>d</h4></div>'
+     "<p>e</p>", [[1, 3]]),
+    ('<article class="x y">a</article><article class="x y">b</article>'
+     '<article class="x y">c</article>', [[0, 3]]),
+    # Another class, no class, or inline elements are no such list.
+    ('<div class="c">a</div><div class="d">b</div>', []),
+    ("<p>a</p><p>b</p>", []),
+    ('<p><span class="c">a</span><span class="c">b</span></p>', []),
+])
+def test_sibling_blocks_that_share_a_class_are_a_list(html: str, runs: list[list[int]]
+                                                      ) -> None:
+    tree, _ = parse_bounded(f"<html><body>{html}</body></html>")
+    assert tree.body is not None
+    before = lines_of(tree.body)
+    mark_repeated_siblings(tree.body)
+    lines, found = lines_and_lists(tree.body)
+    assert lines == before
     assert found == runs
 
 

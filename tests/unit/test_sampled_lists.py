@@ -1,8 +1,8 @@
-"""A list sampled from a pool at each request (``<ul>``/``<ol>``, or written in one line:
-"See also: a · b · c"), its items linked or not: two copies fetched moments apart that
-show different items teach that the whole list is noise, the items they happened to
-share included, from the first difference on. What stands beside the list (a sentence, a
-document, another list) still shows when edited.
+"""A list sampled from a pool at each request (``<ul>``/``<ol>``, cards that share a class,
+or written in one line: "See also: a · b · c"), its items linked or not: two copies
+fetched moments apart that show different items teach that the whole list is noise, the
+items they happened to share included, from the first difference on. What stands beside
+the list (a sentence, a document, another list) still shows when edited.
 
 Names, items, markup and sizes are drawn at random per seed: no list in the code knows
 them."""
@@ -35,15 +35,16 @@ class Site:
     perhaps a line that changes at each request right before it, another static list
     right after it."""
 
-    def __init__(self, seed: int, one_line: bool = False) -> None:
+    def __init__(self, seed: int, form: str = "list") -> None:
         rng = random.Random(seed)
         self.seed = seed
-        self.one_line = one_line  # the list written in one line: "Label: a, b, c"
+        self.one_line = form == "one-line"  # the list written in one line: "Label: a, b, c"
+        self.cards = form == "cards"  # one <div class=...> per item, with a line about it
         self.mark = rng.choice([",", " ·", " |", ";"])
         self.pool = [phrase(rng) for _ in range(rng.randint(5, 9))]
         # In one line, two items one of which differs read as two facts ("Deadline: 30
         # June · Budget: 4,000"), whose words around the difference are kept.
-        self.size = rng.randint(3 if one_line else 2, min(4, len(self.pool) - 2))
+        self.size = rng.randint(3 if self.one_line else 2, min(4, len(self.pool) - 2))
         self.tag = rng.choice(["ul", "ol"])
         self.linked = rng.random() < 0.5
         self.item_class = word(rng)
@@ -60,9 +61,15 @@ class Site:
         items = rng.sample(self.pool, self.size) + ([self.news] if self.news else [])
         shown = [(f'<a href="/more/{item.replace(" ", "-").lower()}">{item}</a>' if self.linked
                   else item) for item in items]
-        sampled = (f"<p>{self.heading}: " + f"{self.mark} ".join(shown) + "</p>" if self.one_line
-                   else f"<{self.tag}>" + "".join(f'<li class="{self.item_class}">{item}</li>'
-                                                  for item in shown) + f"</{self.tag}>")
+        if self.one_line:
+            sampled = f"<p>{self.heading}: " + f"{self.mark} ".join(shown) + "</p>"
+        elif self.cards:
+            sampled = "<div>" + "".join(
+                f'<div class="{self.item_class}"><h4>{item}</h4><p>About {item.lower()}.</p>'
+                "</div>" for item in shown) + "</div>"
+        else:
+            sampled = f"<{self.tag}>" + "".join(f'<li class="{self.item_class}">{item}</li>'
+                                                for item in shown) + f"</{self.tag}>"
         documents = "".join(f'<li><a href="/docs/{d.replace(" ", "-").lower()}.pdf">{d}</a>'
                             "</li>" for d in self.documents)
         tip = f"<p>{phrase(rng, 4, 7)}</p>" if self.tip else ""
@@ -97,11 +104,11 @@ def checked(site: Site, noise: Noise, old: Extracted, request: str
     return noise, new, told
 
 
-@pytest.mark.parametrize("one_line", [False, True], ids=["list", "one-line"])
+@pytest.mark.parametrize("form", ["list", "one-line", "cards"])
 @pytest.mark.parametrize("seed", range(40))
 def test_a_sampled_list_is_noise_from_the_first_pair_of_copies_that_shows_it(
-        seed: int, one_line: bool) -> None:
-    site = Site(seed, one_line)
+        seed: int, form: str) -> None:
+    site = Site(seed, form)
     noise, old = Noise(), site.copy("0")
     taught = 0
     for check in range(1, 9):
@@ -114,7 +121,7 @@ def test_a_sampled_list_is_noise_from_the_first_pair_of_copies_that_shows_it(
     change = MONITOR.compare(old, site.copy("sentence"), noise)
     assert change is not None and site.extra in change.detail["added"], change
     site.extra = ""
-    if not one_line:  # a line sampled in its words has no count of items to exceed
+    if not site.one_line:  # a line sampled in its words has no count of items to exceed
         # An item of no pool put in the list: more lines than it was ever seen to hold.
         site.news = phrase(random.Random(seed + 3000), 6, 8)
         change = MONITOR.compare(old, site.copy("news"), noise)
