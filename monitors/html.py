@@ -180,10 +180,11 @@ def lines_and_lists(node: LexborNode) -> tuple[list[str], list[list[int]]]:
 
 
 def mark_repeated_siblings(root: LexborNode) -> None:
-    """Mark, as a list, each run of sibling blocks that share their tag and class (cards:
-    ``<div class="card">`` after ``<div class="card">``), so that ``lines_and_lists``
-    finds them as it finds a ``<ul>``. One selector finds the candidates in C; a page
-    has few."""
+    """Mark, as a list, each run of sibling blocks that share their tag and class and each
+    hold a link (cards: ``<div class="card">`` after ``<div class="card">``), so that
+    ``lines_and_lists`` finds them as it finds a ``<ul>``. Paragraphs of a text that
+    share a class (a word processor's ``MsoNormal``) hold no link each, and stay text.
+    One selector finds the candidates in C; a page has few."""
     last_of: dict[int, list[LexborNode]] = {}
     runs: list[list[LexborNode]] = []
     for node in root.css("[class] + [class]"):
@@ -200,11 +201,12 @@ def mark_repeated_siblings(root: LexborNode) -> None:
             run = [before, node]
             runs.append(run)
         else:
-            run[1] = node
+            run.append(node)
         last_of[node.mem_id] = run
-    for first, last in runs:
-        first.insert_before(_LIST_OPEN)
-        last.insert_after(_LIST_CLOSE)
+    for run in runs:
+        if all(member.css_first("a[href]") is not None for member in run):
+            run[0].insert_before(_LIST_OPEN)
+            run[-1].insert_after(_LIST_CLOSE)
 
 
 def _text(node: LexborNode) -> str:

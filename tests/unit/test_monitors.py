@@ -188,15 +188,18 @@ def test_lists_are_found_among_the_lines(html: str, runs: list[list[int]]) -> No
 
 
 @pytest.mark.parametrize(("html", "runs"), [
-    # Sibling blocks that share their tag and class are a list (cards).
-    ('<p>a</p><div class="c"><h4>b</h4><p>c</p></div><div class="c"><h4>d</h4></div>'
-     "<p>e</p>", [[1, 3]]),
-    ('<article class="x y">a</article><article class="x y">b</article>'
-     '<article class="x y">c</article>', [[0, 3]]),
-    # Another class, no class, or inline elements are no such list.
-    ('<div class="c">a</div><div class="d">b</div>', []),
-    ("<p>a</p><p>b</p>", []),
-    ('<p><span class="c">a</span><span class="c">b</span></p>', []),
+    # Sibling blocks that share their tag and class, each with a link, are a list (cards).
+    ('<p>a</p><div class="c"><h4><a href="/b">b</a></h4><p>c</p></div>'
+     '<div class="c"><a href="/d">d</a></div><p>e</p>', [[1, 3]]),
+    ('<article class="x y"><a href="/a">a</a></article><article class="x y"><a href="/b">b'
+     '</a></article><article class="x y"><a href="/c">c</a></article>', [[0, 3]]),
+    # Another class, no class, inline elements, or a block without a link (paragraphs of
+    # a text that share a word processor's class) are no such list.
+    ('<div class="c"><a href="/a">a</a></div><div class="d"><a href="/b">b</a></div>', []),
+    ('<p><a href="/a">a</a></p><p><a href="/b">b</a></p>', []),
+    ('<p><span class="c"><a href="/a">a</a></span><span class="c"><a href="/b">b</a></span>'
+     "</p>", []),
+    ('<p class="MsoNormal">a</p><p class="MsoNormal">b <a href="/b">b</a></p>', []),
 ])
 def test_sibling_blocks_that_share_a_class_are_a_list(html: str, runs: list[list[int]]
                                                       ) -> None:

@@ -39,7 +39,7 @@ class Site:
         rng = random.Random(seed)
         self.seed = seed
         self.one_line = form == "one-line"  # the list written in one line: "Label: a, b, c"
-        self.cards = form == "cards"  # one <div class=...> per item, with a line about it
+        self.cards = form == "cards"  # one <div class=...> per item, a link and a line
         self.mark = rng.choice([",", " ·", " |", ";"])
         self.pool = [phrase(rng) for _ in range(rng.randint(5, 9))]
         # In one line, two items one of which differs read as two facts ("Deadline: 30
@@ -63,10 +63,10 @@ class Site:
                   else item) for item in items]
         if self.one_line:
             sampled = f"<p>{self.heading}: " + f"{self.mark} ".join(shown) + "</p>"
-        elif self.cards:
+        elif self.cards:  # each card links to what it is about
             sampled = "<div>" + "".join(
-                f'<div class="{self.item_class}"><h4>{item}</h4><p>About {item.lower()}.</p>'
-                "</div>" for item in shown) + "</div>"
+                f'<div class="{self.item_class}"><h4><a href="/c/{item.replace(" ", "-")}">'
+                f"{item}</a></h4><p>About {item.lower()}.</p></div>" for item in items) + "</div>"
         else:
             sampled = f"<{self.tag}>" + "".join(f'<li class="{self.item_class}">{item}</li>'
                                                 for item in shown) + f"</{self.tag}>"
