@@ -34,7 +34,6 @@ from monitors.volatility import (
     SLOT_GAP,
     SLOT_SIZE,
     Noise,
-    shared_lines,
     words,
 )
 
@@ -50,13 +49,15 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     ``lists_a`` and ``lists_b`` are the runs of lines (first index, count) that are the
     items of one list in each copy: a slot that reaches into a list takes in all of it.
     """
-    shared = shared_lines(a, b)
+    # Every clock is masked, in lines both copies show too: what is learned names a line
+    # as any later version will read it (a stamp of the day is the same in two copies,
+    # and another in the next check).
     # Rotating items and the lines of known slots stay in place here: a slot's size counts
     # every line it held, and a line a known slot happened to cover in one copy is still
     # seen to differ from the other.
-    keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, shared, drop_rotating=False)]
+    keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, drop_rotating=False)]
     ka = [key for key, _ in keyed_a]
-    kb = [key for key, _, _ in noise.keyed(b, at_b, shared, drop_rotating=False)]
+    kb = [key for key, _, _ in noise.keyed(b, at_b, drop_rotating=False)]
     if sorted(ka) == sorted(kb):
         return set()
     shown = Counter(ka)

@@ -32,7 +32,7 @@ from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.records import Volatile
-from monitors.clocks import ClockBudget, fold, mask_clocks
+from monitors.clocks import CLOCK, ClockBudget, fold, mask_clocks
 from monitors.linetemplates import WILD, literal, matches, specificity
 from monitors.urlparts import MATRIX, link_scope, path_parameters
 
@@ -120,6 +120,10 @@ class Noise:
         return slots
 
     @cached_property
+    def _names_clocks(self) -> bool:
+        return any(CLOCK in v.where or CLOCK in v.what for v in self.learned)
+
+    @cached_property
     def _rotating(self) -> frozenset[str]:
         return frozenset(v.what for v in self.learned if v.kind == ROTATING)
 
@@ -186,6 +190,10 @@ class Noise:
         folded = [" ".join(line.split()) if len(line) <= FOLD_INLINE else words(line)
                   for line in lines]  # inline: a call per line cost more than the folding
         budget = ClockBudget()  # one for the whole version: a page may be all dates
+        # A line both versions show is equal whatever its clock says; but where what was
+        # learned names a clock (a block that ends at "Updated ⌚"), the line must read
+        # as learned even when both versions show the same time.
+        shared = () if self._names_clocks else shared
         masked = [line if line in shared else mask_clocks(line, at, budget)
                   for line in folded]
         known, between = (self._rotating_run(masked) if drop_rotating

@@ -611,3 +611,36 @@ def test_a_template_with_items_taken_in_still_fits_both_copies(a: list[str], b: 
     template = line_template(" ".join(a), " ".join(b), items=True)
     if template is not None:
         assert matches(template, " ".join(a)) and matches(template, " ".join(b)), template
+
+
+@pytest.mark.parametrize("stamp", ["%H:%M:%S", "%d %B %Y"], ids=["second", "day"])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_block_learned_beside_a_clock_applies_when_two_versions_show_one_time(
+        seed: int, stamp: str) -> None:
+    """A block of noise ends at a line with a clock. Two checks within the clock's
+    resolution (the same second, the same day) show the same time there: the line must
+    still read as it was learned, or the block is not found and its noise is announced."""
+    rng = random.Random(seed)
+    label, monitor = phrase(rng, 2), page_monitor()
+
+    def page(at: datetime) -> Extracted:
+        noise = phrase(rng, 5).capitalize() + "!"  # drawn at each request
+        body = (f"<html><body><ul><li>Report on {label}</li></ul><p>{noise}</p>"
+                f"<p>{label.title()}: {at:{stamp}}</p><p>Contact us.</p></body></html>")
+        return monitor.extract(body.encode(), content_type="text/html",
+                               url="https://site.example/")
+
+    t1 = T0 + timedelta(hours=1)
+    first, second = page(t1), page(t1 + timedelta(seconds=1.1))
+    noise = Noise(frozenset(monitor.learn(first, second, Noise(), t1,
+                                          t1 + timedelta(seconds=1.1))))
+    # Two later checks 0.3 s apart, in one second (or one day) of the page's clock.
+    later = T0 + timedelta(hours=2, microseconds=100_000)
+    old, new = page(later), page(later + timedelta(milliseconds=300))
+    assert monitor.compare(old, new, noise, old_at=later,
+                           new_at=later + timedelta(milliseconds=300)) is None
+    edited = monitor.extract(
+        f"<html><body><ul><li>Report on {label}</li><li>Report on {phrase(rng, 3)}</li></ul>"
+        f"<p>Contact us.</p></body></html>".encode(), content_type="text/html",
+        url="https://site.example/")
+    assert monitor.compare(old, edited, noise, old_at=later, new_at=later) is not None
