@@ -46,8 +46,9 @@ KINDS = (LINE, SLOT, ROTATING, LINK, LINK_SLOT, LINK_ROTATING, PARAM, SEGMENT, F
 #: Differences between two copies separated by at most this many equal lines are one
 #: slot: two samples of one list share some items, in places that are chance.
 SLOT_GAP = 2
-#: A slot masks at most this many lines: a rotating block, not a page.
-MAX_SLOT_LINES = 12
+#: A slot masks at most this many lines: a rotating block, not a page. A sidebar of a
+#: few sampled widgets stacked is one block, and 12 lines did not hold it.
+MAX_SLOT_LINES = 24
 #: In a slot's ``what``: the line that ends it, then how many lines it held (folded lines
 #: never contain a tab).
 SLOT_SIZE = "\t"

@@ -173,7 +173,7 @@ def test_block_boundaries_are_marked_at_block_tags_only(upper: bool) -> None:
     # than a slot can be, are not recorded.
     ("<ol><li>a<ul><li>b</li><li>c</li></ul></li><li>d</li></ol>", [[0, 4]]),
     ("<ul><li>a</li></ul><UL><LI>b</LI><LI>c</LI></UL>", [[1, 2]]),
-    ("<ul>" + "".join(f"<li>{i}</li>" for i in range(13)) + "</ul>", []),
+    ("<ul>" + "".join(f"<li>{i}</li>" for i in range(25)) + "</ul>", []),
     ("<ul><li> </li><li></li></ul><p>x</p>", []),
     # A table's rows (a parser moves text between rows out of the table: its end is
     # marked after its end tag).
