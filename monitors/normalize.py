@@ -40,11 +40,17 @@ def normalize_url(url: str) -> str:
     return _canonical(url)
 
 
+# An IPv4 address as URL parsers write it back: four decimal parts, no leading zero.
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                          r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\Z")
+
+
 def _numeric_host(host: str) -> bool:
     """A host whose last label is a number, which URL parsers read as an IPv4 address
-    (``0`` is ``0.0.0.0``, ``127.1`` is ``127.0.0.1``): w3lib says how to write it."""
+    (``0`` is ``0.0.0.0``, ``127.1`` is ``127.0.0.1``): w3lib says how to write it,
+    unless it is written that way already."""
     last = host.rstrip(".").rpartition(".")[2]
-    return last.isdigit() or last.startswith("0x")
+    return (last.isdigit() or last.startswith("0x")) and _DOTTED_QUAD.match(host) is None
 
 
 def _canonical(url: str) -> str:

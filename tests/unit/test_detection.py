@@ -66,7 +66,8 @@ def test_normalize_url(url: str, expected: str) -> None:
     "https://h.org//x//", "http://h.org:80/", "https://h.org/%41", "https://H.org/x",
     "https://h.org/caf\u00e9", "https://h.org/x?b=2&a=1", "https://h.org/x#top",
     "https://h.org/$!'()*+,=:@-_.~", "http://127.0.0.1:45371/news/1", "http://h.org:65535/",
-    "http://h.org:65536/x", "http://h.org:00080/x",
+    "http://h.org:65536/x", "http://h.org:00080/x", "http://10.0.0.255/a", "http://127.0.0.01/",
+    "http://256.1.1.1/", "http://1.2.3.4./", "http://1.2.3/", "http://0x7f.0.0.1/",
 ])
 def test_normalize_url_shortcut_agrees_with_w3lib(url: str) -> None:
     # Links w3lib would leave as they are skip it; every other link still goes through it.
@@ -234,7 +235,8 @@ _URL_PATH_CHARS = "abcXYZ019._~!$&'()*+,=:@/-"
 
 
 @settings(max_examples=300, deadline=None)
-@given(host=st.from_regex(r"[a-z0-9][a-z0-9-]{0,6}(\.[a-z0-9]{1,5}){0,2}", fullmatch=True),
+@given(host=st.from_regex(r"[a-z0-9][a-z0-9-]{0,6}(\.[a-z0-9]{1,5}){0,2}", fullmatch=True)
+       | st.from_regex(r"(0x)?[0-9]{1,4}(\.[0-9]{1,4}){0,4}\.?", fullmatch=True),
        port=st.none() | st.integers(min_value=1, max_value=65535),
        path=st.text(alphabet=_URL_PATH_CHARS, max_size=24))
 def test_normalize_url_shortcut_agrees_with_w3lib_everywhere(
