@@ -47,7 +47,7 @@ async def judge_with_site(
     """The change judged again once every page of the site has been fetched, against
     what they share before and now (a new footer is on every page, not yet stored)."""
     template = await site.template()
-    if template == site.before:
+    if template == await site.before():
         return outcome
     noise = replace(noise, template=template.lines, template_links=template.links)
     again = await evaluate(monitor, fetched, state, store, extractor, noise)

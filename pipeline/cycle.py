@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from core.errors import FailureKind
@@ -175,8 +176,8 @@ async def _check(
         noise = Noise(learned_noise(store, monitor.id, unused_for=forget_noise_after))
         fetched = await fetcher.fetch(monitor, state)                    # 1. fetch
         if site is not None and stages.has_body_to_read(fetched):
-            noise = replace(noise, template=site.before.lines,
-                            template_links=site.before.links)
+            before = await site.before()
+            noise = replace(noise, template=before.lines, template_links=before.links)
         outcome = await evaluate(monitor, fetched, state, store, extractor, noise)  # 2-3.
         if site is not None:
             fresh = outcome.change is not None or state.last_content_hash is None
@@ -250,13 +251,13 @@ async def run_cycle(
     settings = fetch_settings(config.defaults)
     policy = schedule_policy(config.defaults)
     workers = worker_count(len(monitors), config.defaults.workers)
-    # Once per cycle, from what is stored: the pages of each site judged together.
-    rounds = site_rounds(store, monitors)
     async with build_client(settings, transport) as client, \
             rendering(config, settings) as browser:
         fetcher = polite_fetcher(config, client, settings, store, browser)
         with Extractor(workers, store.path, parse_deadline(config.defaults)) as extractor:
             fetcher.room = extractor.room
+            # Once per cycle, from what is stored: the pages of each site judged together.
+            rounds = site_rounds(store, monitors, partial(extractor.read_template, store))
             if store.without_validators([m.id for m in monitors]):
                 # Bodies are coming (a monitor without ETag or Last-Modified is always
                 # sent one): fork now, while this process is small, so that workers share

@@ -19,6 +19,7 @@ import signal
 from collections import Counter
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,9 @@ class Daemon:
         template change of the organization, not one change per page as each job comes."""
         pages = [m for m in self.monitors.values() if m.org_id == monitor.org_id
                  and (m.id == monitor.id or m.id not in self._checking)]
-        site = site_rounds(self.store, pages).get(monitor.id)
+        read = None if self.extractor is None else partial(self.extractor.read_template,
+                                                           self.store)
+        site = site_rounds(self.store, pages, read).get(monitor.id)
         if site is not None:
             def bring_forward(ids: Collection[str], site: SiteRound = site) -> None:
                 for monitor_id in ids:

@@ -15,65 +15,67 @@ large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable, Iterator
-from functools import cached_property, partial
+from collections.abc import Awaitable, Callable, Collection, Iterable
 
 from core.records import Extracted
 from monitors.base import Monitor
 from monitors.templates import (
     NO_TEMPLATE,
     SHARED_BY,
-    PageContent,
     SiteTemplate,
     host_of,
     shared,
 )
 from storage.db import Store
 from storage.records import PackedContent
-from storage.templates import load_pages, page_content, stored_pages
+from storage.templates import (
+    PageRefs,
+    StoredTemplate,
+    page_content,
+    stored_pages,
+    stored_template,
+)
 
 #: What is new in this cycle is template only when every page of a site of at least
 #: this many pages shows it: a new publication linked from the home page and from the
 #: publications page (two pages) is a document, never a template.
 NEW_TEMPLATE_PAGES = 3
 
+#: Reads what a site's stored pages share (a worker of the pool does it in a cycle).
+ReadTemplate = Callable[[PageRefs], Awaitable[StoredTemplate]]
+
 
 class SiteRound:
-    """One site's pages checked in this cycle; ``before`` is what their stored versions
+    """One site's pages checked in this cycle; ``before()`` is what their stored versions
     share (the template known when the cycle starts).
 
-    The stored pages are read (``load``) when a page of the site first brings a body to
+    The stored pages are read once, when a page of the site first brings a body to
     compare: a cycle of 304s never reads them.
 
     ``bring_forward`` is for members nobody is checking yet (the daemon checks one page
     per job): it is called once, with their ids, when a page first waits for the
     template, and must check each of them with this round or report it."""
 
-    def __init__(self, load: Callable[[], Iterable[tuple[str, PageContent]]],
-                 members: Iterable[str]) -> None:
-        self._load = load
+    def __init__(self, stored: PageRefs, members: Iterable[str], read: ReadTemplate) -> None:
+        self._stored = stored
+        self._read = read
         self._waiting = set(members)
         self.bring_forward: Callable[[Collection[str]], None] | None = None
         self._fresh: dict[str, tuple[str, Extracted | PackedContent]] = {}
         self._all_in = asyncio.Event()
         self._now: SiteTemplate | None = None
-        self._stored_ids: frozenset[str] = frozenset()
+        self._before: asyncio.Future[StoredTemplate] | None = None
         if not self._waiting:
             self._all_in.set()
 
-    @cached_property
-    def before(self) -> SiteTemplate:
-        ids: list[str] = []
+    async def before(self) -> SiteTemplate:
+        return (await self._stored_template()).template
 
-        def pages() -> Iterator[PageContent]:
-            # One stored page in memory at a time: its lines are counted, then dropped.
-            for monitor_id, page in self._load():
-                ids.append(monitor_id)
-                yield page
-
-        template = shared(pages())
-        self._stored_ids = frozenset(ids)
-        return template
+    async def _stored_template(self) -> StoredTemplate:
+        if self._before is None:
+            self._before = asyncio.ensure_future(self._read(self._stored))
+        # Shielded: a page cancelled while it waits must not cancel its siblings' read.
+        return await asyncio.shield(self._before)
 
     def report(self, monitor_id: str, url: str,
                content: Extracted | PackedContent | None) -> None:
@@ -99,19 +101,26 @@ class SiteRound:
             bring_forward, self.bring_forward = self.bring_forward, None
             bring_forward(frozenset(self._waiting))
         await self._all_in.wait()
+        stored = await self._stored_template()
         if self._now is None:
-            before = self.before
+            before = stored.template
             fresh = [page_content(url, content) for url, content in self._fresh.values()]
-            every_page_new = self._stored_ids <= self._fresh.keys()
+            every_page_new = stored.monitor_ids <= self._fresh.keys()
             now = (shared(fresh, by=len(fresh))
                    if every_page_new and len(fresh) >= NEW_TEMPLATE_PAGES else NO_TEMPLATE)
             self._now = SiteTemplate(before.lines | now.lines, before.links | now.links)
         return self._now
 
 
-def site_rounds(store: Store, monitors: Iterable[Monitor]) -> dict[str, SiteRound]:
+async def read_in_process(store: Store, refs: PageRefs) -> StoredTemplate:
+    return stored_template(store, refs)
+
+
+def site_rounds(store: Store, monitors: Iterable[Monitor], read: ReadTemplate | None = None,
+                ) -> dict[str, SiteRound]:
     """Each page monitor's round, for sites of two pages or more (stored or checked now);
-    a page alone on its host has no learned template.
+    a page alone on its host has no learned template. ``read`` reads what the stored
+    pages share (by default in this process).
 
     A ``render: browser`` page takes no part: its siblings would wait for the browser,
     which renders a few pages at a time (20 rendered pages held back a plain page's
@@ -133,6 +142,7 @@ def site_rounds(store: Store, monitors: Iterable[Monitor]) -> dict[str, SiteRoun
                  if monitor_id not in rendered}
         if len(pages.keys() | set(members)) < SHARED_BY:
             continue
-        site_round = SiteRound(partial(load_pages, store, pages), members)
+        site_round = SiteRound(pages, members,
+                               read or (lambda refs: read_in_process(store, refs)))
         rounds.update(dict.fromkeys(members, site_round))
     return rounds

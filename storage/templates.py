@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 
 import zstandard
 
@@ -10,12 +11,22 @@ from core.canonical import read_json
 from core.errors import StorageError
 from core.records import Extracted
 from monitors.normalize import normalize_url
-from monitors.templates import PageContent, host_of
+from monitors.templates import PageContent, SiteTemplate, host_of, shared
 from storage.db import Store
 from storage.records import PackedContent
 
-#: Page monitors by (organization, host): each monitor's URL and stored content hash.
-SiteRefs = dict[tuple[str, str], dict[str, tuple[str, str]]]
+#: One site's page monitors: each one's URL and stored content hash.
+PageRefs = dict[str, tuple[str, str]]
+#: Page monitors by (organization, host).
+SiteRefs = dict[tuple[str, str], PageRefs]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTemplate:
+    """What a site's stored pages share, and which pages could be read to learn it."""
+
+    template: SiteTemplate
+    monitor_ids: frozenset[str]
 
 
 def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
@@ -44,8 +55,7 @@ def stored_pages(store: Store, sites: Collection[tuple[str, str]]) -> SiteRefs:
     return refs
 
 
-def load_pages(store: Store, refs: dict[str, tuple[str, str]]
-               ) -> Iterator[tuple[str, PageContent]]:
+def load_pages(store: Store, refs: PageRefs) -> Iterator[tuple[str, PageContent]]:
     """Each monitor's stored page content, read one at a time; a page whose content
     cannot be read is left out (``verify`` reports it)."""
     for monitor_id, (url, content_hash) in refs.items():
@@ -54,3 +64,17 @@ def load_pages(store: Store, refs: dict[str, tuple[str, str]]
         except StorageError:
             continue
         yield monitor_id, page_content(url, content)
+
+
+def stored_template(store: Store, refs: PageRefs) -> StoredTemplate:
+    """What these stored pages share; one page in memory at a time (its lines are
+    counted, then dropped)."""
+    ids: list[str] = []
+
+    def pages() -> Iterator[PageContent]:
+        for monitor_id, page in load_pages(store, refs):
+            ids.append(monitor_id)
+            yield page
+
+    template = shared(pages())
+    return StoredTemplate(template, frozenset(ids))

@@ -15,6 +15,7 @@ from monitors.volatility import Noise
 from notifications.digest import Digest, counts, sections
 from pipeline.templates import SiteRound
 from storage.outbox import OwedChange
+from storage.templates import PageRefs, StoredTemplate
 
 HEADER = ["Ministry of Examples", "Home News Contact"]
 FOOTER = ["© 2026 Ministry of Examples", "Privacy · Accessibility"]
@@ -140,6 +141,19 @@ def lines_of(*body: str) -> Extracted:
     return Extracted("\n".join([*HEADER, *body, *FOOTER]), {"links": []})
 
 
+def round_of(stored: dict[str, PageContent], members: list[str],
+             reads: list[PageRefs] | None = None) -> SiteRound:
+    """A round whose stored pages are ``stored``, read as the store would read them."""
+
+    async def read(refs: PageRefs) -> StoredTemplate:
+        if reads is not None:
+            reads.append(refs)
+        await asyncio.sleep(0)  # a worker answers later
+        return StoredTemplate(shared(stored[m] for m in refs), frozenset(refs))
+
+    return SiteRound({m: (page.url, f"hash-{m}") for m, page in stored.items()}, members, read)
+
+
 @pytest.mark.parametrize(("fresh", "now_lines"), [
     pytest.param({"a": ["New footer"], "b": ["New footer"], "c": ["New footer"]},
                  {"New footer"}, id="on every page of three: template"),
@@ -150,18 +164,32 @@ async def test_a_round_adds_what_every_page_shows_now(
         fresh: dict[str, list[str] | None], now_lines: set[str]) -> None:
     stored = {m: PageContent(f"https://a.example/{m}", [*HEADER, m, *FOOTER])
               for m in ("a", "b", "c")}
-    site = SiteRound(stored.items, stored)
+    site = round_of(stored, list(stored))
     for monitor_id, body in fresh.items():
         content = None if body is None else lines_of(monitor_id, *body)
         site.report(monitor_id, f"https://a.example/{monitor_id}", content)
         site.report(monitor_id, "ignored", lines_of("only the first report counts"))
     template = await asyncio.wait_for(site.template(), 5)
-    assert template.lines == site.before.lines | now_lines
-    assert site.before.lines == {*HEADER, *FOOTER}
+    before = await site.before()
+    assert template.lines == before.lines | now_lines
+    assert before.lines == {*HEADER, *FOOTER}
+
+
+async def test_the_stored_pages_are_read_once_for_every_page_that_asks() -> None:
+    stored = {m: PageContent(f"https://a.example/{m}", [*HEADER, m, *FOOTER])
+              for m in ("a", "b", "c")}
+    reads: list[PageRefs] = []
+    site = round_of(stored, list(stored), reads)
+    cancelled = asyncio.ensure_future(site.before())
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a page stopped while it waited: its siblings still get the read
+    befores = await asyncio.wait_for(asyncio.gather(site.before(), site.before()), 5)
+    assert [b.lines for b in befores] == [{*HEADER, *FOOTER}] * 2
+    assert len(reads) == 1 and set(reads[0]) == {"a", "b", "c"}
 
 
 async def test_a_round_waits_for_every_page() -> None:
-    site = SiteRound(dict[str, PageContent]().items, ["a", "b"])
+    site = round_of({}, ["a", "b"])
     site.report("a", "https://a.example/a", lines_of("a"))
     waiting = asyncio.ensure_future(site.template())
     await asyncio.sleep(0)
