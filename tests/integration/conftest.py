@@ -33,7 +33,7 @@ from tests.integration.hostile_server import HostileServer, hostile_server
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
-VALIDATOR_MODES = ("both", "etag", "last-modified", "none")
+VALIDATOR_MODES = ("both", "etag", "weak-etag", "last-modified", "none")
 # Last-Modified comes from a fake clock that moves a minute per edit, so two edits within
 # the same wall-clock second still get different (second-resolution) dates.
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -245,10 +245,10 @@ class Site:
         if resource.delay:
             await asyncio.sleep(resource.delay)
         out = dict(resource.headers)
-        use_etag = resource.validators in ("both", "etag") and resource.status == 200
+        use_etag = resource.validators in ("both", "etag", "weak-etag") and resource.status == 200
         use_date = resource.validators in ("both", "last-modified") and resource.status == 200
         if use_etag:
-            out["ETag"] = resource.etag
+            out["ETag"] = ("W/" if resource.validators == "weak-etag" else "") + resource.etag
         if use_date:
             out["Last-Modified"] = format_datetime(resource.last_modified, usegmt=True)
         if _not_modified(resource, headers, use_etag, use_date):

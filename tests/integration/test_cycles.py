@@ -91,6 +91,31 @@ async def test_first_cycle_stores_baselines_as_new(site: Any, store: Store) -> N
     ]
 
 
+@pytest.mark.parametrize(("validators", "copy_asks", "copy_status"), [
+    pytest.param("both", None, None, id="strong ETag: not copied"),
+    pytest.param("etag", None, None, id="strong ETag alone: not copied"),
+    pytest.param("weak-etag", "if-none-match", 304, id="weak ETag: copied, asked with it"),
+    pytest.param("last-modified", "if-modified-since", 304, id="a date: copied, asked with it"),
+    pytest.param("none", "", 200, id="no validator: copied whole"),
+])
+async def test_a_first_check_is_copied_unless_a_strong_etag_vouches_for_its_bytes(
+        site: Any, store: Store, validators: str, copy_asks: str | None,
+        copy_status: int | None) -> None:
+    site.set("/page.html", page_html(PAGE_V1), validators=validators)
+    await cycle(make_config([{"id": "pubs", "kind": "page", "url": site.url("/page.html")}]),
+                store)
+    requests = site.requests("/page.html")
+    copies = store.db.execute(
+        "SELECT status FROM checks WHERE monitor_id = 'pubs' AND outcome = 'confirm'"
+    ).fetchall()
+    if copy_asks is None:
+        assert len(requests) == 1 and copies == []
+        return
+    assert len(requests) == 2 and copies == [(copy_status,)]
+    asked = {"if-none-match", "if-modified-since"} & requests[1].keys()
+    assert asked == ({copy_asks} if copy_asks else set())
+
+
 # -- 2. changes ---------------------------------------------------------------------
 
 
@@ -133,18 +158,14 @@ async def test_second_cycle_reports_page_and_feed_changes(site: Any, store: Stor
     assert "Second notice" in feed_change["summary"]
     assert "Second notice" in by_id(report)["news"].summary
 
-    # The PDF was asked for conditionally and answered 304, after its first check and the
-    # copy of it, which asks with the first check's validators (nothing is announced from
-    # a first check, so the server's word that nothing changed is enough).
+    # The PDF was asked for conditionally and answered 304. Its first check was not
+    # copied: its strong ETag says the bytes stay the same until the tag changes.
     pdf_requests = site.requests("/report.pdf")
-    assert len(pdf_requests) == 3
+    assert len(pdf_requests) == 2
     assert "if-none-match" not in pdf_requests[0]
     assert pdf_requests[1].get("if-none-match") == pdf_etag
-    assert pdf_requests[2].get("if-none-match") == pdf_etag
-    copy_row = store.db.execute(
-        "SELECT status, note FROM checks WHERE monitor_id = 'report' AND outcome = 'confirm'"
-    ).fetchone()
-    assert copy_row == (304, "second copy: not modified, the server says")
+    assert count(store, "SELECT count(*) FROM checks WHERE monitor_id = 'report' "
+                        "AND outcome = 'confirm'") == 0
     pdf_check = check_row(store, by_id(report)["report"].check_id)
     assert pdf_check["status"] == 304 and result["report"] == "not-modified"
     assert pdf_check["bytes"] == 0
