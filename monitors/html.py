@@ -108,7 +108,7 @@ def decode_html(body: bytes, content_type: str = "") -> str:
         return body.decode("cp1252", errors="replace")
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def normalize_line(line: str) -> str:
     """One line: NFC, no invisible characters, runs of whitespace folded to one space."""
     if not line.isascii():
@@ -320,8 +320,9 @@ def page_facts(tree: LexborHTMLParser) -> PageFacts:
 
 
 # Pages of one site repeat their navigation links, and versions of a page repeat most of
-# theirs: resolving each (href, base) once keeps link extraction off the profile.
-@lru_cache(maxsize=32768)
+# theirs: resolving each (href, base) once keeps link extraction off the profile. A few
+# thousand keep a site's navigation; 32,768 held 9 MB in each worker, mostly links seen once.
+@lru_cache(maxsize=4096)
 def http_link(href: str, base: str) -> str | None:
     """Absolute http(s) URL for ``href`` (fragment dropped), or None for other schemes."""
     href = href.strip()

@@ -29,7 +29,7 @@ _CANONICAL_ALREADY = re.compile(
     r"https?://([a-z0-9.-]+)(?::(0|[1-9][0-9]{0,4}))?(/[A-Za-z0-9._~!$&'()*+,=:@/-]*)?\Z")
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=8192)
 def normalize_url(url: str) -> str:
     """Canonical form of a link: no fragment, sorted query, escaped as w3lib does."""
     simple = _CANONICAL_ALREADY.match(url)
