@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar, cast
@@ -93,8 +95,23 @@ class _Worker:
         self.conn.close()
 
 
+@dataclass(eq=False)
+class _Job:
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    deadline: float
+    answer: asyncio.Future[Any]
+    worker: _Worker | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
 class WorkerPool:
-    """``size`` worker processes, each running one job at a time within a deadline."""
+    """``size`` worker processes, each running one job at a time within a deadline.
+
+    Jobs wait in one queue, and a worker that answers is given the next job in the same
+    callback that read its answer: handing it back through the event loop (an idle queue,
+    the waiting task's turn) left each worker idle 2.6 ms between jobs of 4 ms when the
+    loop was busy fetching (cycle.py)."""
 
     def __init__(self, size: int, context: BaseContext, initializer: Callable[..., None],
                  initargs: tuple[Any, ...] = ()) -> None:
@@ -102,8 +119,10 @@ class WorkerPool:
         self._context = context
         self._initializer = initializer
         self._initargs = initargs
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
+        self._jobs: deque[_Job] = deque()
+        self._running: set[_Job] = set()
         #: Workers killed at their deadline (and replaced).
         self.killed = 0
 
@@ -115,77 +134,109 @@ class WorkerPool:
     def start(self) -> None:
         """Start every worker now (forking from this thread)."""
         while len(self._all) < self.size:
-            self._idle.put_nowait(self._new())
+            self._idle.append(self._new())
+        self._dispatch()
 
     async def start_in_thread(self) -> None:
         """Start every worker from a helper thread (a forkserver's first answer takes
         tenths of a second: the event loop must not wait for it)."""
         missing = self.size - len(self._all)
         workers = await asyncio.to_thread(lambda: [self._new() for _ in range(missing)])
-        for worker in workers:
-            self._idle.put_nowait(worker)
+        self._idle.extend(workers)
+        self._dispatch()
 
     def pids(self) -> list[int]:
         return sorted(worker.pid for worker in self._all)
 
     async def run(self, deadline: float, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in a worker; :class:`Overrun` past ``deadline`` seconds."""
-        worker = await self._idle.get()
+        """``function(*args)`` in a worker; :class:`Overrun` past ``deadline`` seconds
+        from the moment a worker takes the job."""
+        job = _Job(function, args, deadline, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        self._dispatch()
         try:
-            result = await self._exchange(worker, deadline, function, args)
-        except (Overrun, WorkerDied, asyncio.CancelledError):
-            # Killed, dead, or left busy with a job nobody waits for: a new one.
-            self._replace(worker)
+            return cast(T, await job.answer)
+        except asyncio.CancelledError:
+            if job.worker is None:  # still waiting for a worker
+                with contextlib.suppress(ValueError):
+                    self._jobs.remove(job)
+            elif job in self._running:  # left busy with a job nobody waits for: a new one
+                self._end(job)
+                self._replace(job.worker)
             raise
-        except BaseException:  # the job raised: the worker itself is fine
-            self._idle.put_nowait(worker)
-            raise
-        self._idle.put_nowait(worker)
-        return result
 
-    async def _exchange(self, worker: _Worker, deadline: float,
-                        function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _dispatch(self) -> None:
+        while self._idle and self._jobs:
+            self._start(self._idle.pop(), self._jobs.popleft())
+
+    def _start(self, worker: _Worker, job: _Job) -> None:
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[tuple[bool, Any]] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def readable() -> None:
-            loop.remove_reader(fd)
-            if answer.done():
-                return
-            try:
-                answer.set_result(worker.conn.recv())
-            except (EOFError, OSError) as exc:
-                answer.set_exception(WorkerDied(
-                    f"the worker process ended during the job ({type(exc).__name__})"))
-
+        job.worker = worker
         try:
             # The worker waits on its pipe, so this blocks only while the bytes go across.
-            worker.conn.send((function, args))
+            worker.conn.send((job.function, job.args))
         except (BrokenPipeError, EOFError, OSError) as exc:
-            raise WorkerDied(f"the worker process had ended ({type(exc).__name__})") from exc
-        loop.add_reader(fd, readable)
+            job.answer.set_exception(WorkerDied(
+                f"the worker process had ended ({type(exc).__name__})"))
+            self._replace(worker)
+            return
+        loop.add_reader(worker.conn.fileno(), self._answered, job)
+        job.timer = loop.call_later(job.deadline, self._overrun, job)
+        self._running.add(job)
+
+    def _end(self, job: _Job) -> None:
+        """Stop watching the job's worker: its answer came, or will never count."""
+        assert job.worker is not None
+        self._running.discard(job)
+        if job.timer is not None:
+            job.timer.cancel()
+        with contextlib.suppress(ValueError, OSError, RuntimeError):
+            asyncio.get_running_loop().remove_reader(job.worker.conn.fileno())
+
+    def _answered(self, job: _Job) -> None:
+        worker = job.worker
+        assert worker is not None
+        self._end(job)
         try:
-            async with asyncio.timeout(deadline):
-                ok, value = await answer
-        except TimeoutError:
-            self.killed += 1
-            raise Overrun(deadline) from None
-        finally:
-            with contextlib.suppress(ValueError, OSError):
-                loop.remove_reader(fd)
-        if not ok:
-            raise cast(BaseException, value)
-        return cast(T, value)
+            ok, value = worker.conn.recv()
+        except (EOFError, OSError) as exc:
+            if not job.answer.done():
+                job.answer.set_exception(WorkerDied(
+                    f"the worker process ended during the job ({type(exc).__name__})"))
+            self._replace(worker)
+            return
+        if not job.answer.done():
+            if ok:
+                job.answer.set_result(value)
+            else:
+                job.answer.set_exception(cast(BaseException, value))
+        self._idle.append(worker)
+        self._dispatch()
+
+    def _overrun(self, job: _Job) -> None:
+        assert job.worker is not None
+        self._end(job)
+        self.killed += 1
+        if not job.answer.done():
+            job.answer.set_exception(Overrun(job.deadline))
+        self._replace(job.worker)
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
         self._all.discard(worker)
-        self._idle.put_nowait(self._new())
+        self._idle.append(self._new())
+        self._dispatch()
 
     def close(self) -> None:
         """Stop every worker (an idle one ends at once; a busy one, left by a cancelled
-        job, at the end of its grace)."""
+        job, at the end of its grace). Jobs still waiting for a worker fail."""
+        for job in list(self._running):
+            self._end(job)
+        for job in self._jobs:
+            if not job.answer.done():
+                job.answer.set_exception(WorkerDied("the worker pool was closed"))
+        self._jobs.clear()
+        self._idle.clear()
         for worker in self._all:
             worker.ask_to_stop()
         for worker in self._all:
