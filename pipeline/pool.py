@@ -339,6 +339,8 @@ class Extractor:
     ) -> tuple[Outcome, frozenset[Volatile]]:
         """``stages.learn_from_copy`` in a worker, against the version stored before
         (``state``); an overrun raises: the copy is then unusable (``copies.take_copy``)."""
+        if not stages.copy_to_read(first_check, copy):  # nothing to parse: no worker
+            return stages.learn_from_copy(monitor, first_check, first, copy, noise)
         pool = self._ensure_pool(parsing=True)
         assert pool is not None
         before = None

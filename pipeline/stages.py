@@ -270,9 +270,18 @@ def _moment(stamp: str | None) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
-def _same_note(before: Extracted | None) -> str:
-    return ("second copy: the same, so the difference is real" if before is not None
-            else "second copy of a first check: the same, nothing changes by itself")
+def _same_note(first_check: Check) -> str:
+    return ("second copy of a first check: the same, nothing changes by itself"
+            if first_check.outcome == "new" else
+            "second copy: the same, so the difference is real")
+
+
+def copy_to_read(first_check: Check, copy: FetchResult) -> bool:
+    """Whether learning from ``copy`` means parsing it: not for a 304, a copy that
+    failed, or the same bytes as the first copy (each settled without a parser)."""
+    if copy.status == 304 or copy.body is None or not has_body_to_read(copy):
+        return False
+    return snapshot_of(copy).hash != first_check.snapshot_hash
 
 
 def learn_from_copy(
@@ -311,14 +320,15 @@ def _learn_from_copy(
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash if snapshot else None,
                            note=f"confirming copy unusable: {error}")
         return Outcome(check, snapshot), frozenset()
+    if snapshot.hash == first_check.snapshot_hash:
+        # The same bytes moments later: nothing changes by itself, nothing to read again.
+        content_hash = first.hash if isinstance(first, PackedContent) else first.content_hash
+        check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
+                           content_hash=content_hash, note=_same_note(first_check))
+        return Outcome(check, snapshot, first), frozenset()
     if isinstance(first, PackedContent):
         payload = read_json(decompress_body(first.compressed))
         first = Extracted(text=payload["text"], data=payload["data"])
-    if snapshot.hash == first_check.snapshot_hash:
-        # The same bytes moments later: nothing changes by itself, nothing to read again.
-        check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
-                           content_hash=first.content_hash, note=_same_note(before))
-        return Outcome(check, snapshot, first), frozenset()
     snapshot, second = extract(monitor, copy)
     if isinstance(second, str):
         check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
@@ -332,7 +342,7 @@ def _learn_from_copy(
                                           _moment(first_check.started_at),
                                           _moment(copy.started_at)))
     note = (f"second copy: {len(learned)} thing(s) that change by themselves learned"
-            if learned else _same_note(before))
+            if learned else _same_note(first_check))
     check = base_check(copy, CONFIRM, snapshot_hash=snapshot.hash,
                        content_hash=second.content_hash, note=note)
     return Outcome(check, snapshot, second), learned
