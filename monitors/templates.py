@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from monitors.normalize import normalize_url
 from monitors.volatility import words
 
 #: A line or link on this many of the organization's pages on one host is its template.
@@ -41,16 +42,23 @@ def host_of(url: str) -> str:
 
 
 def shared(pages: Iterable[PageContent], by: int = SHARED_BY) -> SiteTemplate:
-    """Lines (word-folded) and links on at least ``by`` of ``pages``; one page alone
-    shares nothing."""
+    """Lines (word-folded) and links (normalized) on at least ``by`` of ``pages``; one
+    page alone shares nothing.
+
+    Lines and links are counted as the pages give them (extraction folded the lines'
+    whitespace already), and only those shared are folded or normalized, not the hundreds
+    of each page's own content: two spellings of one link count apart, which can only
+    leave a link out of the template, never put one in."""
     line_counts: Counter[str] = Counter()
     link_counts: Counter[str] = Counter()
     for page in pages:
-        line_counts.update({folded for folded in map(words, page.lines) if folded})
+        line_counts.update(set(page.lines))
         link_counts.update(set(page.links))
+    least = max(by, 2)
+    lines = (words(k) for k, n in line_counts.items() if n >= least)
     return SiteTemplate(
-        lines=frozenset(k for k, n in line_counts.items() if n >= max(by, 2)),
-        links=frozenset(k for k, n in link_counts.items() if n >= max(by, 2)),
+        lines=frozenset(line for line in lines if line),
+        links=frozenset(normalize_url(k) for k, n in link_counts.items() if n >= least),
     )
 
 

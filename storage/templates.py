@@ -10,7 +10,6 @@ import zstandard
 from core.canonical import read_json
 from core.errors import StorageError
 from core.records import Extracted
-from monitors.normalize import normalize_url
 from monitors.templates import PageContent, SiteTemplate, host_of, shared
 from storage.db import Store
 from storage.records import PackedContent
@@ -30,14 +29,14 @@ class StoredTemplate:
 
 
 def page_content(url: str, content: Extracted | PackedContent) -> PageContent:
-    """A page's lines and links (normalized) as template learning compares them."""
+    """A page's lines and links as template learning counts them."""
     if isinstance(content, PackedContent):  # from a parsing worker: one zstd frame
         try:
             payload = read_json(zstandard.ZstdDecompressor().decompress(content.compressed))
         except zstandard.ZstdError as exc:
             raise StorageError(f"packed content is corrupt: {exc}") from exc
         content = Extracted(text=payload["text"], data=payload["data"])
-    links = [normalize_url(pair[0]) for pair in content.data.get("links", ()) if pair]
+    links = [pair[0] for pair in content.data.get("links", ()) if pair]
     return PageContent(url, content.text.splitlines(), links)
 
 

