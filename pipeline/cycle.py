@@ -141,8 +141,8 @@ async def check_monitor(
     A difference is confirmed on a second copy first: what differs between two copies
     fetched moments apart changes by itself, and is learned as such (``confirm``). A
     first check is copied too, so that the first comparison already knows what changes
-    by itself, when its server sent no validator; a body over ``SMALL_BODY`` (1 MB) is
-    not copied.
+    by itself, unless a strong ETag vouches for its bytes; a body over ``SMALL_BODY``
+    (1 MB) is not copied.
     ``site`` holds the pages of the monitor's organization on its host checked in this
     cycle: a change only in what they share (the site's template) is recorded but not
     announced, and its links are not new documents."""
@@ -188,7 +188,7 @@ async def _check(
         # once (its noise is still learned from history).
         if outcome.confirmable and fetched.bytes_received <= SMALL_BODY:  # 2-3. again
             if outcome.check.outcome == "new" and outcome.content is not None:
-                if monitor.config.render == "browser" or not has_validators(
+                if monitor.config.render == "browser" or not vouches_for_its_bytes(
                         fetched.headers):  # scripts write what a document's tag covers not
                     first = (outcome.check, outcome.content, state, noise)
             else:
@@ -232,11 +232,12 @@ async def _check(
         ), first
 
 
-def has_validators(headers: Mapping[str, str]) -> bool:
-    """An ETag or a Last-Modified date: a copy of a first check, asked with them, would be
-    answered 304 and teach nothing (a server whose validator changes with its noise shows
-    that noise at the next check, which is confirmed then)."""
-    return bool(headers.get("etag", "").strip() or headers.get("last-modified", "").strip())
+def vouches_for_its_bytes(headers: Mapping[str, str]) -> bool:
+    """A strong ETag: the server says the bytes stay the same until it changes (RFC 9110,
+    8.8.1), so a copy of a first check would be answered 304 and teach nothing. Noise that
+    changes the tag shows at the next check, which is confirmed then."""
+    etag = headers.get("etag", "").strip()
+    return etag.startswith('"') and len(etag) > 2
 
 
 async def run_cycle(

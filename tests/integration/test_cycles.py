@@ -92,13 +92,13 @@ async def test_first_cycle_stores_baselines_as_new(site: Any, store: Store) -> N
 
 
 @pytest.mark.parametrize(("validators", "copy_asks", "copy_status"), [
-    pytest.param("both", None, None, id="ETag and date: not copied"),
-    pytest.param("etag", None, None, id="strong ETag: not copied"),
-    pytest.param("weak-etag", None, None, id="weak ETag: not copied"),
-    pytest.param("last-modified", None, None, id="a date: not copied"),
+    pytest.param("both", None, None, id="strong ETag: not copied"),
+    pytest.param("etag", None, None, id="strong ETag alone: not copied"),
+    pytest.param("weak-etag", "if-none-match", 304, id="weak ETag: copied, asked with it"),
+    pytest.param("last-modified", "if-modified-since", 304, id="a date: copied, asked with it"),
     pytest.param("none", "", 200, id="no validator: copied whole"),
 ])
-async def test_a_first_check_is_copied_only_without_validators(
+async def test_a_first_check_is_copied_unless_a_strong_etag_vouches_for_its_bytes(
         site: Any, store: Store, validators: str, copy_asks: str | None,
         copy_status: int | None) -> None:
     site.set("/page.html", page_html(PAGE_V1), validators=validators)
