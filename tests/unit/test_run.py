@@ -161,7 +161,7 @@ def _monitors(urls: list[str]) -> list[Monitor]:
 def test_a_packed_outcome_carries_what_the_writer_needs(first: bool, keep_body: bool) -> None:
     from core.records import FetchResult
     from pipeline import stages
-    from pipeline.pool import pack_outcome
+    from pipeline.jobs import pack_outcome
     from storage.blobs import COMPRESSION, BlobCodec
     from storage.records import MonitorState, PackedContent
 
