@@ -112,6 +112,7 @@ class _Job:
     answer: asyncio.Future[Any]
     pickled: bytes | None = None
     sent: bool = False
+    refused: int = 0
     timer: asyncio.TimerHandle | None = None
 
 
@@ -184,18 +185,9 @@ class WorkerPool:
                     self._send(worker, pipelined=depth > 0)
 
     def _send(self, worker: _Worker, *, pipelined: bool) -> None:
-        while self._jobs and self._jobs[0].answer.done():  # cancelled while waiting
-            self._jobs.popleft()
-        if not self._jobs:
+        job = self._next_job()
+        if job is None or job.pickled is None:
             return
-        job = self._jobs[0]
-        if job.pickled is None:
-            try:
-                job.pickled = pickle.dumps((job.function, job.args), pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # noqa: BLE001 - the caller decides what it means
-                self._jobs.popleft()
-                job.answer.set_exception(exc)
-                return
         if pipelined and len(job.pickled) > PIPELINED_BYTES:
             return  # a large job waits for an idle worker
         self._jobs.popleft()
@@ -204,8 +196,14 @@ class WorkerPool:
             # this blocks only while the bytes go across.
             worker.conn.send_bytes(job.pickled)
         except (BrokenPipeError, EOFError, OSError) as exc:
-            job.answer.set_exception(WorkerDied(
-                f"the worker process had ended ({type(exc).__name__})"))
+            # The worker died before its death was read: the job never ran, and goes to
+            # its replacement (once: a worker that dies as it starts fails the job).
+            job.refused += 1
+            if job.refused > 1:
+                job.answer.set_exception(WorkerDied(
+                    f"the worker process had ended ({type(exc).__name__})"))
+            else:
+                self._jobs.appendleft(job)
             self._replace(worker)
             return
         job.pickled, job.sent = None, True
@@ -214,6 +212,25 @@ class WorkerPool:
             asyncio.get_running_loop().add_reader(worker.conn.fileno(), self._answered,
                                                   worker)
             self._started(worker)
+
+    def _next_job(self) -> _Job | None:
+        """The job at the head of the queue, pickled; jobs cancelled while they waited are
+        dropped, and one that cannot be pickled fails at once."""
+        while self._jobs:
+            job = self._jobs[0]
+            if job.answer.done():  # cancelled while waiting
+                self._jobs.popleft()
+                continue
+            if job.pickled is None:
+                try:
+                    job.pickled = pickle.dumps((job.function, job.args),
+                                               pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:  # noqa: BLE001 - the caller decides what it means
+                    self._jobs.popleft()
+                    job.answer.set_exception(exc)
+                    continue
+            return job
+        return None
 
     def _started(self, worker: _Worker) -> None:
         """The first of the worker's jobs is running: its deadline starts now."""

@@ -99,6 +99,19 @@ async def test_a_deadline_counts_from_the_start_of_the_job_not_its_wait(
     assert pool.killed == 0
 
 
+async def test_a_job_that_cannot_be_sent_fails_and_the_next_one_runs() -> None:
+    pool = WorkerPool(1, multiprocessing.get_context("fork"), noop)
+    pool.start()
+    try:
+        unpicklable = asyncio.ensure_future(pool.run(10, square, lambda: 1))
+        behind = asyncio.ensure_future(pool.run(10, square, 5))
+        with pytest.raises(Exception, match="pickle"):
+            await asyncio.wait_for(unpicklable, 30)
+        assert (await asyncio.wait_for(behind, 30))[0] == 25
+    finally:
+        pool.close()
+
+
 async def test_a_worker_that_dies_fails_its_job_only(pool: WorkerPool) -> None:
     dying = asyncio.ensure_future(pool.run(10, die))
     others = [asyncio.ensure_future(pool.run(10, square, n)) for n in range(5)]
