@@ -15,6 +15,7 @@ large-body pool (``SMALL_BODY``), so every sibling can always reach its report.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 
 from core.records import Extracted
@@ -40,6 +41,8 @@ from storage.templates import (
 #: this many pages shows it: a new publication linked from the home page and from the
 #: publications page (two pages) is a document, never a template.
 NEW_TEMPLATE_PAGES = 3
+
+log = logging.getLogger(__name__)
 
 #: Reads what a site's stored pages share (a worker of the pool does it in a cycle).
 ReadTemplate = Callable[[PageRefs], Awaitable[StoredTemplate]]
@@ -73,9 +76,18 @@ class SiteRound:
 
     async def _stored_template(self) -> StoredTemplate:
         if self._before is None:
-            self._before = asyncio.ensure_future(self._read(self._stored))
+            self._before = asyncio.ensure_future(self._read_or_none())
         # Shielded: a page cancelled while it waits must not cancel its siblings' read.
         return await asyncio.shield(self._before)
+
+    async def _read_or_none(self) -> StoredTemplate:
+        """The stored template; none if it cannot be read (the pages' changes are then
+        announced: nothing is lost, and no page's check fails for its siblings)."""
+        try:
+            return await self._read(self._stored)
+        except Exception:  # any failure means "no template", never a lost check
+            log.exception("the template of %d stored page(s) was not read", len(self._stored))
+            return StoredTemplate(NO_TEMPLATE, frozenset())
 
     def report(self, monitor_id: str, url: str,
                content: Extracted | PackedContent | None) -> None:

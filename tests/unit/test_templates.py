@@ -188,6 +188,17 @@ async def test_the_stored_pages_are_read_once_for_every_page_that_asks() -> None
     assert len(reads) == 1 and set(reads[0]) == {"a", "b", "c"}
 
 
+async def test_a_template_that_cannot_be_read_is_no_template() -> None:
+    async def broken(refs: PageRefs) -> StoredTemplate:
+        raise ValueError(f"corrupt content among {len(refs)} pages")
+
+    site = SiteRound({"a": ("https://a.example/a", "h")}, ["a", "b"], broken)
+    assert await asyncio.wait_for(site.before(), 5) == SiteTemplate()
+    site.report("a", "https://a.example/a", lines_of("a"))
+    site.report("b", "https://a.example/b", None)
+    assert await asyncio.wait_for(site.template(), 5) == SiteTemplate()
+
+
 async def test_a_round_waits_for_every_page() -> None:
     site = round_of({}, ["a", "b"])
     site.report("a", "https://a.example/a", lines_of("a"))
