@@ -27,7 +27,6 @@ from typing import TypeVar
 from core.errors import FailureKind
 from core.records import Extracted, FetchResult, Volatile
 from monitors.base import Monitor
-from monitors.templates import NO_TEMPLATE
 from monitors.volatility import NO_NOISE, Noise
 from pipeline import stages
 from pipeline.jobs import (
@@ -287,16 +286,12 @@ class Extractor:
 
     async def read_template(self, store: Store, refs: PageRefs) -> StoredTemplate:
         """What a site's stored pages share (``storage.templates.stored_template``), read
-        in a worker when the workers can read the store. A read that overruns or whose
-        worker dies gives no template: its pages' changes are then announced."""
+        in a worker when the workers can read the store. A read that fails raises
+        (``SiteRound`` then judges the site's pages with no template)."""
         pool = self._ensure_pool(parsing=True)
         if self.database is None or pool is None:
             return stored_template(store, refs)
-        try:
-            return await self._run(pool, site_template_job, self.database, refs)
-        except (Overrun, WorkerDied) as exc:
-            log.warning("the template of %d stored page(s) was not read: %s", len(refs), exc)
-            return StoredTemplate(NO_TEMPLATE, frozenset())
+        return await self._run(pool, site_template_job, self.database, refs)
 
     def close(self) -> None:
         if self._pool is not None:
