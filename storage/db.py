@@ -19,6 +19,7 @@ from storage.chain import chain_check
 from storage.crashpoints import crash_point
 from storage.opening import open_database
 from storage.records import (
+    SEARCHED_OUTCOMES,
     SUCCESS_OUTCOMES,
     Capture,
     Check,
@@ -224,6 +225,9 @@ class Store:
             self._store_snapshot(snapshot, now, previous.last_snapshot_hash)
         if content is not None:
             self._store_content(content, previous.last_content_hash)
+            if check.outcome in SEARCHED_OUTCOMES:  # a text left out of search, now a version
+                db.execute("UPDATE contents SET indexed = NULL WHERE hash = ? AND indexed = 0",
+                           [check.content_hash])
         check_id = self._insert("checks", _check_row(check))
         change_id = None
         if change is not None:

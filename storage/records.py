@@ -12,6 +12,8 @@ OUTCOMES = ("new", "changed", "unchanged", "not-modified", "blocked", "error", "
 #: A second copy fetched moments after a check that found a difference: what differs
 #: between the two copies changes by itself. It leaves the monitor's state as it was.
 CONFIRM = "confirm"
+#: Outcomes whose text ``search`` finds (``storage.search.store_texts``).
+SEARCHED_OUTCOMES = frozenset({"new", "changed"})
 # Outcomes that reset the failure count: the source answered and we understood it.
 SUCCESS_OUTCOMES = frozenset({"new", "changed", "unchanged", "not-modified"})
 

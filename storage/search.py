@@ -10,6 +10,7 @@ from core.errors import BadSearchQuery, StorageError
 from storage.audit_schema import FTS_TABLE, SEARCH_DOCS
 from storage.db import Store
 from storage.queries import scope_clauses
+from storage.records import SEARCHED_OUTCOMES
 
 SNIPPET_TOKENS = 16
 # A "quoted phrase" (optionally followed by * for a prefix), else a run of non-blanks.
@@ -48,10 +49,16 @@ def store_texts(store: Store) -> int:
         "SELECT hash FROM contents WHERE indexed IS NULL")]
     if not pending:
         return 0
-    # A confirming copy's content is evidence of noise, not a version: not searched, and
-    # not copied (``indexed`` 0), unless a check recorded it as its version too.
+    # Only what a reader could find new is copied: the texts of new and changed versions.
+    # A confirming copy's content is evidence of noise, and a check judged unchanged read
+    # as the version before it but for what changes by itself (a stamp, a counter): on a
+    # source that sends no validators every check has such a text, and copying each
+    # would grow the store by a page of text per check and fill every search with
+    # near-copies of one page. They are left out (``indexed`` 0); ``Store.record`` puts
+    # one back when a later new or changed version has the same text.
+    searched = ", ".join(f"'{outcome}'" for outcome in sorted(SEARCHED_OUTCOMES))
     versions = {row[0] for row in store.db.execute(
-        "SELECT DISTINCT content_hash FROM checks WHERE outcome != 'confirm' AND "
+        f"SELECT DISTINCT content_hash FROM checks WHERE outcome IN ({searched}) AND "
         "content_hash IN (SELECT hash FROM contents WHERE indexed IS NULL)")}
     conn = store.db.conn
     with store.db.atomic():

@@ -104,3 +104,43 @@ def test_the_index_keeps_each_text_once_and_plain(history: History, db: Path,
     # Snippets read the texts from search_docs, which plain SQL reads as well.
     rows = store.db.execute("SELECT hash, text FROM search_docs").fetchall()
     assert rows and all(text == store.load_content(digest).text for digest, text in rows)
+
+
+def test_search_holds_new_and_changed_versions_not_texts_that_differ_by_noise(
+        store: Store) -> None:
+    """A check judged unchanged read as the version before it but for what changes by
+    itself: its text is not copied for search (a source without validators would add a
+    page of text per check), unless a later version is that very text."""
+    from core.records import Extracted
+    from pipeline.config import parse_config
+    from storage.records import Check, Snapshot
+    from storage.search import search, store_texts
+
+    config = parse_config("organizations:\n  - id: o\n    name: O\n    monitors:\n"
+                          "      - {id: m, kind: page, url: 'https://o.org/'}\n")
+    store.sync_monitors(config.organizations)
+
+    def record(minute: int, outcome: str, text: str) -> str:
+        content, snapshot = Extracted(text=text), Snapshot.of(text.encode())
+        store.record(Check(monitor_id="m", started_at=f"2026-11-28T10:{minute:02d}:00.000+00:00",
+                           duration_ms=1, url="https://o.org/", outcome=outcome,
+                           snapshot_hash=snapshot.hash, content_hash=content.content_hash),
+                     snapshot=snapshot, content=content)
+        return content.content_hash
+
+    first = record(0, "new", "the quokka consultation (request 17)")
+    noisy = record(1, "unchanged", "the quokka consultation (request 18)")
+    record(2, "confirm", "the quokka consultation (request 19)")
+    assert store_texts(store) == 1
+    copied = {row[0] for row in store.db.execute("SELECT hash FROM search_docs")}
+    assert copied == {first}
+    found = search(store, "quokka")
+    assert [m["content_hash"] for m in found] == [first], "one page, not one hit per check"
+    assert search(store, "18") == []
+    # The same text as a version of its own later (a revert to it): copied then.
+    record(3, "changed", "the axolotl consultation")
+    record(4, "changed", "the quokka consultation (request 18)")
+    assert store_texts(store) == 2
+    assert [m["content_hash"] for m in search(store, "18")] == [noisy]
+    texts = dict(store.db.execute("SELECT hash, text FROM content_text").fetchall())
+    assert texts[noisy] == "the quokka consultation (request 18)"
