@@ -223,13 +223,14 @@ class Extractor:
     def worker_pids(self) -> list[int]:
         return self._pool.pids() if self._pool is not None else []
 
-    async def _run(self, pool: WorkerPool, function: Callable[..., T], *args: object) -> T:
+    async def _run(self, pool: WorkerPool, function: Callable[..., T], *args: object,
+                   first: bool = False) -> T:
         self._queued += 1
         try:
             self.start()
             assert self._ready is not None
             await asyncio.shield(self._ready)
-            return await pool.run(self.deadline, function, *args)
+            return await pool.run(self.deadline, function, *args, first=first)
         finally:
             self._queued -= 1
             if self._freed is not None:
@@ -291,7 +292,9 @@ class Extractor:
         pool = self._ensure_pool(parsing=True)
         if self.database is None or pool is None:
             return stored_template(store, refs)
-        return await self._run(pool, site_template_job, self.database, refs)
+        # First in the queue: every page of the site fetched so far waits for it, holding
+        # its body, and none of them counts in the backlog that pauses fetching.
+        return await self._run(pool, site_template_job, self.database, refs, first=True)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -83,6 +83,8 @@ class SiteRound:
     async def _read_or_none(self) -> StoredTemplate:
         """The stored template; none if it cannot be read (the pages' changes are then
         announced: nothing is lost, and no page's check fails for its siblings)."""
+        if not self._stored:  # a new site: nothing stored to share
+            return StoredTemplate(NO_TEMPLATE, frozenset())
         try:
             return await self._read(self._stored)
         except Exception:  # any failure means "no template", never a lost check

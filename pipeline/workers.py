@@ -170,11 +170,16 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return sorted(worker.pid for worker in self._all)
 
-    async def run(self, deadline: float, function: Callable[..., T], *args: Any) -> T:
+    async def run(self, deadline: float, function: Callable[..., T], *args: Any,
+                  first: bool = False) -> T:
         """``function(*args)`` in a worker; :class:`Overrun` past ``deadline`` seconds
-        from the moment the worker starts it."""
+        from the moment the worker starts it. ``first`` puts the job ahead of those
+        waiting (one that other checks wait on)."""
         job = _Job(function, args, deadline, asyncio.get_running_loop().create_future())
-        self._jobs.append(job)
+        if first:
+            self._jobs.appendleft(job)
+        else:
+            self._jobs.append(job)
         self._dispatch()
         try:
             return cast(T, await job.answer)
@@ -216,7 +221,7 @@ class WorkerPool:
                 job.answer.set_exception(WorkerDied(
                     f"the worker process had ended ({type(exc).__name__})"))
             else:
-                self._jobs.appendleft(job)
+                self._jobs.append(job)
             self._replace(worker)
             return
         job.pickled, job.sent = None, True

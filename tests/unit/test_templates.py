@@ -188,6 +188,13 @@ async def test_the_stored_pages_are_read_once_for_every_page_that_asks() -> None
     assert len(reads) == 1 and set(reads[0]) == {"a", "b", "c"}
 
 
+async def test_a_new_site_reads_nothing() -> None:
+    reads: list[PageRefs] = []
+    site = round_of({}, ["a", "b", "c"], reads)
+    assert await asyncio.wait_for(site.before(), 5) == SiteTemplate()
+    assert reads == [], "no worker job for a site with no stored page"
+
+
 async def test_a_template_that_cannot_be_read_is_no_template() -> None:
     async def broken(refs: PageRefs) -> StoredTemplate:
         raise ValueError(f"corrupt content among {len(refs)} pages")

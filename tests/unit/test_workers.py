@@ -42,6 +42,10 @@ def noop() -> None:
     return None
 
 
+def started_at() -> float:
+    return time.monotonic()  # one clock for every process of the machine
+
+
 @pytest.fixture
 async def pool() -> AsyncIterator[WorkerPool]:
     workers = WorkerPool(2, multiprocessing.get_context("fork"), noop)
@@ -57,6 +61,20 @@ async def test_every_job_is_answered_with_its_own_result(pool: WorkerPool) -> No
         asyncio.gather(*(pool.run(10, square, n) for n in range(200))), 30)
     assert [value for value, _ in answers] == [n * n for n in range(200)]
     assert {pid for _, pid in answers} == set(pool.pids())  # both workers took jobs
+
+
+async def test_a_job_others_wait_on_goes_ahead_of_the_queue() -> None:
+    workers = WorkerPool(1, multiprocessing.get_context("fork"), noop)
+    workers.start()
+    try:
+        busy = asyncio.ensure_future(workers.run(10, sleep_then, 0.3, 0))  # running
+        piped = asyncio.ensure_future(workers.run(10, started_at))  # waits in the pipe
+        queued = [asyncio.ensure_future(workers.run(10, started_at)) for _ in range(5)]
+        urgent = asyncio.ensure_future(workers.run(10, started_at, first=True))
+        await asyncio.wait_for(asyncio.gather(busy, piped, urgent, *queued), 30)
+        assert piped.result() < urgent.result() < min(job.result() for job in queued)
+    finally:
+        workers.close()
 
 
 async def test_jobs_too_large_to_wait_in_a_pipe_still_run(pool: WorkerPool) -> None:
