@@ -3,16 +3,17 @@
 A "page generated on" stamp that moves once a day, a daily counter, a "most read" line:
 two copies fetched a second apart are the same, so the confirming copy learns nothing,
 and each check announces the line again. Such a line is known by its history instead:
-when a check's only difference is the words of one line, at one place, the place is
-noted (``recurring``: the line's template, after the line it follows). A place noted at
-nearly every check since it was first noted (``storage.noise``) is then masked like a
-line learned from two copies.
+when a check's only differences are the words of a few lines, each changed in place,
+each place is noted (``recurring``: the line's template, after the line it follows). A
+page often stamps itself in more than one place (a build number at the top, a date in
+the footer), and each place is learned on its own. A place noted at nearly every check
+since it was first noted (``storage.noise``) is then masked like a line learned from
+two copies; a place noted with a real edit beside it once is never learned for that.
 
-What is never noted: a difference in more than one place (the rest of the page
-changed too), whole lines added, removed or replaced (new sentences), and any change
-that adds or removes a link (a new document). So a region that changes often is never
-masked for carrying new documents or new text; only the words of one line that keeps
-changing alone.
+What is never noted: whole lines added, removed or replaced (new sentences), the words
+of more than ``RECURRING_PLACES`` lines (an edited page), and any change that adds or
+removes a link (a new document). So a region that changes often is never masked for
+carrying new documents or new text; only the words of lines that keep changing.
 
 A real edit of a line that learned facts hang on (a slot after "Budget: EUR 40,000", whose
 amount is then edited) carries them to the edited line (``carried_lines``): what was
@@ -37,27 +38,39 @@ RECURRING = "recurring"
 RECURRING_AFTER = 3
 #: ...and at all but this many of the monitor's checks from the first to the last time.
 RECURRING_MISSES = 1
+#: A check that changed the words of more lines than this edited the page: nothing is
+#: noted (a page stamps itself in a few places: a build, a date, a counter).
+RECURRING_PLACES = 6
 
 
 def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOISE,
                     old_at: datetime | None = None, new_at: datetime | None = None
                     ) -> set[Volatile]:
-    """The place of a difference confined to the words of one line, as a ``recurring``
-    fact; nothing when the difference is anything else."""
+    """The places of a difference confined to the words of a few lines, each a
+    ``recurring`` fact (the line's template, after the line it follows); nothing when a
+    line was added, removed or replaced whole, or when more than RECURRING_PLACES lines
+    changed (the page was edited, not stamped)."""
     if len(old) != len(new):
-        return set()  # lines added or removed: never the words of one line
+        return set()  # lines added or removed: never the words of a line
     before, after = _keys(old, new, noise, old_at, new_at)
-    blocks = [op for op in SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-              if op[0] != "equal"]
-    if len(blocks) != 1:
+    templates: dict[int, str] = {}
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after,
+                                               autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if tag != "replace" or i2 - i1 != j2 - j1:
+            return set()
+        for offset in range(i2 - i1):
+            template = line_template(before[i1 + offset], after[j1 + offset])
+            if template is None:
+                return set()  # a line replaced whole: new text
+            templates[i1 + offset] = template
+    if len(templates) > RECURRING_PLACES:
         return set()
-    tag, i1, i2, j1, j2 = blocks[0]
-    if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
-        return set()
-    template = line_template(before[i1], after[j1])
-    if template is None:
-        return set()
-    return {Volatile(RECURRING, before[i1 - 1] if i1 > 0 else "", template)}
+    # A line after another that changed too follows that line's template: the words it
+    # will be keyed by once that place is learned as well.
+    return {Volatile(RECURRING, templates.get(i - 1, before[i - 1] if i > 0 else ""), template)
+            for i, template in templates.items()}
 
 
 def promoted(noted: int, checks: int) -> bool:

@@ -62,6 +62,28 @@ async def test_a_line_that_moves_at_every_check_is_learned_from_history(
     assert [c.summary for c in report.changes] == ["1 new document: new-strategy"]
 
 
+async def test_a_page_that_stamps_itself_in_two_places_learns_each(
+        site: Site, store: Store) -> None:
+    rng = random.Random()
+    top, bottom = ("".join(rng.choices("klmnopqrst", k=6)).title() for _ in range(2))
+    cfg = config(site)
+    announced = []
+    for build in range(1, 7):
+        stamped = (f"<p>{top} {build * 13 + 400} now</p>"  # a second stamp, at the top
+                   f"<p>Amount: EUR 5,000</p>")
+        site.set("/reports", page(f"{bottom} {rng.randint(100, 999)}.{build}", stamped, ["a"]))
+        report = await cycle(cfg, store)
+        announced.append(bool(report.changes))
+    assert announced == [False, True, True, True, False, False]
+    # What stood between the two stamps is still content.
+    site.set("/reports", page(f"{bottom} 1.7", f"<p>{top} 2000 now</p><p>Amount: EUR 6,000</p>",
+                              ["a"]))
+    report = await cycle(cfg, store)
+    assert len(report.changes) == 1
+    diff = store.db.table("changes").get(report.changes[0].change_id)["diff"]
+    assert "+Amount: EUR 6,000" in diff and f"{top} 2000" not in diff
+
+
 async def test_a_line_edited_now_and_then_is_never_learned(site: Site, store: Store) -> None:
     cfg = config(site)
     announced = []

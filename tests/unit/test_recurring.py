@@ -1,5 +1,5 @@
-"""Slow noise from history: the place of a change confined to the words of one line is
-noted, and learned once it changed at nearly every check; nothing else is."""
+"""Slow noise from history: the places of a change confined to the words of a few lines
+are noted, and each is learned once it changed at nearly every check; nothing else is."""
 
 from __future__ import annotations
 
@@ -28,18 +28,30 @@ def edited(index: int, line: str | None, lines: list[str] = PAGE) -> list[str]:
      {Volatile(RECURRING, "Most read today: A, B, C", f"Page generated on {WILD} December 2026")}),
     (edited(2, "Most read today: D, B, E"),
      {Volatile(RECURRING, "The board adopted the plan.", f"Most read today: {WILD_RUN}")}),
-    # Two places changed: the rest of the page did not stay the same.
+    # Two places changed in place: each is noted, and each is learned only if it keeps
+    # changing (a real edit beside a stamp is noted once).
     (edited(3, "Page generated on 6 December 2026",
-            edited(1, "The board adopted the new plan.")), set()),
+            edited(1, "The board adopted the new plan.")),
+     {Volatile(RECURRING, "Annual report", f"The board adopted the {WILD_RUN} plan."),
+      Volatile(RECURRING, "Most read today: A, B, C", f"Page generated on {WILD} December 2026")}),
+    # Two lines in a row: the second follows the first's template, the words it will be
+    # keyed by once that place is learned too.
+    (edited(3, "Page generated on 6 December 2026", edited(2, "Most read today: D, B, E")),
+     {Volatile(RECURRING, "The board adopted the plan.", f"Most read today: {WILD_RUN}"),
+      Volatile(RECURRING, f"Most read today: {WILD_RUN}",
+               f"Page generated on {WILD} December 2026")}),
+    # The words of more lines than a page stamps itself in: the page was edited.
+    ([f"Item {n}: {n} votes" for n in range(8)], set()),
     # A whole line replaced, added or removed: new text, never slow noise.
     (edited(1, "Nothing in common with what was there"), set()),
     (edited(1, None), set()),
     ([*PAGE, "A sentence added at the end."], set()),
     (list(PAGE), set()),
 ])
-def test_only_the_words_of_one_line_are_noted(new: list[str],
-                                              expected: set[Volatile]) -> None:
-    assert recurring_lines(PAGE, new) == expected
+def test_only_lines_whose_words_changed_in_place_are_noted(new: list[str],
+                                                          expected: set[Volatile]) -> None:
+    old = [f"Item {n}: {n + 1} votes" for n in range(8)] if len(new) == 8 else PAGE
+    assert recurring_lines(old, new) == expected
 
 
 @pytest.mark.parametrize(("noted", "checks", "learned"), [
