@@ -130,8 +130,8 @@ class PageMonitor(Monitor):
     def recurring(self, old: Extracted, new: Extracted, change: Change,
                   noise: Noise = NO_NOISE, old_at: datetime | None = None,
                   new_at: datetime | None = None) -> set[Volatile]:
-        if change.detail.get("links_added") or change.detail.get("links_removed"):
-            return set()  # a new or withdrawn link is never slow noise
+        # A new or withdrawn document is never slow noise: its line is added or removed
+        # whole, which is never noted; a stamp that moved beside it is.
         ignore = compile_ignores(self.config.ignore)
         return recurring_lines(
             [apply_ignores(line, ignore) for line in old.text.splitlines()],

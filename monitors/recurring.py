@@ -3,17 +3,19 @@
 A "page generated on" stamp that moves once a day, a daily counter, a "most read" line:
 two copies fetched a second apart are the same, so the confirming copy learns nothing,
 and each check announces the line again. Such a line is known by its history instead:
-when a check's only differences are the words of a few lines, each changed in place,
-each place is noted (``recurring``: the line's template, after the line it follows). A
-page often stamps itself in more than one place (a build number at the top, a date in
-the footer), and each place is learned on its own. A place noted at nearly every check
-since it was first noted (``storage.noise``) is then masked like a line learned from
-two copies; a place noted with a real edit beside it once is never learned for that.
+at each confirmed change, every place where the words of a line changed in place is
+noted (``recurring``: the line's template, after the line it follows). A page often
+stamps itself in more than one place (a build number at the top, a date in the footer),
+and a stamp moves at the check that also brings a new document: each place is noted on
+its own, beside whatever else changed. A place noted at nearly every check since it was
+first noted (``storage.noise``) is then masked like a line learned from two copies; a
+line edited now and then never is.
 
-What is never noted: whole lines added, removed or replaced (new sentences), the words
-of more than ``RECURRING_PLACES`` lines (an edited page), and any change that adds or
-removes a link (a new document). So a region that changes often is never masked for
-carrying new documents or new text; only the words of lines that keep changing.
+What is never noted: lines added, removed or replaced whole (new sentences, a new or
+withdrawn document's line), and anything at a check that changed the words of more than
+``RECURRING_PLACES`` lines (an edited page). So a region that changes often is never
+masked for carrying new documents or new text; only the words of lines that keep
+changing.
 
 A real edit of a line that learned facts hang on (a slot after "Budget: EUR 40,000", whose
 amount is then edited) carries them to the edited line (``carried_lines``): what was
@@ -46,31 +48,30 @@ RECURRING_PLACES = 6
 def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOISE,
                     old_at: datetime | None = None, new_at: datetime | None = None
                     ) -> set[Volatile]:
-    """The places of a difference confined to the words of a few lines, each a
-    ``recurring`` fact (the line's template, after the line it follows); nothing when a
-    line was added, removed or replaced whole, or when more than RECURRING_PLACES lines
-    changed (the page was edited, not stamped)."""
-    if len(old) != len(new):
-        return set()  # lines added or removed: never the words of a line
+    """The places where the words of a line changed in place, each a ``recurring`` fact
+    (the line's template, after the line it follows). Lines added, removed or replaced
+    whole are new text and never noted, whatever else changed; a check that changed the
+    words of more than ``RECURRING_PLACES`` lines edited the page, and notes nothing."""
     before, after = _keys(old, new, noise, old_at, new_at)
-    templates: dict[int, str] = {}
+    templates: dict[int, str] = {}  # by the line's index in the new version
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after,
                                                autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        if tag != "replace" or i2 - i1 != j2 - j1:
-            return set()
-        for offset in range(i2 - i1):
-            template = line_template(before[i1 + offset], after[j1 + offset])
-            if template is None:
-                return set()  # a line replaced whole: new text
-            templates[i1 + offset] = template
+        if tag != "replace":
+            continue  # equal, or lines only added or removed
+        start = j1  # lines pair in order: each with the first later line of one template
+        for i in range(i1, i2):
+            for j in range(start, j2):
+                template = line_template(before[i], after[j])
+                if template is not None:
+                    templates[j], start = template, j + 1
+                    break
     if len(templates) > RECURRING_PLACES:
         return set()
-    # A line after another that changed too follows that line's template: the words it
-    # will be keyed by once that place is learned as well.
-    return {Volatile(RECURRING, templates.get(i - 1, before[i - 1] if i > 0 else ""), template)
-            for i, template in templates.items()}
+    # Each place is the line it follows in the new version, as later versions show it; a
+    # line after another that changed too follows that line's template, the words it will
+    # be keyed by once that place is learned as well.
+    return {Volatile(RECURRING, templates.get(j - 1, after[j - 1] if j > 0 else ""), template)
+            for j, template in templates.items()}
 
 
 def promoted(noted: int, checks: int) -> bool:

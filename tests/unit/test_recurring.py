@@ -42,8 +42,13 @@ def edited(index: int, line: str | None, lines: list[str] = PAGE) -> list[str]:
                f"Page generated on {WILD} December 2026")}),
     # The words of more lines than a page stamps itself in: the page was edited.
     ([f"Item {n}: {n} votes" for n in range(8)], set()),
-    # A whole line replaced, added or removed: new text, never slow noise.
+    # A whole line replaced, added or removed: new text, never slow noise; a stamp
+    # that moved beside it is still noted.
     (edited(1, "Nothing in common with what was there"), set()),
+    (["Annual report", "The board adopted the plan.", "Page generated on 6 December 2026",
+      "Contact"],
+     {Volatile(RECURRING, "The board adopted the plan.",
+               f"Page generated on {WILD} December 2026")}),
     (edited(1, None), set()),
     ([*PAGE, "A sentence added at the end."], set()),
     (list(PAGE), set()),
@@ -63,13 +68,20 @@ def test_a_place_is_learned_when_it_changed_at_nearly_every_check(
     assert promoted(noted, checks) is learned
 
 
-def test_a_page_change_that_adds_or_removes_a_link_is_never_noted() -> None:
+def test_a_new_document_is_never_noted_and_a_stamp_beside_it_is() -> None:
     monitor = build_monitor(MonitorConfig(id="m", kind="page", url="https://s.example/"), "o")
-    old = monitor.extract(b"<main><p>Most read: A</p><a href='/a'>Doc A</a></main>")
-    moved = monitor.extract(b"<main><p>Most read: B</p><a href='/b'>Doc A</a></main>")
-    change = monitor.compare(old, moved)
+    old = monitor.extract(b"<main><p>Most read: A</p><ul><li><a href='/a'>Doc A</a></li>"
+                          b"</ul></main>")
+    published = monitor.extract(b"<main><p>Most read: B</p><ul><li><a href='/a'>Doc A</a>"
+                                b"</li><li><a href='/n'>New strategy</a></li></ul></main>")
+    change = monitor.compare(old, published)
     assert change is not None and change.detail["links_added"]
-    assert monitor.recurring(old, moved, change) == set()
+    assert monitor.recurring(old, published, change) == {
+        Volatile(RECURRING, "", f"Most read: {WILD}")}
+    withdrawn = monitor.extract(b"<main><p>Most read: A</p><ul></ul></main>")
+    change = monitor.compare(old, withdrawn)
+    assert change is not None and change.detail["links_removed"]
+    assert monitor.recurring(old, withdrawn, change) == set()
     same_links = monitor.extract(b"<main><p>Most read: B</p><a href='/a'>Doc A</a></main>")
     change = monitor.compare(old, same_links)
     assert change is not None
