@@ -3,7 +3,11 @@ noise kind, confirming fetches per monitor per difference, and the share of requ
 were confirming fetches in the steady state.
 
     .venv/bin/python -m benchmarks.noise [--orgs 25] [--revisions 6] [--steady 2]
-        [--seed 17] [--more-seeds 18,19] [--write]
+        [--seed 17] [--more-seeds 18,19] [--kinds world|unseen|uncertain|slow] [--heavy]
+        [--write]
+
+``--kinds`` serves other page noise than the world's own (``benchmarks/unseen_noise.py``:
+forms written after the code); ``--heavy`` pads every page with a heavy template.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.unseen_noise import KIND_SETS, HeavyWorld
 from tests.integration.noise_judge import Verdict, drive, noise_of
-from tests.integration.noise_world import World
+from tests.integration.noise_world import HTML_NOISE, World
 
 
 def table(world: World, verdicts: list[Verdict], mode: str) -> list[str]:
@@ -66,17 +71,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--more-seeds", default="",
                         help="comma-separated seeds also run, summed up in one table")
+    parser.add_argument("--kinds", choices=["world", *KIND_SETS], default="world",
+                        help="the page noise served: the world's own, or forms it lacks")
+    parser.add_argument("--heavy", action="store_true",
+                        help="pad every page with a heavy template (about 60 kB)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    page_noise = HTML_NOISE if args.kinds == "world" else KIND_SETS[args.kinds]
+    world_class = HeavyWorld if args.heavy else World
     seeds = [args.seed, *(int(s) for s in args.more_seeds.split(",") if s)]
     lines = [f"# Noise world: {args.orgs} organizations, {args.revisions} revisions, "
-             f"{args.steady} steady runs (seed {args.seed})", ""]
+             f"{args.steady} steady runs (seed {args.seed}), page noise: {args.kinds}"
+             + (", heavy templates" if args.heavy else ""), ""]
     summary = ["## Every seed", "", "| seed | validators | events | missed | false alerts "
                "| steady confirming share |", "|---|---|---|---|---|---|"]
     for seed in seeds:
         for etags in (False, True):
             mode = "weak ETags" if etags else "no validators"
-            world = World(seed, args.orgs, etags=etags)
+            world = world_class(seed, args.orgs, etags=etags, page_noise=page_noise)
             with tempfile.TemporaryDirectory() as workdir:
                 verdicts = drive(world, Path(workdir), args.revisions, args.steady)
             if seed == args.seed:

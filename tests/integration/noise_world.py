@@ -47,6 +47,8 @@ class Req:
     now: datetime
     rng: random.Random
     vocab: dict[str, str]
+    #: The world's revision: what changes once per revision, not per request (slow noise).
+    revision: int = 0
 
 
 def _stamp(r: Req, form: int) -> str:
@@ -191,8 +193,11 @@ def _vocab(rng: random.Random) -> dict[str, str]:
 class World:
     """The sites, their revisions and what each request served."""
 
-    def __init__(self, seed: int, orgs: int = 20, *, etags: bool = False) -> None:
+    def __init__(self, seed: int, orgs: int = 20, *, etags: bool = False,
+                 page_noise: dict[str, list[Form]] | None = None) -> None:
         self.seed = seed
+        #: The kinds of page noise served (default :data:`HTML_NOISE`).
+        self.html_noise = HTML_NOISE if page_noise is None else page_noise
         self.rng = random.Random(seed)
         self.etags = etags
         self.revision = 0
@@ -202,14 +207,15 @@ class World:
         self.served: Counter[tuple[str, int]] = Counter()
         self.fragments: dict[str, set[str]] = defaultdict(set)
         self._lock = threading.Lock()
-        kinds = list(HTML_NOISE)
+        kinds = list(self.html_noise)
         self.orgs: list[Org] = []
         for i in range(orgs):
             rng = self.rng
-            noise = {page: [(kinds[(i * 4 + j + shift) % len(kinds)],
-                             (i + j) % len(HTML_NOISE[kinds[(i * 4 + j + shift) % len(kinds)]]))
-                            for j in range(4)]
-                     for page, shift in (("pubs", 0), ("policy", 11))}
+            picked = {page: [kinds[(i * 4 + j + shift) % len(kinds)] for j in range(4)]
+                      for page, shift in (("pubs", 0), ("policy", 11))}
+            noise = {page: [(kind, (i + j) % len(self.html_noise[kind]))
+                            for j, kind in enumerate(names)]
+                     for page, names in picked.items()}
             noise["feed"] = [("feed-build-time", i % 2), ("feed-tracking", (i // 2) % 2)]
             if i % 3 == 1:  # ids that carry a token of the request: a feed field learned
                 noise["feed"].append(("feed-id-token", (i // 9 + i // 3) % 2))
@@ -244,7 +250,7 @@ class World:
             n = self.path_requests[request.path]
             # The world's seed too: else every seed draws the same samples, in other words.
             req = Req(n, datetime.now(UTC), random.Random(f"{self.seed}-{n}-{request.path}"),
-                      {})
+                      {}, self.revision)
             parts = request.path.strip("/").split("/")
             org = next((o for o in self.orgs if parts and o.id == parts[0]), None)
             if org is None:
@@ -293,7 +299,7 @@ class World:
     def _noise(self, org: Org, page: str, req: Req) -> dict[str, list[str]]:
         slots: dict[str, list[str]] = defaultdict(list)
         for kind, form in org.page_noise[page]:
-            where, html = HTML_NOISE[kind][form](req)
+            where, html = self.html_noise[kind][form](req)
             slots[where].append(html)
             self.served[(kind, form)] += 1
             pieces = [t.strip() for t in re.split(r"<[^>]+>", html) if t.strip()]
