@@ -120,8 +120,9 @@ class Change:
 @dataclass(frozen=True, slots=True, order=True)
 class Volatile:
     """One thing a monitor learned changes by itself on its source: its kind (line, slot,
-    rotating, link, link-slot, link-rotating, param, segment, field, recurring), where on the
-    source, and what (``monitors.volatility``, ``monitors.recurring``)."""
+    rotating, link, link-slot, link-rotating, param, segment, field, recurring,
+    recurring-slot), where on the source, and what (``monitors.volatility``,
+    ``monitors.recurring``)."""
 
     kind: str
     where: str

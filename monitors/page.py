@@ -133,10 +133,12 @@ class PageMonitor(Monitor):
         # A new or withdrawn document is never slow noise: its line is added or removed
         # whole, which is never noted; a stamp that moved beside it is.
         ignore = compile_ignores(self.config.ignore)
+        documents = [text for _, text in (*change.detail.get("links_added", ()),
+                                          *change.detail.get("links_removed", ()))]
         return recurring_lines(
             [apply_ignores(line, ignore) for line in old.text.splitlines()],
             [apply_ignores(line, ignore) for line in new.text.splitlines()],
-            noise, old_at, new_at)
+            noise, old_at, new_at, content=documents)
 
     def carried(self, old: Extracted, new: Extracted, noise: Noise = NO_NOISE,
                 old_at: datetime | None = None, new_at: datetime | None = None

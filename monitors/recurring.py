@@ -25,17 +25,20 @@ of the page and learned again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from difflib import SequenceMatcher
 
 from core.records import Volatile
 from monitors.linetemplates import line_template
 from monitors.normalize import comparable_pair
-from monitors.volatility import NO_NOISE, Noise, words
+from monitors.volatility import MAX_SLOT_LINES, NO_NOISE, SLOT_GAP, SLOT_SIZE, Noise, words
 
 #: A noted place, not yet applied: (recurring, the line it follows, the line's template).
 RECURRING = "recurring"
+#: A noted block of whole lines, not yet applied: (recurring-slot, the line it follows,
+#: the line that ends it, a tab, how many lines it held), a ``slot`` once learned.
+RECURRING_SLOT = "recurring-slot"
 #: A noted place is applied once it was noted at this many checks...
 RECURRING_AFTER = 3
 #: ...and at all but this many of the monitor's checks from the first to the last time.
@@ -46,32 +49,61 @@ RECURRING_PLACES = 6
 
 
 def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NOISE,
-                    old_at: datetime | None = None, new_at: datetime | None = None
-                    ) -> set[Volatile]:
+                    old_at: datetime | None = None, new_at: datetime | None = None,
+                    content: Collection[str] = ()) -> set[Volatile]:
     """The places where the words of a line changed in place, each a ``recurring`` fact
-    (the line's template, after the line it follows). Lines added, removed or replaced
-    whole are new text and never noted, whatever else changed; a check that changed the
-    words of more than ``RECURRING_PLACES`` lines edited the page, and notes nothing."""
+    (the line's template, after the line it follows), and the blocks of two lines or more
+    all replaced whole by as many others, each a ``recurring-slot`` (a list of titles
+    redrawn once a day). Lines only added or removed are never noted, nor one line
+    replaced whole (a new sentence), nor a block showing a line of ``content`` (a new or
+    withdrawn document's text); a check that changed more than ``RECURRING_PLACES``
+    places edited the page, and notes nothing."""
     before, after = _keys(old, new, noise, old_at, new_at)
     templates: dict[int, str] = {}  # by the line's index in the new version
+    # Runs of lines replaced whole, as (old start, old end, new start, new end): a list
+    # redrawn from a pool keeps an item now and then, which splits the run.
+    runs: list[list[int]] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after,
                                                autojunk=False).get_opcodes():
-        if tag != "replace":
-            continue  # equal, or lines only added or removed
-        start = j1  # lines pair in order: each with the first later line of one template
+        if tag == "equal":
+            continue
+        # Lines pair in order: each with the first later line it shares a template with.
+        start, paired = j1, {}
         for i in range(i1, i2):
             for j in range(start, j2):
-                template = line_template(before[i], after[j])
+                template = line_template(before[i], after[j], items=True)
                 if template is not None:
-                    templates[j], start = template, j + 1
+                    paired[j], start = template, j + 1
                     break
-    if len(templates) > RECURRING_PLACES:
+        templates.update(paired)
+        if paired:
+            runs.append([-1, -1, -1, -1])  # an edit in place ends a run
+        elif runs and runs[-1][0] >= 0 and j1 - runs[-1][3] <= SLOT_GAP \
+                and i1 - runs[-1][1] == j1 - runs[-1][3]:
+            runs[-1][1], runs[-1][3] = i2, j2  # across the items both versions happen to show
+        else:
+            runs.append([i1, i2, j1, j2])
+    # A list redrawn whole (two lines or more, as many as before, none a document's): one
+    # line replaced whole is a new sentence, lines added or removed are new text.
+    documents = content_lines(content)
+    blocks = [(j1, j2) for i1, i2, j1, j2 in runs
+              if j1 >= 0 and 2 <= i2 - i1 == j2 - j1 <= MAX_SLOT_LINES
+              and documents.isdisjoint(after[j1:j2])]
+    if len(templates) + len(blocks) > RECURRING_PLACES:
         return set()
-    # Each place is the line it follows in the new version, as later versions show it; a
-    # line after another that changed too follows that line's template, the words it will
-    # be keyed by once that place is learned as well.
-    return {Volatile(RECURRING, templates.get(j - 1, after[j - 1] if j > 0 else ""), template)
-            for j, template in templates.items()}
+
+    def place(j: int) -> str:
+        """The line at ``j`` of the new version as later versions key it: a line that
+        changed in place, by its template (the words it is keyed by once learned)."""
+        return templates.get(j, after[j]) if 0 <= j < len(after) else ""
+
+    return ({Volatile(RECURRING, place(j - 1), template) for j, template in templates.items()}
+            | {Volatile(RECURRING_SLOT, place(j1 - 1), f"{place(j2)}{SLOT_SIZE}{j2 - j1}")
+               for j1, j2 in blocks if j1 > 0 or j2 < len(after)})
+
+
+def content_lines(texts: Collection[str]) -> frozenset[str]:
+    return frozenset(words(text) for text in texts)
 
 
 def promoted(noted: int, checks: int) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.records import Volatile
-from monitors.recurring import RECURRING, promoted
-from monitors.volatility import LINE
+from monitors.recurring import RECURRING, RECURRING_SLOT, promoted
+from monitors.volatility import LINE, SLOT
 from storage.db import Store
 
 
@@ -34,12 +34,12 @@ def learned(store: Store, monitor_id: str, *, unused_for: int | None = None
         cutoff = row[0] if row else None
     facts = set()
     for kind, place, what, first_seen, last_seen, seen in rows:
-        if kind == RECURRING:
+        if kind in (RECURRING, RECURRING_SLOT):
             # Judged over the checks while it was being noted: once applied, a slow place
             # no longer shows as a change, so it is not noted again, and stays applied
             # until ``govwatch noise --forget``.
             if promoted(seen, _checks_between(store, monitor_id, first_seen, last_seen)):
-                facts.add(Volatile(LINE, place, what))
+                facts.add(Volatile(LINE if kind == RECURRING else SLOT, place, what))
         elif cutoff is None or last_seen >= cutoff:
             facts.add(Volatile(kind, place, what))
     return frozenset(facts)

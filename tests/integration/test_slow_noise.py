@@ -84,6 +84,29 @@ async def test_a_page_that_stamps_itself_in_two_places_learns_each(
     assert "+Amount: EUR 6,000" in diff and f"{top} 2000" not in diff
 
 
+async def test_a_list_redrawn_at_every_check_is_learned_and_documents_still_show(
+        site: Site, store: Store) -> None:
+    rng = random.Random()
+    titles = [" ".join("".join(rng.choices("abcdefgh", k=5)) for _ in range(3)).capitalize()
+              for _ in range(40)]
+    cfg = config(site)
+    announced = []
+    documents = ["annual-report"]
+    for check in range(6):
+        drawn = "".join(f"<li>{t}</li>" for t in titles[check * 3:check * 3 + 3])
+        site.set("/reports", page("Most read", f"Most read this week:</p><ol>{drawn}</ol><p>",
+                                  documents))
+        report = await cycle(cfg, store)
+        announced.append(bool(report.changes))
+    assert announced == [False, True, True, True, False, False]
+    documents = ["annual-report", "new-strategy"]
+    drawn = "".join(f"<li>{t}</li>" for t in titles[30:33])
+    site.set("/reports", page("Most read", f"Most read this week:</p><ol>{drawn}</ol><p>",
+                              documents))
+    report = await cycle(cfg, store)
+    assert [c.summary for c in report.changes] == ["1 new document: new-strategy"]
+
+
 async def test_a_line_edited_now_and_then_is_never_learned(site: Site, store: Store) -> None:
     cfg = config(site)
     announced = []

@@ -8,7 +8,7 @@ import pytest
 from core.records import Extracted, Volatile
 from monitors import MonitorConfig, build_monitor
 from monitors.linetemplates import WILD, WILD_RUN
-from monitors.recurring import RECURRING, promoted, recurring_lines
+from monitors.recurring import RECURRING, RECURRING_SLOT, promoted, recurring_lines
 
 PAGE = ["Annual report", "The board adopted the plan.", "Most read today: A, B, C",
         "Page generated on 5 December 2026", "Contact"]
@@ -45,6 +45,11 @@ def edited(index: int, line: str | None, lines: list[str] = PAGE) -> list[str]:
     # A whole line replaced, added or removed: new text, never slow noise; a stamp
     # that moved beside it is still noted.
     (edited(1, "Nothing in common with what was there"), set()),
+    # A list redrawn whole (two lines or more): a block, learned as a slot if it keeps
+    # being redrawn.
+    (["Annual report", "Quokka sightings rise", "Axolotl habitats shrink",
+      "Page generated on 5 December 2026", "Contact"],
+     {Volatile(RECURRING_SLOT, "Annual report", "Page generated on 5 December 2026\t2")}),
     (["Annual report", "The board adopted the plan.", "Page generated on 6 December 2026",
       "Contact"],
      {Volatile(RECURRING, "The board adopted the plan.",
