@@ -12,7 +12,7 @@ from datetime import datetime
 
 from core.canonical import read_json
 from core.errors import ExtractError, FailureKind
-from core.records import Change, Extracted, FetchResult, Volatile
+from core.records import TEMPLATE_ONLY, Change, Extracted, FetchResult, Volatile
 from monitors import signals
 from monitors.base import Monitor
 from monitors.learning import FINAL_URL, RESPONSE, learn_final_url, url_words
@@ -255,12 +255,14 @@ def compare(
         return Outcome(base_check(fetched, "unchanged", note=note, **ids), snapshot, new)
     new_at = _moment(fetched.started_at)
     carried = monitor.carried(previous, new, noise, previous_at, new_at)
-    # A change already known not to be announced (a regenerated PDF, the site's
-    # template) has nothing a second copy could overturn: no confirming fetch for it.
-    # What was learned at the lines it edited (a new footer's year) follows them.
+    # A regenerated PDF is not announced whatever a second copy shows: no confirming
+    # fetch for it. A change only in the site's template is confirmed: a stamp in the
+    # footer that moves at each request is noise to learn, not a template change to
+    # record at every check. What was learned at the lines it edited (a new footer's
+    # year) follows them.
     if change.quiet is not None:
         return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
-                       noted=frozenset(carried))
+                       confirmable=change.quiet == TEMPLATE_ONLY, noted=frozenset(carried))
     noted = monitor.recurring(previous, new, change, noise, previous_at, new_at) | carried
     return Outcome(base_check(fetched, "changed", **ids), snapshot, new, change,
                    confirmable=True, noted=frozenset(noted))

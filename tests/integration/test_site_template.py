@@ -14,6 +14,7 @@ import json
 import random
 import re
 import string
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import feedparser
@@ -159,3 +160,46 @@ async def test_a_page_alone_on_its_host_learns_no_template(
     site.set("/water", template.page(*PAGES["/water"]))
     report = await cycle(cfg, store)
     assert [c.monitor_id for c in report.changes] == ["water"]
+
+
+async def test_a_stamp_in_the_template_is_noise_learned_not_a_change_at_every_check(
+        site: Site, store: Store, tmp_path: Path) -> None:
+    """The footer of every page (a ``<footer>``, so a change there is the template's)
+    carries a number that moves at each request. The first
+    checks' copies are answered 304 (a weak ETag that names the revision), so they teach
+    nothing; once the site stops sending validators, a check finds only the template
+    changed. A second copy shows the number moving: it is learned as noise, and the
+    checks after it are unchanged, not a template change recorded at every check."""
+    from aiohttp import web
+
+    template = Template(seed=random.randrange(1 << 30))
+    label = name(random.Random())
+    served = {"n": 0, "validators": True}
+
+    def handler(path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def respond(request: web.Request) -> web.Response:
+            if served["validators"] and request.headers.get("If-None-Match") == 'W/"1"':
+                return web.Response(status=304)
+            served["n"] += 1
+            title, text = PAGES[path]
+            template.footer = f"© 2026 Ministry of Examples · {label} {served['n'] * 7 + 13}"
+            headers = {"ETag": 'W/"1"'} if served["validators"] else {}
+            bottom = template.classes[-1]  # the footer as the page's own element says it
+            html = template.page(title, text).replace(
+                f'<div class="{bottom}">{template.footer}</div>',
+                f"<footer>{template.footer}</footer>")
+            return web.Response(text=html, content_type="text/html", headers=headers)
+        return respond
+
+    for path in PAGES:
+        site.route(path, handler(path))
+    with smtp_server() as smtp:
+        cfg = config(site, tmp_path / "feeds", smtp.port)
+        outcomes = [sorted(c.outcome for c in (await cycle(cfg, store)).checks)]
+        served["validators"] = False
+        for _ in range(4):
+            outcomes.append(sorted(c.outcome for c in (await cycle(cfg, store)).checks))
+    assert outcomes[0] == ["new"] * 3
+    assert outcomes[3:] == [["unchanged"] * 3] * 2, outcomes
+    quiet = store.db.execute("SELECT count(*) FROM changes WHERE notable = 0").fetchone()[0]
+    assert quiet <= 3, "at most one quiet change per page, while its stamp was learned"
