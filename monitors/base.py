@@ -17,7 +17,7 @@ from monitors.config import MonitorConfig
 from monitors.diffing import count_changed_lines, unified_text_diff
 from monitors.learning import learn_lines
 from monitors.normalize import comparable_pair
-from monitors.recurring import carried_lines, recurring_lines
+from monitors.recurring import carried_lines, recurring_lines, too_edited
 from monitors.volatility import NO_NOISE, Noise, words
 
 #: Every subclass by its ``kind``. Look kinds up with ``monitors.monitor_class``, which
@@ -75,9 +75,11 @@ class Monitor:
     def recurring(self, old: Extracted, new: Extracted, change: Change,
                   noise: Noise = NO_NOISE, old_at: datetime | None = None,
                   new_at: datetime | None = None) -> set[Volatile]:
-        """Where a real change took place, when that place is the words of one line: noted
-        at each check, such a place is learned once it changes at nearly every check
-        (``monitors.recurring``)."""
+        """The places of a real change that could be slow noise (the words of a line
+        changed in place, a list redrawn whole): noted at each check, such a place is
+        learned once it changes at nearly every check (``monitors.recurring``)."""
+        if too_edited(change.detail):
+            return set()
         return recurring_lines(old.text.splitlines(), new.text.splitlines(), noise,
                                old_at, new_at)
 

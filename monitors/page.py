@@ -33,7 +33,7 @@ from monitors.normalize import (
     compile_ignores,
     normalize_url,
 )
-from monitors.recurring import carried_lines, recurring_lines
+from monitors.recurring import carried_lines, recurring_lines, too_edited
 from monitors.significance import Evidence, edit_size, score
 from monitors.sniff import binary_kind
 from monitors.volatility import NO_NOISE, Noise, words
@@ -132,6 +132,8 @@ class PageMonitor(Monitor):
                   new_at: datetime | None = None) -> set[Volatile]:
         # A new or withdrawn document is never slow noise: its line is added or removed
         # whole, which is never noted; a stamp that moved beside it is.
+        if too_edited(change.detail):
+            return set()
         ignore = compile_ignores(self.config.ignore)
         documents = [text for _, text in (*change.detail.get("links_added", ()),
                                           *change.detail.get("links_removed", ()))]

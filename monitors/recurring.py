@@ -67,15 +67,20 @@ def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NO
                                                autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        # Lines pair in order: each with the first later line it shares a template with.
-        start, paired = j1, {}
+        if max(i2 - i1, j2 - j1) > MAX_SLOT_LINES:
+            return set()  # a passage rewritten: the page was edited, and pairing costs
+        # Lines pair in order, each with the first later line it shares a template with,
+        # among as many as the block gained lines (an edited line keeps its order).
+        start, paired, reach = j1, {}, max(0, (j2 - j1) - (i2 - i1)) + 1
         for i in range(i1, i2):
-            for j in range(start, j2):
+            for j in range(start, min(j2, start + reach)):
                 template = line_template(before[i], after[j], items=True)
                 if template is not None:
                     paired[j], start = template, j + 1
                     break
         templates.update(paired)
+        if len(templates) > RECURRING_PLACES:
+            return set()
         if paired:
             runs.append([-1, -1, -1, -1])  # an edit in place ends a run
         elif runs and runs[-1][0] >= 0 and j1 - runs[-1][3] <= SLOT_GAP \
@@ -100,6 +105,13 @@ def recurring_lines(old: Sequence[str], new: Sequence[str], noise: Noise = NO_NO
     return ({Volatile(RECURRING, place(j - 1), template) for j, template in templates.items()}
             | {Volatile(RECURRING_SLOT, place(j1 - 1), f"{place(j2)}{SLOT_SIZE}{j2 - j1}")
                for j1, j2 in blocks if j1 > 0 or j2 < len(after)})
+
+
+def too_edited(change_detail: dict[str, object]) -> bool:
+    """Whether a change added and removed more lines than the places ``recurring_lines``
+    notes could: a page edited at length, not stamped (and not worth reading again)."""
+    changed = [change_detail.get(key) for key in ("added", "removed")]
+    return sum(len(lines) for lines in changed if isinstance(lines, list)) > 2 * MAX_SLOT_LINES
 
 
 def content_lines(texts: Collection[str]) -> frozenset[str]:

@@ -99,3 +99,16 @@ def test_a_feed_entry_is_never_slow_noise() -> None:
     old, new = Extracted("a"), Extracted("b")
     change = monitor.compare(old, new)
     assert change is None or monitor.recurring(old, new, change) == set()
+
+
+def test_a_page_edited_at_length_notes_nothing() -> None:
+    monitor = build_monitor(MonitorConfig(id="m", kind="page", url="https://s.example/"), "o")
+    lines = [f"Paragraph {n} says the plan is on track." for n in range(60)]
+    old = monitor.extract(("<main>" + "".join(f"<p>{line}</p>" for line in lines)
+                           + "<p>Build 7</p></main>").encode())
+    rewritten = [f"Paragraph {n} now says something else entirely." for n in range(60)]
+    new = monitor.extract(("<main>" + "".join(f"<p>{line}</p>" for line in rewritten)
+                           + "<p>Build 8</p></main>").encode())
+    change = monitor.compare(old, new)
+    assert change is not None
+    assert monitor.recurring(old, new, change) == set()
