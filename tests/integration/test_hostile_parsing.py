@@ -147,13 +147,13 @@ async def test_learning_from_two_copies_is_stopped_at_parse_timeout(
         "SELECT note FROM checks WHERE monitor_id = 'flip' AND outcome = ?", [CONFIRM]))
     assert copies == [{"note": "confirming copy unusable: Overrun"}]
 
-    # The next check compares another copy with the stored one: looking for recurring
-    # edits in the two took difflib minutes too.
+    # The next check compares another copy with the stored one. Looking for slow noise
+    # in the two took difflib minutes; a change that adds and removes thousands of lines
+    # is no stamp, and is not read for one: the check is recorded within the deadline.
     again = await run_with_others(store, site, [{"id": "flip", "kind": "page", "url": url}],
                                   parse_timeout=DEADLINE)
-    assert again.error("flip") == (
-        f"ExtractError: parsing the page {url} took longer than parse_timeout "
-        f"({DEADLINE}); it was stopped")
+    assert again.outcome("flip") in ("changed", "unchanged")
+    assert again.content("flip").text.count("\n") == 3999
 
 
 async def test_markup_of_unclosed_tags_is_scanned_in_linear_time(
