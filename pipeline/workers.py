@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import multiprocessing
 import pickle
 from collections import deque
@@ -138,19 +137,7 @@ class WorkerPool:
         self.killed = 0
 
     def _new(self) -> _Worker:
-        forking = self._context.get_start_method() == "fork"
-        if forking:
-            # What the Python docs advise for a fork without exec: the parent's objects
-            # go to the collector's permanent generation for the moment of the fork, so
-            # a worker's collections never write to their headers, and the pages it
-            # inherited stay shared instead of being copied (on the benchmark's three
-            # cycles: 40 MB less at the peak, benchmarks/results/versus-2026-12-07.md).
-            gc.freeze()
-        try:
-            worker = _Worker(self._context, self._initializer, self._initargs)
-        finally:
-            if forking:
-                gc.unfreeze()
+        worker = _Worker(self._context, self._initializer, self._initargs)
         self._all.add(worker)
         return worker
 
