@@ -195,6 +195,15 @@ async def test_a_new_site_reads_nothing() -> None:
     assert reads == [], "no worker job for a site with no stored page"
 
 
+async def test_a_new_site_keeps_none_of_its_first_contents() -> None:
+    """Every page of a new site is a first check, with no change to judge against a
+    template: its contents are not held to the end of the cycle to build one."""
+    site = round_of({}, ["a", "b", "c"])
+    for monitor_id in ("a", "b", "c"):
+        site.report(monitor_id, f"https://a.example/{monitor_id}", lines_of(monitor_id))
+    assert await asyncio.wait_for(site.template(), 5) == SiteTemplate()
+
+
 async def test_a_template_that_cannot_be_read_is_no_template() -> None:
     async def broken(refs: PageRefs) -> StoredTemplate:
         raise ValueError(f"corrupt content among {len(refs)} pages")
