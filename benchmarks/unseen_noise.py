@@ -12,6 +12,8 @@ written after the code, to see what it does with noise nobody wrote it for.
 - ``slow``: noise that changes once per revision of the world, not per request (a build
   date, a count of the day, a rate, a weekly "most read" list). Only the history shows
   it: learned once a place changed at three checks.
+- ``fresh``: per-request noise of real CMSs and CDNs in yet other forms
+  (``benchmarks/fresh_noise.py``).
 
 Each kind has two forms, as the world's own kinds; all words come from the
 organization's random vocabulary.
@@ -23,6 +25,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+from benchmarks.fresh_noise import FRESH
 from tests.integration.noise_world import Form, Org, Req, World, words
 
 _END = datetime(2027, 3, 1, tzinfo=UTC)
@@ -147,7 +150,7 @@ SLOW: dict[str, list[Form]] = {
 }
 
 #: ``--kinds`` names.
-KIND_SETS = {"unseen": UNSEEN, "uncertain": UNCERTAIN, "slow": SLOW}
+KIND_SETS = {"unseen": UNSEEN, "uncertain": UNCERTAIN, "slow": SLOW, "fresh": FRESH}
 
 
 class HeavyWorld(World):
