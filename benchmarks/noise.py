@@ -3,11 +3,12 @@ noise kind, confirming fetches per monitor per difference, and the share of requ
 were confirming fetches in the steady state.
 
     .venv/bin/python -m benchmarks.noise [--orgs 25] [--revisions 6] [--steady 2]
-        [--seed 17] [--more-seeds 18,19] [--kinds world|unseen|uncertain|slow] [--heavy]
+        [--seed 17] [--more-seeds 18,19] [--kinds world|unseen|uncertain|slow|fresh] [--heavy]
         [--write]
 
-``--kinds`` serves other page noise than the world's own (``benchmarks/unseen_noise.py``:
-forms written after the code); ``--heavy`` pads every page with a heavy template.
+``--kinds`` serves other page noise than the world's own (``benchmarks/unseen_noise.py``
+and ``benchmarks/fresh_noise.py``: forms written after the code); ``--heavy`` pads every
+page with a heavy template.
 """
 
 from __future__ import annotations
