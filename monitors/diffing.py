@@ -10,6 +10,7 @@ change while a real change is shown as the page says it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,16 +80,16 @@ def edit_script(
 
 def diff_lines(
     old: Sequence[Line], new: Sequence[Line], *, context: int = 2,
-    deadline: float = DEFAULT_DEADLINE,
+    deadline: float = DEFAULT_DEADLINE, ordered: bool = True,
 ) -> LineDiff:
-    """Diff two keyed line lists; the views show original text."""
+    """Diff two keyed line lists; the views show original text. Unless ``ordered``, a
+    line that only moved (removed at one place, the same key added at another) is no
+    change and is not shown: a list served in another order around a real edit leaves
+    the edit alone."""
     ops, coarse = edit_script([k for k, _ in old], [k for k, _ in new], deadline)
     full_old, full_new = old, new
     if any(len(text) > MAX_SHOWN_LINE for _, text in (*old, *new)):
         old, new = [(k, _clip(t)) for k, t in old], [(k, _clip(t)) for k, t in new]
-    clipped = False
-    added: list[str] = []
-    removed: list[str] = []
     # Expand to one row per line: (op, old index or None, new index or None).
     rows: list[tuple[str, int | None, int | None]] = []
     i = j = 0
@@ -99,18 +100,43 @@ def diff_lines(
                 i, j = i + 1, j + 1
             elif op == "-":
                 rows.append(("-", i, None))
-                removed.append(old[i][1])
-                clipped = clipped or len(full_old[i][1]) > MAX_SHOWN_LINE
                 i += 1
             else:
                 rows.append(("+", None, j))
-                added.append(new[j][1])
-                clipped = clipped or len(full_new[j][1]) > MAX_SHOWN_LINE
                 j += 1
+    if not ordered:
+        rows = _without_moves(rows, old, new)
+    removed = [old[i][1] for op, i, _ in rows if op == "-" and i is not None]
+    added = [new[j][1] for op, _, j in rows if op == "+" and j is not None]
+    clipped = any(len(full_old[i][1]) > MAX_SHOWN_LINE for op, i, _ in rows
+                  if op == "-" and i is not None) or any(
+        len(full_new[j][1]) > MAX_SHOWN_LINE for op, _, j in rows if op == "+" and j is not None)
     unified = _unified(rows, old, new, context)
     inline = _inline(rows, old, new) if (added or removed) else ""
     return LineDiff(tuple(added), tuple(removed), unified, inline, coarse, clipped,
                     _runs(rows, old, new))
+
+
+def _without_moves(rows: list[tuple[str, int | None, int | None]], old: Sequence[Line],
+                   new: Sequence[Line]) -> list[tuple[str, int | None, int | None]]:
+    """``rows`` without the lines that only moved: as many removals and additions of one
+    key as it has of both, the first ones of each."""
+    gone = Counter(old[i][0] for op, i, _ in rows if op == "-" and i is not None)
+    came = Counter(new[j][0] for op, _, j in rows if op == "+" and j is not None)
+    moved = gone & came
+    if not moved:
+        return rows
+    unmatched = {"-": Counter(moved), "+": Counter(moved)}
+    kept: list[tuple[str, int | None, int | None]] = []
+    for row in rows:
+        op, i, j = row
+        key = old[i][0] if op == "-" and i is not None else (
+            new[j][0] if op == "+" and j is not None else None)
+        if key is not None and unmatched[op][key] > 0:
+            unmatched[op][key] -= 1
+            continue
+        kept.append(row)
+    return kept
 
 
 def _runs(rows: list[tuple[str, int | None, int | None]], old: Sequence[Line],

@@ -190,8 +190,7 @@ class PageMonitor(Monitor):
         # The line of a document added or withdrawn is content, whatever noise is near.
         pair = self._lines(old, new, noise, old_at, new_at,
                            {words(text) for _, text in (*added, *removed) if text})
-        reordered = pair.same_lines() and not self.config.ordered
-        diff = diff_lines([] if reordered else pair.old, [] if reordered else pair.new)
+        diff = diff_lines(pair.old, pair.new, ordered=self.config.ordered)
         config = self.config
         if config.keywords or config.exclude_keywords:
             # Focused pages: only new (or withdrawn) matching links count, not text edits.

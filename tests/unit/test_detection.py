@@ -117,6 +117,8 @@ def test_page_compare(case: dict[str, Any]) -> None:
         assert expect["summary"] in change.summary
     for fragment in expect.get("diff", []):
         assert fragment in change.diff.splitlines(), change.diff
+    for fragment in expect.get("not_in_diff", []):
+        assert fragment not in change.diff.splitlines(), change.diff
     if "inline" in expect:
         assert change.detail["inline"] == expect["inline"]
     if "links_added" in expect:
