@@ -23,6 +23,18 @@ MAX_TEMPLATE_CHARS = 20_000
 MAX_TOKEN_WORDS = 3
 #: ... when at least this many words stand between two runs.
 MIN_WORDS_BETWEEN = 2
+#: One number written in groups of three digits split by spaces ("12 408", as French,
+#: Swiss and SI style write it; extraction folds no-break and thin spaces to spaces):
+#: one word, so that a counter that carries into its next group is still one token.
+_GROUPED = r"\d{1,3}(?: \d{3})+(?!\d)\S*"
+_WORDS = re.compile(_GROUPED + r"|\S+")
+_ONE_WORD = re.compile(f"(?:{_GROUPED}|\\S+) ")
+
+
+def words_of(line: str) -> list[str]:
+    """A line's words as templates count them: split at whitespace, but a number
+    written in spaced groups of digits is one word."""
+    return _WORDS.findall(line)
 
 
 def line_template(a: str, b: str, *, items: bool = False) -> str | None:
@@ -38,7 +50,7 @@ def line_template(a: str, b: str, *, items: bool = False) -> str | None:
     the two samples happened to share at its ends (``_list_ends``)."""
     if max(len(a), len(b)) > MAX_TEMPLATE_CHARS:
         return None  # a paragraph the size of a document: matching its words is quadratic
-    wa, wb = a.split(), b.split()
+    wa, wb = words_of(a), words_of(b)
     matcher = SequenceMatcher(None, wa, wb, autojunk=False)
     common = sum(size for _, _, size in matcher.get_matching_blocks())
     if common < SAME_LINE_SHARE * max(len(wa), len(wb), 1):
@@ -212,7 +224,7 @@ def _pattern(template: str) -> re.Pattern[str]:
     parts = []
     for word in template.split(" "):
         if word == WILD:
-            parts.append(r"\S+ ")
+            parts.append(_ONE_WORD.pattern)
         elif word == WILD_RUN:
             parts.append(r"(?:\S+ )*")
         else:
