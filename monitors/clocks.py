@@ -36,6 +36,7 @@ _STRIP = "()[]{}<>,;|\"'«»“”"
 _DIGIT = re.compile(r"\d")
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
 _RUN = re.compile(r"\d+")
+_YEAR_FIRST = re.compile(r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)")
 _WORD = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
 #: Whitespace that folding changes: two in a row, or any but a plain space.
@@ -92,7 +93,10 @@ def _is_clock(span: str, at: datetime) -> bool:
     if _EPOCH.match(core):
         seconds = int(core) / (1000 if len(core) == 13 else 1)
         return abs(datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None) - at) <= SKEW
-    for dayfirst in (False, True):
+    # A date written year first is year, month, day (ISO 8601's order); read day first,
+    # dateutil takes it as year, day, month, which no one writes: "2026-08-12" would be
+    # 8 December and masked as a clock on that day.
+    for dayfirst in (False,) if _YEAR_FIRST.search(core) else (False, True):
         read = _read(core, dayfirst)
         if read is not None and _reads_as(read[0], read[1], at):
             return True
