@@ -121,8 +121,21 @@ class Noise:
         return slots
 
     @cached_property
-    def _names_clocks(self) -> bool:
-        return any(CLOCK in v.where or CLOCK in v.what for v in self.learned)
+    def _clock_words(self) -> frozenset[str] | None:
+        """For each learned line that names a clock, its longest word besides the clock
+        and the wildcards: a line without any of them cannot read as one of those lines.
+        None when one names nothing else (every line may read as it)."""
+        found: set[str] = set()
+        for fact in self.learned:
+            for text in (fact.where, fact.what):
+                for line in text.split(SLOT_SIZE):
+                    if CLOCK not in line:
+                        continue
+                    fixed = [w for w in line.split() if CLOCK not in w and WILD not in w]
+                    if not fixed:
+                        return None
+                    found.add(max(fixed, key=len))
+        return frozenset(found)
 
     @cached_property
     def _rotating(self) -> frozenset[str]:
@@ -192,9 +205,13 @@ class Noise:
                   for line in lines]  # inline: a call per line cost more than the folding
         budget = ClockBudget()  # one for the whole version: a page may be all dates
         # A line both versions show is equal whatever its clock says; but where what was
-        # learned names a clock (a block that ends at "Updated ⌚"), the line must read
-        # as learned even when both versions show the same time.
-        shared = () if self._names_clocks else shared
+        # learned names a clock (a block that ends at "Updated ⌚"), a line that may be
+        # that one must read as learned even when both versions show the same time.
+        clock_words = self._clock_words
+        if clock_words is None:
+            shared = ()
+        elif clock_words:
+            shared = {line for line in shared if not any(w in line for w in clock_words)}
         masked = [line if line in shared else mask_clocks(line, at, budget)
                   for line in folded]
         known, between = (self._rotating_run(masked) if drop_rotating
