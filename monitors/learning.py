@@ -248,12 +248,10 @@ def _generalized(template: str, known: Iterable[str]) -> str:
 
 def _edited(a: str, b: str) -> bool:
     """Whether two templates of a line differ somewhere that neither leaves open: words
-    that differ with no wildcard among them or right beside them, in either. A run
-    wildcard (a list sampled in the line) says the words its copies kept were chance,
-    so two templates with one differ only by chance."""
+    that differ with no wildcard among them or right beside them, in either. Beside a
+    run wildcard (a list sampled in the line) the words its copies kept were chance;
+    away from it (a deadline after a counter of two words) they stood in each pair."""
     wa, wb = a.split(" "), b.split(" ")
-    if WILD_RUN in wa or WILD_RUN in wb:
-        return False
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
         near = (*wa[max(i1 - 1, 0):i2 + 1], *wb[max(j1 - 1, 0):j2 + 1])
         if tag != "equal" and not any(w in (WILD, WILD_RUN) for w in near):

@@ -491,6 +491,23 @@ def test_two_templates_of_one_line_merge_into_the_words_they_share() -> None:
                      ["Rate", "Consultation closed on 5 May.", "End"])
 
 
+def test_a_fact_away_from_a_run_wildcard_is_an_edit_when_two_pairs_differ_there() -> None:
+    """A counter of two words ticks (a run wildcard); the deadline after it stood in each
+    pair of copies. The check that moved the deadline learns its line from its own
+    copies: the two templates differ at the deadline, away from the run, so they are not
+    merged over it and the edit shows (found by an outside probe of real edits)."""
+    def line(views: str, deadline: str) -> list[str]:
+        return ["Intro", f"Views {views} today) · Deadline: {deadline}", "End"]
+
+    first = learn_lines(line("1,204 (3", "30 June 2027"), line("1,207 (4", "30 June 2027"))
+    noise = Noise(frozenset(first))
+    second = learn_lines(line("1,290 (9", "15 July 2027"), line("1,291 (10", "15 July 2027"),
+                         noise)
+    wiser = Noise(noise.learned | frozenset(second))
+    assert not _same(wiser, line("1,204 (3", "30 June 2027"), line("1,290 (9", "15 July 2027"))
+    assert _same(wiser, line("1,204 (3", "30 June 2027"), line("1,209 (7", "30 June 2027"))
+
+
 def test_a_line_edited_among_shuffled_lines_is_learned_as_that_line() -> None:
     a = ["Report C", "Yes 99% · No 1%", "©", "Terms", "Privacy"]
     b = ["Report C", "Yes 5% · No 95%", "Privacy", "Terms", "©"]
