@@ -25,7 +25,7 @@ learns a footer in Finnish and a counter phrased in a way nobody listed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -81,6 +81,9 @@ class Noise:
     #: Lines (by their words) of the version stored before a difference: when learning
     #: from two fresh copies, a line also there is not taken into a slot.
     stable: frozenset[str] = field(default_factory=frozenset)
+    #: A template with a word of its own fits above its anchor too (links: a list's
+    #: order is never a change, so a link's place says nothing).
+    literals_anywhere: bool = False
 
     def _by_place(self, kind: str) -> dict[str, list[str]]:
         """What was learned of one kind, by where, in a fixed order."""
@@ -98,9 +101,15 @@ class Noise:
                 for where, whats in self._by_place(LINE).items()}
 
     @cached_property
-    def _anywhere(self) -> list[str]:
-        return sorted({v.what for v in self.learned if v.kind == LINE and literal(v.what)},
-                      key=specificity)
+    def _anywhere(self) -> list[tuple[str, frozenset[str]]]:
+        """Templates with a word of their own, the most general first, each with the lines
+        it was learned after."""
+        anchors: dict[str, set[str]] = {}
+        for v in self.learned:
+            if v.kind == LINE and literal(v.what):
+                anchors.setdefault(v.what, set()).add(v.where)
+        return sorted(((what, frozenset(where)) for what, where in anchors.items()),
+                      key=lambda pair: specificity(pair[0]))
 
     @cached_property
     def _slots(self) -> dict[str, dict[str, int]]:
@@ -173,13 +182,17 @@ class Noise:
     def templates_after(self, anchor: str) -> list[str]:
         return self._lines.get(anchor, [])
 
-    def key(self, line: str, anchor: str) -> str:
-        """A line as it compares: clocks already masked, then the learned templates."""
+    def key(self, line: str, anchor: str,
+            placed: Callable[[frozenset[str]], bool] | None = None) -> str:
+        """A line as it compares: clocks already masked, then the learned templates. A
+        template with a word of its own fits away from its anchor too (a stamp whose line
+        before it changed), where ``placed`` allows it (by the lines it was learned after).
+        """
         for template in self._lines.get(anchor, ()):
             if matches(template, line):
                 return template
-        for template in self._anywhere:
-            if matches(template, line):
+        for template, anchors in self._anywhere:
+            if (placed is None or placed(anchors)) and matches(template, line):
                 return template
         return line
 
@@ -216,6 +229,15 @@ class Noise:
                   for line in folded]
         known, between = (self._rotating_run(masked) if drop_rotating
                           else ([False] * len(masked), [False] * len(masked)))
+        # A template away from its anchor fits below that line, or anywhere once the line
+        # is gone; never above it: a content line of the same shape ("Ref: C-2026-17" at
+        # the top, a "Ref: *" token learned at the page's end) is compared as written.
+        present, reached = {"", *masked}, {""}
+
+        def placed(anchors: frozenset[str]) -> bool:
+            return self.literals_anywhere or not (anchors.isdisjoint(reached)
+                                                  and not anchors.isdisjoint(present))
+
         index, anchor, slot_tried = 0, "", False
         while index < len(masked):
             # A slot starts right after its anchor, never after the items that follow it:
@@ -229,7 +251,8 @@ class Noise:
                                  for i in range(index, index + skip) if masked[i])
                     index += skip
                     continue
-            key = self.key(masked[index], anchor)
+            key = self.key(masked[index], anchor, placed)
+            reached.update((key, masked[index]))
             if key:
                 # Items of a rotating list are covered like a slot's lines: content again
                 # where the other version shows the same key as content
@@ -256,7 +279,8 @@ class Noise:
         """What is learned of the links, as lines and slots over their URLs."""
         kinds = {LINK: LINE, LINK_SLOT: SLOT, LINK_ROTATING: ROTATING}
         return Noise(frozenset(Volatile(kinds[v.kind], v.where, v.what)
-                               for v in self.learned if v.kind in kinds), stable=self.stable)
+                               for v in self.learned if v.kind in kinds), stable=self.stable,
+                     literals_anywhere=True)
 
     @cached_property
     def fields(self) -> frozenset[tuple[str, str]]:

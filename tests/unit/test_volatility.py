@@ -508,6 +508,24 @@ def test_a_fact_away_from_a_run_wildcard_is_an_edit_when_two_pairs_differ_there(
     assert _same(wiser, line("1,204 (3", "30 June 2027"), line("1,209 (7", "30 June 2027"))
 
 
+def test_a_template_with_words_fits_below_its_anchor_or_where_it_is_gone_never_above() -> None:
+    """A token learned at the page's end ("Ref: *" after the last paragraph) still fits
+    when lines come between (a list grew) or when the paragraph before it is gone; a
+    content line of the same shape above that paragraph is compared as written (found
+    by an outside probe of real edits)."""
+    noise = Noise(frozenset(learn_lines(["Ref: C-2026-17", "Body", "Last words", "Ref: 8f3a21"],
+                                        ["Ref: C-2026-17", "Body", "Last words", "Ref: 91bc07"])))
+    assert not _same(noise, ["Ref: C-2026-17", "Body", "Last words", "Ref: 8f3a21"],
+                     ["Ref: C-2026-18", "Body", "Last words", "Ref: 77aa00"])
+    assert _same(noise, ["Ref: C-2026-17", "Body", "Last words", "Ref: 8f3a21"],
+                 ["Ref: C-2026-17", "Body", "Last words", "Ref: 77aa00"])
+    assert _same(noise, ["Ref: C-2026-17", "Body", "Last words", "More", "Ref: 8f3a21"],
+                 ["Ref: C-2026-17", "Body", "Last words", "More", "Ref: 5e5e5e"])
+    # The paragraph it was learned after is gone: it fits wherever it stands.
+    assert _same(noise, ["Ref: C-2026-17", "Body", "Other words", "Ref: 8f3a21"],
+                 ["Ref: C-2026-17", "Body", "Other words", "Ref: 5e5e5e"])
+
+
 def test_a_line_edited_among_shuffled_lines_is_learned_as_that_line() -> None:
     a = ["Report C", "Yes 99% · No 1%", "©", "Terms", "Privacy"]
     b = ["Report C", "Yes 5% · No 95%", "Privacy", "Terms", "©"]
