@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import deque
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
@@ -62,31 +63,39 @@ def _read(span: str, dayfirst: bool) -> tuple[datetime, frozenset[str]] | None:
     return first, given
 
 
-def _reads_as(stamp: datetime, given: frozenset[str], at: datetime) -> bool:
+def _reads_as(stamp: datetime, given: frozenset[str], at: datetime,
+              zones: Collection[timedelta] | None = None,
+              seen: set[timedelta] | None = None) -> bool:
     """Whether a stamp falls on ``at`` (naive UTC) at its resolution.
 
     A naive stamp may be in the site's zone, any whole or half hour off UTC; what keeps
     that from matching content times is the rest of the stamp: a full timestamp must
     fall within minutes of ``at`` on its day, a bare time of day must carry seconds, a
-    bare date must be the fetch's date in some zone.
+    bare date must be the fetch's date in some zone. ``zones`` narrows the offsets a
+    naive stamp with a time may be read at; ``seen`` collects those it fits.
     """
     has_date = {"year", "month", "day"} <= given
     has_time = {"hour", "minute"} <= given
     if stamp.tzinfo is not None:
+        offsets: Sequence[timedelta | None] = (None,)
         deltas = [stamp.astimezone(UTC).replace(tzinfo=None) - at]
     else:
-        deltas = [stamp - at + offset for offset in _OFFSETS]
-    if has_date and has_time:
-        return any(abs(delta) <= SKEW for delta in deltas)
-    if has_time and "second" in given:
-        day = timedelta(days=1)
-        return any(abs((delta + day / 2) % day - day / 2) <= SKEW for delta in deltas)
+        offsets = _OFFSETS if zones is None else [o for o in _OFFSETS if o in zones]
+        deltas = [stamp - at + offset for offset in offsets if offset is not None]
+    day = timedelta(days=1)
+    if has_time and (has_date or "second" in given):
+        fits = [offset for offset, delta in zip(offsets, deltas, strict=True)
+                if abs(delta if has_date else (delta + day / 2) % day - day / 2) <= SKEW]
+        if seen is not None:
+            seen.update(offset for offset in fits if offset is not None)
+        return bool(fits)
     if has_date and not given & {"hour", "minute", "second"}:
         return stamp.date() in {(at + timedelta(hours=h)).date() for h in (-12, 0, 14)}
     return False
 
 
-def _is_clock(span: str, at: datetime) -> bool:
+def _is_clock(span: str, at: datetime, zones: Collection[timedelta] | None = None,
+              seen: set[timedelta] | None = None) -> bool:
     core = span.strip(_STRIP)
     if not core or not _DIGIT.search(core):
         return False
@@ -98,7 +107,7 @@ def _is_clock(span: str, at: datetime) -> bool:
     # 8 December and masked as a clock on that day.
     for dayfirst in (False,) if _YEAR_FIRST.search(core) else (False, True):
         read = _read(core, dayfirst)
-        if read is not None and _reads_as(read[0], read[1], at):
+        if read is not None and _reads_as(read[0], read[1], at, zones, seen):
             return True
     return False
 
@@ -154,7 +163,9 @@ class ClockBudget:
         return self.left <= 0
 
 
-def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = None) -> str:
+def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = None,
+                zones: Collection[timedelta] | None = None,
+                seen: set[timedelta] | None = None) -> str:
     """``line`` with every stamp that reads as ``at`` (the fetch time) replaced by CLOCK,
     and its whitespace folded.
 
@@ -162,7 +173,9 @@ def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = Non
     (two files compared by hand) nothing is a clock. ``budget`` may be shared by the
     lines of one version; without one, the line gets a budget of its own. The line is
     read word by word and copied by slices, never split whole: a 20 MB paragraph split
-    into words took 150 MB.
+    into words took 150 MB. ``zones``: the offsets from UTC a stamp without its zone may be
+    read at (``agreed_zones``; None: any whole or half hour); ``seen`` collects those the
+    line's naive stamps fit.
     """
     if at is None:
         return line
@@ -193,7 +206,7 @@ def mask_clocks(line: str, at: datetime | None, budget: ClockBudget | None = Non
         while size and any(keys[:size]):
             span = " ".join(token.group() for token, _ in islice(window, size))
             budget.left -= 1
-            if _is_clock(span, naive):
+            if _is_clock(span, naive, zones, seen):
                 pieces += (line[copied:window[0][0].start()], CLOCK)
                 copied = window[size - 1][0].end()
                 for _ in range(size):
@@ -226,3 +239,37 @@ def fold(line: str) -> str:
             parts.append(piece)
         start = end
     return " ".join(parts)
+
+
+def stamp_zones(lines: Iterable[str], at: datetime | None) -> frozenset[timedelta]:
+    """The offsets from UTC at which the stamps of ``lines`` without a zone of their own
+    read as ``at``."""
+    seen: set[timedelta] = set()
+    budget = ClockBudget()
+    for line in lines:
+        mask_clocks(line, at, budget, seen=seen)
+    return frozenset(seen)
+
+
+def differing_zones(old: Sequence[str], new: Sequence[str], old_at: datetime | None,
+                    new_at: datetime | None) -> frozenset[timedelta] | None:
+    """``agreed_zones`` of the lines that differ between two versions; None without both
+    fetch times."""
+    if old_at is None or new_at is None:
+        return None
+    old_words, new_words = {fold(line) for line in old}, {fold(line) for line in new}
+    return agreed_zones(stamp_zones((x for x in old if fold(x) not in new_words), old_at),
+                        stamp_zones((x for x in new if fold(x) not in old_words), new_at))
+
+
+def agreed_zones(a: frozenset[timedelta], b: frozenset[timedelta]
+                 ) -> frozenset[timedelta] | None:
+    """The zones two versions' differing lines agree on, when both show naive stamps.
+
+    A site prints its clock in one zone: a page stamped at 04:01 when fetched at 03:01 UTC
+    is stamped 10:01 at 09:01. An agenda's "7 December 2026, 14:00" read at 03:01 fits
+    UTC+11, its "15:30" read at 09:01 fits UTC+6:30: no one zone, so no clock, and the
+    edit shows. With naive stamps on one side only, any zone may be the site's (None)."""
+    if a and b:
+        return a & b
+    return None

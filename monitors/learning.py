@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from core.records import Volatile
-from monitors.clocks import mask_clocks
+from monitors.clocks import differing_zones, mask_clocks
 from monitors.linetemplates import WILD, WILD_RUN, common_ends, line_template
 from monitors.lists import runs_among_kept, whole_lists
 from monitors.urlparts import MATRIX, link_scope, path_parameters
@@ -55,9 +55,11 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     # Rotating items and the lines of known slots stay in place here: a slot's size counts
     # every line it held, and a line a known slot happened to cover in one copy is still
     # seen to differ from the other.
-    keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, drop_rotating=False)]
+    zones = differing_zones(a, b, at_a, at_b)
+    keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, drop_rotating=False,
+                                                            zones=zones)]
     ka = [key for key, _ in keyed_a]
-    kb = [key for key, _, _ in noise.keyed(b, at_b, drop_rotating=False)]
+    kb = [key for key, _, _ in noise.keyed(b, at_b, drop_rotating=False, zones=zones)]
     if sorted(ka) == sorted(kb):
         return set()
     shown = Counter(ka)

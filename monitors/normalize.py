@@ -10,10 +10,11 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+from monitors.clocks import differing_zones
 from monitors.volatility import NO_NOISE, Noise, shared_lines
 
 # Site furniture by what HTML says it is (not by class names): a change only there is a
@@ -97,8 +98,10 @@ def comparable_pair(
     old_kept = _kept(old, removed, ignore)
     new_kept = _kept(new, removed if new_removed is None else new_removed, ignore)
     shared = shared_lines((c for c, _ in old_kept), (c for c, _ in new_kept))
-    before = _keyed(old_kept, noise, old_at, shared)
-    after = _keyed(new_kept, noise, new_at, shared)
+    zones = differing_zones([c for c, _ in old_kept], [c for c, _ in new_kept], old_at,
+                            new_at)
+    before = _keyed(old_kept, noise, old_at, shared, zones)
+    after = _keyed(new_kept, noise, new_at, shared, zones)
     # A learned slot covers whatever stands in its place; a line it covers on one side
     # that the other side shows as content is content on both (a footer line that moved
     # into the slot's place), never noise on one side only.
@@ -124,9 +127,10 @@ def _kept(lines: Sequence[str], removed: Iterable[str], ignore: Sequence[re.Patt
 
 
 def _keyed(kept: list[tuple[str, str]], noise: Noise, at: datetime | None,
-           shared: frozenset[str]) -> list[tuple[str, str, bool]]:
+           shared: frozenset[str], zones: frozenset[timedelta] | None
+           ) -> list[tuple[str, str, bool]]:
     originals = dict(kept)
-    keyed = noise.keyed([cleaned for cleaned, _ in kept], at, shared)
+    keyed = noise.keyed([cleaned for cleaned, _ in kept], at, shared, zones=zones)
     return [(key, originals.get(line, line), in_slot) for key, line, in_slot in keyed]
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -197,8 +197,8 @@ class Noise:
         return line
 
     def comparable(self, lines: Sequence[str], at: datetime | None = None,
-                   shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
-                   ) -> list[tuple[str, str]]:
+                   shared: Collection[str] = frozenset(), *, drop_rotating: bool = True,
+                   zones: Collection[timedelta] | None = None) -> list[tuple[str, str]]:
         """One version's lines as ``(key, line)``: whitespace folded and the clocks of
         ``at`` (its fetch time) masked in the key, learned lines keyed by their template,
         learned slots left out, empty lines dropped.
@@ -207,12 +207,14 @@ class Noise:
         whatever a clock in them says, so only the lines that differ pay for reading
         dates, and the cost follows the size of the change, not of the page."""
         return [(key, line) for key, line, in_slot in
-                self.keyed(lines, at, shared, drop_rotating=drop_rotating) if not in_slot]
+                self.keyed(lines, at, shared, drop_rotating=drop_rotating, zones=zones)
+                if not in_slot]
 
     def keyed(self, lines: Sequence[str], at: datetime | None = None,
-              shared: Collection[str] = frozenset(), *, drop_rotating: bool = True
-              ) -> list[tuple[str, str, bool]]:
-        """``comparable``, with the lines a learned slot covers kept and marked (True)."""
+              shared: Collection[str] = frozenset(), *, drop_rotating: bool = True,
+              zones: Collection[timedelta] | None = None) -> list[tuple[str, str, bool]]:
+        """``comparable``, with the lines a learned slot covers kept and marked (True);
+        ``zones``: where stamps without a zone may be read (``clocks.agreed_zones``)."""
         keyed: list[tuple[str, str, bool]] = []
         folded = [" ".join(line.split()) if len(line) <= FOLD_INLINE else words(line)
                   for line in lines]  # inline: a call per line cost more than the folding
@@ -225,7 +227,7 @@ class Noise:
             shared = ()
         elif clock_words:
             shared = {line for line in shared if not any(w in line for w in clock_words)}
-        masked = [line if line in shared else mask_clocks(line, at, budget)
+        masked = [line if line in shared else mask_clocks(line, at, budget, zones)
                   for line in folded]
         known, between = (self._rotating_run(masked) if drop_rotating
                           else ([False] * len(masked), [False] * len(masked)))

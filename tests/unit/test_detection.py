@@ -44,6 +44,33 @@ def test_a_stamp_is_a_clock_only_when_it_reads_as_its_fetch_time(
     assert mask_clocks(line, _moment(at)) == expected
 
 
+@pytest.mark.parametrize(("old", "new", "old_at", "new_at", "same"), [
+    # A site's clock keeps its zone: 04:01 at 03:01 UTC and 10:01 at 09:01 are UTC+1.
+    (["Agenda", "Generated 7 December 2026, 04:01"], ["Agenda", "Generated 7 December 2026, 10:01"],
+     "2026-12-07T03:01:10+00:00", "2026-12-07T09:01:10+00:00", True),
+    # An agenda's time on the day read at two fetch times fits no one zone: an edit.
+    (["Session: 7 December 2026, 14:00"], ["Session: 7 December 2026, 15:30"],
+     "2026-12-07T03:01:00+00:00", "2026-12-07T09:01:00+00:00", False),
+    (["Live at 14:00:00"], ["Live at 15:30:00"],
+     "2026-12-07T03:00:30+00:00", "2026-12-07T09:00:30+00:00", False),
+    # Both on one page: the clock is masked in its zone, the agenda edit shows.
+    (["Session: 7 December 2026, 14:00", "Generated 7 December 2026, 04:01"],
+     ["Session: 7 December 2026, 15:30", "Generated 7 December 2026, 10:01"],
+     "2026-12-07T03:01:10+00:00", "2026-12-07T09:01:10+00:00", False),
+    (["Session: 7 December 2026, 14:00", "Generated 7 December 2026, 04:01"],
+     ["Session: 7 December 2026, 14:00", "Generated 7 December 2026, 10:01"],
+     "2026-12-07T03:01:10+00:00", "2026-12-07T09:01:10+00:00", True),
+    # A stamp that names its zone, and a stamp on one side only, read as before.
+    (["Built 2026-12-07 03:01:05 UTC"], ["Built 2026-12-07 09:01:06 UTC"],
+     "2026-12-07T03:01:10+00:00", "2026-12-07T09:01:10+00:00", True),
+], ids=["clock-one-zone", "agenda-no-zone", "seconds-no-zone", "clock-and-agenda-edit",
+        "clock-and-agenda-kept", "zoned"])
+def test_stamps_without_a_zone_are_clocks_only_in_one_zone_on_both_sides(
+        old: list[str], new: list[str], old_at: str, new_at: str, same: bool) -> None:
+    pair = comparable_pair(old, new, old_at=_moment(old_at), new_at=_moment(new_at))
+    assert pair.same_lines() is same, (pair.old, pair.new)
+
+
 def test_a_line_is_read_for_clocks_whenever_one_of_its_words_could_state_the_time() -> None:
     # The whole-line search only spares reading; it must never skip a line that holds a
     # word the word-by-word reading would try (random lines of digits and separators).
