@@ -272,6 +272,13 @@ class Noise:
         if not self._rotating:
             return [False] * len(masked), [False] * len(masked)
         known = [line in self._rotating for line in masked]
+        if self.literals_anywhere:
+            # A link stands in its rotating box beside another of its items; alone among
+            # links that stay (a document once sampled into a "related" box, now in the
+            # page's own listing), it is the page's own.
+            known = [known[i] and ((i > 0 and known[i - 1])
+                                   or (i + 1 < len(known) and known[i + 1]))
+                     for i in range(len(known))]
         between = [not known[i] and 0 < i < len(known) - 1 and known[i - 1] and known[i + 1]
                    for i in range(len(known))]
         return known, between

@@ -61,3 +61,31 @@ def test_a_featured_box_repeating_a_listed_document_announces_only_what_came_or_
     assert [url for url, _ in change.detail["links_removed"]] in (
         [], [f"https://x.example/docs/{gone}.pdf"]), change.detail
     assert change.detail["links_added"] == []
+
+
+def related(listed: list[str], box: list[str]) -> Extracted:
+    items = "".join(f'<li><a href="/docs/{d}.pdf">{d.replace("-", " ")}</a></li>'
+                    for d in listed)
+    sampled = "".join(f'<li><a href="/docs/{d}.pdf">{d.replace("-", " ")}</a></li>'
+                      for d in box)
+    body = (f"<html><body><main><h1>Publications</h1><ul>{items}</ul><p>Contact us.</p>"
+            f"</main><aside><h2>Related</h2><ul>{sampled}</ul></aside></body></html>").encode()
+    return MONITOR.extract(body, content_type="text/html", url="https://x.example/")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_document_once_sampled_into_a_related_box_is_new_when_the_page_lists_it(
+        seed: int) -> None:
+    """A box samples three of a pool at each request; one copy showed a document the
+    page did not list yet, so it is known to rotate. When the page's own listing gains
+    it, alone among links that stay, it is a new document (found by an outside probe
+    of real edits)."""
+    rng = random.Random(seed)
+    listed, pool = [slug(rng) for _ in range(4)], [slug(rng) for _ in range(6)]
+    fresh = pool[0]
+    first = related(listed, [fresh, *pool[1:3]])
+    noise = Noise(frozenset(MONITOR.learn(first, related(listed, pool[3:6]))))
+    later = related([fresh, *listed], rng.sample(pool[1:], 3))
+    change = MONITOR.compare(related(listed, pool[3:6]), later, noise)
+    assert change is not None and change.quiet is None
+    assert f"https://x.example/docs/{fresh}.pdf" in [u for u, _ in change.detail["links_added"]]
