@@ -251,15 +251,15 @@ def stamp_zones(lines: Iterable[str], at: datetime | None) -> frozenset[timedelt
     return frozenset(seen)
 
 
-def differing_zones(old: Sequence[str], new: Sequence[str], old_at: datetime | None,
-                    new_at: datetime | None) -> frozenset[timedelta] | None:
-    """``agreed_zones`` of the lines that differ between two versions; None without both
-    fetch times."""
+def differing_zones(old: Sequence[str], new: Sequence[str], shared: Collection[str],
+                    old_at: datetime | None, new_at: datetime | None
+                    ) -> frozenset[timedelta] | None:
+    """``agreed_zones`` of the lines that differ between two versions (those whose folded
+    form is not in ``shared``); None without both fetch times."""
     if old_at is None or new_at is None:
         return None
-    old_words, new_words = {fold(line) for line in old}, {fold(line) for line in new}
-    return agreed_zones(stamp_zones((x for x in old if fold(x) not in new_words), old_at),
-                        stamp_zones((x for x in new if fold(x) not in old_words), new_at))
+    return agreed_zones(stamp_zones((x for x in old if fold(x) not in shared), old_at),
+                        stamp_zones((x for x in new if fold(x) not in shared), new_at))
 
 
 def agreed_zones(a: frozenset[timedelta], b: frozenset[timedelta]

@@ -34,6 +34,7 @@ from monitors.volatility import (
     SLOT_GAP,
     SLOT_SIZE,
     Noise,
+    shared_lines,
     words,
 )
 
@@ -55,7 +56,7 @@ def learn_lines(a: Sequence[str], b: Sequence[str], noise: Noise = NO_NOISE,
     # Rotating items and the lines of known slots stay in place here: a slot's size counts
     # every line it held, and a line a known slot happened to cover in one copy is still
     # seen to differ from the other.
-    zones = differing_zones(a, b, at_a, at_b)
+    zones = differing_zones(a, b, shared_lines(a, b), at_a, at_b)
     keyed_a = [(key, line) for key, line, _ in noise.keyed(a, at_a, drop_rotating=False,
                                                             zones=zones)]
     ka = [key for key, _ in keyed_a]

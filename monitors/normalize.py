@@ -98,8 +98,8 @@ def comparable_pair(
     old_kept = _kept(old, removed, ignore)
     new_kept = _kept(new, removed if new_removed is None else new_removed, ignore)
     shared = shared_lines((c for c, _ in old_kept), (c for c, _ in new_kept))
-    zones = differing_zones([c for c, _ in old_kept], [c for c, _ in new_kept], old_at,
-                            new_at)
+    zones = differing_zones([c for c, _ in old_kept], [c for c, _ in new_kept], shared,
+                            old_at, new_at)
     before = _keyed(old_kept, noise, old_at, shared, zones)
     after = _keyed(new_kept, noise, new_at, shared, zones)
     # A learned slot covers whatever stands in its place; a line it covers on one side
