@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import benchmarks.masking_facts
+import benchmarks.masking_feeds
 import benchmarks.masking_lines  # noqa: F401 - each module registers its scenarios
 from benchmarks.masking_world import COPY_PAUSE, SCENARIOS, Life, Scenario
 from core.records import Change, Volatile

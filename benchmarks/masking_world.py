@@ -1,6 +1,7 @@
 """The world of ``benchmarks/masking_probe.py``: random words, pages of a site, a
 monitor's life (checks with a confirming copy at every difference, slow noise noted and
-promoted) and the registry of scenarios (``masking_lines``, ``masking_facts``)."""
+promoted) and the registry of scenarios (``masking_lines``, ``masking_facts``,
+``masking_feeds``)."""
 
 
 from __future__ import annotations
